@@ -1,0 +1,49 @@
+# Pagecast: `make run` serves the app with its worker and beat; `make test` runs every check.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.8
+export DATA_DIR ?= $(CURDIR)/var
+export PORT ?= 8000
+
+.PHONY: run test lint typecheck pytest e2e bench venv migrate clean lock
+
+venv: $(VENV)/.synced
+
+# The venv is rebuilt from the lock file whenever the lock file changes.
+$(VENV)/.synced: uv.lock pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(UV) || $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --python $(VENV)/bin/python --quiet
+	@touch $@
+
+lock:
+	$(UV) lock
+
+migrate: venv
+	$(VENV)/bin/python manage.py migrate --noinput
+
+run: venv
+	@$(VENV)/bin/python -m pagecast_cli.serve
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: venv
+	$(VENV)/bin/mypy .
+
+pytest: venv
+	$(VENV)/bin/pytest
+
+e2e: venv
+	$(VENV)/bin/pytest -m e2e -p no:xdist e2e
+
+test: lint typecheck pytest
+
+bench: venv
+	$(VENV)/bin/python -m bench.run
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache

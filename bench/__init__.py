@@ -1,0 +1,1 @@
+"""`make bench`: every figure measured beside a baseline in the same run."""

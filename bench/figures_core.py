@@ -1,0 +1,34 @@
+"""Figures for the service's foundation."""
+
+from __future__ import annotations
+
+from django.test import Client
+
+from bench.harness import Figure, interleaved_p50
+
+
+def health_p50() -> list[Figure]:
+    client = Client()
+
+    def health() -> None:
+        response = client.get("/health/")
+        assert response.status_code == 200, response.content
+
+    def bare() -> None:
+        response = client.get("/bench/bare/")
+        assert response.status_code == 200
+
+    value, baseline = interleaved_p50(health, bare, runs=100)
+    return [
+        Figure(
+            name="health_ms_p50",
+            value=round(value, 3),
+            unit="ms",
+            baseline=round(baseline, 3),
+            note="GET /health/ (database query, broker round trip, storage write/read/delete) "
+            "vs a bare Django JSON view, both through the full middleware stack",
+        )
+    ]
+
+
+FIGURES = [health_p50]

@@ -1,0 +1,85 @@
+"""Fixtures shared by every app's tests: three people (alice owns, bob is shared with, charlie is a
+stranger) and API clients logged in as each."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from django.core.cache import cache
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from users.models import User
+from users.tests.factories import UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> Iterator[None]:
+    # Throttle counters live in the cache; every test starts with none.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def alice(db: None) -> User:
+    return UserFactory.create(email="alice@example.com")
+
+
+@pytest.fixture
+def bob(db: None) -> User:
+    return UserFactory.create(email="bob@example.com")
+
+
+@pytest.fixture
+def charlie(db: None) -> User:
+    return UserFactory.create(email="charlie@example.com")
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return APIClient()
+
+
+def client_for(user: User) -> APIClient:
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def alice_client(alice: User) -> APIClient:
+    return client_for(alice)
+
+
+@pytest.fixture
+def bob_client(bob: User) -> APIClient:
+    return client_for(bob)
+
+
+@pytest.fixture
+def charlie_client(charlie: User) -> APIClient:
+    return client_for(charlie)
+
+
+def _uses_postgres() -> bool:
+    return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+
+
+def _real_broker() -> bool:
+    return os.environ.get("CELERY_BROKER_URL", "").startswith(("redis://", "amqp://", "pyamqp://"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip_pg = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL (as .ci/run does)")
+    skip_broker = pytest.mark.skip(
+        reason="needs a real broker: set CELERY_BROKER_URL to Redis (as .ci/run does)"
+    )
+    for item in items:
+        if "postgres" in item.keywords and not _uses_postgres():
+            item.add_marker(skip_pg)
+        if "broker" in item.keywords and not _real_broker():
+            item.add_marker(skip_broker)

@@ -1,0 +1,1 @@
+"""Settings: `base` holds every setting read from the environment; the others adjust it."""

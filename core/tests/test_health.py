@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.files.storage import default_storage
+from django.db import OperationalError
+from rest_framework.test import APIClient
+
+from core.celery import app as celery_app
+
+pytestmark = pytest.mark.django_db
+
+
+def get_health(path: str = "/health/") -> tuple[int, dict[str, Any]]:
+    response = APIClient().get(path)
+    return response.status_code, response.json()
+
+
+@pytest.mark.parametrize("path", ["/health/", "/health/ready/"])
+def test_all_checks_pass_without_authentication(path: str) -> None:
+    status, body = get_health(path)
+    assert status == 200
+    assert body == {
+        "status": "ok",
+        "checks": {"database": "ok", "broker": "ok", "storage": "ok"},
+    }
+
+
+def test_storage_probe_leaves_nothing_behind() -> None:
+    before = (
+        set(default_storage.listdir("health")[1]) if default_storage.exists("health") else set()
+    )
+    get_health()
+    after = set(default_storage.listdir("health")[1]) if default_storage.exists("health") else set()
+    assert after == before
+
+
+def test_storage_failure_is_503_naming_storage(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_save(*args: object, **kwargs: object) -> str:
+        raise PermissionError("/var/lib/pagecast/media is read-only")
+
+    monkeypatch.setattr(default_storage, "save", broken_save)
+    status, body = get_health()
+    assert status == 503
+    assert body["status"] == "error"
+    assert body["checks"] == {"database": "ok", "broker": "ok", "storage": "error"}
+    assert "read-only" not in str(body)
+
+
+def test_database_failure_is_503_naming_the_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    class DownConnection:
+        def cursor(self) -> object:
+            raise OperationalError("could not connect to server at 10.0.0.5")
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr("core.health.connection", DownConnection())
+    status, body = get_health()
+    assert status == 503
+    assert body["checks"]["database"] == "error"
+    assert body["checks"]["storage"] == "ok"
+    assert "10.0.0.5" not in str(body)
+
+
+def test_broker_failure_is_503_naming_the_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Nothing listens on port 1: a real connection attempt that fails at once.
+    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    status, body = get_health()
+    assert status == 503
+    assert body["checks"]["broker"] == "error"
+    assert body["checks"]["database"] == "ok"
+
+
+def test_a_check_that_hangs_fails_after_the_timeout(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    settings.HEALTH_CHECK_TIMEOUT_SECONDS = 0.3
+    settings.HEALTH_CHECKS = {**settings.HEALTH_CHECKS, "slow": "core.tests.test_health.slow_check"}
+    status, body = get_health()
+    assert status == 503
+    assert body["checks"]["slow"] == "error"
+
+
+def slow_check() -> None:
+    import time
+
+    time.sleep(2)
+
+
+def test_liveness_checks_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    response = APIClient().get("/health/live/")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}

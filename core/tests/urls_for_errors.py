@@ -1,0 +1,39 @@
+"""The real URLs plus views that fail on purpose, for the error-envelope tests."""
+
+from django.db import OperationalError
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.urls import handler400, handler403, handler404, handler500, urlpatterns
+
+SECRET = "AKIAIOSFODNN7EXAMPLE"
+
+
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def drf_boom(request: Request) -> Response:
+    raise RuntimeError(f"cannot reach s3 with key {SECRET} at /srv/secret/path")
+
+
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def drf_db_down(request: Request) -> Response:
+    raise OperationalError("could not connect to server: Connection refused")
+
+
+def plain_boom(request: HttpRequest) -> HttpResponse:
+    raise ValueError(f"plain view failure {SECRET}")
+
+
+urlpatterns = [
+    path("api/v1/test/drf-boom/", drf_boom),
+    path("api/v1/test/db-down/", drf_db_down),
+    path("api/v1/test/plain-boom/", plain_boom),
+    *urlpatterns,
+]
+
+__all__ = ["handler400", "handler403", "handler404", "handler500", "urlpatterns"]

@@ -1,0 +1,49 @@
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path, re_path
+from django.views import defaults
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from core import api_errors, views
+
+urlpatterns = [
+    path("health/", views.health, name="health"),
+    path("health/ready/", views.health, name="health-ready"),
+    path("health/live/", views.live, name="health-live"),
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path(
+        "api/v1/docs/",
+        SpectacularSwaggerView.as_view(url_name="api-schema"),
+        name="api-docs",
+    ),
+    path("api/v1/", include("users.api_urls")),
+    # Anything else under /api/ is a 404 in the envelope, with or without DEBUG.
+    re_path(r"^api/", api_errors.api_not_found),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    path("", include("web.urls")),
+]
+
+
+def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if api_errors.is_api_request(request):
+        return api_errors.api_not_found(request)
+    return defaults.page_not_found(request, exception)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    if api_errors.is_api_request(request):
+        return api_errors.api_server_error(request)
+    return defaults.server_error(request)
+
+
+def handler400(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if api_errors.is_api_request(request):
+        return api_errors.api_bad_request(request)
+    return defaults.bad_request(request, exception)
+
+
+def handler403(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if api_errors.is_api_request(request):
+        return api_errors.api_permission_denied(request)
+    return defaults.permission_denied(request, exception)

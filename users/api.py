@@ -1,0 +1,75 @@
+"""Account endpoints of API.md: register, token, logout, me."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from users import services
+from users.auth import current_user
+from users.serializers import (
+    CredentialsSerializer,
+    MeSerializer,
+    PreferencesSerializer,
+    RegisteredUserSerializer,
+    TokenSerializer,
+)
+from users.throttles import LoginAccountThrottle, LoginIPThrottle, RegisterThrottle
+
+
+class RegisterView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [RegisterThrottle]
+
+    @extend_schema(
+        request=CredentialsSerializer, responses={201: RegisteredUserSerializer}, tags=["accounts"]
+    )
+    def post(self, request: Request) -> Response:
+        serializer = CredentialsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.register_user(**serializer.validated_data)
+        services.send_email_confirmation(user=user, request=request._request)
+        return Response(RegisteredUserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class TokenView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [LoginIPThrottle, LoginAccountThrottle]
+
+    @extend_schema(
+        request=CredentialsSerializer, responses={200: TokenSerializer}, tags=["accounts"]
+    )
+    def post(self, request: Request) -> Response:
+        serializer = CredentialsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token = services.issue_token(**serializer.validated_data)
+        return Response({"token": token.key})
+
+
+class LogoutView(APIView):
+    @extend_schema(request=None, responses={204: None}, tags=["accounts"])
+    def post(self, request: Request) -> Response:
+        services.revoke_token(user=current_user(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    @extend_schema(responses={200: MeSerializer}, tags=["accounts"])
+    def get(self, request: Request) -> Response:
+        return Response(MeSerializer(current_user(request)).data)
+
+    @extend_schema(request=PreferencesSerializer, responses={200: MeSerializer}, tags=["accounts"])
+    def patch(self, request: Request) -> Response:
+        serializer = PreferencesSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.update_preferences(
+            user=current_user(request),
+            **serializer.validated_data,
+        )
+        return Response(MeSerializer(user).data)

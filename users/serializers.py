@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from users.models import User
+
+
+class CredentialsSerializer(serializers.Serializer[dict[str, str]]):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=256, trim_whitespace=False, write_only=True)
+
+
+class RegisteredUserSerializer(serializers.ModelSerializer[User]):
+    class Meta:
+        model = User
+        fields = ["id", "email"]
+
+
+class TokenSerializer(serializers.Serializer[dict[str, str]]):
+    token = serializers.CharField()
+
+
+class MeSerializer(serializers.ModelSerializer[User]):
+    class Meta:
+        model = User
+        fields = ["id", "email", "preferred_voice"]
+        read_only_fields = ["id", "email", "preferred_voice"]
+
+
+class PreferencesSerializer(serializers.Serializer[dict[str, str]]):
+    preferred_voice = serializers.RegexField(
+        r"^[a-z0-9_-]{1,40}:[A-Za-z0-9_.+-]{1,150}$",
+        required=False,
+        allow_blank=True,
+        error_messages={
+            "invalid": _("A voice id looks like engine:name, e.g. piper:en_US-joe-medium.")
+        },
+    )

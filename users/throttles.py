@@ -1,0 +1,33 @@
+"""Limits on account endpoints: per client address and per account being tried."""
+
+from __future__ import annotations
+
+from rest_framework.request import Request
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from users.models import normalize_email
+
+
+class RegisterThrottle(SimpleRateThrottle):
+    scope = "register"
+
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class LoginIPThrottle(RegisterThrottle):
+    scope = "login_ip"
+
+
+class LoginAccountThrottle(SimpleRateThrottle):
+    """Slows password guessing against one account, whatever address it comes from."""
+
+    scope = "login_account"
+
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+        data = request.data if isinstance(request.data, dict) else {}
+        email = data.get("email")
+        if not isinstance(email, str) or not email:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": normalize_email(email)[:254]}
