@@ -38,10 +38,10 @@ def main() -> int:
 
     call_command("migrate", verbosity=0, interactive=False)
 
-    from bench import figures_core
+    from bench import figures_core, figures_documents
     from bench.harness import Figure
 
-    groups = [figures_core.FIGURES]
+    groups = [figures_core.FIGURES, figures_documents.FIGURES]
     only = set(sys.argv[1:])
     figures: list[Figure] = []
     for group in groups:

@@ -17,6 +17,7 @@ urlpatterns = [
         name="api-docs",
     ),
     path("api/v1/", include("users.api_urls")),
+    path("api/v1/", include("document_processing.api_urls")),
     # Anything else under /api/ is a 404 in the envelope, with or without DEBUG.
     re_path(r"^api/", api_errors.api_not_found),
     path("accounts/", include("allauth.urls")),

@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "allauth.account",
     "core",
     "users",
+    "document_processing",
+    "sharing",
     "web",
 ]
 
@@ -192,9 +194,11 @@ STATIC_ROOT = DATA_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Serve static files straight from the apps in development; production runs collectstatic.
 WHITENOISE_USE_FINDERS = True
-FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-FILE_UPLOAD_TEMP_DIR = None
+# Uploads always stream to a temporary file in chunks: a large upload never sits whole in memory,
+# and type detection can open it as a file (zip containers need that).
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
 
 # --- Internationalisation -----------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -228,6 +232,7 @@ REST_FRAMEWORK = {
         "register": env_str("THROTTLE_REGISTER", "10/hour"),
         "login_ip": env_str("THROTTLE_LOGIN_IP", "30/minute"),
         "login_account": env_str("THROTTLE_LOGIN_ACCOUNT", "10/minute"),
+        "upload": env_str("THROTTLE_UPLOAD", "10/hour"),
     },
     "NUM_PROXIES": env_int("NUM_PROXIES", 0, min_value=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -244,6 +249,35 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+}
+
+# --- Documents ----------------------------------------------------------------------------------
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 50 * 1024 * 1024, min_value=1024)
+DOCUMENT_MAX_PAGES = env_int("DOCUMENT_MAX_PAGES", 2_000, min_value=1)
+DOCUMENT_MAX_CHARS = env_int("DOCUMENT_MAX_CHARS", 5_000_000, min_value=1_000)
+PAGE_MAX_CHARS = env_int("PAGE_MAX_CHARS", 20_000, min_value=500)
+PASTED_TEXT_MAX_CHARS = env_int("PASTED_TEXT_MAX_CHARS", 1_000_000, min_value=1_000)
+ARCHIVE_MAX_UNCOMPRESSED_BYTES = env_int(
+    "ARCHIVE_MAX_UNCOMPRESSED_BYTES", 256 * 1024 * 1024, min_value=1024 * 1024
+)
+ARCHIVE_MAX_COMPRESSION_RATIO = env_int("ARCHIVE_MAX_COMPRESSION_RATIO", 200, min_value=2)
+# Parsing runs in a child process with these limits.
+EXTRACTION_MEMORY_LIMIT_MB = env_int("EXTRACTION_MEMORY_LIMIT_MB", 1024, min_value=64)
+EXTRACTION_TIMEOUT_SECONDS = env_int("EXTRACTION_TIMEOUT_SECONDS", 600, min_value=1)
+OCR_ENABLED = env_bool("OCR_ENABLED", True)
+OCR_LANGUAGE = env_str("OCR_LANGUAGE", "eng")
+# URL import: size and time caps. Loopback is allowed only for tests; production refuses it.
+URL_IMPORT_MAX_BYTES = env_int("URL_IMPORT_MAX_BYTES", 10 * 1024 * 1024, min_value=1024)
+URL_IMPORT_TIMEOUT_SECONDS = env_float("URL_IMPORT_TIMEOUT_SECONDS", 20.0, min_value=1.0)
+URL_IMPORT_ALLOW_LOOPBACK = env_bool("URL_IMPORT_ALLOW_LOOPBACK", False)
+# Extractors by detected type (name → dotted path of a class).
+DOCUMENT_EXTRACTORS = {
+    "pdf": "document_processing.extractors.pdf.PdfExtractor",
+    "epub": "document_processing.extractors.epub.EpubExtractor",
+    "docx": "document_processing.extractors.docx.DocxExtractor",
+    "html": "document_processing.extractors.html.HtmlExtractor",
+    "markdown": "document_processing.extractors.text.MarkdownExtractor",
+    "text": "document_processing.extractors.text.TextExtractor",
 }
 
 # --- Cache ------------------------------------------------------------------------------------

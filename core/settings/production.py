@@ -38,6 +38,10 @@ CSRF_COOKIE_HTTPONLY = env_bool("CSRF_COOKIE_HTTPONLY", True)
 CSRF_COOKIE_SAMESITE = env_str("CSRF_COOKIE_SAMESITE", "Strict")
 X_FRAME_OPTIONS = "DENY"
 
+# Importing from loopback addresses is a test convenience that production never allows.
+if URL_IMPORT_ALLOW_LOOPBACK:  # noqa: F405
+    raise ImproperlyConfigured("URL_IMPORT_ALLOW_LOOPBACK must not be set in production.")
+
 LOG_FORMAT = env_choice("LOG_FORMAT", ["text", "json"], "json")
 LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT  # type: ignore[index]  # noqa: F405
 

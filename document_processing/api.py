@@ -1,0 +1,185 @@
+"""Documents and pages endpoints of API.md. Each view validates, calls one service, serialises."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
+from rest_framework import status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle, UserRateThrottle
+from rest_framework.views import APIView
+
+from core.exceptions import PayloadTooLarge, ValidationError
+from core.pagination import PageNumberPagination
+from document_processing import selectors, services
+from document_processing.models import Page
+from document_processing.serializers import (
+    DocumentDetailSerializer,
+    DocumentListQuerySerializer,
+    DocumentRenameSerializer,
+    DocumentSerializer,
+    DocumentTextSerializer,
+    DocumentUploadSerializer,
+    DocumentUrlSerializer,
+    PageAppendSerializer,
+    PageEditSerializer,
+    PageSerializer,
+    PageSummarySerializer,
+)
+from sharing.policy import Action, get_document
+from users.auth import current_user
+
+# Multipart bodies carry a little more than the file itself.
+_MULTIPART_SLACK = 1024 * 1024
+
+
+class UploadThrottle(UserRateThrottle):
+    scope = "upload"
+
+
+def _refuse_oversized_body(request: Request) -> None:
+    """Answer 413 from the Content-Length alone, before reading a byte of the body."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > settings.UPLOAD_MAX_BYTES + _MULTIPART_SLACK:
+        raise PayloadTooLarge(
+            _("The file is larger than the limit of %(mb)d MB.")
+            % {"mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024)}
+        )
+
+
+_create_request = PolymorphicProxySerializer(
+    component_name="DocumentCreate",
+    serializers=[DocumentUploadSerializer, DocumentUrlSerializer, DocumentTextSerializer],
+    resource_type_field_name=None,
+)
+
+
+class DocumentListView(APIView):
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        return [UploadThrottle()] if self.request.method == "POST" else []
+
+    @extend_schema(
+        parameters=[DocumentListQuerySerializer],
+        responses={200: DocumentSerializer(many=True)},
+        tags=["documents"],
+    )
+    def get(self, request: Request) -> Response:
+        query = DocumentListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        documents = selectors.document_list(user=current_user(request), **query.validated_data)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(documents, request, view=self)
+        return paginator.get_paginated_response(DocumentSerializer(page, many=True).data)
+
+    @extend_schema(request=_create_request, responses={202: DocumentSerializer}, tags=["documents"])
+    def post(self, request: Request) -> Response:
+        _refuse_oversized_body(request)
+        user = current_user(request)
+        if "file" in request.FILES:
+            upload = DocumentUploadSerializer(data=request.data)
+            upload.is_valid(raise_exception=True)
+            document = services.create_document_from_upload(
+                owner=user,
+                uploaded_file=upload.validated_data["file"],
+                title=upload.validated_data.get("title"),
+            )
+        elif "url" in request.data:
+            by_url = DocumentUrlSerializer(data=request.data)
+            by_url.is_valid(raise_exception=True)
+            document = services.create_document_from_url(owner=user, **by_url.validated_data)
+        elif "text" in request.data:
+            pasted = DocumentTextSerializer(data=request.data)
+            pasted.is_valid(raise_exception=True)
+            document = services.create_document_from_text(owner=user, **pasted.validated_data)
+        else:
+            message = _("Send a file, a url, or a title and text.")
+            raise ValidationError(message, fields={"file": [message]})
+        document = selectors.document_detail(user=user, document_id=document.pk)
+        return Response(DocumentSerializer(document).data, status=status.HTTP_202_ACCEPTED)
+
+
+class DocumentDetailView(APIView):
+    @extend_schema(responses={200: DocumentDetailSerializer}, tags=["documents"])
+    def get(self, request: Request, pk: int) -> Response:
+        document = selectors.document_detail(user=current_user(request), document_id=pk)
+        return Response(DocumentDetailSerializer(document).data)
+
+    @extend_schema(
+        request=DocumentRenameSerializer,
+        responses={200: DocumentDetailSerializer},
+        tags=["documents"],
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        user = current_user(request)
+        document = get_document(user, pk, Action.RENAME)
+        serializer = DocumentRenameSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.rename_document(user=user, document=document, **serializer.validated_data)
+        document = selectors.document_detail(user=user, document_id=pk)
+        return Response(DocumentDetailSerializer(document).data)
+
+    @extend_schema(responses={204: None}, tags=["documents"])
+    def delete(self, request: Request, pk: int) -> Response:
+        user = current_user(request)
+        document = get_document(user, pk, Action.DELETE)
+        services.delete_document(user=user, document=document)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DocumentRetryView(APIView):
+    @extend_schema(request=None, responses={202: DocumentSerializer}, tags=["documents"])
+    def post(self, request: Request, pk: int) -> Response:
+        user = current_user(request)
+        document = get_document(user, pk, Action.RETRY_EXTRACTION)
+        services.retry_extraction(user=user, document=document)
+        document = selectors.document_detail(user=user, document_id=pk)
+        return Response(DocumentSerializer(document).data, status=status.HTTP_202_ACCEPTED)
+
+
+class DocumentPagesView(APIView):
+    @extend_schema(responses={200: PageSummarySerializer(many=True)}, tags=["pages"])
+    def get(self, request: Request, pk: int) -> Response:
+        document = get_document(current_user(request), pk, Action.VIEW)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(
+            selectors.page_list(document=document), request, view=self
+        )
+        return paginator.get_paginated_response(PageSummarySerializer(page, many=True).data)
+
+    @extend_schema(request=PageAppendSerializer, responses={201: PageSerializer}, tags=["pages"])
+    def post(self, request: Request, pk: int) -> Response:
+        user = current_user(request)
+        document = get_document(user, pk, Action.EDIT_PAGES)
+        serializer = PageAppendSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        page = services.append_page(user=user, document=document, **serializer.validated_data)
+        return _page_response(page=selectors.page_detail(user=user, page_id=page.pk), code=201)
+
+
+class PageDetailView(APIView):
+    @extend_schema(responses={200: PageSerializer}, tags=["pages"])
+    def get(self, request: Request, pk: int) -> Response:
+        return _page_response(page=selectors.page_detail(user=current_user(request), page_id=pk))
+
+    @extend_schema(request=PageEditSerializer, responses={200: PageSerializer}, tags=["pages"])
+    def patch(self, request: Request, pk: int) -> Response:
+        user = current_user(request)
+        page = selectors.page_detail(user=user, page_id=pk)
+        serializer = PageEditSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.update_page(user=user, page=page, **serializer.validated_data)
+        return _page_response(page=selectors.page_detail(user=user, page_id=pk))
+
+
+def _page_response(*, page: Page, code: int = 200) -> Response:
+    previous, following = selectors.neighbour_ids(page=page)
+    data = PageSerializer(page, context={"previous": previous, "next": following}).data
+    return Response(data, status=code)

@@ -1,0 +1,58 @@
+"""The contract every text extractor implements: a file on disk in, pages of Markdown out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Protocol
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractionLimits:
+    """Bounds an extractor must respect; the service fills them from settings."""
+
+    max_pages: int = 2_000
+    max_chars: int = 5_000_000
+    page_max_chars: int = 20_000
+    # Archives (DOCX, EPUB): total uncompressed size and per-member compression ratio.
+    max_uncompressed_bytes: int = 256 * MIB
+    max_compression_ratio: int = 200
+    # The isolated child process that runs the parser.
+    memory_limit_bytes: int = 1024 * MIB
+    timeout_seconds: float = 300.0
+    ocr_enabled: bool = True
+    ocr_language: str = "eng"
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractedPage:
+    markdown: str
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractionResult:
+    pages: list[ExtractedPage]
+    title: str = ""
+    author: str = ""
+    # Remarks a reader should see (e.g. "3 pages had no text layer and OCR is not installed").
+    notes: list[str] = field(default_factory=list)
+
+
+class ExtractionError(Exception):
+    """A permanent failure to read a file. `user_message` is a sentence safe to show a user."""
+
+    def __init__(self, user_message: str, *, code: str = "unreadable") -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+        self.code = code
+
+
+class Extractor(Protocol):
+    """One document format. Implementations must be picklable and hold no open resources."""
+
+    name: ClassVar[str]
+
+    def extract(self, path: Path, *, limits: ExtractionLimits) -> ExtractionResult: ...

@@ -1,0 +1,546 @@
+"""Word documents (.docx): headings, lists, tables and paragraphs as Markdown pages.
+
+Pages break where the author broke them (page breaks, "page break before", section breaks) and at
+the top-level headings, with the size cap on top.
+
+python-docx would open an upload with plain zipfile (no bomb checks) and parse its XML with lxml,
+so it never gets the upload itself. Every member is first read through the bounded reader of
+`archive`, each XML part is scanned by defusedxml with DTDs refused (a DOCX never has one; a DTD
+is how billion-laughs and external-entity attacks start), and python-docx gets an in-memory copy
+of exactly those vetted bytes. Binary parts (images, embedded objects) are blanked in that copy:
+only text is read, so they need not be held in memory.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
+from lxml import etree
+
+from document_processing.extractors.archive import SafeZip, open_zip
+from document_processing.extractors.base import (
+    ExtractedPage,
+    ExtractionError,
+    ExtractionLimits,
+    ExtractionResult,
+)
+from document_processing.extractors.splitting import PageBudget, split_markdown
+from document_processing.markdown import (
+    escape_markdown_inline,
+    escape_markdown_line_starts,
+    markdown_heading,
+    wrap_emphasis,
+)
+
+if TYPE_CHECKING:
+    from docx.document import Document as WordDocument
+
+__all__ = ["DocxExtractor"]
+
+_KIND = "Word"
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_XML_SUFFIXES = (".xml", ".rels")
+_CORE_PROPERTIES = "docProps/core.xml"
+
+_DAMAGED = "This Word document is damaged or is not a .docx file."
+_UNSAFE_XML = "This Word document contains XML entity declarations, which we do not accept."
+_EMPTY = "This Word document contains no readable text."
+
+
+class DocxExtractor:
+    """Word .docx files, split at page breaks and top-level headings."""
+
+    name: ClassVar[str] = "docx"
+
+    def extract(self, path: Path, *, limits: ExtractionLimits) -> ExtractionResult:
+        package, has_core = _vetted_package(path, limits)
+        document = _open_document(package)
+        try:
+            blocks = _Reader(document).read()
+        except (ValueError, KeyError, AttributeError, etree.LxmlError) as error:
+            raise ExtractionError(_DAMAGED, code="corrupt") from error
+        budget = PageBudget(limits)
+        budget.add(_paginate(blocks, limits))
+        if not budget.pages:
+            raise ExtractionError(_EMPTY, code="empty")
+        title, author = _core_properties(document) if has_core else ("", "")
+        return ExtractionResult(pages=budget.pages, title=title, author=author)
+
+
+# ---------------------------------------------------------------------------------------------
+# The package: bounded, scanned, then handed to python-docx
+# ---------------------------------------------------------------------------------------------
+
+
+def _vetted_package(path: Path, limits: ExtractionLimits) -> tuple[io.BytesIO, bool]:
+    """An in-memory copy of the package with only bounded-read, DTD-free XML parts in it."""
+    copy = io.BytesIO()
+    with (
+        open_zip(path, limits=limits, kind=_KIND) as archive,
+        zipfile.ZipFile(copy, "w", zipfile.ZIP_STORED) as rebuilt,
+    ):
+        for name in archive.names:
+            if name.endswith("/"):
+                continue
+            rebuilt.writestr(name, _vetted_member(archive, name))
+        has_core = _CORE_PROPERTIES in archive
+    copy.seek(0)
+    return copy, has_core
+
+
+def _vetted_member(archive: SafeZip, name: str) -> bytes:
+    if not name.lower().endswith(_XML_SUFFIXES):
+        return b""
+    data = archive.read(name)
+    _refuse_dtd(data)
+    return data
+
+
+class _NoTree:
+    """A parser target that builds nothing: the scan only has to see the whole document."""
+
+
+def _refuse_dtd(data: bytes) -> None:
+    """ExtractionError if the XML declares a DTD or entities, or is not well-formed."""
+    parser = SafeET.DefusedXMLParser(target=_NoTree(), forbid_dtd=True)
+    try:
+        parser.feed(data)
+        parser.close()
+    except DefusedXmlException as error:
+        raise ExtractionError(_UNSAFE_XML, code="unsafe") from error
+    except SafeET.ParseError as error:
+        raise ExtractionError(_DAMAGED, code="corrupt") from error
+
+
+def _open_document(package: io.BytesIO) -> WordDocument:
+    # Imported here so that importing this module stays cheap for processes that never see Word.
+    import docx
+    from docx.opc.exceptions import OpcError
+
+    try:
+        return docx.Document(package)
+    except (OpcError, ValueError, KeyError, zipfile.BadZipFile, etree.LxmlError) as error:
+        # ValueError: another Office format (.docm, .xlsx); KeyError: a part that is missing.
+        raise ExtractionError(_DAMAGED, code="corrupt") from error
+    except (AttributeError, TypeError, IndexError) as error:
+        # python-docx assumes a well-formed package and fails in these ways on odd ones
+        # (e.g. a content-types part in the wrong namespace).
+        raise ExtractionError(_DAMAGED, code="corrupt") from error
+
+
+def _core_properties(document: WordDocument) -> tuple[str, str]:
+    properties = document.core_properties
+    return (properties.title or "").strip(), (properties.author or "").strip()
+
+
+# ---------------------------------------------------------------------------------------------
+# Styles and numbering
+# ---------------------------------------------------------------------------------------------
+
+_HEADING_NAME = re.compile(r"^heading\s*([1-9])$", re.IGNORECASE)
+_MAX_STYLE_DEPTH = 10
+
+
+@dataclass(frozen=True, slots=True)
+class _StyleInfo:
+    heading_level: int = 0
+    list_kind: str = ""  # "bullet", "number" or ""
+    page_break_before: bool = False
+
+
+def _style_table(
+    document: WordDocument, numbering: dict[str, dict[str, str]]
+) -> dict[str, _StyleInfo]:
+    """Paragraph style id → what matters here, following `basedOn` chains."""
+    elements = {
+        style.get(f"{_W}styleId"): style
+        for style in document.styles.element.iterchildren(f"{_W}style")
+        if style.get(f"{_W}type") == "paragraph"
+    }
+    return {
+        style_id: _style_info(style_id, elements, numbering)
+        for style_id in elements
+        if style_id is not None
+    }
+
+
+def _style_info(
+    style_id: str, elements: dict[Any, Any], numbering: dict[str, dict[str, str]]
+) -> _StyleInfo:
+    level, kind, page_break = 0, "", False
+    current: str | None = style_id
+    for _ in range(_MAX_STYLE_DEPTH):  # basedOn chains can loop in hostile files
+        style = elements.get(current)
+        if style is None:
+            break
+        level = level or _style_heading_level(style)
+        kind = kind or _list_kind_of(style.find(f"{_W}pPr"), numbering)
+        page_break = page_break or _on(style.find(f"{_W}pPr/{_W}pageBreakBefore"))
+        current = _val(style.find(f"{_W}basedOn"))
+    return _StyleInfo(heading_level=level, list_kind=kind, page_break_before=page_break)
+
+
+def _style_heading_level(style: Any) -> int:
+    name = _val(style.find(f"{_W}name")) or ""
+    match = _HEADING_NAME.match(name.strip())
+    if match:
+        return min(int(match.group(1)), 6)
+    if name.strip().lower() == "title":
+        return 1
+    outline = _val(style.find(f"{_W}pPr/{_W}outlineLvl"))
+    # Localised heading styles ("Überschrift 1") carry an outline level instead of the name.
+    if outline is not None and outline.isdigit() and int(outline) < 9:
+        return min(int(outline) + 1, 6)
+    return 0
+
+
+def _numbering_formats(document: WordDocument) -> dict[str, dict[str, str]]:
+    """numId → {ilvl: numFmt} ("bullet", "decimal", …) from the numbering part, if any."""
+    try:
+        root = document.part.numbering_part.element
+    except (KeyError, NotImplementedError, ValueError):
+        return {}
+    abstract: dict[str, dict[str, str]] = {}
+    for definition in root.iterchildren(f"{_W}abstractNum"):
+        levels = {
+            level.get(f"{_W}ilvl", "0"): _val(level.find(f"{_W}numFmt")) or "decimal"
+            for level in definition.iterchildren(f"{_W}lvl")
+        }
+        abstract[definition.get(f"{_W}abstractNumId", "")] = levels
+    return {
+        num.get(f"{_W}numId", ""): abstract.get(_val(num.find(f"{_W}abstractNumId")) or "", {})
+        for num in root.iterchildren(f"{_W}num")
+    }
+
+
+def _list_kind_of(ppr: Any, numbering: dict[str, dict[str, str]]) -> str:
+    num_pr = ppr.find(f"{_W}numPr") if ppr is not None else None
+    if num_pr is None:
+        return ""
+    num_id = _val(num_pr.find(f"{_W}numId")) or ""
+    if num_id in ("", "0"):  # numId 0 switches numbering off
+        return ""
+    level = _val(num_pr.find(f"{_W}ilvl")) or "0"
+    number_format = numbering.get(num_id, {}).get(level, "bullet")
+    return "bullet" if number_format in ("bullet", "none") else "number"
+
+
+def _val(element: Any) -> str | None:
+    return None if element is None else element.get(f"{_W}val")
+
+
+def _on(element: Any) -> bool:
+    """A WordprocessingML toggle: present means on, unless its value says otherwise."""
+    return element is not None and _val(element) not in ("0", "false", "off")
+
+
+# ---------------------------------------------------------------------------------------------
+# Body to Markdown blocks
+# ---------------------------------------------------------------------------------------------
+
+
+class _PageBreak:
+    """Marks an explicit page break between blocks."""
+
+
+_BREAK = _PageBreak()
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    markdown: str
+    heading_level: int = 0
+    list_level: int = -1  # -1: not a list item
+
+
+_Item: TypeAlias = "_Block | _PageBreak"
+
+
+class _Reader:
+    """Walks the document body in order, paragraphs and tables interleaved."""
+
+    def __init__(self, document: WordDocument) -> None:
+        self._body = document.element.body
+        self._numbering = _numbering_formats(document)
+        self._styles = _style_table(document, self._numbering)
+        self._last_list_level = -1
+
+    def read(self) -> list[_Item]:
+        items: list[_Item] = []
+        for element in _block_elements(self._body):
+            if element.tag == f"{_W}p":
+                items.extend(self._paragraph(element))
+            else:
+                items.extend(self._table(element))
+        return items
+
+    # -- paragraphs -------------------------------------------------------------------------
+
+    def _paragraph(self, paragraph: Any) -> list[_Item]:
+        ppr = paragraph.find(f"{_W}pPr")
+        style = self._styles.get(_val(_find(ppr, f"{_W}pStyle")) or "", _StyleInfo())
+        items: list[_Item] = []
+        if style.page_break_before or _on(_find(ppr, f"{_W}pageBreakBefore")):
+            items.append(_BREAK)
+        line: list[_Fragment] = []
+        for piece in _inline_pieces(paragraph):
+            if isinstance(piece, _Fragment):
+                line.append(piece)
+            else:
+                items.extend(self._finish(_join_fragments(line), ppr, style))
+                items.append(_BREAK)
+                line = []
+        items.extend(self._finish(_join_fragments(line), ppr, style))
+        if _ends_section_on_new_page(ppr):
+            items.append(_BREAK)
+        return items
+
+    def _finish(self, inline: str, ppr: Any, style: _StyleInfo) -> list[_Item]:
+        text = _strip_breaks(inline)
+        if not text:
+            return []
+        outline = _val(_find(ppr, f"{_W}outlineLvl"))
+        level = style.heading_level
+        if outline is not None and outline.isdigit() and int(outline) < 9:
+            level = min(int(outline) + 1, 6)
+        if level:
+            self._last_list_level = -1
+            return [_Block(markdown=markdown_heading(inline, level), heading_level=level)]
+        kind = _list_kind_of(ppr, self._numbering) or style.list_kind
+        body = escape_markdown_line_starts(text)
+        if not kind:
+            self._last_list_level = -1
+            return [_Block(markdown=body)]
+        return [self._list_item(body, kind, _list_level(ppr))]
+
+    def _list_item(self, body: str, kind: str, level: int) -> _Block:
+        # A level may go at most one deeper than the item before it, or the indentation would
+        # turn the item into a code block.
+        level = min(level, self._last_list_level + 1)
+        self._last_list_level = level
+        marker = "-" if kind == "bullet" else "1."
+        indent = " " * (4 * level)
+        continuation = " " * (4 * level + len(marker) + 1)
+        lines = body.split("\n")
+        text = "\n".join([f"{indent}{marker} {lines[0]}", *(continuation + x for x in lines[1:])])
+        return _Block(markdown=text, list_level=level)
+
+    # -- tables -----------------------------------------------------------------------------
+
+    def _table(self, table: Any) -> list[_Item]:
+        self._last_list_level = -1
+        rows = [_row_cells(row) for row in table.iterchildren(f"{_W}tr")]
+        rows = [row for row in rows if any(row)]
+        width = max((len(row) for row in rows), default=0)
+        if width == 0:
+            return []
+        if width == 1:
+            # A one-column table is layout (a boxed note, a text frame): read it as paragraphs.
+            return [_Block(markdown=escape_markdown_line_starts(row[0])) for row in rows if row[0]]
+        return [_Block(markdown=_markdown_table(rows, width))]
+
+
+def _strip_breaks(inline: str) -> str:
+    """Line breaks as Markdown hard breaks, none at either end (a trailing `\\` would show)."""
+    lines = (line.strip() for line in inline.split("\n"))
+    return "\\\n".join(line for line in lines if line)
+
+
+def _find(element: Any, path: str) -> Any:
+    return None if element is None else element.find(path)
+
+
+def _list_level(ppr: Any) -> int:
+    level = _val(_find(ppr, f"{_W}numPr/{_W}ilvl")) or "0"
+    return min(int(level), 8) if level.isdigit() else 0
+
+
+def _ends_section_on_new_page(ppr: Any) -> bool:
+    section = _find(ppr, f"{_W}sectPr")
+    if section is None:
+        return False
+    return _val(section.find(f"{_W}type")) not in ("continuous", "nextColumn")
+
+
+def _block_elements(parent: Any) -> Iterator[Any]:
+    """Paragraphs and tables in document order, looking inside content controls."""
+    for child in parent.iterchildren():
+        if child.tag in (f"{_W}p", f"{_W}tbl"):
+            yield child
+        elif child.tag == f"{_W}sdt":
+            content = child.find(f"{_W}sdtContent")
+            if content is not None:
+                yield from _block_elements(content)
+        elif child.tag == f"{_W}customXml":
+            yield from _block_elements(child)
+
+
+# -- runs --------------------------------------------------------------------------------------
+
+# Containers whose runs are part of the text; w:del (tracked deletions) is deliberately absent.
+_RUN_CONTAINERS = frozenset(
+    f"{_W}{tag}" for tag in ("hyperlink", "ins", "smartTag", "fldSimple", "customXml", "moveTo")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Fragment:
+    text: str
+    bold: bool = False
+    italic: bool = False
+
+
+def _inline_pieces(paragraph: Any) -> Iterator[_Fragment | _PageBreak]:
+    """The paragraph's text as formatted fragments, with page breaks where they fall."""
+    for run in _runs(paragraph):
+        rpr = run.find(f"{_W}rPr")
+        bold = _on(_find(rpr, f"{_W}b"))
+        italic = _on(_find(rpr, f"{_W}i"))
+        for child in run.iterchildren():
+            piece = _run_child(child)
+            if piece is _BREAK:
+                yield _BREAK
+            elif isinstance(piece, str) and piece:
+                yield _Fragment(piece, bold=bold and piece != "\n", italic=italic and piece != "\n")
+
+
+def _runs(element: Any) -> Iterator[Any]:
+    for child in element.iterchildren():
+        if child.tag == f"{_W}r":
+            yield child
+        elif child.tag in _RUN_CONTAINERS:
+            yield from _runs(child)
+        elif child.tag == f"{_W}sdt":
+            content = child.find(f"{_W}sdtContent")
+            if content is not None:
+                yield from _runs(content)
+
+
+def _run_child(child: Any) -> str | _PageBreak | None:
+    tag = child.tag
+    if tag == f"{_W}t":
+        return child.text or ""
+    if tag == f"{_W}tab":
+        return " "
+    if tag == f"{_W}br":
+        kind = child.get(f"{_W}type")
+        if kind == "page":
+            return _BREAK
+        return " " if kind == "column" else "\n"
+    if tag == f"{_W}cr":
+        return "\n"
+    if tag == f"{_W}noBreakHyphen":
+        return "-"
+    # Field codes (w:instrText), deleted text, drawings and rendering hints are not text.
+    return None
+
+
+def _join_fragments(fragments: list[_Fragment]) -> str:
+    """Inline Markdown for the fragments, runs with equal formatting merged first."""
+    merged: list[_Fragment] = []
+    for fragment in fragments:
+        if merged and (merged[-1].bold, merged[-1].italic) == (fragment.bold, fragment.italic):
+            merged[-1] = _Fragment(merged[-1].text + fragment.text, fragment.bold, fragment.italic)
+        else:
+            merged.append(fragment)
+    return "".join(_fragment_markdown(fragment) for fragment in merged)
+
+
+def _fragment_markdown(fragment: _Fragment) -> str:
+    text = escape_markdown_inline(fragment.text)
+    if "\n" in text:
+        return text  # line breaks: no emphasis across them; _strip_breaks makes them hard
+    if fragment.bold:
+        text = wrap_emphasis(text, "**")
+    if fragment.italic:
+        text = wrap_emphasis(text, "*")
+    return text
+
+
+# -- tables ------------------------------------------------------------------------------------
+
+_UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
+
+
+def _row_cells(row: Any) -> list[str]:
+    cells: list[str] = []
+    for cell in row.iterchildren(f"{_W}tc"):
+        paragraphs = cell.iter(f"{_W}p")  # nested tables' text too, flattened
+        text = " ".join(_join_fragments(list(_text_only(p))) for p in paragraphs)
+        text = " ".join(text.split())
+        cells.append(_UNESCAPED_PIPE.sub(r"\\|", text))
+        span = _val(_find(cell.find(f"{_W}tcPr"), f"{_W}gridSpan"))
+        if span is not None and span.isdigit():
+            cells.extend([""] * (min(int(span), 64) - 1))
+    return cells
+
+
+def _text_only(paragraph: Any) -> Iterator[_Fragment]:
+    for piece in _inline_pieces(paragraph):
+        if isinstance(piece, _Fragment):
+            yield piece
+
+
+def _markdown_table(rows: list[list[str]], width: int) -> str:
+    padded = [row + [""] * (width - len(row)) for row in rows]
+    lines = [_table_line(padded[0]), _table_line(["---"] * width)]
+    lines.extend(_table_line(row) for row in padded[1:])
+    return "\n".join(lines)
+
+
+def _table_line(cells: list[str]) -> str:
+    return "| " + " | ".join(cell or " " for cell in cells) + " |"
+
+
+# ---------------------------------------------------------------------------------------------
+# Pages
+# ---------------------------------------------------------------------------------------------
+
+
+def _paginate(items: list[_Item], limits: ExtractionLimits) -> Iterator[ExtractedPage]:
+    """Pages between explicit breaks, each split at the document's top heading level."""
+    levels = [item.heading_level for item in items if isinstance(item, _Block)]
+    top_level = min((level for level in levels if level), default=0)
+    title = ""
+    for group in _between_breaks(items):
+        pages = split_markdown(
+            _group_markdown(group),
+            max_chars=limits.page_max_chars,
+            title=title,
+            split_level=top_level or None,
+        )
+        if pages:
+            title = pages[-1].title
+        yield from pages
+
+
+def _between_breaks(items: list[_Item]) -> Iterator[list[_Block]]:
+    group: list[_Block] = []
+    for item in items:
+        if isinstance(item, _Block):
+            group.append(item)
+        elif group:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
+def _group_markdown(blocks: list[_Block]) -> str:
+    parts: list[str] = []
+    for index, block in enumerate(blocks):
+        if index:
+            previous = blocks[index - 1]
+            # Consecutive list items stay one tight list; everything else is its own paragraph.
+            tight = previous.list_level >= 0 and block.list_level >= 0
+            parts.append("\n" if tight else "\n\n")
+        parts.append(block.markdown)
+    return "".join(parts)

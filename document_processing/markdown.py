@@ -1,0 +1,260 @@
+"""Markdown for pages: safe HTML for the browser, plain text for speech, escaping for extractors.
+
+Page Markdown comes from uploaded documents, so it is hostile input. Rendering therefore switches
+raw HTML off in the parser *and* sanitises the output with nh3 (ammonia): either alone would be one
+bug away from stored XSS in a document shared with other people.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+import nh3
+from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
+from selectolax.lexbor import LexborHTMLParser
+
+__all__ = [
+    "escape_markdown",
+    "escape_markdown_inline",
+    "escape_markdown_line_starts",
+    "markdown_heading",
+    "markdown_to_text",
+    "render_markdown",
+    "wrap_emphasis",
+]
+
+# What rendered Markdown may contain. No <img>: a page shared with others must not make their
+# browsers fetch a URL chosen by the uploader (tracking pixels); images render as their alt text.
+_ALLOWED_TAGS = frozenset(
+    {
+        "a", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6",
+        "hr", "li", "ol", "p", "pre", "s", "strong", "table", "tbody", "td", "th", "thead",
+        "tr", "ul",
+    }
+)  # fmt: skip
+_ALLOWED_ATTRIBUTES = {"a": frozenset({"href", "title"}), "ol": frozenset({"start"})}
+_ALLOWED_URL_SCHEMES = frozenset({"http", "https", "mailto"})
+_LINK_REL = "noopener noreferrer nofollow"
+
+
+def _render_image_as_alt(
+    self: RendererHTML,
+    tokens: Sequence[Token],
+    idx: int,
+    options: OptionsDict,
+    env: EnvType,
+) -> str:
+    """Render `![alt](src)` as its escaped alt text, never as an <img>."""
+    children = tokens[idx].children or []
+    return self.renderInlineAsText(children, options, env)
+
+
+@lru_cache(maxsize=1)
+def _html_parser() -> MarkdownIt:
+    # html=False: raw HTML in the Markdown is shown as text, not passed through.
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    md.add_render_rule("image", _render_image_as_alt)
+    return md
+
+
+@lru_cache(maxsize=1)
+def _text_parser() -> MarkdownIt:
+    # For speech, raw HTML is recognised so its tags can be dropped and only its text spoken.
+    md = MarkdownIt("commonmark", {"html": True}).enable("table")
+    # URLs are never spoken, so the costly percent-encoding and punycode of each is skipped.
+    md.normalizeLink = _unchanged  # type: ignore[method-assign]
+    return md
+
+
+def _unchanged(url: str) -> str:
+    return url
+
+
+@lru_cache(maxsize=1)
+def _cleaner() -> nh3.Cleaner:
+    return nh3.Cleaner(
+        tags=set(_ALLOWED_TAGS),
+        clean_content_tags={"script", "style"},
+        attributes={tag: set(attrs) for tag, attrs in _ALLOWED_ATTRIBUTES.items()},
+        url_schemes=set(_ALLOWED_URL_SCHEMES),
+        link_rel=_LINK_REL,
+        strip_comments=True,
+        # Relative links would point into Pagecast itself (a shared page linking to an action
+        # of the app); page Markdown has no business linking there.
+        url_relative="deny",
+    )
+
+
+def render_markdown(markdown: str) -> str:
+    """Markdown (CommonMark + tables) to HTML that is safe to put in a page as it is."""
+    html = _html_parser().render(markdown)
+    return _cleaner().clean(html)
+
+
+# ---------------------------------------------------------------------------------------------
+# Markdown to plain text for speech
+# ---------------------------------------------------------------------------------------------
+
+_HTML_TAG = re.compile(r"<[^>]*>")
+_SPACES = re.compile(r"[^\S\n]+")
+_NOT_SPOKEN_HTML = ("script", "style", "template", "noscript")
+
+
+# Anything that could be Markdown syntax: inline markers, entities, line-start markers, code
+# indentation, hard-break trailing spaces. Text with none of them is plain prose.
+_MAYBE_SYNTAX = re.compile(r"[\\`*_\[\]<>#|&~]|^[ \t]*(?:[-+=>]|\d+[.)])|^(?: {4}|\t)| {2}$", re.M)
+
+
+def markdown_to_text(markdown: str) -> str:
+    """Plain text to be read aloud: no Markdown syntax, no URLs, paragraphs split by blank lines."""
+    markdown = markdown.replace("\r\n", "\n").replace("\r", "\n")
+    if _MAYBE_SYNTAX.search(markdown) is None:
+        # Plain prose (most pages of most PDFs): the parser would only re-join lines, and it
+        # costs milliseconds a page.
+        blocks = [block.replace("\n", " ") for block in re.split(r"\n[ \t]*\n", markdown)]
+    else:
+        blocks = _parsed_blocks(markdown)
+    return _join_blocks(blocks)
+
+
+def _parsed_blocks(markdown: str) -> list[str]:
+    return _TextCollector().collect(_text_parser().parse(markdown))
+
+
+def _join_blocks(blocks: Iterable[str]) -> str:
+    cleaned = (_normalise_block(block) for block in blocks)
+    return "\n\n".join(block for block in cleaned if block)
+
+
+class _TextCollector:
+    """Walks markdown-it block tokens and turns each leaf block into one text block."""
+
+    def __init__(self) -> None:
+        self._blocks: list[str] = []
+        self._row: list[str] | None = None
+
+    def collect(self, tokens: Sequence[Token]) -> list[str]:
+        for token in tokens:
+            self._visit(token)
+        return self._blocks
+
+    def _visit(self, token: Token) -> None:
+        if token.type == "tr_open":
+            self._row = []
+        elif token.type == "tr_close":
+            self._end_row()
+        elif token.type == "inline":
+            self._add_inline(token)
+        elif token.type in ("fence", "code_block"):
+            self._blocks.append(token.content)
+        elif token.type == "html_block":
+            self._blocks.append(_html_text(token.content))
+
+    def _add_inline(self, token: Token) -> None:
+        text = _inline_text(token.children or [])
+        if self._row is not None:
+            self._row.append(text.strip())
+        else:
+            self._blocks.append(text)
+
+    def _end_row(self) -> None:
+        # A table row is read as one line, its cells separated the way a person would say them.
+        cells = [cell for cell in self._row or [] if cell]
+        if cells:
+            self._blocks.append(", ".join(cells) + ".")
+        self._row = None
+
+
+def _inline_text(children: Sequence[Token]) -> str:
+    parts: list[str] = []
+    for child in children:
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type == "softbreak":
+            parts.append(" ")
+        elif child.type == "hardbreak":
+            parts.append("\n")
+        elif child.type == "image":
+            # Alt text stands in for the picture; an image without one is simply skipped.
+            parts.append(_inline_text(child.children or []))
+        elif child.type == "html_inline":
+            parts.append(_HTML_TAG.sub("", child.content))
+        # link_open/link_close and emphasis markers carry no words: the link text is a child.
+    return "".join(parts)
+
+
+def _html_text(html: str) -> str:
+    tree = LexborHTMLParser(html)
+    for node in tree.css(", ".join(_NOT_SPOKEN_HTML)):
+        node.decompose()
+    root = tree.body or tree.root
+    return root.text(separator=" ") if root is not None else ""
+
+
+def _normalise_block(block: str) -> str:
+    lines = (_SPACES.sub(" ", line).strip() for line in block.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+# ---------------------------------------------------------------------------------------------
+# Escaping, for extractors that turn other formats' text into Markdown
+# ---------------------------------------------------------------------------------------------
+
+# Characters that start inline syntax anywhere in a line.
+_INLINE_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+# An ampersand only matters when it would be read as an entity (`&amp;`, `&#123;`).
+_ENTITY_LIKE = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
+# Line starts that would become a heading, quote, list item, rule or setext underline.
+_BLOCK_START = re.compile(r"^([ \t]*)([#>+=-]|\d{1,9}(?=[.)]))", re.MULTILINE)
+# Four leading spaces would turn a line into a code block.
+_INDENT = re.compile(r"^[ \t]+", re.MULTILINE)
+
+
+def escape_markdown_inline(text: str) -> str:
+    """Backslash-escape characters that would start inline Markdown syntax."""
+    return _ENTITY_LIKE.sub(r"\\&", _INLINE_SPECIAL.sub(r"\\\1", text))
+
+
+def escape_markdown_line_starts(text: str) -> str:
+    """Escape what would make a line a heading, list item, quote or code block."""
+    unindented = _INDENT.sub("", text)
+    return _BLOCK_START.sub(_escape_block_start, unindented)
+
+
+def _escape_block_start(match: re.Match[str]) -> str:
+    marker = match.group(2)
+    if marker.isdigit():
+        # "1. Introduction" must stay a sentence, not become an ordered list: escape the dot.
+        return f"{match.group(1)}{marker}\\"
+    return f"{match.group(1)}\\{marker}"
+
+
+def escape_markdown(text: str) -> str:
+    """Escape plain text so that it renders as exactly that text."""
+    return escape_markdown_line_starts(escape_markdown_inline(text))
+
+
+def wrap_emphasis(inner: str, marker: str) -> str:
+    """`inner` between emphasis markers, spaces kept outside: `** bold **` is not emphasis."""
+    core = inner.strip()
+    if not core or "\n" in core:
+        return inner
+    lead = inner[: len(inner) - len(inner.lstrip())]
+    trail = inner[len(inner.rstrip()) :]
+    return f"{lead}{marker}{core}{marker}{trail}"
+
+
+def markdown_heading(inline: str, level: int) -> str:
+    """An ATX heading for inline Markdown (already escaped), on one line; "" if it is empty."""
+    title = " ".join(inline.split())
+    if not title:
+        return ""
+    if title.endswith("#"):
+        # A trailing "#" would be read as the heading's optional closing sequence.
+        title = f"{title[:-1]}\\#"
+    return f"{'#' * min(max(level, 1), 6)} {title}"

@@ -1,0 +1,78 @@
+"""Documents people bring, and the pages of Markdown they are split into."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Document(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        PROCESSING = "processing", _("Processing")
+        COMPLETED = "completed", _("Completed")
+        FAILED = "failed", _("Failed")
+
+    class SourceType(models.TextChoices):
+        FILE = "file", _("File")
+        URL = "url", _("Web page")
+        TEXT = "text", _("Pasted text")
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="documents"
+    )
+    title = models.CharField(_("title"), max_length=300)
+    # False while the title is a placeholder that the document's own metadata may replace.
+    title_is_custom = models.BooleanField(default=False)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    error_message = models.TextField(blank=True)
+    source_type = models.CharField(max_length=10, choices=SourceType.choices)
+    source_url = models.URLField(max_length=2000, blank=True)
+    original_filename = models.CharField(max_length=255, blank=True)
+    # The original as stored through STORAGES, under a generated key.
+    file_key = models.CharField(max_length=500, blank=True)
+    file_size = models.BigIntegerField(default=0)
+    # What the content turned out to be: pdf, epub, docx, html, markdown, text.
+    detected_type = models.CharField(max_length=20, blank=True)
+    author = models.CharField(max_length=300, blank=True)
+    page_count = models.PositiveIntegerField(default=0)
+    char_count = models.PositiveBigIntegerField(default=0)
+    notes = models.JSONField(default=list, blank=True)
+    processing_started_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"], name="document_owner_created"),
+            models.Index(
+                fields=["status", "processing_started_at"], name="document_status_started"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Page(models.Model):
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="pages")
+    number = models.PositiveIntegerField()
+    title = models.CharField(max_length=300, blank=True)
+    # Markdown for reading; plain text (Markdown syntax removed) for speech.
+    markdown = models.TextField()
+    text = models.TextField()
+    char_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["document_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "number"], name="page_number_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document_id}:{self.number}"

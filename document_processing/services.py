@@ -1,0 +1,466 @@
+"""Document and page actions. Each is one business action; access goes through sharing.policy."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from kombu.exceptions import KombuError
+
+from core.exceptions import (
+    Conflict,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+    ValidationError,
+)
+from core.safe_fetch import FetchError, validate_url
+from core.security_utils import log_exception_safely, new_error_id
+from document_processing import extraction
+from document_processing.detection import detect_file_type
+from document_processing.extractors.base import ExtractionError
+from document_processing.models import Document, Page
+from document_processing.utils import sanitize_filename
+from sharing.policy import Action, require
+from users.models import User
+
+logger = logging.getLogger(__name__)
+
+EXTENSIONS = {
+    "pdf": ".pdf",
+    "epub": ".epub",
+    "docx": ".docx",
+    "html": ".html",
+    "markdown": ".md",
+    "text": ".txt",
+}
+
+
+class TransientStorageError(Exception):
+    """Storage could not be reached; the work is released and retried later."""
+
+
+# --- Creating documents ---------------------------------------------------------------------
+
+
+def create_document_from_upload(
+    *, owner: User, uploaded_file: UploadedFile, title: str | None = None
+) -> Document:
+    """Store an uploaded original under a generated key and queue its extraction."""
+    size = uploaded_file.size or 0
+    if size > settings.UPLOAD_MAX_BYTES:
+        raise PayloadTooLarge(
+            _("The file is larger than the limit of %(mb)d MB.")
+            % {"mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024)}
+        )
+    if size == 0:
+        raise ValidationError(_("The file is empty."), fields={"file": [_("The file is empty.")]})
+    with _local_copy(uploaded_file) as path:
+        kind = detect_file_type(path)
+    if kind is None:
+        raise UnsupportedMediaType(
+            _(
+                "This type of file is not supported. "
+                "Upload a PDF, EPUB, DOCX, HTML, Markdown or text file."
+            )
+        )
+    original_filename = sanitize_filename(uploaded_file.name or "")
+    clean_title = (title or "").strip()
+    document = Document(
+        owner=owner,
+        title=clean_title or Path(original_filename).stem or _("Untitled document"),
+        title_is_custom=bool(clean_title),
+        source_type=Document.SourceType.FILE,
+        original_filename=original_filename,
+        detected_type=kind,
+        file_size=size,
+    )
+    uploaded_file.seek(0)
+    return _save_with_original(document, File(uploaded_file))
+
+
+def create_document_from_text(*, owner: User, title: str, text: str) -> Document:
+    """Pasted text, kept as a Markdown original so it can be extracted, retried and exported."""
+    if not text.strip():
+        raise ValidationError(_("The text is empty."), fields={"text": [_("The text is empty.")]})
+    if len(text) > settings.PASTED_TEXT_MAX_CHARS:
+        message = _("The text is longer than %(limit)d characters.") % {
+            "limit": settings.PASTED_TEXT_MAX_CHARS
+        }
+        raise ValidationError(message, fields={"text": [message]})
+    data = text.encode("utf-8")
+    clean_title = title.strip()
+    document = Document(
+        owner=owner,
+        title=clean_title or _("Pasted text"),
+        title_is_custom=bool(clean_title),
+        source_type=Document.SourceType.TEXT,
+        detected_type="markdown",
+        file_size=len(data),
+    )
+    return _save_with_original(document, ContentFile(data))
+
+
+def create_document_from_url(*, owner: User, url: str, title: str | None = None) -> Document:
+    """A web page to import; fetched by the extraction task, never by the request."""
+    try:
+        target = validate_url(url, policy=extraction.fetch_policy())
+    except FetchError as exc:
+        raise ValidationError(exc.user_message, fields={"url": [exc.user_message]}) from exc
+    clean_title = (title or "").strip()
+    with transaction.atomic():
+        document = Document.objects.create(
+            owner=owner,
+            title=clean_title or target.host[:300],
+            title_is_custom=bool(clean_title),
+            source_type=Document.SourceType.URL,
+            source_url=url,
+        )
+        _enqueue_extraction_on_commit(document.pk)
+    return document
+
+
+def _save_with_original(document: Document, content: File) -> Document:
+    """Store the blob, then the row; if the row cannot be written the blob goes too."""
+    key = f"originals/{uuid.uuid4().hex}{EXTENSIONS.get(document.detected_type, '')}"
+    try:
+        stored_key = default_storage.save(key, content)
+    except Exception as exc:
+        error_id = new_error_id()
+        log_exception_safely(exc, error_id=error_id, context="storing an original")
+        raise ServiceUnavailable(
+            _("The file could not be stored. Please try again later.")
+        ) from exc
+    try:
+        with transaction.atomic():
+            document.file_key = stored_key
+            document.save()
+            _enqueue_extraction_on_commit(document.pk)
+    except BaseException:
+        delete_stored_files(keys=[stored_key])
+        raise
+    return document
+
+
+@contextmanager
+def _local_copy(uploaded_file: UploadedFile) -> Iterator[Path]:
+    """A path to the upload's bytes: its temporary file, or a copy written in chunks."""
+    temporary_path = getattr(uploaded_file, "temporary_file_path", None)
+    if temporary_path is not None:
+        yield Path(temporary_path())
+        return
+    with tempfile.NamedTemporaryFile(prefix="pagecast-upload-") as copy:
+        uploaded_file.seek(0)
+        for chunk in uploaded_file.chunks():
+            copy.write(chunk)
+        copy.flush()
+        yield Path(copy.name)
+
+
+def _enqueue_extraction_on_commit(document_id: int) -> None:
+    transaction.on_commit(lambda: enqueue_extraction(document_id=document_id))
+
+
+def enqueue_extraction(*, document_id: int) -> None:
+    """Queue extraction; if the broker is down the document stays pending for the sweep."""
+    from document_processing.tasks import extract_document_task
+
+    try:
+        extract_document_task.delay(document_id)
+    except KombuError as exc:
+        log_exception_safely(exc, error_id=new_error_id(), context="queueing extraction")
+
+
+# --- Changing documents ---------------------------------------------------------------------
+
+
+def rename_document(*, user: User, document: Document, title: str) -> Document:
+    require(user, Action.RENAME, document)
+    clean = title.strip()
+    if not clean:
+        raise ValidationError(
+            _("The title is empty."), fields={"title": [_("The title is empty.")]}
+        )
+    document.title = clean[:300]
+    document.title_is_custom = True
+    document.save(update_fields=["title", "title_is_custom", "updated_at"])
+    return document
+
+
+def delete_document(*, user: User, document: Document) -> None:
+    """Remove the rows at once and the stored files after commit (retried if storage fails)."""
+    require(user, Action.DELETE, document)
+    keys = [key for key in [document.file_key] if key]
+    with transaction.atomic():
+        document.delete()
+        transaction.on_commit(lambda: delete_stored_files(keys=keys))
+
+
+def retry_extraction(*, user: User, document: Document) -> Document:
+    require(user, Action.RETRY_EXTRACTION, document)
+    with transaction.atomic():
+        updated = Document.objects.filter(pk=document.pk, status=Document.Status.FAILED).update(
+            status=Document.Status.PENDING, error_message="", updated_at=timezone.now()
+        )
+        if not updated:
+            raise Conflict(_("Only a document whose processing failed can be retried."))
+        Page.objects.filter(document=document).delete()
+        _enqueue_extraction_on_commit(document.pk)
+    document.refresh_from_db()
+    return document
+
+
+def delete_stored_files(*, keys: Iterable[str]) -> None:
+    """Delete blobs; what storage refuses now is retried by a task, never forgotten."""
+    failed = []
+    for key in keys:
+        try:
+            default_storage.delete(key)
+        except Exception:
+            logger.warning("Could not delete a stored file now; will retry", exc_info=True)
+            failed.append(key)
+    if failed:
+        from document_processing.tasks import delete_stored_files_task
+
+        try:
+            delete_stored_files_task.apply_async(args=(failed,), countdown=30)
+        except KombuError:
+            logger.exception("Could not queue the retry of %d file deletions", len(failed))
+
+
+# --- Extraction (the task's body) -----------------------------------------------------------
+
+
+def extract_document(*, document_id: int) -> None:
+    """Claim a pending document, extract its pages and store them in one transaction.
+
+    Safe to run twice: only the run that moves the row from pending to processing does work.
+    """
+    claimed = Document.objects.filter(pk=document_id, status=Document.Status.PENDING).update(
+        status=Document.Status.PROCESSING,
+        processing_started_at=timezone.now(),
+        error_message="",
+        updated_at=timezone.now(),
+    )
+    if not claimed:
+        logger.info("Document %s is not pending; nothing to do", document_id)
+        return
+    document = Document.objects.get(pk=document_id)
+    try:
+        result = _extract(document)
+    except TransientStorageError:
+        _release(document_id)
+        raise
+    except ExtractionError as exc:
+        _fail(document_id, exc.user_message)
+        return
+    except SoftTimeLimitExceeded:
+        _fail(document_id, _("This document took too long to process."))
+        return
+    except Exception as exc:
+        error_id = new_error_id()
+        log_exception_safely(exc, error_id=error_id, context=f"extracting document {document_id}")
+        _fail(
+            document_id,
+            _("Something went wrong while reading this document (error %(id)s).")
+            % {"id": error_id[:8]},
+        )
+        return
+    _complete(document, result)
+
+
+def _extract(document: Document) -> extraction.ExtractedDocument:
+    if document.source_type == Document.SourceType.URL and not document.file_key:
+        _store_fetched_page(document)
+    with _downloaded(document.file_key) as path:
+        return extraction.extract_file(path, kind=document.detected_type)
+
+
+def _store_fetched_page(document: Document) -> None:
+    source = extraction.fetch_source(document.source_url)
+    key = f"originals/{uuid.uuid4().hex}{EXTENSIONS[source.kind]}"
+    try:
+        stored_key = default_storage.save(key, ContentFile(source.body))
+    except Exception as exc:
+        raise TransientStorageError from exc
+    updated = Document.objects.filter(pk=document.pk).update(
+        file_key=stored_key, detected_type=source.kind, file_size=len(source.body)
+    )
+    if not updated:  # deleted meanwhile
+        delete_stored_files(keys=[stored_key])
+        raise ExtractionError(_("This document was deleted."))
+    document.file_key, document.detected_type = stored_key, source.kind
+
+
+@contextmanager
+def _downloaded(key: str) -> Iterator[Path]:
+    """The stored original as a local file (parsers and the child process need a path)."""
+    with tempfile.TemporaryDirectory(prefix="pagecast-extract-") as folder:
+        path = Path(folder) / "original"
+        try:
+            with default_storage.open(key, "rb") as source, path.open("wb") as target:
+                shutil.copyfileobj(source, target, length=1024 * 1024)
+        except FileNotFoundError as exc:
+            raise ExtractionError(
+                _("The uploaded file is missing; please upload it again.")
+            ) from exc
+        except Exception as exc:
+            raise TransientStorageError from exc
+        yield path
+
+
+def _complete(document: Document, result: extraction.ExtractedDocument) -> None:
+    with transaction.atomic():
+        # The row may have been deleted or changed while the parser ran.
+        current = (
+            Document.objects.select_for_update()
+            .filter(pk=document.pk, status=Document.Status.PROCESSING)
+            .first()
+        )
+        if current is None:
+            return
+        Page.objects.filter(document=current).delete()
+        Page.objects.bulk_create(
+            [
+                Page(
+                    document=current,
+                    number=page.number,
+                    title=page.title,
+                    markdown=page.markdown,
+                    text=page.text,
+                    char_count=page.char_count,
+                )
+                for page in result.pages
+            ],
+            batch_size=500,
+        )
+        current.status = Document.Status.COMPLETED
+        current.page_count = len(result.pages)
+        current.char_count = result.char_count
+        current.notes = result.notes
+        current.author = result.author
+        current.processed_at = timezone.now()
+        if not current.title_is_custom and result.title:
+            current.title = result.title
+        current.save()
+
+
+def _fail(document_id: int, message: str) -> None:
+    Document.objects.filter(pk=document_id, status=Document.Status.PROCESSING).update(
+        status=Document.Status.FAILED,
+        error_message=message,
+        processed_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+
+
+def _release(document_id: int) -> None:
+    Document.objects.filter(pk=document_id, status=Document.Status.PROCESSING).update(
+        status=Document.Status.PENDING, updated_at=timezone.now()
+    )
+
+
+def fail_after_retries(*, document_id: int) -> None:
+    """Storage stayed unreachable through every retry."""
+    Document.objects.filter(
+        pk=document_id,
+        status__in=[Document.Status.PENDING, Document.Status.PROCESSING],
+    ).update(
+        status=Document.Status.FAILED,
+        error_message=_("The file could not be read from storage. Please retry later."),
+        updated_at=timezone.now(),
+    )
+
+
+# --- Pages ----------------------------------------------------------------------------------
+
+
+def update_page(*, user: User, page: Page, markdown: str) -> Page:
+    require(user, Action.EDIT_PAGES, page.document)
+    data = _checked_page(markdown, number=page.number)
+    with transaction.atomic():
+        page.markdown, page.text, page.char_count = data.markdown, data.text, data.char_count
+        page.title = data.title or page.title
+        page.save(update_fields=["markdown", "text", "char_count", "title", "updated_at"])
+        _refresh_counts(page.document_id)
+    return page
+
+
+def append_page(
+    *, user: User, document: Document, markdown: str | None = None, url: str | None = None
+) -> Page:
+    """Add a page at the end, from Markdown or from a web page fetched now."""
+    require(user, Action.EDIT_PAGES, document)
+    if document.status != Document.Status.COMPLETED:
+        raise Conflict(_("Pages can be added once the document has been processed."))
+    if url is not None:
+        markdown = _markdown_from_url(url)
+    with transaction.atomic():
+        locked = Document.objects.select_for_update().get(pk=document.pk)
+        if locked.page_count >= settings.DOCUMENT_MAX_PAGES:
+            raise ValidationError(_("This document already has the most pages allowed."))
+        last = locked.pages.aggregate(last=Max("number"))["last"] or 0
+        data = _checked_page(markdown or "", number=last + 1)
+        page = Page.objects.create(
+            document=locked,
+            number=data.number,
+            title=data.title,
+            markdown=data.markdown,
+            text=data.text,
+            char_count=data.char_count,
+        )
+        _refresh_counts(locked.pk)
+    return page
+
+
+def _checked_page(markdown: str, *, number: int) -> extraction.PageData:
+    if len(markdown) > settings.PAGE_MAX_CHARS * 2:
+        message = _("A page may have at most %(limit)d characters.") % {
+            "limit": settings.PAGE_MAX_CHARS * 2
+        }
+        raise ValidationError(message, fields={"markdown": [message]})
+    data = extraction.page_from_markdown(markdown, number=number)
+    if not data.markdown:
+        raise ValidationError(
+            _("The page is empty."), fields={"markdown": [_("The page is empty.")]}
+        )
+    return data
+
+
+def _markdown_from_url(url: str) -> str:
+    try:
+        validate_url(url, policy=extraction.fetch_policy())
+    except FetchError as exc:
+        raise ValidationError(exc.user_message, fields={"url": [exc.user_message]}) from exc
+    try:
+        source = extraction.fetch_source(url)
+        with tempfile.TemporaryDirectory(prefix="pagecast-page-") as folder:
+            path = Path(folder) / "page"
+            path.write_bytes(source.body)
+            result = extraction.extract_file(path, kind=source.kind)
+    except ExtractionError as exc:
+        raise ValidationError(exc.user_message, fields={"url": [exc.user_message]}) from exc
+    return "\n\n".join(page.markdown for page in result.pages)
+
+
+def _refresh_counts(document_id: int) -> None:
+    pages = Page.objects.filter(document_id=document_id)
+    Document.objects.filter(pk=document_id).update(
+        page_count=pages.count(),
+        char_count=sum(pages.values_list("char_count", flat=True)),
+        updated_at=timezone.now(),
+    )

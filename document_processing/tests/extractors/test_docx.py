@@ -1,0 +1,309 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from docx.enum.text import WD_BREAK
+
+from document_processing.extractors.base import ExtractionError, ExtractionLimits
+from document_processing.extractors.docx import DocxExtractor
+from document_processing.tests.extractors.samples import (
+    BILLION_LAUGHS_DTD,
+    ELF_BYTES,
+    PASSWD_MARKER,
+    XXE_DTD,
+    png_bytes,
+    replace_member,
+    with_dtd,
+    write_bomb_zip,
+    write_docx,
+    write_zip,
+    zip_members,
+)
+
+LIMITS = ExtractionLimits()
+MIB = 1024 * 1024
+
+
+def _pages(path: Path, limits: ExtractionLimits = LIMITS) -> list[str]:
+    return [page.markdown for page in DocxExtractor().extract(path, limits=limits).pages]
+
+
+def _error(path: Path, limits: ExtractionLimits = LIMITS) -> ExtractionError:
+    with pytest.raises(ExtractionError) as caught:
+        DocxExtractor().extract(path, limits=limits)
+    return caught.value
+
+
+def _report(document: Any) -> None:
+    document.add_heading("Report", level=1)
+    paragraph = document.add_paragraph("Plain, ")
+    paragraph.add_run("bold").bold = True
+    paragraph.add_run(", ")
+    paragraph.add_run("italic").italic = True
+    paragraph.add_run(" and # 1. *stars*.")
+    document.add_heading("Details", level=2)
+    document.add_paragraph("first point", style="List Bullet")
+    document.add_paragraph("second point", style="List Bullet")
+    document.add_paragraph("step one", style="List Number")
+    table = document.add_table(rows=2, cols=2)
+    for (row, col), text in {(0, 0): "Name", (0, 1): "Value", (1, 0): "a|b", (1, 1): "2"}.items():
+        table.cell(row, col).text = text
+    document.add_paragraph("After the table.")
+
+
+def test_structure_in_document_order(tmp_path: Path) -> None:
+    path = write_docx(tmp_path / "r.docx", _report, title="The Report", author="Ann Author")
+
+    result = DocxExtractor().extract(path, limits=LIMITS)
+
+    assert [page.markdown for page in result.pages] == [
+        "# Report\n\n"
+        "Plain, **bold**, *italic* and # 1. \\*stars\\*.\n\n"
+        "## Details\n\n"
+        "- first point\n- second point\n\n"
+        "1. step one\n\n"
+        "| Name | Value |\n| --- | --- |\n| a\\|b | 2 |\n\n"
+        "After the table."
+    ]
+    assert result.pages[0].title == "Report"
+    assert result.title == "The Report"
+    assert result.author == "Ann Author"
+
+
+def test_all_heading_levels(tmp_path: Path) -> None:
+    def build(document: Any) -> None:
+        for level in range(1, 7):
+            document.add_heading(f"Level {level}", level=level)
+
+    pages = _pages(write_docx(tmp_path / "h.docx", build))
+
+    assert pages == [
+        "# Level 1\n\n## Level 2\n\n### Level 3\n\n#### Level 4\n\n##### Level 5\n\n###### Level 6"
+    ]
+
+
+def test_title_style_is_a_top_heading(tmp_path: Path) -> None:
+    pages = _pages(write_docx(tmp_path / "t.docx", lambda d: d.add_heading("Doc", level=0)))
+
+    assert pages == ["# Doc"]
+
+
+def test_pages_split_at_top_level_headings(tmp_path: Path) -> None:
+    def build(document: Any) -> None:
+        document.add_paragraph("Preface text.")
+        for name in ("One", "Two"):
+            document.add_heading(name, level=1)
+            document.add_paragraph(f"Body of {name}.")
+
+    result = DocxExtractor().extract(write_docx(tmp_path / "c.docx", build), limits=LIMITS)
+
+    assert [page.markdown for page in result.pages] == [
+        "Preface text.",
+        "# One\n\nBody of One.",
+        "# Two\n\nBody of Two.",
+    ]
+    assert [page.title for page in result.pages] == ["", "One", "Two"]
+
+
+def test_pages_split_at_page_breaks(tmp_path: Path) -> None:
+    def build(document: Any) -> None:
+        document.add_heading("Chapter", level=1)
+        document.add_paragraph("Page one.")
+        document.add_page_break()
+        paragraph = document.add_paragraph("Before the break ")
+        paragraph.add_run().add_break(WD_BREAK.PAGE)
+        paragraph.add_run("after the break.")
+        document.add_paragraph("Broken before.").paragraph_format.page_break_before = True
+
+    result = DocxExtractor().extract(write_docx(tmp_path / "b.docx", build), limits=LIMITS)
+
+    assert [page.markdown for page in result.pages] == [
+        "# Chapter\n\nPage one.",
+        "Before the break",
+        "after the break.",
+        "Broken before.",
+    ]
+    # Pages after a break keep the title of the section they are in.
+    assert {page.title for page in result.pages} == {"Chapter"}
+
+
+def test_line_breaks_are_hard_breaks(tmp_path: Path) -> None:
+    def build(document: Any) -> None:
+        paragraph = document.add_paragraph("Line one")
+        paragraph.add_run().add_break()
+        paragraph.add_run("line two")
+        paragraph.add_run().add_break()
+
+    assert _pages(write_docx(tmp_path / "l.docx", build)) == ["Line one\\\nline two"]
+
+
+def test_nested_list_levels(tmp_path: Path) -> None:
+    def build(document: Any) -> None:
+        document.add_paragraph("top", style="List Bullet")
+        document.add_paragraph("nested", style="List Bullet 2")
+        document.add_paragraph("deeper", style="List Bullet 3")
+
+    pages = _pages(write_docx(tmp_path / "n.docx", build))
+
+    # Only whether the items form one list matters here; the default template's "List Bullet 2"
+    # style carries its level in the numbering definition.
+    assert pages[0].startswith("- top\n")
+    assert pages[0].count("- ") == 3
+
+
+def test_size_cap_splits_long_documents(tmp_path: Path) -> None:
+    def build(document: Any) -> None:
+        document.add_heading("Long", level=1)
+        for index in range(60):
+            document.add_paragraph(f"Paragraph {index} has a handful of words in it.")
+
+    path = write_docx(tmp_path / "long.docx", build)
+
+    result = DocxExtractor().extract(path, limits=ExtractionLimits(page_max_chars=500))
+
+    assert len(result.pages) > 3
+    assert all(len(page.markdown) <= 500 for page in result.pages)
+    assert all(page.title == "Long" for page in result.pages)
+
+
+def test_empty_document(tmp_path: Path) -> None:
+    def build(document: Any) -> None:
+        document.add_paragraph("")
+        document.add_paragraph("   ")
+
+    error = _error(write_docx(tmp_path / "e.docx", build))
+
+    assert error.code == "empty"
+    assert error.user_message == "This Word document contains no readable text."
+
+
+def test_document_without_core_properties_has_no_title(tmp_path: Path) -> None:
+    path = write_docx(tmp_path / "d.docx", lambda d: d.add_paragraph("x"), title="T")
+    members = zip_members(path)
+    del members["docProps/core.xml"]
+    rels = members["_rels/.rels"].decode()
+    start = rels.rindex("<Relationship", 0, rels.index("core-properties"))
+    members["_rels/.rels"] = (rels[:start] + rels[rels.index("/>", start) + 2 :]).encode()
+
+    result = DocxExtractor().extract(write_zip(tmp_path / "nocore.docx", members), limits=LIMITS)
+
+    assert result.title == ""
+
+
+# -- limits ----------------------------------------------------------------------------------------
+
+
+def test_max_pages(tmp_path: Path) -> None:
+    def build(document: Any) -> None:
+        for index in range(6):
+            document.add_heading(f"H{index}", level=1)
+
+    error = _error(write_docx(tmp_path / "m.docx", build), ExtractionLimits(max_pages=5))
+
+    assert error.code == "too_many_pages"
+
+
+def test_max_chars(tmp_path: Path) -> None:
+    path = write_docx(tmp_path / "m.docx", lambda d: d.add_paragraph("word " * 500))
+
+    assert _error(path, ExtractionLimits(max_chars=100)).code == "too_large"
+
+
+# -- bad input ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("member", ["word/document.xml", "[Content_Types].xml", "word/styles.xml"])
+@pytest.mark.parametrize("dtd", [BILLION_LAUGHS_DTD, XXE_DTD])
+def test_entities_in_any_xml_part_are_refused(tmp_path: Path, member: str, dtd: str) -> None:
+    path = write_docx(tmp_path / "x.docx", lambda d: d.add_paragraph("Hello &xxe; &lol9;"))
+    original = zip_members(path)[member].decode()
+    hostile = with_dtd(original.replace("Hello &amp;xxe; &amp;lol9;", "Hello &xxe; &lol9;"), dtd)
+    replace_member(path, member, hostile)
+
+    started = time.monotonic()
+    error = _error(path)
+
+    assert time.monotonic() - started < 5
+    assert error.code == "unsafe"
+    assert PASSWD_MARKER not in error.user_message
+
+
+def test_zip_bomb_is_refused(tmp_path: Path) -> None:
+    members = zip_members(write_docx(tmp_path / "ok.docx", lambda d: d.add_paragraph("x")))
+
+    path = write_bomb_zip(
+        tmp_path / "bomb.docx", members, bomb_name="word/media/image1.png", bomb_size=300 * MIB
+    )
+
+    started = time.monotonic()
+    assert _error(path).code == "too_large"
+    assert time.monotonic() - started < 5
+
+
+def test_total_size_over_the_budget_is_refused(tmp_path: Path) -> None:
+    path = write_docx(tmp_path / "ok.docx", lambda d: d.add_paragraph("x"))
+
+    assert _error(path, ExtractionLimits(max_uncompressed_bytes=10_000)).code == "too_large"
+
+
+@pytest.mark.parametrize("name", ["/word/evil.xml", "../evil.xml", "word/../../evil.xml"])
+def test_unsafe_member_names_are_refused(tmp_path: Path, name: str) -> None:
+    path = write_docx(tmp_path / "ok.docx", lambda d: d.add_paragraph("x"))
+    members = zip_members(path)
+    members[name] = b"<x/>"
+
+    assert _error(write_zip(tmp_path / "evil.docx", members)).code == "unsafe"
+
+
+def test_truncated_docx(tmp_path: Path) -> None:
+    data = write_docx(tmp_path / "ok.docx", _report).read_bytes()
+    path = tmp_path / "cut.docx"
+    path.write_bytes(data[: len(data) // 2])
+
+    error = _error(path)
+
+    assert error.code == "corrupt"
+    assert error.user_message == "This file is damaged or is not a complete Word file."
+
+
+def test_malformed_document_xml(tmp_path: Path) -> None:
+    path = write_docx(tmp_path / "ok.docx", lambda d: d.add_paragraph("x"))
+    replace_member(path, "word/document.xml", "<w:document><unclosed>")
+
+    error = _error(path)
+
+    assert error.code == "corrupt"
+    assert error.user_message == "This Word document is damaged or is not a .docx file."
+
+
+def test_missing_document_part(tmp_path: Path) -> None:
+    members = zip_members(write_docx(tmp_path / "ok.docx", lambda d: d.add_paragraph("x")))
+    del members["word/document.xml"]
+
+    assert _error(write_zip(tmp_path / "broken.docx", members)).code == "corrupt"
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        {"readme.txt": "just a zip"},
+        {"[Content_Types].xml": "<Types/>", "xl/workbook.xml": "<workbook/>"},
+    ],
+)
+def test_zips_that_are_not_word_documents(tmp_path: Path, members: dict[str, str]) -> None:
+    assert _error(write_zip(tmp_path / "named.docx", members)).code == "corrupt"
+
+
+@pytest.mark.parametrize("data", [b"", png_bytes(), ELF_BYTES, b"plain text, not a zip"])
+def test_files_that_are_not_docx(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "renamed.docx"
+    path.write_bytes(data)
+
+    assert _error(path).code == "corrupt"
+
+
+def test_extractor_name() -> None:
+    assert DocxExtractor.name == "docx"

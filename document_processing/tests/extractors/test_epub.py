@@ -1,0 +1,323 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from document_processing.extractors.base import ExtractionError, ExtractionLimits
+from document_processing.extractors.epub import EpubExtractor
+from document_processing.tests.extractors.samples import (
+    BILLION_LAUGHS_DTD,
+    CONTAINER_XML,
+    ELF_BYTES,
+    PASSWD_MARKER,
+    XXE_DTD,
+    Chapter,
+    epub_members,
+    png_bytes,
+    with_dtd,
+    write_bomb_zip,
+    write_epub,
+    write_zip,
+    xhtml,
+)
+
+LIMITS = ExtractionLimits()
+MIB = 1024 * 1024
+
+CHAPTERS = [
+    Chapter("c1.xhtml", "<h1>The Beginning</h1><p>It was a <em>dark</em> night.</p>", "One"),
+    Chapter("c2.xhtml", "<p>A chapter without a heading.</p>", "Second from TOC"),
+    Chapter("notes.xhtml", "<h1>Notes</h1><p>Out of the reading order.</p>", "Notes", False),
+    Chapter("c3.xhtml", "<div><img src='plate.png' alt='A plate'/></div>", "Plate"),
+    Chapter(
+        "c4.xhtml",
+        "<h2>Lists</h2><ul><li>first</li><li>second</li></ul>"
+        "<table><tr><th>k</th><th>v</th></tr><tr><td>a|b</td><td>1</td></tr>"
+        "</table>",
+        "Four",
+    ),
+]
+
+
+def _extract(path: Path, limits: ExtractionLimits = LIMITS) -> list[str]:
+    return [page.markdown for page in EpubExtractor().extract(path, limits=limits).pages]
+
+
+def _error(path: Path, limits: ExtractionLimits = LIMITS) -> ExtractionError:
+    with pytest.raises(ExtractionError) as caught:
+        EpubExtractor().extract(path, limits=limits)
+    return caught.value
+
+
+def test_one_page_per_linear_chapter_in_spine_order(tmp_path: Path) -> None:
+    result = EpubExtractor().extract(write_epub(tmp_path / "b.epub", CHAPTERS), limits=LIMITS)
+
+    assert [page.markdown for page in result.pages] == [
+        "# The Beginning\n\nIt was a *dark* night.",
+        "A chapter without a heading.",
+        "## Lists\n\n- first\n- second\n\n| k | v |\n| --- | --- |\n| a\\|b | 1 |",
+    ]
+    # Title from the first heading, else from the TOC (nav document).
+    assert [page.title for page in result.pages] == ["The Beginning", "Second from TOC", "Lists"]
+    assert result.title == "A Book"
+    assert result.author == "An Author"
+
+
+def test_titles_from_ncx_when_there_is_no_nav(tmp_path: Path) -> None:
+    path = write_epub(tmp_path / "b.epub", CHAPTERS, nav=False, ncx=True)
+
+    result = EpubExtractor().extract(path, limits=LIMITS)
+
+    assert result.pages[1].title == "Second from TOC"
+
+
+def test_spine_order_wins_over_file_order(tmp_path: Path) -> None:
+    chapters = [Chapter("z.xhtml", "<p>first</p>"), Chapter("a.xhtml", "<p>second</p>")]
+
+    assert _extract(write_epub(tmp_path / "b.epub", chapters)) == ["first", "second"]
+
+
+def test_several_authors_and_no_author(tmp_path: Path) -> None:
+    members = epub_members(CHAPTERS[:1])
+    opf = str(members["OEBPS/content.opf"]).replace(
+        "<dc:creator>An Author</dc:creator>",
+        "<dc:creator>Ann</dc:creator><dc:creator>Bob</dc:creator>",
+    )
+    two = write_epub(tmp_path / "two.epub", CHAPTERS[:1], overrides={"OEBPS/content.opf": opf})
+    none = write_epub(tmp_path / "none.epub", CHAPTERS[:1], author="")
+
+    assert EpubExtractor().extract(two, limits=LIMITS).author == "Ann, Bob"
+    assert EpubExtractor().extract(none, limits=LIMITS).author == ""
+
+
+def test_long_chapters_are_split(tmp_path: Path) -> None:
+    body = "<h1>Long</h1>" + "<p>A sentence in a paragraph that goes on. </p>" * 100
+    path = write_epub(tmp_path / "b.epub", [Chapter("c1.xhtml", body)])
+
+    result = EpubExtractor().extract(path, limits=ExtractionLimits(page_max_chars=1000))
+
+    assert len(result.pages) > 3
+    assert all(len(page.markdown) <= 1000 for page in result.pages)
+    assert all(page.title == "Long" for page in result.pages)
+
+
+def test_hrefs_are_url_decoded_and_resolved_relative_to_the_opf(tmp_path: Path) -> None:
+    members = epub_members([Chapter("Text/chapter%201.xhtml", "<p>x</p>")])
+    members["OEBPS/Text/chapter 1.xhtml"] = xhtml("<p>Spaced name</p>")
+    del members["OEBPS/Text/chapter%201.xhtml"]
+
+    assert _extract(write_zip(tmp_path / "b.epub", members)) == ["Spaced name"]
+
+
+def test_href_leaving_the_archive_is_ignored(tmp_path: Path) -> None:
+    chapters = [Chapter("../../../etc/passwd", "<p>x</p>"), Chapter("ok.xhtml", "<p>Fine</p>")]
+    members = epub_members(chapters)
+    members.pop("OEBPS/../../../etc/passwd")
+
+    assert _extract(write_zip(tmp_path / "b.epub", members)) == ["Fine"]
+
+
+def test_missing_chapter_is_skipped_with_a_note(tmp_path: Path) -> None:
+    path = write_epub(tmp_path / "b.epub", CHAPTERS[:2], overrides={"OEBPS/c2.xhtml": None})
+
+    result = EpubExtractor().extract(path, limits=LIMITS)
+
+    assert len(result.pages) == 1
+    assert result.notes
+
+
+def test_font_obfuscation_is_not_drm(tmp_path: Path) -> None:
+    encryption = (
+        '<encryption xmlns="urn:oasis:names:tc:opendocument:xmlns:container" '
+        'xmlns:enc="http://www.w3.org/2001/04/xmlenc#"><enc:EncryptedData><enc:CipherData>'
+        '<enc:CipherReference URI="{uri}"/></enc:CipherData></enc:EncryptedData></encryption>'
+    )
+    fonts = write_epub(
+        tmp_path / "fonts.epub",
+        CHAPTERS[:1],
+        overrides={"META-INF/encryption.xml": encryption.format(uri="OEBPS/font.otf")},
+    )
+    drm = write_epub(
+        tmp_path / "drm.epub",
+        CHAPTERS[:1],
+        overrides={"META-INF/encryption.xml": encryption.format(uri="OEBPS/c1.xhtml")},
+    )
+
+    assert _extract(fonts)
+    assert _error(drm).code == "encrypted"
+    assert "DRM" in _error(drm).user_message
+
+
+# -- limits ----------------------------------------------------------------------------------------
+
+
+def test_max_pages(tmp_path: Path) -> None:
+    chapters = [Chapter(f"c{i}.xhtml", f"<p>Chapter {i}</p>") for i in range(10)]
+
+    error = _error(write_epub(tmp_path / "b.epub", chapters), ExtractionLimits(max_pages=4))
+
+    assert error.code == "too_many_pages"
+
+
+def test_max_chars(tmp_path: Path) -> None:
+    chapters = [Chapter(f"c{i}.xhtml", "<p>" + "word " * 100 + "</p>") for i in range(5)]
+
+    error = _error(write_epub(tmp_path / "b.epub", chapters), ExtractionLimits(max_chars=1000))
+
+    assert error.code == "too_large"
+
+
+# -- bad input ------------------------------------------------------------------------------------
+
+
+def test_no_readable_text(tmp_path: Path) -> None:
+    chapters = [Chapter("c1.xhtml", "<div><img src='cover.jpg'/></div>")]
+
+    error = _error(write_epub(tmp_path / "b.epub", chapters))
+
+    assert error.code == "empty"
+    assert error.user_message == "This EPUB contains no readable text."
+
+
+def test_missing_container(tmp_path: Path) -> None:
+    path = write_epub(tmp_path / "b.epub", CHAPTERS, overrides={"META-INF/container.xml": None})
+
+    assert _error(path).user_message == (
+        "This EPUB file is damaged: it does not say where its contents are."
+    )
+
+
+def test_missing_opf(tmp_path: Path) -> None:
+    path = write_epub(tmp_path / "b.epub", CHAPTERS, overrides={"OEBPS/content.opf": None})
+
+    assert _error(path).code == "corrupt"
+
+
+def test_malformed_opf(tmp_path: Path) -> None:
+    path = write_epub(tmp_path / "b.epub", CHAPTERS, overrides={"OEBPS/content.opf": "<pack"})
+
+    error = _error(path)
+
+    assert error.code == "corrupt"
+    assert "ParseError" not in error.user_message
+
+
+def test_container_pointing_outside_the_archive(tmp_path: Path) -> None:
+    container = CONTAINER_XML.replace("OEBPS/content.opf", "../../etc/passwd")
+    path = write_epub(tmp_path / "b.epub", CHAPTERS, overrides={_CONTAINER: container})
+
+    assert _error(path).code == "corrupt"
+
+
+_CONTAINER = "META-INF/container.xml"
+
+
+@pytest.mark.parametrize("member", ["OEBPS/content.opf", _CONTAINER])
+@pytest.mark.parametrize("dtd", [BILLION_LAUGHS_DTD, XXE_DTD])
+def test_entities_in_package_xml_are_refused(tmp_path: Path, member: str, dtd: str) -> None:
+    members = epub_members(CHAPTERS)
+    hostile = with_dtd(str(members[member]), dtd)
+    path = write_epub(tmp_path / "b.epub", CHAPTERS, overrides={member: hostile})
+
+    started = time.monotonic()
+    error = _error(path)
+
+    assert time.monotonic() - started < 5
+    assert error.code == "unsafe"
+    assert PASSWD_MARKER not in error.user_message
+
+
+@pytest.mark.parametrize("dtd", [BILLION_LAUGHS_DTD, XXE_DTD])
+def test_entities_in_the_ncx_are_refused(tmp_path: Path, dtd: str) -> None:
+    members = epub_members(CHAPTERS, nav=False, ncx=True)
+    ncx = str(members["OEBPS/toc.ncx"])
+    ncx = ncx[: ncx.index("<!DOCTYPE")] + ncx[ncx.index("<ncx") :]  # swap its public DOCTYPE
+    path = write_epub(
+        tmp_path / "b.epub",
+        CHAPTERS,
+        nav=False,
+        ncx=True,
+        overrides={"OEBPS/toc.ncx": with_dtd(ncx, dtd)},
+    )
+
+    assert _error(path).code == "unsafe"
+
+
+def test_entities_in_chapters_are_not_expanded(tmp_path: Path) -> None:
+    laughs = with_dtd(xhtml("<p>Laugh: &lol9;</p>"), BILLION_LAUGHS_DTD)
+    xxe = with_dtd(xhtml("<p>Secret: &xxe;</p>"), XXE_DTD)
+    chapters = [Chapter("c1.xhtml", ""), Chapter("c2.xhtml", "")]
+    path = write_epub(
+        tmp_path / "b.epub",
+        chapters,
+        overrides={"OEBPS/c1.xhtml": laughs, "OEBPS/c2.xhtml": xxe},
+    )
+
+    started = time.monotonic()
+    pages = _extract(path)
+
+    assert time.monotonic() - started < 5
+    text = "\n".join(pages)
+    assert "Laugh:" in text
+    assert "Secret:" in text
+    assert "lollol" not in text
+    assert PASSWD_MARKER not in text
+    assert "ENTITY" not in text
+
+
+def test_zip_bomb_is_refused(tmp_path: Path) -> None:
+    path = write_bomb_zip(
+        tmp_path / "bomb.epub",
+        epub_members(CHAPTERS),
+        bomb_name="OEBPS/images/huge.png",
+        bomb_size=300 * MIB,
+    )
+
+    started = time.monotonic()
+    error = _error(path)
+
+    assert time.monotonic() - started < 5
+    assert error.code == "too_large"
+
+
+def test_total_size_over_the_budget_is_refused(tmp_path: Path) -> None:
+    path = write_epub(tmp_path / "b.epub", CHAPTERS)
+
+    assert _error(path, ExtractionLimits(max_uncompressed_bytes=1000)).code == "too_large"
+
+
+@pytest.mark.parametrize("name", ["/etc/evil.xhtml", "../evil.xhtml", "OEBPS/../../evil"])
+def test_unsafe_member_names_are_refused(tmp_path: Path, name: str) -> None:
+    members = epub_members(CHAPTERS)
+    members[name] = "x"
+
+    assert _error(write_zip(tmp_path / "b.epub", members)).code == "unsafe"
+
+
+def test_truncated_epub(tmp_path: Path) -> None:
+    data = write_epub(tmp_path / "whole.epub", CHAPTERS).read_bytes()
+    path = tmp_path / "cut.epub"
+    path.write_bytes(data[: len(data) * 2 // 3])
+
+    error = _error(path)
+
+    assert error.code == "corrupt"
+    assert error.user_message == "This file is damaged or is not a complete EPUB file."
+
+
+@pytest.mark.parametrize("data", [b"", png_bytes(), ELF_BYTES, b"PK\x05\x06" + bytes(18)])
+def test_files_that_are_not_epubs(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "renamed.epub"
+    path.write_bytes(data)
+
+    assert _error(path).code == "corrupt"
+
+
+def test_plain_zip_is_not_an_epub(tmp_path: Path) -> None:
+    assert _error(write_zip(tmp_path / "a.epub", {"readme.txt": "hi"})).code == "corrupt"
+
+
+def test_extractor_name() -> None:
+    assert EpubExtractor.name == "epub"

@@ -1,0 +1,259 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from document_processing.extractors.base import ExtractionError, ExtractionLimits
+from document_processing.extractors.html import (
+    HtmlExtractor,
+    decode_markup,
+    html_to_markdown,
+    markup_to_markdown,
+)
+from document_processing.tests.extractors.samples import (
+    BILLION_LAUGHS_DTD,
+    PASSWD_MARKER,
+    XXE_DTD,
+    with_dtd,
+)
+
+LIMITS = ExtractionLimits()
+
+ARTICLE = """<!DOCTYPE html>
+<html><head><title>The Page Title</title><meta name="author" content="Jane Writer"></head>
+<body>
+<nav><ul><li><a href="/">Home</a></li><li><a href="/about">About us</a></li></ul></nav>
+<header><p>Site banner and menu</p></header>
+<main><article>
+<h1>On Reading Aloud</h1>
+<p>Reading aloud is an old practice with a long history. It slows the reader down and lets the
+ear catch what the eye skips. This paragraph is long enough to count as real content, with
+<b>bold words</b> and <a href="https://example.com/more">a link to elsewhere</a>.</p>
+<h2>Why it works</h2>
+<p>Listening engages different attention than reading silently, and many people find that they
+remember more of what they hear. This second paragraph continues the main text of the page.</p>
+<ul><li>It keeps attention.</li><li>It helps memory.</li></ul>
+<table><tr><th>Name</th><th>Minutes</th></tr><tr><td>Morning | walk</td><td>30</td></tr></table>
+<p>A closing paragraph rounds off the article with a few more sentences of ordinary prose so
+that the extractor is confident it has found the main content of the document.</p>
+</article></main>
+<footer><p>Copyright footer text, all rights reserved, contact and privacy links.</p></footer>
+</body></html>
+"""
+
+
+def _write(tmp_path: Path, html: str | bytes) -> Path:
+    path = tmp_path / "page.html"
+    path.write_bytes(html.encode() if isinstance(html, str) else html)
+    return path
+
+
+def _all_markdown(html: str) -> str:
+    result = html_to_markdown(html, url=None, limits=LIMITS)
+    return "\n\n".join(page.markdown for page in result.pages)
+
+
+def test_main_content_without_menus_and_footers(tmp_path: Path) -> None:
+    result = HtmlExtractor().extract(_write(tmp_path, ARTICLE), limits=LIMITS)
+    markdown = "\n\n".join(page.markdown for page in result.pages)
+
+    assert "# On Reading Aloud" in markdown
+    assert "## Why it works" in markdown
+    assert "**bold words**" in markdown
+    assert "a link to elsewhere" in markdown
+    assert "https://example.com/more" not in markdown  # link text only
+    assert "- It keeps attention." in markdown
+    assert "Morning \\| walk" in markdown
+    for boilerplate in ("About us", "Site banner", "Copyright footer"):
+        assert boilerplate not in markdown
+    assert result.title
+    assert result.author == "Jane Writer"
+
+
+def test_pages_split_at_top_level_headings() -> None:
+    html = (
+        "<html><body><article>"
+        + "".join(
+            f"<h2>Section {i}</h2><p>{'Plenty of words in this section. ' * 20}</p>"
+            for i in range(3)
+        )
+        + "</article></body></html>"
+    )
+
+    result = html_to_markdown(html, url="https://example.com/post", limits=LIMITS)
+
+    assert [page.title for page in result.pages] == ["Section 0", "Section 1", "Section 2"]
+
+
+def test_falls_back_when_trafilatura_finds_nothing() -> None:
+    html = "<html><head><title>Tiny</title></head><body><nav>Menu</nav><p>Hi.</p></body></html>"
+
+    result = html_to_markdown(html, url=None, limits=LIMITS)
+
+    assert [page.markdown for page in result.pages] == ["Hi."]
+    assert result.title == "Tiny"
+
+
+def test_title_falls_back_to_the_title_element() -> None:
+    result = html_to_markdown(
+        "<html><head><title>  Only   a title </title></head><body><p>x</p></body></html>",
+        url=None,
+        limits=LIMITS,
+    )
+
+    assert result.title == "Only a title"
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "",
+        "<html><body></body></html>",
+        "<html><body><script>var x = 1;</script><style>p{}</style></body></html>",
+        "<html><body><img src='a.png'><svg><text>drawn</text></svg></body></html>",
+    ],
+)
+def test_pages_without_text_are_refused(html: str) -> None:
+    with pytest.raises(ExtractionError) as caught:
+        html_to_markdown(html, url=None, limits=LIMITS)
+
+    assert caught.value.code == "empty"
+    assert caught.value.user_message == "This web page contains no readable text."
+
+
+def test_billion_laughs_is_not_expanded_and_is_quick() -> None:
+    html = with_dtd(
+        '<?xml version="1.0"?>\n<html><head><title>T &lol9;</title></head><body>'
+        "<p>Start &lol9; end. " + "Filler words for the article. " * 20 + "</p></body></html>",
+        BILLION_LAUGHS_DTD,
+    )
+
+    started = time.monotonic()
+    markdown = _all_markdown(html)
+
+    assert time.monotonic() - started < 5
+    assert "lollollol" not in markdown
+    assert "ENTITY" not in markdown
+    assert "Filler words" in markdown
+
+
+def test_external_entity_is_not_resolved(tmp_path: Path) -> None:
+    html = with_dtd(
+        '<?xml version="1.0"?>\n<html><body><p>Hello &xxe; there. '
+        + "More ordinary words here. " * 20
+        + "</p></body></html>",
+        XXE_DTD,
+    )
+
+    result = HtmlExtractor().extract(_write(tmp_path, html), limits=LIMITS)
+    markdown = "\n\n".join(page.markdown for page in result.pages)
+
+    assert PASSWD_MARKER not in markdown
+    assert "/etc/passwd" not in markdown
+    assert "Hello" in markdown
+
+
+def test_limits_max_pages() -> None:
+    prose = "Some ordinary prose for this chapter. " * 8
+    chapters = "".join(f"<h1>Chapter heading {i}</h1><p>{prose}</p>" for i in range(6))
+    html = f"<html><body><article>{chapters}</article></body></html>"
+
+    with pytest.raises(ExtractionError) as caught:
+        html_to_markdown(html, url=None, limits=ExtractionLimits(max_pages=3))
+
+    assert caught.value.code == "too_many_pages"
+
+
+def test_limits_max_chars() -> None:
+    with pytest.raises(ExtractionError) as caught:
+        html_to_markdown(ARTICLE, url=None, limits=ExtractionLimits(max_chars=100))
+
+    assert caught.value.code == "too_large"
+
+
+def test_file_larger_than_the_budget_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, "<p>" + "x" * 5000 + "</p>")
+
+    with pytest.raises(ExtractionError) as caught:
+        HtmlExtractor().extract(path, limits=ExtractionLimits(max_uncompressed_bytes=1000))
+
+    assert caught.value.code == "too_large"
+
+
+# -- decoding ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ("<meta charset='iso-8859-1'><p>café</p>".encode("latin-1"), "café"),
+        (
+            '<meta http-equiv="Content-Type" content="text/html; charset=windows-1252">€'.encode(
+                "cp1252"
+            ),
+            "€",
+        ),
+        ('<?xml version="1.0" encoding="ISO-8859-1"?><p>Grüße</p>'.encode("latin-1"), "Grüße"),
+        ("\ufeff<p>bom ünïcode</p>".encode(), "bom ünïcode"),
+        ("<p>utf-16 text</p>".encode("utf-16"), "utf-16 text"),
+        ("<p>plain utf-8 ✓</p>".encode(), "plain utf-8 ✓"),
+        ("<p>undeclared café</p>".encode("cp1252"), "undeclared café"),
+        ("<meta charset='utf-16'><p>lying label é</p>".encode(), "lying label é"),
+    ],
+)
+def test_decode_markup(data: bytes, expected: str) -> None:
+    assert expected in decode_markup(data)
+
+
+# -- the selectolax conversion (also used for EPUB chapters) ---------------------------------------
+
+
+def test_markup_to_markdown_structure() -> None:
+    html = (
+        "<h1>Title #</h1><p>Hello <b>bold </b>and <i>it</i><br>next line</p>"
+        "<p>1. Not a list * star _under_ [x]</p>"
+        "<ul><li>one</li><li>two<ul><li>nested</li></ul></li></ul>"
+        '<ol start="3"><li>three</li><li>four</li></ol>'
+        "<table><tr><th>A</th><th>B</th></tr><tr><td>1 | x</td><td><code>a|b</code></td></tr>"
+        "</table><pre><code>def f():\n    return 1</code></pre>"
+        "<blockquote><p>quoted</p></blockquote><hr>"
+        '<p>See<a epub:type="noteref" href="#n1">1</a> the note.<img src="x.png" alt="pic"></p>'
+    )
+
+    assert markup_to_markdown(html) == (
+        "# Title \\#\n\n"
+        "Hello **bold** and *it*\\\nnext line\n\n"
+        "1\\. Not a list \\* star \\_under\\_ \\[x\\]\n\n"
+        "- one\n- two\n  - nested\n\n"
+        "3. three\n4. four\n\n"
+        "| A | B |\n| --- | --- |\n| 1 \\| x | `a\\|b` |\n\n"
+        "```\ndef f():\n    return 1\n```\n\n"
+        "> quoted\n\n"
+        "---\n\n"
+        "See the note."
+    )
+
+
+def test_markup_to_markdown_drops_boilerplate_only_when_asked() -> None:
+    html = "<nav>Menu</nav><p>Body</p><footer>Foot</footer>"
+
+    assert markup_to_markdown(html) == "Menu\n\nBody\n\nFoot"
+    assert markup_to_markdown(html, drop_boilerplate=True) == "Body"
+
+
+def test_layout_tables_are_read_as_blocks() -> None:
+    html = "<table><tr><td><p>First para</p></td></tr><tr><td><p>Second</p></td></tr></table>"
+
+    assert markup_to_markdown(html) == "First para\n\nSecond"
+
+
+def test_deep_nesting_does_not_crash() -> None:
+    html = "<div>" * 5000 + "deep text" + "</div>" * 5000
+
+    assert "deep text" in markup_to_markdown(html)
+
+
+def test_html_extractor_name() -> None:
+    assert HtmlExtractor.name == "html"

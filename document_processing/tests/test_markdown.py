@@ -1,0 +1,215 @@
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from document_processing.markdown import (
+    _join_blocks,
+    _parsed_blocks,
+    escape_markdown,
+    markdown_to_text,
+    render_markdown,
+    wrap_emphasis,
+)
+
+ALLOWED_TAGS = {
+    "a", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "li", "ol",
+    "p", "pre", "strong", "table", "tbody", "td", "th", "thead", "tr", "ul",
+}  # fmt: skip
+
+XSS_PAYLOADS = [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    "<svg onload=alert(1)><circle r=10 /></svg>",
+    '<a href="javascript:alert(1)">click</a>',
+    "<iframe src=javascript:alert(1)></iframe>",
+    "[click](javascript:alert(1))",
+    "[click](JaVaScRiPt:alert(1))",
+    "[click](  javascript:alert(1))",
+    "[click](java\tscript:alert(1))",
+    "[click](&#106;avascript:alert(1))",
+    "[click](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    "![x](data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+)",
+    "![x](javascript:alert(1))",
+    '![x" onerror="alert(1)](https://example.com/a.png)',
+    '[a](https://example.com "title\\" onmouseover=alert(1)")',
+    '<div style="background:url(javascript:alert(1))">x</div>',
+    '<math><mi xlink:href="javascript:alert(1)">x</mi></math>',
+    '<object data="data:text/html,<script>alert(1)</script>"></object>',
+    "<<script>script>alert(1)<</script>/script>",
+    "```\n</code></pre><script>alert(1)</script>\n```",
+    "| a | b |\n|---|---|\n| <script>alert(1)</script> | <img src=x onerror=alert(1)> |",
+]
+
+
+class _TagCollector(HTMLParser):
+    """Every start tag and its attributes, as a browser's tokenizer would see them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, {name: value or "" for name, value in attrs}))
+
+
+def _tags(html: str) -> list[tuple[str, dict[str, str]]]:
+    collector = _TagCollector()
+    collector.feed(html)
+    collector.close()
+    return collector.tags
+
+
+@pytest.mark.parametrize("payload", XSS_PAYLOADS)
+def test_no_xss_payload_survives_rendering(payload: str) -> None:
+    html = render_markdown(payload)
+
+    tags = _tags(html)
+    assert {name for name, _ in tags} <= ALLOWED_TAGS
+    for name, attributes in tags:
+        assert set(attributes) <= {"href", "title", "rel", "start"}
+        href = attributes.get("href", "").strip().lower()
+        assert href.startswith(("https:", "http:", "mailto:")) or "href" not in attributes
+        if name == "a":
+            assert attributes["rel"] == "noopener noreferrer nofollow"
+
+
+def test_raw_html_is_shown_as_text() -> None:
+    assert render_markdown("<b>hi</b>") == "<p>&lt;b&gt;hi&lt;/b&gt;</p>\n"
+
+
+def test_links_get_rel_and_keep_safe_urls() -> None:
+    html = render_markdown("[site](https://example.com/a?b=1) [mail](mailto:a@example.com)")
+
+    assert '<a href="https://example.com/a?b=1" rel="noopener noreferrer nofollow">site</a>' in html
+    assert 'href="mailto:a@example.com"' in html
+
+
+@pytest.mark.parametrize("url", ["/account/delete", "../x", "//evil.example/x", "#top"])
+def test_relative_links_lose_their_target(url: str) -> None:
+    html = render_markdown(f"[click]({url})")
+
+    assert "href" not in html
+    assert "click" in html
+
+
+def test_images_render_as_alt_text_only() -> None:
+    html = render_markdown("![A *nice* chart](https://tracker.example/pixel.png)")
+
+    assert "<img" not in html
+    assert "tracker.example" not in html
+    assert "A nice chart" in html
+
+
+def test_common_markdown_renders() -> None:
+    html = render_markdown(
+        "# Title\n\nSome **bold** and *em* and `code`.\n\n- a\n- b\n\n1. one\n\n"
+        "> quote\n\n| h1 | h2 |\n|---|---|\n| c1 | c2 |\n\n```\ncode\n```\n\n---\n"
+    )
+
+    for fragment in (
+        "<h1>Title</h1>",
+        "<strong>bold</strong>",
+        "<em>em</em>",
+        "<code>code</code>",
+        "<ul>",
+        "<ol>",
+        "<blockquote>",
+        "<table>",
+        "<th>h1</th>",
+        "<td>c2</td>",
+        "<pre><code>code",
+        "<hr>",
+    ):
+        assert fragment in html
+
+
+# -- markdown_to_text -----------------------------------------------------------------------------
+
+
+def test_text_drops_syntax_and_urls() -> None:
+    markdown = (
+        "# The *Title*\n\nSee [the docs](https://example.com/docs) and **bold** text.\n\n"
+        "![A diagram](diagram.png)\n\n![](decorative.png)\n\n- one\n- two\n"
+    )
+
+    assert markdown_to_text(markdown) == (
+        "The Title\n\nSee the docs and bold text.\n\nA diagram\n\none\n\ntwo"
+    )
+
+
+def test_text_keeps_code_and_joins_table_cells() -> None:
+    markdown = "```python\nprint(1)\n```\n\n| Name | Age |\n|---|---|\n| Ann | 30 |\n"
+
+    assert markdown_to_text(markdown) == "print(1)\n\nName, Age.\n\nAnn, 30."
+
+
+def test_text_normalises_whitespace_and_breaks() -> None:
+    markdown = "first   line\nsame   paragraph\\\nnew line\n\n\n\n  second paragraph  "
+
+    assert markdown_to_text(markdown) == ("first line same paragraph\nnew line\n\nsecond paragraph")
+
+
+def test_text_strips_raw_html_but_keeps_its_words() -> None:
+    markdown = "Hello <b>there</b>.\n\n<div>Block <i>text</i><script>evil()</script></div>\n"
+
+    assert markdown_to_text(markdown) == "Hello there.\n\nBlock text"
+
+
+def test_text_decodes_entities_and_escapes() -> None:
+    assert markdown_to_text("Fish &amp; chips \\*not emphasis\\*") == (
+        "Fish & chips *not emphasis*"
+    )
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet="ab Z.,;:!?'\"()-+=>0123\t\r\n\u00a0\u2028é", max_size=200))
+def test_fast_path_for_plain_prose_matches_the_parser(text: str) -> None:
+    # markdown_to_text skips the parser when nothing in the text can be syntax; whatever it
+    # decides, the result must be what the parser would have produced.
+    normalised = text.replace("\r\n", "\n").replace("\r", "\n")
+
+    assert markdown_to_text(text) == _join_blocks(_parsed_blocks(normalised))
+
+
+def test_text_of_empty_markdown() -> None:
+    assert markdown_to_text("") == ""
+    assert markdown_to_text("---\n\n   \n") == ""
+
+
+# -- escaping ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "# not a heading",
+        "1. not a list",
+        "- not a list",
+        "> not a quote",
+        "    not code",
+        "*not emphasis* and _not either_",
+        "[not](a link)",
+        "a | b | c",
+        "&amp; stays literal",
+        "<b>not html</b>",
+        "Title\n=====",
+        "`not code`",
+        "back\\slash",
+    ],
+)
+def test_escaped_text_reads_back_unchanged(text: str) -> None:
+    assert markdown_to_text(escape_markdown(text)) == " ".join(text.split())
+
+
+@given(st.text(alphabet=st.characters(codec="ascii", exclude_categories=["Cc"]), max_size=80))
+def test_escaped_single_line_text_round_trips(text: str) -> None:
+    assert markdown_to_text(escape_markdown(text)) == " ".join(text.split())
+
+
+def test_wrap_emphasis_keeps_spaces_outside() -> None:
+    assert wrap_emphasis(" bold ", "**") == " **bold** "
+    assert wrap_emphasis("   ", "*") == "   "

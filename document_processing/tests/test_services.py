@@ -1,0 +1,184 @@
+"""Services: extraction is claimed once, fails cleanly, and leaves nothing half-written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from celery.exceptions import SoftTimeLimitExceeded
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from document_processing import extraction, services
+from document_processing.extractors.base import ExtractionError
+from document_processing.models import Document, Page
+from document_processing.tests.factories import DocumentFactory
+from users.models import User
+
+pytestmark = pytest.mark.django_db
+
+
+def stored_document(owner: User, data: bytes, kind: str = "markdown") -> Document:
+    key = default_storage.save(f"originals/test.{kind}", ContentFile(data))
+    return DocumentFactory.create(
+        owner=owner, status=Document.Status.PENDING, detected_type=kind, file_key=key,
+        source_type=Document.SourceType.FILE,
+    )  # fmt: skip
+
+
+def test_extraction_runs_once_even_if_delivered_twice(alice: User) -> None:
+    document = stored_document(alice, b"# One\n\nText.\n\n# Two\n\nMore.")
+    services.extract_document(document_id=document.pk)
+    first_pages = list(Page.objects.filter(document=document).values_list("pk", flat=True))
+    services.extract_document(document_id=document.pk)
+    document.refresh_from_db()
+    assert document.status == Document.Status.COMPLETED
+    assert document.page_count == 2
+    assert list(Page.objects.filter(document=document).values_list("pk", flat=True)) == first_pages
+
+
+def test_metadata_title_replaces_a_placeholder_but_not_a_chosen_title(alice: User) -> None:
+    html = (
+        b"<html><head><title>From The Page</title></head>"
+        b"<body><p>Hello there reader.</p></body></html>"
+    )
+    placeholder = stored_document(alice, html, kind="html")
+    chosen = stored_document(alice, html, kind="html")
+    Document.objects.filter(pk=chosen.pk).update(title="Mine", title_is_custom=True)
+    for document in (placeholder, chosen):
+        services.extract_document(document_id=document.pk)
+    placeholder.refresh_from_db()
+    chosen.refresh_from_db()
+    assert placeholder.title == "From The Page"
+    assert chosen.title == "Mine"
+
+
+def test_a_failure_in_the_middle_leaves_no_pages(
+    alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = stored_document(alice, b"# One\n\nText.\n\n# Two\n\nMore.")
+    original = Page.objects.bulk_create
+
+    def explode_after_writing(*args: Any, **kwargs: Any) -> Any:
+        original(*args, **kwargs)
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Page.objects, "bulk_create", explode_after_writing)
+    with pytest.raises(RuntimeError):
+        services.extract_document(document_id=document.pk)
+    assert not Page.objects.filter(document=document).exists()
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (ExtractionError("This PDF is password protected."), "This PDF is password protected."),
+        (SoftTimeLimitExceeded(), "This document took too long to process."),
+    ],
+)
+def test_permanent_failures_fail_at_once_with_a_user_message(
+    alice: User, monkeypatch: pytest.MonkeyPatch, error: BaseException, message: str
+) -> None:
+    document = stored_document(alice, b"text")
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr(extraction, "extract_file", fail)
+    services.extract_document(document_id=document.pk)
+    document.refresh_from_db()
+    assert document.status == Document.Status.FAILED
+    assert document.error_message == message
+
+
+def test_unexpected_errors_fail_with_an_error_id_not_the_exception(
+    alice: User, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    document = stored_document(alice, b"text")
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise KeyError("/srv/pagecast/secret/path")
+
+    monkeypatch.setattr(extraction, "extract_file", fail)
+    services.extract_document(document_id=document.pk)
+    document.refresh_from_db()
+    assert document.status == Document.Status.FAILED
+    assert "/srv/pagecast" not in document.error_message
+    assert "error" in document.error_message
+    assert "/srv/pagecast/secret/path" in caplog.text
+
+
+def test_storage_outage_releases_the_claim_for_a_retry(
+    alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = stored_document(alice, b"text")
+
+    def unreachable(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("storage unreachable")
+
+    monkeypatch.setattr(default_storage, "open", unreachable)
+    with pytest.raises(services.TransientStorageError):
+        services.extract_document(document_id=document.pk)
+    document.refresh_from_db()
+    assert document.status == Document.Status.PENDING
+    services.fail_after_retries(document_id=document.pk)
+    document.refresh_from_db()
+    assert document.status == Document.Status.FAILED
+    assert "storage" in document.error_message
+
+
+def test_a_missing_original_fails_clearly(alice: User) -> None:
+    document = stored_document(alice, b"text")
+    default_storage.delete(document.file_key)
+    services.extract_document(document_id=document.pk)
+    document.refresh_from_db()
+    assert document.status == Document.Status.FAILED
+    assert "missing" in document.error_message
+
+
+def test_a_document_deleted_during_extraction_writes_nothing(
+    alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = stored_document(alice, b"# One\n\nText.")
+    real = extraction.extract_file
+
+    def delete_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        Document.objects.filter(pk=document.pk).delete()
+        return result
+
+    monkeypatch.setattr(extraction, "extract_file", delete_meanwhile)
+    services.extract_document(document_id=document.pk)
+    assert not Page.objects.exists()
+
+
+def test_page_and_character_limits(alice: User, settings: Any) -> None:
+    settings.DOCUMENT_MAX_PAGES = 2
+    document = stored_document(alice, b"# A\n\na\n\n# B\n\nb\n\n# C\n\nc\n")
+    services.extract_document(document_id=document.pk)
+    document.refresh_from_db()
+    assert document.status == Document.Status.FAILED
+    assert "limit is 2" in document.error_message or "2" in document.error_message
+    assert not Page.objects.filter(document=document).exists()
+
+
+def test_storage_errors_on_delete_are_retried_not_lost(
+    alice: User, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    document = stored_document(alice, b"text")
+    key = document.file_key
+    real_delete = default_storage.delete
+    calls = {"n": 0}
+
+    def flaky_delete(name: str) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ConnectionError("storage hiccup")
+        real_delete(name)
+
+    monkeypatch.setattr(default_storage, "delete", flaky_delete)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.delete_document(user=alice, document=document)
+    assert not Document.objects.filter(pk=document.pk).exists()
+    assert calls["n"] == 2  # the eager retry task deleted it the second time
+    assert not default_storage.exists(key)

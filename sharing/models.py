@@ -1,0 +1,1 @@
+"""Shares of documents between people (the sharing issue adds DocumentShare and the audit log)."""
