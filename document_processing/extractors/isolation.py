@@ -1,0 +1,456 @@
+"""Run an extractor in a child process with a memory limit and a deadline.
+
+Parsers are native code fed with hostile bytes: a flate bomb can ask for gigabytes, a crafted file
+can loop forever or crash. `run_isolated` forks a child that parses under limits and answers
+through a pipe, so the worst a file can do is fail its own extraction.
+
+Why `os.fork()` and a pipe, not `multiprocessing` or `subprocess`:
+
+* Celery's prefork workers are daemonic processes, where `multiprocessing` refuses to start
+  children; a bare fork has no such rule and works from threads too.
+* A fork costs a millisecond and shares the imported modules; `sys.executable -m ...` would pay
+  for a new interpreter and its imports on every document.
+
+The child:
+
+* caps its address space at its size at fork time plus `limits.memory_limit_bytes` (the parent may
+  already be large, e.g. with a speech model loaded), its CPU time near the deadline, and writes
+  no core dumps;
+* points every inherited descriptor except the pipe and stdio at /dev/null, so the parent's
+  database connections and sockets can be neither used nor shut down from it, and freezes the
+  inherited objects so that the garbage collector runs none of their finalisers;
+* answers in JSON, not pickle: if a file ever took over the parser, unpickling its answer would
+  hand it the parent too;
+* leaves with `os._exit`, so no atexit handler or cleanup of the parent's state runs.
+
+The parent waits for the answer until the deadline, kills the child when it is late and always
+reaps it, whatever happens (including an exception such as Celery's soft time limit arriving
+while it waits).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import enum
+import faulthandler
+import gc
+import json
+import logging
+import math
+import os
+import resource
+import selectors
+import signal
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+from document_processing.extractors.base import (
+    ExtractedPage,
+    ExtractionError,
+    ExtractionLimits,
+    ExtractionResult,
+    Extractor,
+)
+
+logger = logging.getLogger(__name__)
+
+MSG_TOO_COMPLEX = (
+    "This file needs more memory to read than allowed. It may be damaged, or built to be "
+    "unusually complex."
+)
+MSG_TIMEOUT = "Reading this file took too long. It may be damaged, or unusually complex."
+MSG_UNREADABLE = "This file could not be read. It may be damaged or in a form we cannot handle."
+
+# The answer may be large (all the text), but not unboundedly: a child writing more than this
+# is broken and is stopped before the parent's memory suffers.
+_ANSWER_BYTES_PER_CHAR = 8
+_ANSWER_OVERHEAD_BYTES = 16 * 1024 * 1024
+_READ_CHUNK = 1024 * 1024
+# Signals a child that ran out of memory dies of: the kernel's OOM killer sends SIGKILL, and
+# pdfium, like most native code, aborts or crashes when an allocation fails.
+_MEMORY_SIGNALS = frozenset(
+    {signal.SIGKILL, signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGTRAP}
+)
+# Of those, only a child whose resident size grew by this share of its allowance is taken to have
+# run out of memory; the others just crashed. Not more: the allocation that fails may be the one
+# that would have doubled a buffer, and address space runs out before resident memory does.
+_MEMORY_GROWTH_SHARE = 0.25
+# Sent as is on MemoryError: built in advance because building it then might fail.
+_MEMORY_ANSWER = b'{"kind": "memory"}'
+_MAX_LOG_RECORDS = 100
+_MAX_LOG_CHARS = 2_000
+_PR_SET_PDEATHSIG = 1
+
+
+def run_isolated(extractor: Extractor, path: Path, *, limits: ExtractionLimits) -> ExtractionResult:
+    """`extractor.extract(path, limits=limits)` in a child process under `limits`.
+
+    Raises ExtractionError: the extractor's own, passed through with its message and code, or
+    code "too_complex" (memory), "timeout" or "unreadable" (crash or unexpected exception; the
+    cause is logged here, never shown).
+    """
+    deadline = time.monotonic() + limits.timeout_seconds
+    rss_before = _current_rss_bytes()
+    read_fd, write_fd = os.pipe()
+    parent_pid = os.getpid()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_fd)
+        os.close(write_fd)
+        raise  # the server is short of processes or memory: not the file's fault
+    if pid == 0:  # the child never returns from here
+        os.close(read_fd)
+        _child_main(extractor, path, limits, write_fd, parent_pid)
+    os.close(write_fd)
+    child = _Child(pid)
+    try:
+        try:
+            answer = _read_answer(read_fd, deadline, _answer_limit(limits))
+        finally:
+            os.close(read_fd)
+        if answer is _Stop.DEADLINE:
+            child.kill()
+            logger.warning("Extraction of %s timed out after %.1f s", path, limits.timeout_seconds)
+            raise ExtractionError(MSG_TIMEOUT, code="timeout")
+        if answer is _Stop.OVERSIZED:
+            child.kill()
+            logger.error("Extraction of %s answered with more than it may; stopped", path)
+            raise ExtractionError(MSG_UNREADABLE, code="unreadable")
+        status, max_rss = child.wait(deadline)
+    finally:
+        child.kill()  # does nothing once reaped: here for exceptions raised while waiting
+    return _outcome(answer, status, max_rss - rss_before, limits, path)
+
+
+# --- Parent ------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Child:
+    pid: int
+    reaped: bool = False
+
+    def wait(self, deadline: float) -> tuple[int | None, int]:
+        """(wait status or None if it was reaped elsewhere, peak RSS in bytes).
+
+        The answer is complete only at end of file, so the child is exiting; it still gets until
+        the deadline before it is killed.
+        """
+        delay = 0.0005
+        while True:
+            try:
+                pid, status, usage = os.wait4(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped by someone else (a SIGCHLD handler)
+                self.reaped = True
+                return None, 0
+            if pid:
+                self.reaped = True
+                return status, _maxrss_bytes(usage)
+            if time.monotonic() >= deadline:
+                self.kill()
+                return None, 0
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    def kill(self) -> None:
+        if self.reaped:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+        self.reaped = True
+
+
+class _Stop(enum.Enum):
+    """Why the parent stopped reading before the end of the answer."""
+
+    DEADLINE = "deadline"
+    OVERSIZED = "oversized"
+
+
+def _read_answer(fd: int, deadline: float, limit: int) -> bytes | _Stop:
+    """Everything the child writes, up to end of file, unless the deadline or `limit` comes
+    first."""
+    chunks: list[bytes] = []
+    size = 0
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not selector.select(remaining):
+                return _Stop.DEADLINE
+            chunk = os.read(fd, _READ_CHUNK)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > limit:
+                return _Stop.OVERSIZED
+            chunks.append(chunk)
+
+
+def _answer_limit(limits: ExtractionLimits) -> int:
+    return limits.max_chars * _ANSWER_BYTES_PER_CHAR + _ANSWER_OVERHEAD_BYTES
+
+
+def _outcome(
+    answer: bytes, status: int | None, growth: int, limits: ExtractionLimits, path: Path
+) -> ExtractionResult:
+    if answer:
+        return _decode(answer, path)
+    if status is not None and os.WIFSIGNALED(status):
+        signum = os.WTERMSIG(status)
+        if signum == signal.SIGXCPU:
+            logger.warning("Extraction of %s used up its CPU time", path)
+            raise ExtractionError(MSG_TIMEOUT, code="timeout")
+        if signum in _MEMORY_SIGNALS and growth >= _MEMORY_GROWTH_SHARE * limits.memory_limit_bytes:
+            logger.warning(
+                "Extraction of %s ran out of memory (signal %d after growing by %d MiB)",
+                path,
+                signum,
+                growth >> 20,
+            )
+            raise ExtractionError(MSG_TOO_COMPLEX, code="too_complex")
+        logger.error(
+            "Extraction of %s crashed with signal %d (grew by %d MiB)", path, signum, growth >> 20
+        )
+    else:
+        logger.error("Extraction of %s ended without an answer (status %s)", path, status)
+    raise ExtractionError(MSG_UNREADABLE, code="unreadable")
+
+
+def _decode(answer: bytes, path: Path) -> ExtractionResult:
+    """Turn the child's JSON into a result or an exception, trusting none of its shape."""
+    try:
+        message = json.loads(answer)
+        _relay_logs(message.get("logs", []))
+        kind = message["kind"]
+        if kind == "ok":
+            return _result_from_json(message["result"])
+        if kind == "error":
+            raise ExtractionError(_string(message["message"]), code=_string(message["code"]))
+        if kind == "memory":
+            logger.warning("Extraction of %s ran out of memory", path)
+            raise ExtractionError(MSG_TOO_COMPLEX, code="too_complex")
+        if kind == "crash":
+            logger.error(
+                "Extraction of %s failed: %s\n%s",
+                path,
+                _string(message["type"]),
+                _string(message["traceback"]),
+            )
+        else:
+            logger.error("Extraction of %s answered with unknown kind %r", path, kind)
+    except ExtractionError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError):
+        logger.exception("Extraction of %s gave an answer that could not be read", path)
+    raise ExtractionError(MSG_UNREADABLE, code="unreadable")
+
+
+def _result_from_json(data: Any) -> ExtractionResult:
+    pages = [
+        ExtractedPage(markdown=_string(markdown), title=_string(title))
+        for markdown, title in data["pages"]
+    ]
+    return ExtractionResult(
+        pages=pages,
+        title=_string(data["title"]),
+        author=_string(data["author"]),
+        notes=[_string(note) for note in data["notes"]],
+    )
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _relay_logs(records: Any) -> None:
+    if not isinstance(records, list):
+        return
+    for record in records[:_MAX_LOG_RECORDS]:
+        match record:
+            case [int(level), str(name), str(text)]:
+                logger.log(level, "[child %s] %s", name[:200], text[:_MAX_LOG_CHARS])
+
+
+def _current_rss_bytes() -> int:
+    return _status_field("VmRSS")
+
+
+def _status_field(name: str) -> int:
+    """A size from /proc/self/status in bytes; 0 where there is no /proc (not Linux)."""
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(name.encode() + b":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _maxrss_bytes(usage: resource.struct_rusage) -> int:
+    # Linux reports kilobytes, macOS bytes.
+    return usage.ru_maxrss if sys.platform == "darwin" else usage.ru_maxrss * 1024
+
+
+# --- Child -------------------------------------------------------------------------------------
+
+
+def _child_main(
+    extractor: Extractor, path: Path, limits: ExtractionLimits, write_fd: int, parent_pid: int
+) -> NoReturn:
+    code = 0
+    try:
+        logs = _CollectingHandler()
+        try:
+            _prepare_child(write_fd, limits, parent_pid, logs)
+            result = extractor.extract(path, limits=limits)
+            answer = _encode({"kind": "ok", "result": _result_to_json(result)}, logs)
+        except ExtractionError as exc:
+            answer = _encode({"kind": "error", "message": exc.user_message, "code": exc.code}, logs)
+        except MemoryError:
+            answer = _MEMORY_ANSWER
+        except BaseException as exc:  # the parent logs it; nothing may escape a forked child
+            crash = {
+                "kind": "crash",
+                "type": type(exc).__name__,
+                "traceback": "".join(traceback.format_exception(exc))[-20_000:],
+            }
+            answer = _encode(crash, logs)
+        _write_all(write_fd, answer)
+    except MemoryError:
+        with contextlib.suppress(BaseException):
+            _write_all(write_fd, _MEMORY_ANSWER)
+    except BaseException:
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _prepare_child(
+    write_fd: int, limits: ExtractionLimits, parent_pid: int, logs: _CollectingHandler
+) -> None:
+    # Objects inherited from the parent are never collected here, so no finaliser of theirs
+    # (closing a database connection, say) runs in the child; new objects are collected as usual.
+    gc.freeze()
+    # No Python handler of the parent's (Celery's, say) runs here; SIGCHLD as subprocess needs.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGCHLD):
+        signal.signal(signum, signal.SIG_DFL)
+    _die_with_parent(parent_pid)
+    _neutralise_inherited_descriptors(keep=write_fd)
+    if faulthandler.is_enabled():  # its stream may have been one of them: stderr instead
+        faulthandler.enable(file=sys.__stderr__ or 2)
+    _capture_logs(logs)
+    _set_limits(limits)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Linux: be killed when the thread that forked us dies, rather than run on as an orphan."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _neutralise_inherited_descriptors(keep: int) -> None:
+    """Point every inherited descriptor but stdio and `keep` at /dev/null.
+
+    Not closed: a number closed here could be reused by a file the extractor opens, and an
+    inherited object that still holds the old number (a socket, faulthandler's stream) would
+    then read, write or close the wrong file. Sockets and database connections of the parent
+    stay open in the parent; here they lead nowhere.
+    """
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        for fd in _open_descriptors():
+            if fd > 2 and fd not in (keep, null):
+                with contextlib.suppress(OSError):
+                    os.dup2(null, fd)
+    finally:
+        os.close(null)
+
+
+def _open_descriptors() -> list[int]:
+    for listing in ("/proc/self/fd", "/dev/fd"):
+        with contextlib.suppress(OSError):
+            return [int(name) for name in os.listdir(listing)]
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return list(range(3, 4096 if limit == resource.RLIM_INFINITY else min(limit, 65536)))
+
+
+def _set_limits(limits: ExtractionLimits) -> None:
+    vm_size = _status_field("VmSize")
+    if vm_size:
+        _lower_limit(resource.RLIMIT_AS, vm_size + limits.memory_limit_bytes)
+    # The parent kills the child at the deadline; this also stops a spinning child whose parent
+    # is gone. Wall-clock time is at least CPU time, so it never fires first.
+    _lower_limit(resource.RLIMIT_CPU, math.ceil(limits.timeout_seconds) + 5)
+    _lower_limit(resource.RLIMIT_CORE, 0)
+
+
+def _lower_limit(which: int, value: int) -> None:
+    """Set soft and hard limits to `value`, or keep a lower limit already in place."""
+    for current in resource.getrlimit(which):
+        if current != resource.RLIM_INFINITY:
+            value = min(value, current)
+    resource.setrlimit(which, (value, value))
+
+
+class _CollectingHandler(logging.Handler):
+    """Keeps the child's log records to send them to the parent with the answer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[tuple[int, str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if len(self.records) < _MAX_LOG_RECORDS:
+            text = record.getMessage()
+            if record.exc_info:
+                text += "\n" + "".join(traceback.format_exception(*record.exc_info))
+            self.records.append((record.levelno, record.name, text[-_MAX_LOG_CHARS:]))
+
+
+def _capture_logs(handler: _CollectingHandler) -> None:
+    # The parent's handlers may write to descriptors just closed: they all give way to one that
+    # collects records for the parent to log.
+    for candidate in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        if isinstance(candidate, logging.Logger):
+            for old in list(candidate.handlers):
+                candidate.removeHandler(old)
+    logging.getLogger().addHandler(handler)
+
+
+def _result_to_json(result: ExtractionResult) -> dict[str, Any]:
+    return {
+        "pages": [[page.markdown, page.title] for page in result.pages],
+        "title": result.title,
+        "author": result.author,
+        "notes": list(result.notes),
+    }
+
+
+def _encode(message: dict[str, Any], logs: _CollectingHandler) -> bytes:
+    message["logs"] = logs.records
+    # ASCII escapes carry any string, lone surrogates included, through strict UTF-8 decoding.
+    return json.dumps(message).encode("ascii")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]

@@ -1,0 +1,494 @@
+"""PdfExtractor: text, layout and clean-up on PDFs built in the tests, and every bad input."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pypdfium2 as pdfium
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from document_processing.extractors import pdf as pdf_module
+from document_processing.extractors.base import ExtractionError, ExtractionLimits, ExtractionResult
+from document_processing.extractors.isolation import run_isolated
+from document_processing.extractors.pdf import PdfExtractor
+from document_processing.markdown import (
+    escape_markdown_inline,
+    escape_markdown_line_starts,
+    markdown_to_text,
+)
+from document_processing.tests.extractors import pdf_samples as samples
+
+LIMITS = ExtractionLimits(ocr_enabled=False)
+
+
+def _extract(tmp_path: Path, data: bytes, limits: ExtractionLimits = LIMITS) -> ExtractionResult:
+    return PdfExtractor().extract(samples.write(tmp_path, data), limits=limits)
+
+
+def _error(tmp_path: Path, data: bytes, limits: ExtractionLimits = LIMITS) -> ExtractionError:
+    with pytest.raises(ExtractionError) as caught:
+        _extract(tmp_path, data, limits)
+    return caught.value
+
+
+def _fake_tesseract(tmp_path: Path, script: str) -> str:
+    """A PATH whose first `tesseract` runs `script` (sh), to test the OCR plumbing anywhere."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    program = bin_dir / "tesseract"
+    program.write_text(f"#!/bin/sh\n{script}\n")
+    program.chmod(program.stat().st_mode | stat.S_IXUSR)
+    return f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+
+
+# --- Text, order and clean-up ------------------------------------------------------------------
+
+
+def test_pages_come_back_in_order_as_their_paragraphs(tmp_path: Path) -> None:
+    pages = samples.report_pages(5)
+
+    result = _extract(tmp_path, samples.report_pdf(5))
+
+    assert [page.markdown for page in result.pages] == ["\n\n".join(page) for page in pages]
+
+
+def test_running_header_and_page_footer_are_dropped(tmp_path: Path) -> None:
+    result = _extract(tmp_path, samples.report_pdf(6))
+
+    text = "\n".join(page.markdown for page in result.pages)
+    assert samples.RUNNING_HEADER not in text
+    assert "Page 3 of 6" not in text
+    assert "of 6" not in text
+
+
+def test_running_headers_that_alternate_between_pages_are_dropped(tmp_path: Path) -> None:
+    body = samples.report_pages(8)
+    running = ["The Book Title", "Chapter One: Beginnings"]
+    pages = [[running[number % 2], *paragraphs] for number, paragraphs in enumerate(body)]
+
+    result = _extract(tmp_path, samples.pdf_bytes(pages))
+
+    assert [page.markdown for page in result.pages] == ["\n\n".join(page) for page in body]
+
+
+def test_each_chapters_running_title_is_dropped(tmp_path: Path) -> None:
+    # Neither title is on most pages, but each runs over several pages in a row.
+    body = samples.report_pages(9)
+    titles = ["Chapter 1: Beginnings {page}"] * 4 + ["Chapter 2: The Long Middle Part {page}"] * 5
+    pages = [
+        [title.format(page=number), *paragraphs]
+        for number, (title, paragraphs) in enumerate(zip(titles, body, strict=True), start=1)
+    ]
+
+    result = _extract(tmp_path, samples.pdf_bytes(pages))
+
+    assert [page.markdown for page in result.pages] == ["\n\n".join(page) for page in body]
+
+
+def test_short_documents_keep_their_first_and_last_lines(tmp_path: Path) -> None:
+    # Three pages are too few to tell a running header from text that happens to repeat.
+    result = _extract(tmp_path, samples.report_pdf(3))
+
+    assert all(page.markdown.startswith(samples.RUNNING_HEADER) for page in result.pages)
+
+
+def test_title_and_author_come_from_the_metadata(tmp_path: Path) -> None:
+    result = _extract(tmp_path, samples.report_pdf(1))
+
+    assert (result.title, result.author) == ("Example Report", "Ada Lovelace")
+
+
+def test_placeholder_metadata_is_not_a_title(tmp_path: Path) -> None:
+    data = samples.pdf_bytes([["Text."]], title="Microsoft Word - draft3.docx", author="")
+
+    result = _extract(tmp_path, data)
+
+    assert (result.title, result.author) == ("", "")
+
+
+def test_a_large_first_line_is_the_page_title_and_a_heading(tmp_path: Path) -> None:
+    data = samples.pdf_bytes([["Body text of the first page."]], heading="Chapter {page}")
+
+    page = _extract(tmp_path, data).pages[0]
+
+    assert page.title == "Chapter 1"
+    assert page.markdown == "## Chapter 1\n\nBody text of the first page."
+
+
+def test_body_text_is_no_title(tmp_path: Path) -> None:
+    assert _extract(tmp_path, samples.report_pdf(1)).pages[0].title == ""
+
+
+def test_words_broken_at_line_ends_are_joined(tmp_path: Path) -> None:
+    data = samples.lines_pdf(
+        [["This is the infor-", "mation we need in a pro-", "duction system for every-", "one."]]
+    )
+
+    assert _extract(tmp_path, data).pages[0].markdown == (
+        "This is the information we need in a production system for everyone."
+    )
+
+
+def test_hyphens_that_belong_to_the_word_stay(tmp_path: Path) -> None:
+    data = samples.lines_pdf(
+        [
+            [
+                "A well-known fact, twice well-",
+                "known: COVID-",
+                "19 struck Jean-",
+                "Pierre and a soft\u00ad",
+                "ware team.",
+            ]
+        ]
+    )
+
+    assert _extract(tmp_path, data).pages[0].markdown == (
+        "A well-known fact, twice well-known: COVID-19 struck Jean-Pierre and a software team."
+    )
+
+
+def test_ligatures_are_spelled_out(tmp_path: Path) -> None:
+    data = samples.lines_pdf([["The \ufb01rst \ufb02ow of the \ufb01eld."]])
+
+    assert _extract(tmp_path, data).pages[0].markdown == "The first flow of the field."
+
+
+def test_wrapped_lines_form_paragraphs_and_gaps_separate_them(tmp_path: Path) -> None:
+    first = " ".join(["The first paragraph wraps over several lines of the page."] * 4)
+    second = " ".join(["The second paragraph follows after a gap."] * 3)
+
+    markdown = _extract(tmp_path, samples.pdf_bytes([[first, second]])).pages[0].markdown
+
+    assert markdown == f"{first}\n\n{second}"
+
+
+def test_a_short_line_ends_its_paragraph(tmp_path: Path) -> None:
+    data = samples.lines_pdf(
+        [
+            [
+                "A heading without a gap",
+                "This paragraph is long enough to reach the right side of the column and so it",
+                "wraps onto a second line that ends early.",
+                "The next paragraph starts right under it without any extra space between them.",
+            ]
+        ]
+    )
+
+    assert _extract(tmp_path, data).pages[0].markdown.split("\n\n") == [
+        "A heading without a gap",
+        "This paragraph is long enough to reach the right side of the column and so it wraps "
+        "onto a second line that ends early.",
+        "The next paragraph starts right under it without any extra space between them.",
+    ]
+
+
+def test_bullets_become_a_markdown_list(tmp_path: Path) -> None:
+    data = samples.lines_pdf([["Shopping:", "\u2022 apples", "\u2022 pears"]])
+
+    assert _extract(tmp_path, data).pages[0].markdown == "Shopping:\n\n- apples\n\n- pears"
+
+
+def test_text_that_looks_like_markdown_stays_text(tmp_path: Path) -> None:
+    data = samples.lines_pdf([["# not a heading"], ["1. Not a list, *not* bold, <b>not</b> HTML"]])
+
+    pages = _extract(tmp_path, data).pages
+
+    assert pages[0].markdown == "\\# not a heading"
+    assert pages[1].markdown == "1\\. Not a list, \\*not\\* bold, \\<b\\>not\\</b\\> HTML"
+    assert markdown_to_text(pages[1].markdown) == "1. Not a list, *not* bold, <b>not</b> HTML"
+
+
+@pytest.mark.parametrize("row_by_row", [True, False], ids=["drawn-row-by-row", "drawn-by-column"])
+def test_two_columns_are_read_column_by_column(tmp_path: Path, row_by_row: bool) -> None:
+    data, left, right = samples.two_column_pdf(row_by_row=row_by_row)
+
+    page = _extract(tmp_path, data).pages[0]
+
+    assert page.title == "Two Columns Under One Title"
+    assert page.markdown.split("\n\n") == [
+        "## Two Columns Under One Title",
+        " ".join(left),
+        " ".join(right),
+    ]
+
+
+def test_single_column_text_is_not_mistaken_for_columns(tmp_path: Path) -> None:
+    with pdfium.PdfDocument(samples.report_pdf(1)) as pdf:
+        page = pdf[0]
+        textpage = page.get_textpage()
+        lines, across = pdf_module._text_lines(textpage)
+        textpage.close()
+        page.close()
+
+    assert lines
+    assert not across
+
+
+def test_the_markdown_escaping_shortcut_knows_every_character_that_needs_escaping() -> None:
+    # pdf.py skips the shared escaping functions on text without these characters.
+    for char in map(chr, range(32, 0x250)):
+        text = f"{char}{char} a{char}b {char}"
+        if char not in pdf_module._INLINE_MARKUP:
+            assert escape_markdown_inline(text) == text, repr(char)
+        # Paragraphs never start with white space: cleaning strips it.
+        if char not in pdf_module._LINE_START_MARKUP and not char.isspace():
+            assert escape_markdown_line_starts(text) == text, repr(char)
+
+
+@settings(max_examples=300, derandomize=True, database=None)
+@given(text=st.text(alphabet=st.sampled_from("ab &#;1\\`*_[]<>|~\n\u00e9")))
+def test_the_fast_inline_escaping_equals_the_shared_one(text: str) -> None:
+    assert pdf_module._escape_inline(text) == escape_markdown_inline(text)
+
+
+def test_characters_nobody_can_read_are_removed() -> None:
+    raw = "a\x00b\u200bc\ufeffd\ue000e\ufffdf \t g\u3000h\uff21"
+
+    assert pdf_module._clean_text(raw) == "abcdef g hA"
+
+
+def test_threads_may_share_the_extractor(tmp_path: Path) -> None:
+    path = samples.write(tmp_path, samples.report_pdf(8))
+    expected = PdfExtractor().extract(path, limits=LIMITS)
+    results: list[ExtractionResult] = []
+
+    def work() -> None:
+        results.append(PdfExtractor().extract(path, limits=LIMITS))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert results == [expected] * 4
+
+
+# --- Pages without text ------------------------------------------------------------------------
+
+
+def test_a_document_without_text_gives_empty_pages_and_no_error(tmp_path: Path) -> None:
+    result = _extract(tmp_path, samples.blank_pdf(2))
+
+    assert [page.markdown for page in result.pages] == ["", ""]
+    assert result.notes == []
+
+
+def test_scanned_pages_stay_empty_with_a_note_when_ocr_is_off(tmp_path: Path) -> None:
+    result = _extract(tmp_path, samples.scanned_pdf(pages=2))
+
+    assert [page.markdown for page in result.pages] == ["", ""]
+    assert result.notes == [
+        "Pages 1 and 2 have no text layer, only images, and text recognition (OCR) is switched "
+        "off; they were left empty."
+    ]
+
+
+def test_scanned_pages_stay_empty_with_a_note_without_tesseract(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tesseract there
+
+    result = _extract(tmp_path, samples.scanned_pdf(), ExtractionLimits(ocr_enabled=True))
+
+    assert result.pages[0].markdown == ""
+    assert "is not installed" in result.notes[0]
+
+
+def test_scanned_pages_are_rendered_for_tesseract(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = tmp_path / "seen"
+    script = f'echo "$@" > {seen}.args\ncat > {seen}.png\nprintf "Recog-\\nnised words\\n\\nNext"'
+    monkeypatch.setenv("PATH", _fake_tesseract(tmp_path, script))
+    limits = ExtractionLimits(ocr_enabled=True, ocr_language="deu+eng")
+
+    result = _extract(tmp_path, samples.scanned_pdf(), limits)
+
+    assert result.pages[0].markdown == "Recognised words\n\nNext"
+    assert result.notes == [
+        "The text of page 1 was recognised from images (OCR) and may contain mistakes."
+    ]
+    assert (tmp_path / "seen.args").read_text().split() == ["stdin", "stdout", "-l", "deu+eng"]
+    assert (tmp_path / "seen.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_a_failing_tesseract_leaves_the_page_empty_with_a_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", _fake_tesseract(tmp_path, "echo broken >&2\nexit 1"))
+
+    result = _extract(tmp_path, samples.scanned_pdf(), ExtractionLimits(ocr_enabled=True))
+
+    assert result.pages[0].markdown == ""
+    assert result.notes == ["Text recognition (OCR) failed on page 1; it was left empty."]
+
+
+@pytest.mark.skipif(
+    shutil.which("tesseract") is None,
+    reason="tesseract is not installed (apt install tesseract-ocr); the OCR plumbing is tested "
+    "with a stand-in above",
+)
+def test_real_tesseract_reads_a_scanned_page(tmp_path: Path) -> None:
+    result = _extract(tmp_path, samples.scanned_pdf("HELLO SCANNED WORLD"), ExtractionLimits())
+
+    assert "HELLO SCANNED WORLD" in result.pages[0].markdown.upper()
+
+
+# --- Limits ------------------------------------------------------------------------------------
+
+
+def test_too_many_pages_are_refused_with_the_count(tmp_path: Path) -> None:
+    error = _error(tmp_path, samples.blank_pdf(5), ExtractionLimits(max_pages=3))
+
+    assert error.user_message == "This PDF has 5 pages; the limit is 3."
+    assert error.code == "too_many_pages"
+
+
+def test_too_much_text_is_refused_as_soon_as_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read: list[int] = []
+    real_read_page = pdf_module._read_page
+
+    def counting_read_page(*args: Any) -> Any:
+        read.append(1)
+        return real_read_page(*args)
+
+    monkeypatch.setattr(pdf_module, "_read_page", counting_read_page)
+
+    error = _error(tmp_path, samples.report_pdf(10), ExtractionLimits(max_chars=3_000))
+
+    assert error.code == "too_long"
+    assert error.user_message == (
+        "This PDF has more text than allowed (more than 3,000 characters)."
+    )
+    assert len(read) < 10
+
+
+def test_a_page_longer_than_the_page_limit_is_split(tmp_path: Path) -> None:
+    whole = _extract(tmp_path, samples.report_pdf(1)).pages[0].markdown
+    limits = ExtractionLimits(ocr_enabled=False, page_max_chars=600)
+
+    result = _extract(tmp_path, samples.report_pdf(1), limits)
+
+    assert len(result.pages) > 1
+    assert all(len(page.markdown) <= 600 for page in result.pages)
+    assert " ".join(page.markdown for page in result.pages).split() == whole.split()
+    assert result.notes == [
+        f"Page 1 was longer than 600 characters and was split into {len(result.pages)} parts."
+    ]
+
+
+def test_a_page_tree_claiming_a_million_pages_is_refused_before_any_page_is_read(
+    tmp_path: Path,
+) -> None:
+    # pdfium believes a /Count below 2**20 without reading the tree; the limit stops it there.
+    started = time.monotonic()
+
+    error = _error(tmp_path, samples.claimed_pages_pdf(1_000_000))
+
+    assert error.user_message == "This PDF has 1,000,000 pages; the limit is 2,000."
+    assert time.monotonic() - started < 2
+
+
+def test_a_page_tree_claiming_millions_of_pages_yields_its_real_pages(tmp_path: Path) -> None:
+    # Above 2**20 pdfium counts the pages the tree really holds: nothing is made per claim.
+    started = time.monotonic()
+
+    result = _extract(tmp_path, samples.claimed_pages_pdf(5_000_000))
+
+    assert [page.markdown for page in result.pages] == [""]
+    assert time.monotonic() - started < 2
+
+
+# --- Bad input ---------------------------------------------------------------------------------
+
+NO_LIBRARY_WORDS = ("pdfium", "Failed", "error", "Data format")
+
+
+def _assert_plain(error: ExtractionError) -> None:
+    assert not any(word in error.user_message for word in NO_LIBRARY_WORDS)
+
+
+@pytest.mark.parametrize("kept", [0.1, 0.5, 0.9, 0.99])
+def test_a_truncated_pdf_is_refused(tmp_path: Path, kept: float) -> None:
+    data = samples.report_pdf(3)
+
+    error = _error(tmp_path, data[: int(len(data) * kept)])
+
+    assert error.user_message == pdf_module.MSG_DAMAGED
+    assert error.code == "unreadable"
+    _assert_plain(error)
+
+
+def test_garbage_after_a_pdf_header_is_refused(tmp_path: Path) -> None:
+    error = _error(tmp_path, b"%PDF-1.7\n" + os.urandom(4096))
+
+    assert error.user_message == pdf_module.MSG_DAMAGED
+    _assert_plain(error)
+
+
+def test_a_password_protected_pdf_is_refused(tmp_path: Path) -> None:
+    data = samples.pdf_bytes([["Secret text."]], encrypt="secret")
+
+    error = _error(tmp_path, data)
+
+    assert error.user_message == pdf_module.MSG_ENCRYPTED
+    assert error.user_message.startswith("This PDF is password protected")
+    assert error.code == "encrypted"
+
+
+def test_a_pdf_with_only_an_owner_password_is_read(tmp_path: Path) -> None:
+    from reportlab.lib.pdfencrypt import StandardEncryption
+
+    encryption = StandardEncryption("", ownerPassword="owner", canPrint=0, canCopy=0)
+    data = samples.pdf_bytes([["Readable text."]], encrypt=encryption)
+
+    assert _extract(tmp_path, data).pages[0].markdown == "Readable text."
+
+
+def test_an_empty_file_is_refused(tmp_path: Path) -> None:
+    error = _error(tmp_path, b"")
+
+    assert (error.user_message, error.code) == (pdf_module.MSG_EMPTY, "empty")
+
+
+def test_a_file_that_is_not_a_pdf_is_refused(tmp_path: Path) -> None:
+    error = _error(tmp_path, b"<html><body>Not a PDF at all</body></html>\n" * 20)
+
+    assert (error.user_message, error.code) == (pdf_module.MSG_NOT_PDF, "not_pdf")
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,  # the same files on every run: a failure here must be reproducible
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_damaged_pdfs_give_a_result_or_a_plain_error(tmp_path: Path, data: st.DataObject) -> None:
+    # Mutations of a valid file: run isolated, as in production, so that a crash in pdfium
+    # cannot take the test run with it; it is then an ExtractionError like any other.
+    original = bytearray(samples.report_pdf(2))
+    for _ in range(data.draw(st.integers(1, 8), label="mutations")):
+        position = data.draw(st.integers(0, len(original) - 1), label="position")
+        original[position] = data.draw(st.integers(0, 255), label="byte")
+    path = samples.write(tmp_path, bytes(original), "fuzzed.pdf")
+    limits = ExtractionLimits(ocr_enabled=False, timeout_seconds=20)
+
+    try:
+        result = run_isolated(PdfExtractor(), path, limits=limits)
+    except ExtractionError as error:
+        _assert_plain(error)
+    else:
+        assert len(result.pages) <= 2
