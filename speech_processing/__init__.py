@@ -1,0 +1,1 @@
+"""Speech processing: voices, engines, text preparation, synthesis and audio encoding."""

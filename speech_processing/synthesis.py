@@ -1,0 +1,291 @@
+"""The synthesis pipeline: text → normalised sentences → chunks → engine → PCM → MP3.
+
+Pure: no Django, no storage, no retries (the task layer retries ``TransientEngineError``).
+
+Sentence timings come from PCM sample counts. When an engine is called once per sentence
+(Piper, espeak-ng) they are exact. When several sentences share a call (Polly, OpenAI), the
+chunk's audio is shared out over its sentences in proportion to their character counts, which
+is close for prose and never drifts beyond the chunk. The pause after a sentence belongs to
+that sentence, so the spans tile the audio: each starts where the previous one ends, the first
+at 0 and the last at the end.
+
+``iter_synthesis`` yields MP3 bytes chunk by chunk so a caller can stream while synthesising;
+``synthesize_text`` collects the same parts into one result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from speech_processing.encoding import EncoderOptions, Mp3Encoder
+from speech_processing.engines.base import (
+    MSG_BAD_AUDIO,
+    MSG_FAILED,
+    PCM_SAMPLE_WIDTH,
+    AudioPiece,
+    PermanentEngineError,
+    SpeechEngine,
+)
+from speech_processing.text import (
+    Chunk,
+    Sentence,
+    normalize_for_speech,
+    pack_chunks,
+    split_sentences,
+)
+
+# Remote engines pack sentences into large chunks; the first chunk is kept short so the first
+# audio arrives after about one sentence rather than after 3000 characters.
+FIRST_CHUNK_CHARS = 300
+
+
+class NoSpeakableText(ValueError):
+    """The text holds nothing to read aloud (empty, whitespace, symbols or markup only)."""
+
+    user_message = "This page has no text that can be read aloud."
+
+
+@dataclass(frozen=True)
+class PauseOptions:
+    """Silence inserted between engine calls, in seconds (never after the last one)."""
+
+    # Piper leaves about 0.17 s of silence around each sentence; a little more reads like a
+    # person pausing between sentences, and clearly more marks a new paragraph.
+    sentence: float = 0.1
+    paragraph: float = 0.5
+    # Between the pieces of one overlong sentence (cut at a clause): a breath, not a stop.
+    clause: float = 0.05
+
+
+@dataclass(frozen=True)
+class SentenceTiming:
+    start: float  # seconds
+    end: float
+    char_start: int  # offsets into the normalised text
+    char_end: int
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "char_start": self.char_start,
+            "char_end": self.char_end,
+        }
+
+
+@dataclass(frozen=True)
+class SynthesisPlan:
+    text: str  # normalised; every offset indexes into it
+    sentences: list[Sentence]
+    chunks: list[Chunk]
+
+
+@dataclass(frozen=True)
+class SynthesisPart:
+    """What one step of ``iter_synthesis`` produced."""
+
+    mp3: bytes  # may be b"" (LAME buffers); the final part holds the encoder's flush
+    sentences: tuple[SentenceTiming, ...]  # sentences completed by this step
+    duration_seconds: float  # audio produced so far
+    sample_rate: int
+
+
+@dataclass(frozen=True)
+class SynthesisOutput:
+    mp3: bytes
+    duration_seconds: float
+    sample_rate: int
+    num_samples: int
+    text: str  # the normalised text the sentence offsets index into
+    sentences: list[SentenceTiming] = field(default_factory=list)
+
+    def timings(self) -> list[dict[str, float | int]]:
+        return [sentence.as_dict() for sentence in self.sentences]
+
+
+def plan_synthesis(
+    text: str, *, language: str, max_chunk_chars: int, chunk_by_sentence: bool
+) -> SynthesisPlan:
+    """Normalise, split and pack; raise ``NoSpeakableText`` when nothing is left to say."""
+    normalised = normalize_for_speech(text, language=language)
+    sentences = split_sentences(normalised, language=language)
+    if not sentences:
+        raise NoSpeakableText("no speakable text")
+    chunks = pack_chunks(
+        sentences,
+        max_chars=max_chunk_chars,
+        first_chunk_max_chars=None if chunk_by_sentence else FIRST_CHUNK_CHARS,
+        one_sentence_per_chunk=chunk_by_sentence,
+    )
+    return SynthesisPlan(text=normalised, sentences=sentences, chunks=chunks)
+
+
+def iter_synthesis(
+    text: str,
+    *,
+    engine: SpeechEngine,
+    voice: str,
+    language: str = "en",
+    encoder_options: EncoderOptions | None = None,
+    pauses: PauseOptions | None = None,
+) -> Iterator[SynthesisPart]:
+    """Synthesise ``text`` chunk by chunk, yielding MP3 bytes and finished sentence timings.
+
+    Planning happens in this call, so ``NoSpeakableText`` is raised at once rather than on the
+    first ``next()``; engine errors surface while iterating.
+    """
+    run = _Run.start(text, engine=engine, language=language, options=(encoder_options, pauses))
+    return run.parts(engine, voice)
+
+
+def synthesize_text(
+    text: str,
+    *,
+    engine: SpeechEngine,
+    voice: str,
+    language: str = "en",
+    encoder_options: EncoderOptions | None = None,
+    pauses: PauseOptions | None = None,
+) -> SynthesisOutput:
+    """Synthesise ``text`` to one MP3 with sentence timings."""
+    run = _Run.start(text, engine=engine, language=language, options=(encoder_options, pauses))
+    mp3: list[bytes] = []
+    sentences: list[SentenceTiming] = []
+    for part in run.parts(engine, voice):
+        mp3.append(part.mp3)
+        sentences.extend(part.sentences)
+    return SynthesisOutput(
+        mp3=b"".join(mp3),
+        duration_seconds=run.samples / run.sample_rate,
+        sample_rate=run.sample_rate,
+        num_samples=run.samples,
+        text=run.plan.text,
+        sentences=sentences,
+    )
+
+
+class _Run:
+    """One synthesis: engine calls, the encoder and the sample clock for the timings."""
+
+    def __init__(
+        self, plan: SynthesisPlan, encoder_options: EncoderOptions, pauses: PauseOptions
+    ) -> None:
+        self.plan = plan
+        self.encoder_options = encoder_options
+        self.pauses = pauses
+        self.samples = 0
+        self.sample_rate = 0  # set by the first non-empty piece
+        self.encoder: Mp3Encoder | None = None
+        self._sentence_starts: dict[int, int] = {}
+
+    @classmethod
+    def start(
+        cls,
+        text: str,
+        *,
+        engine: SpeechEngine,
+        language: str,
+        options: tuple[EncoderOptions | None, PauseOptions | None],
+    ) -> _Run:
+        plan = plan_synthesis(
+            text,
+            language=language,
+            max_chunk_chars=engine.max_chunk_chars,
+            chunk_by_sentence=engine.chunk_by_sentence,
+        )
+        encoder_options, pauses = options
+        return cls(plan, encoder_options or EncoderOptions(), pauses or PauseOptions())
+
+    def parts(self, engine: SpeechEngine, voice: str) -> Iterator[SynthesisPart]:
+        last = len(self.plan.chunks) - 1
+        for number, chunk in enumerate(self.plan.chunks):
+            piece = engine.synthesize(chunk.text, voice=voice)
+            yield self._add(chunk, piece, is_last=number == last)
+        if self.encoder is None or not self.samples:
+            raise PermanentEngineError("engine returned no audio", user_message=MSG_FAILED)
+        yield SynthesisPart(
+            mp3=self.encoder.flush(),
+            sentences=(),
+            duration_seconds=self.samples / self.sample_rate,
+            sample_rate=self.sample_rate,
+        )
+
+    def _add(self, chunk: Chunk, piece: AudioPiece, *, is_last: bool) -> SynthesisPart:
+        mp3 = b""
+        pause = 0
+        if piece.num_samples:
+            encoder = self._encoder_for(piece.sample_rate)
+            pause = 0 if is_last else self._pause_samples(chunk)
+            mp3 = encoder.encode(piece.pcm + bytes(pause * PCM_SAMPLE_WIDTH))  # pause: silence
+        finished = self._time_sentences(chunk, piece.num_samples, pause)
+        return SynthesisPart(
+            mp3=mp3,
+            sentences=finished,
+            duration_seconds=self._seconds(self.samples),
+            sample_rate=self.sample_rate,
+        )
+
+    def _encoder_for(self, sample_rate: int) -> Mp3Encoder:
+        if self.encoder is None:
+            self.sample_rate = sample_rate
+            self.encoder = Mp3Encoder(sample_rate, self.encoder_options)
+        elif sample_rate != self.sample_rate:
+            # One voice, one rate: a change mid-page means a misbehaving engine.
+            raise PermanentEngineError("engine changed sample rate", user_message=MSG_BAD_AUDIO)
+        return self.encoder
+
+    def _pause_samples(self, chunk: Chunk) -> int:
+        last = self.plan.sentences[chunk.sentence_indices[-1]]
+        if chunk.char_end < last.char_end:
+            seconds = self.pauses.clause  # a piece of a sentence that goes on
+        elif last.ends_paragraph:
+            seconds = self.pauses.paragraph
+        else:
+            seconds = self.pauses.sentence
+        return round(seconds * self.sample_rate)
+
+    def _time_sentences(
+        self, chunk: Chunk, num_samples: int, pause: int
+    ) -> tuple[SentenceTiming, ...]:
+        """Share the chunk's samples out by characters; return the sentences it completes."""
+        start = self.samples
+        weights = _overlaps(chunk, self.plan.sentences)
+        total = sum(weights) or 1
+        finished = []
+        covered = 0
+        for index, weight in zip(chunk.sentence_indices, weights, strict=True):
+            self._sentence_starts.setdefault(index, start + num_samples * covered // total)
+            covered += weight
+            sentence = self.plan.sentences[index]
+            if chunk.char_end >= sentence.char_end:  # this chunk holds the sentence's end
+                end = start + num_samples * covered // total
+                if index == chunk.sentence_indices[-1]:
+                    end = start + num_samples + pause
+                finished.append(self._timing(index, end))
+        self.samples = start + num_samples + pause
+        return tuple(finished)
+
+    def _timing(self, index: int, end: int) -> SentenceTiming:
+        sentence = self.plan.sentences[index]
+        return SentenceTiming(
+            start=self._seconds(self._sentence_starts.pop(index)),
+            end=self._seconds(end),
+            char_start=sentence.char_start,
+            char_end=sentence.char_end,
+        )
+
+    def _seconds(self, samples: int) -> float:
+        return samples / self.sample_rate if self.sample_rate else 0.0
+
+
+def _overlaps(chunk: Chunk, sentences: Sequence[Sentence]) -> list[int]:
+    """Characters of each of the chunk's sentences that fall inside the chunk."""
+    return [
+        max(
+            0,
+            min(sentences[i].char_end, chunk.char_end)
+            - max(sentences[i].char_start, chunk.char_start),
+        )
+        for i in chunk.sentence_indices
+    ]

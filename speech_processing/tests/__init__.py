@@ -1,0 +1,1 @@
+"""Tests for speech_processing."""
