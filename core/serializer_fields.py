@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
 
 class StrictCharField(serializers.CharField):
     """A string, and only a string: 5, true or [..] are errors, not "5", "True" or "[..]"."""
 
-    default_error_messages = {"not_a_string": _("Must be a string.")}
+    default_error_messages = {
+        "not_a_string": _("Must be a string."),
+        "invalid_characters": _("Contains characters that are not valid text."),
+    }
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("not_a_string")
+        if _SURROGATES.search(data):
+            # JSON can spell lone UTF-16 halves ("\ud800"); no database can store them.
+            self.fail("invalid_characters")
         return str(super().to_internal_value(data))

@@ -134,7 +134,13 @@ class DocumentDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class RetryThrottle(UserRateThrottle):
+    scope = "retry"
+
+
 class DocumentRetryView(APIView):
+    throttle_classes = [RetryThrottle]
+
     @extend_schema(request=None, responses={202: DocumentSerializer}, tags=["documents"])
     def post(self, request: Request, pk: int) -> Response:
         user = current_user(request)

@@ -18,6 +18,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from kombu.exceptions import KombuError
 
@@ -204,10 +205,19 @@ def rename_document(*, user: User, document: Document, title: str) -> Document:
 def delete_document(*, user: User, document: Document) -> None:
     """Remove the rows at once and the stored files after commit (retried if storage fails)."""
     require(user, Action.DELETE, document)
-    keys = [key for key in [document.file_key] if key]
     with transaction.atomic():
+        keys = stored_files_of(document)
         document.delete()
         transaction.on_commit(lambda: delete_stored_files(keys=keys))
+
+
+def stored_files_of(document: Document) -> list[str]:
+    """Every stored file that belongs to the document: its original, and what other apps keep
+    for it (each app names a collector in STORED_FILE_COLLECTORS)."""
+    keys = [document.file_key] if document.file_key else []
+    for path in settings.STORED_FILE_COLLECTORS:
+        keys.extend(import_string(path)(document))
+    return keys
 
 
 def retry_extraction(*, user: User, document: Document) -> Document:

@@ -3,12 +3,13 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from core.serializer_fields import StrictCharField
 from users.models import User
 
 
 class CredentialsSerializer(serializers.Serializer[dict[str, str]]):
     email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(max_length=256, trim_whitespace=False, write_only=True)
+    password = StrictCharField(max_length=256, trim_whitespace=False, write_only=True)
 
 
 class RegisteredUserSerializer(serializers.ModelSerializer[User]):

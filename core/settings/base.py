@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import secrets
+import shutil
 from pathlib import Path
 
 from kombu import Queue
@@ -66,6 +67,7 @@ INSTALLED_APPS = [
     "core",
     "users",
     "document_processing",
+    "speech_processing",
     "sharing",
     "web",
 ]
@@ -233,6 +235,8 @@ REST_FRAMEWORK = {
         "login_ip": env_str("THROTTLE_LOGIN_IP", "30/minute"),
         "login_account": env_str("THROTTLE_LOGIN_ACCOUNT", "10/minute"),
         "upload": env_str("THROTTLE_UPLOAD", "10/hour"),
+        "generate": env_str("THROTTLE_GENERATE", "60/hour"),
+        "retry": env_str("THROTTLE_RETRY", "30/hour"),
     },
     "NUM_PROXIES": env_int("NUM_PROXIES", 0, min_value=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -249,6 +253,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "DocumentStatusEnum": "document_processing.models.Document.Status",
+        "AudioStatusEnum": "speech_processing.models.Audio.Status",
+        "HealthStatusEnum": ["ok", "error"],
+    },
 }
 
 # --- Documents ----------------------------------------------------------------------------------
@@ -279,6 +288,50 @@ DOCUMENT_EXTRACTORS = {
     "markdown": "document_processing.extractors.text.MarkdownExtractor",
     "text": "document_processing.extractors.text.TextExtractor",
 }
+
+# Stored files that belong to a document besides its original (for deletion and export).
+STORED_FILE_COLLECTORS = ["speech_processing.services.stored_files_of_document"]
+
+# --- Speech ---------------------------------------------------------------------------------------
+# Engines switched on (name → constructor options). Piper is always on; the others only when the
+# environment configures them, so an unconfigured engine offers no voices.
+SPEECH_DEFAULT_VOICE = env_str("SPEECH_DEFAULT_VOICE", "piper:en_US-joe-medium")
+SPEECH_ENGINES: dict[str, dict[str, object]] = {
+    "piper": {
+        "voices_dir": env_str("PIPER_VOICES_DIR", "") or None,
+        "threads": env_int("PIPER_THREADS", 2, min_value=1),
+    },
+}
+if env_bool("ESPEAK_ENABLED", True) and shutil.which("espeak-ng"):
+    SPEECH_ENGINES["espeak"] = {}
+POLLY_REGION = env_str("POLLY_REGION", "")
+if POLLY_REGION:
+    SPEECH_ENGINES["polly"] = {
+        "region_name": POLLY_REGION,
+        "aws_access_key_id": env_str("POLLY_ACCESS_KEY_ID", "") or None,
+        "aws_secret_access_key": env_str("POLLY_SECRET_ACCESS_KEY", "") or None,
+    }
+OPENAI_TTS_URL = env_str("OPENAI_TTS_URL", "")
+if OPENAI_TTS_URL:
+    SPEECH_ENGINES["openai"] = {
+        "base_url": OPENAI_TTS_URL,
+        "api_key": env_str("OPENAI_TTS_API_KEY", ""),
+        "model": env_str("OPENAI_TTS_MODEL", "gpt-4o-mini-tts"),
+        "voices": env_list("OPENAI_TTS_VOICES", ["alloy", "nova", "onyx"]),
+    }
+SPEECH_ENGINE_CLASSES = {
+    "piper": "speech_processing.engines.piper.PiperEngine",
+    "espeak": "speech_processing.engines.espeak.EspeakEngine",
+    "polly": "speech_processing.engines.polly.PollyEngine",
+    "openai": "speech_processing.engines.openai.OpenAIEngine",
+    "fake": "speech_processing.engines.fake.FakeEngine",
+}
+AUDIO_MP3_BITRATE_KBPS = env_int("AUDIO_MP3_BITRATE_KBPS", 64, min_value=8)
+AUDIO_MAX_PER_PAGE = env_int("AUDIO_MAX_PER_PAGE", 4, min_value=1)
+AUDIO_RETENTION_DAYS = env_int("AUDIO_RETENTION_DAYS", 180, min_value=1)
+SPEECH_MAX_RETRIES = env_int("SPEECH_MAX_RETRIES", 5, min_value=0)
+SPEECH_RETRY_BASE_SECONDS = env_float("SPEECH_RETRY_BASE_SECONDS", 10.0, min_value=0.0)
+SPEECH_RETRY_CAP_SECONDS = env_float("SPEECH_RETRY_CAP_SECONDS", 600.0, min_value=1.0)
 
 # --- Cache ------------------------------------------------------------------------------------
 REDIS_CACHE_URL = env_str("CACHE_URL", "")
@@ -340,6 +393,7 @@ HEALTH_CHECKS = {
     "database": "core.health.check_database",
     "broker": "core.health.check_broker",
     "storage": "core.health.check_storage",
+    "tts": "speech_processing.health.check_tts",
 }
 HEALTH_CHECK_TIMEOUT_SECONDS = env_float("HEALTH_CHECK_TIMEOUT_SECONDS", 3.0, min_value=0.1)
 

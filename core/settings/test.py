@@ -53,3 +53,7 @@ CELERY_TASK_EAGER_PROPAGATES = True
 
 STATIC_ROOT = TEST_DATA_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+
+# Tests speak with the deterministic fake engine unless they ask for Piper.
+SPEECH_ENGINES = {**SPEECH_ENGINES, "fake": {}}  # noqa: F405
+SPEECH_DEFAULT_VOICE = "fake:alpha"

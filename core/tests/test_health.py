@@ -23,7 +23,7 @@ def test_all_checks_pass_without_authentication(path: str) -> None:
     assert status == 200
     assert body == {
         "status": "ok",
-        "checks": {"database": "ok", "broker": "ok", "storage": "ok"},
+        "checks": {"database": "ok", "broker": "ok", "storage": "ok", "tts": "ok"},
     }
 
 
@@ -44,7 +44,7 @@ def test_storage_failure_is_503_naming_storage(monkeypatch: pytest.MonkeyPatch) 
     status, body = get_health()
     assert status == 503
     assert body["status"] == "error"
-    assert body["checks"] == {"database": "ok", "broker": "ok", "storage": "error"}
+    assert body["checks"] == {"database": "ok", "broker": "ok", "storage": "error", "tts": "ok"}
     assert "read-only" not in str(body)
 
 
@@ -94,3 +94,14 @@ def test_liveness_checks_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     response = APIClient().get("/health/live/")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+def test_speech_failure_is_503_naming_tts(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+    from speech_processing import health as speech_health
+
+    speech_health._last_ok.clear()
+    settings.SPEECH_DEFAULT_VOICE = "fake:nobody-here"
+    status, body = get_health()
+    assert status == 503
+    assert body["checks"]["tts"] == "error"
+    assert body["checks"]["database"] == "ok"

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,60 +14,106 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Document',
+            name="Document",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=300, verbose_name='title')),
-                ('title_is_custom', models.BooleanField(default=False)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('processing', 'Processing'), ('completed', 'Completed'), ('failed', 'Failed')], default='pending', max_length=20)),
-                ('error_message', models.TextField(blank=True)),
-                ('source_type', models.CharField(choices=[('file', 'File'), ('url', 'Web page'), ('text', 'Pasted text')], max_length=10)),
-                ('source_url', models.URLField(blank=True, max_length=2000)),
-                ('original_filename', models.CharField(blank=True, max_length=255)),
-                ('file_key', models.CharField(blank=True, max_length=500)),
-                ('file_size', models.BigIntegerField(default=0)),
-                ('detected_type', models.CharField(blank=True, max_length=20)),
-                ('author', models.CharField(blank=True, max_length=300)),
-                ('page_count', models.PositiveIntegerField(default=0)),
-                ('char_count', models.PositiveBigIntegerField(default=0)),
-                ('notes', models.JSONField(blank=True, default=list)),
-                ('processing_started_at', models.DateTimeField(blank=True, null=True)),
-                ('processed_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='documents', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=300, verbose_name="title")),
+                ("title_is_custom", models.BooleanField(default=False)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("processing", "Processing"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("error_message", models.TextField(blank=True)),
+                (
+                    "source_type",
+                    models.CharField(
+                        choices=[("file", "File"), ("url", "Web page"), ("text", "Pasted text")],
+                        max_length=10,
+                    ),
+                ),
+                ("source_url", models.URLField(blank=True, max_length=2000)),
+                ("original_filename", models.CharField(blank=True, max_length=255)),
+                ("file_key", models.CharField(blank=True, max_length=500)),
+                ("file_size", models.BigIntegerField(default=0)),
+                ("detected_type", models.CharField(blank=True, max_length=20)),
+                ("author", models.CharField(blank=True, max_length=300)),
+                ("page_count", models.PositiveIntegerField(default=0)),
+                ("char_count", models.PositiveBigIntegerField(default=0)),
+                ("notes", models.JSONField(blank=True, default=list)),
+                ("processing_started_at", models.DateTimeField(blank=True, null=True)),
+                ("processed_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="documents",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Page',
+            name="Page",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('title', models.CharField(blank=True, max_length=300)),
-                ('markdown', models.TextField()),
-                ('text', models.TextField()),
-                ('char_count', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('document', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pages', to='document_processing.document')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                ("title", models.CharField(blank=True, max_length=300)),
+                ("markdown", models.TextField()),
+                ("text", models.TextField()),
+                ("char_count", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "document",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="pages",
+                        to="document_processing.document",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['document_id', 'number'],
+                "ordering": ["document_id", "number"],
             },
         ),
         migrations.AddIndex(
-            model_name='document',
-            index=models.Index(fields=['owner', '-created_at'], name='document_owner_created'),
+            model_name="document",
+            index=models.Index(fields=["owner", "-created_at"], name="document_owner_created"),
         ),
         migrations.AddIndex(
-            model_name='document',
-            index=models.Index(fields=['status', 'processing_started_at'], name='document_status_started'),
+            model_name="document",
+            index=models.Index(
+                fields=["status", "processing_started_at"], name="document_status_started"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='page',
-            constraint=models.UniqueConstraint(fields=('document', 'number'), name='page_number_unique'),
+            model_name="page",
+            constraint=models.UniqueConstraint(
+                fields=("document", "number"), name="page_number_unique"
+            ),
         ),
     ]

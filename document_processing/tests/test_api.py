@@ -564,3 +564,23 @@ def test_entities_in_an_epub_are_never_expanded(
     assert body["status"] in ("completed", "failed")
     texts = "".join(Page.objects.filter(document_id=body["id"]).values_list("markdown", flat=True))
     assert samples.PASSWD_MARKER not in texts
+
+
+@pytest.mark.parametrize("field", ["markdown"])
+def test_lone_surrogates_in_json_are_400_not_500(
+    alice: User, alice_client: APIClient, field: str
+) -> None:
+    document = document_with_pages(owner=alice, pages=1)
+    page = document.pages.get()
+    raw = f'{{"{field}": "bad \\ud800 half"}}'
+    response = alice_client.generic(
+        "PATCH", f"/api/v1/pages/{page.pk}/", raw, content_type="application/json"
+    )
+    assert response.status_code == 400
+    title = alice_client.generic(
+        "PATCH",
+        f"{DOCUMENTS}{document.pk}/",
+        '{"title": "\\udfff"}',
+        content_type="application/json",
+    )
+    assert title.status_code == 400

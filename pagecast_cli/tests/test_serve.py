@@ -73,7 +73,7 @@ def test_two_instances_serve_side_by_side_and_stop_on_ctrl_c(tmp_path: Path) -> 
             body = wait_healthy(port)
             assert body == {
                 "status": "ok",
-                "checks": {"database": "ok", "broker": "ok", "storage": "ok"},
+                "checks": {"database": "ok", "broker": "ok", "storage": "ok", "tts": "ok"},
             }
             assert (data_dir / "db.sqlite3").exists()
             assert f"http://127.0.0.1:{port}/" in log.read_text()

@@ -181,3 +181,12 @@ def test_token_attempts_against_one_account_are_limited(
     assert int(response["Retry-After"]) >= 1
     other = anon_client.post(TOKEN, {"email": "someone@example.com", "password": "x" * 12})
     assert other.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "raw", ['{"email": "a@example.com", "password": "\\ud800 long enough pw"}']
+)
+def test_lone_surrogates_are_400_not_500(anon_client: APIClient, raw: str) -> None:
+    for path in (REGISTER, TOKEN):
+        response = anon_client.generic("POST", path, raw, content_type="application/json")
+        assert response.status_code == 400

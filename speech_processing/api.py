@@ -1,0 +1,154 @@
+"""Voices and audio endpoints of API.md. Each view validates, calls one service, serialises."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle, UserRateThrottle
+from rest_framework.views import APIView
+
+from document_processing.selectors import page_detail
+from sharing.policy import Action, require
+from speech_processing import samples, selectors, services, voices
+from speech_processing.serializers import (
+    AudioSerializer,
+    GenerateSerializer,
+    PageAudiosSerializer,
+    PlayedSerializer,
+    VoiceSerializer,
+)
+from speech_processing.streaming import ranged_file_response
+from users.auth import current_user
+
+
+class GenerateThrottle(UserRateThrottle):
+    scope = "generate"
+
+
+class RetryThrottle(UserRateThrottle):
+    scope = "retry"
+
+
+class VoiceListView(APIView):
+    @extend_schema(responses={200: VoiceSerializer(many=True)}, tags=["voices"])
+    def get(self, request: Request) -> Response:
+        data = [
+            {
+                "id": voice.id,
+                "engine": voice.engine,
+                "name": voice.name,
+                "language": voice.language,
+                "gender": voice.gender,
+                "sample_url": reverse("voice-sample", kwargs={"voice_id": voice.id}),
+            }
+            for voice in voices.all_voices()
+        ]
+        return Response(VoiceSerializer(data, many=True).data)  # type: ignore[arg-type]
+
+
+class VoiceSampleView(APIView):
+    @extend_schema(responses={(200, "audio/mpeg"): OpenApiTypes.BINARY}, tags=["voices"])
+    def get(self, request: Request, voice_id: str) -> HttpResponse | StreamingHttpResponse:
+        voice = voices.resolve_voice(voice_id)
+        key = samples.sample_key(voice=voice)
+        return ranged_file_response(
+            request._request, storage=default_storage, key=key,
+            content_type="audio/mpeg", filename=f"{voice.name}-sample.mp3",
+        )  # fmt: skip
+
+
+class PageAudiosView(APIView):
+    def get_throttles(self) -> list[BaseThrottle]:
+        return [GenerateThrottle()] if self.request.method == "POST" else []
+
+    @extend_schema(responses={200: PageAudiosSerializer}, tags=["audio"])
+    def get(self, request: Request, pk: int) -> Response:
+        page = page_detail(user=current_user(request), page_id=pk)
+        body = {
+            "audios": AudioSerializer(selectors.page_audios(page=page), many=True).data,
+            "quota": services.quota_for(page=page),
+        }
+        return Response(body)
+
+    @extend_schema(request=GenerateSerializer, responses={202: AudioSerializer}, tags=["audio"])
+    def post(self, request: Request, pk: int) -> Response:
+        user = current_user(request)
+        page = page_detail(user=user, page_id=pk)
+        # Access first: a caller who may not generate learns nothing about voices or quota.
+        require(user, Action.GENERATE_AUDIO, page.document)
+        serializer = GenerateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        voice = (
+            serializer.validated_data.get("voice")
+            or user.preferred_voice
+            or settings.SPEECH_DEFAULT_VOICE
+        )
+        audio = services.create_audio_record(page=page, voice=voice, user=user)
+        return Response(AudioSerializer(audio).data, status=status.HTTP_202_ACCEPTED)
+
+
+class AudioDetailView(APIView):
+    @extend_schema(responses={200: AudioSerializer}, tags=["audio"])
+    def get(self, request: Request, pk: int) -> Response:
+        audio = selectors.audio_detail(user=current_user(request), audio_id=pk)
+        return Response(AudioSerializer(audio).data)
+
+    @extend_schema(responses={204: None}, tags=["audio"])
+    def delete(self, request: Request, pk: int) -> Response:
+        user = current_user(request)
+        audio = selectors.audio_detail(user=user, audio_id=pk)
+        services.delete_audio(user=user, audio=audio)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AudioDownloadView(APIView):
+    @extend_schema(
+        responses={
+            (200, "audio/mpeg"): OpenApiTypes.BINARY,
+            (206, "audio/mpeg"): OpenApiTypes.BINARY,
+            302: OpenApiResponse(description="Redirect to a short-lived signed URL (S3)"),
+        },
+        tags=["audio"],
+    )
+    def get(self, request: Request, pk: int) -> HttpResponse | StreamingHttpResponse:
+        user = current_user(request)
+        audio = selectors.audio_detail(user=user, audio_id=pk)
+        services.require_playable(user=user, audio=audio)
+        # A download counts as a play for retention.
+        services.mark_played(user=user, audio=audio)
+        filename = f"page-{audio.page.number}-{audio.voice.split(':')[-1]}.mp3"
+        if settings.STORAGE_BACKEND == "s3":
+            return HttpResponseRedirect(default_storage.url(audio.file_key))
+        return ranged_file_response(
+            request._request, storage=default_storage, key=audio.file_key,
+            content_type="audio/mpeg", filename=filename,
+        )  # fmt: skip
+
+
+class AudioPlayedView(APIView):
+    @extend_schema(request=PlayedSerializer, responses={204: None}, tags=["audio"])
+    def post(self, request: Request, pk: int) -> Response:
+        user = current_user(request)
+        audio = selectors.audio_detail(user=user, audio_id=pk)
+        serializer = PlayedSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.mark_played(user=user, audio=audio, **serializer.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AudioRetryView(APIView):
+    throttle_classes = [RetryThrottle]
+
+    @extend_schema(request=None, responses={202: AudioSerializer}, tags=["audio"])
+    def post(self, request: Request, pk: int) -> Response:
+        user = current_user(request)
+        audio = selectors.audio_detail(user=user, audio_id=pk)
+        audio = services.retry_audio(user=user, audio=audio)
+        return Response(AudioSerializer(audio).data, status=status.HTTP_202_ACCEPTED)

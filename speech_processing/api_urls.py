@@ -1,0 +1,14 @@
+from django.urls import path
+
+import core.converters  # noqa: F401  (registers the "id" converter)
+from speech_processing import api
+
+urlpatterns = [
+    path("voices/", api.VoiceListView.as_view(), name="voice-list"),
+    path("voices/<str:voice_id>/sample/", api.VoiceSampleView.as_view(), name="voice-sample"),
+    path("pages/<id:pk>/audios/", api.PageAudiosView.as_view(), name="page-audios"),
+    path("audios/<id:pk>/", api.AudioDetailView.as_view(), name="audio-detail"),
+    path("audios/<id:pk>/download/", api.AudioDownloadView.as_view(), name="audio-download"),
+    path("audios/<id:pk>/played/", api.AudioPlayedView.as_view(), name="audio-played"),
+    path("audios/<id:pk>/retry/", api.AudioRetryView.as_view(), name="audio-retry"),
+]

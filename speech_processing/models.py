@@ -1,0 +1,90 @@
+"""Audio made from pages, and where each listener is in it."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from document_processing.models import Page
+
+
+class Audio(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        GENERATING = "generating", _("Generating")
+        COMPLETED = "completed", _("Completed")
+        FAILED = "failed", _("Failed")
+
+    class Lifetime(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        DELETED = "deleted", _("Deleted")
+        EXPIRED = "expired", _("Expired")
+
+    # Statuses that hold a page's voice slot: made, or being made.
+    LIVE_STATUSES = (Status.PENDING, Status.GENERATING, Status.COMPLETED)
+
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="audios")
+    voice = models.CharField(max_length=200)
+    engine = models.CharField(max_length=40)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    lifetime_status = models.CharField(
+        max_length=20, choices=Lifetime.choices, default=Lifetime.ACTIVE
+    )
+    error_message = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    file_key = models.CharField(max_length=500, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    char_count = models.PositiveIntegerField(default=0)
+    # Sentence timings: [{start, end, char_start, char_end}] in seconds and characters.
+    timings = models.JSONField(default=list, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    last_played_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One audio per page and voice that is made or being made: concurrent generate
+            # requests for the same voice cannot both insert.
+            models.UniqueConstraint(
+                fields=["page", "voice"],
+                condition=Q(
+                    lifetime_status="active", status__in=["pending", "generating", "completed"]
+                ),
+                name="audio_one_live_per_page_voice",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "started_at"], name="audio_status_started"),
+            models.Index(fields=["lifetime_status", "expires_at"], name="audio_lifetime_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.voice} for page {self.page_id}"
+
+
+class PlaybackPosition(models.Model):
+    """Where a listener stopped in an audio, so any device can resume there."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    audio = models.ForeignKey(Audio, on_delete=models.CASCADE, related_name="positions")
+    position_seconds = models.FloatField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "audio"], name="playback_one_per_user_audio")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} at {self.position_seconds:.1f} s of audio {self.audio_id}"

@@ -1,0 +1,314 @@
+"""Audio actions: create the record, synthesise it, delete, retry, mark as played."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import F, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from kombu.exceptions import KombuError
+
+from core.exceptions import Conflict, NotFound, QuotaExceeded, ValidationError
+from core.security_utils import log_exception_safely, new_error_id
+from document_processing.models import Document, Page
+from document_processing.services import delete_stored_files
+from sharing.policy import Action, require
+from speech_processing import voices
+from speech_processing.encoding import EncoderOptions
+from speech_processing.engines.base import EngineError, TransientEngineError
+from speech_processing.engines.registry import parse_voice_id
+from speech_processing.models import Audio, PlaybackPosition
+from speech_processing.synthesis import NoSpeakableText, SynthesisOutput, synthesize_text
+from speech_processing.text import has_speakable_text, normalize_for_speech
+from users.models import User
+
+logger = logging.getLogger(__name__)
+
+NO_SPEAKABLE_TEXT = _("This page has no text that can be spoken.")
+
+
+class RetryLater(Exception):
+    """A transient failure: the claim is released and the task retries with backoff."""
+
+    def __init__(self, user_message: str) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+
+
+# --- Quota ----------------------------------------------------------------------------------
+
+
+def counted_audios(*, page: Page) -> QuerySet[Audio]:
+    """What the per-page quota counts: every audio made or being made, deleted and expired
+    included; failed attempts, which produced nothing, are not counted."""
+    return Audio.objects.filter(page=page).exclude(status=Audio.Status.FAILED)
+
+
+def quota_for(*, page: Page) -> dict[str, int]:
+    used = counted_audios(page=page).count()
+    limit = settings.AUDIO_MAX_PER_PAGE
+    return {"used": used, "max": limit, "available": max(limit - used, 0)}
+
+
+# --- Creating -------------------------------------------------------------------------------
+
+
+def create_audio_record(*, page: Page, voice: str, user: User) -> Audio:
+    """One audio of `voice` for `page`, or 409 if one exists or is being made.
+
+    The page row is locked so the quota check and the insert are one step; a conditional unique
+    constraint backs it, so that two requests that race still make one record.
+    """
+    require(user, Action.GENERATE_AUDIO, page.document)
+    chosen = voices.resolve_voice(voice)
+    if not has_speakable_text(normalize_for_speech(page.text)):
+        raise ValidationError(NO_SPEAKABLE_TEXT, fields={"voice": [NO_SPEAKABLE_TEXT]})
+    with transaction.atomic():
+        locked = Page.objects.select_for_update().get(pk=page.pk)
+        _check_slot(page=locked, voice=chosen.id)
+        try:
+            with transaction.atomic():
+                audio = Audio.objects.create(
+                    page=locked,
+                    voice=chosen.id,
+                    engine=chosen.engine,
+                    created_by=user,
+                    char_count=len(locked.text),
+                )
+        except IntegrityError as exc:
+            raise Conflict(_("Audio in this voice exists or is being made.")) from exc
+        _enqueue_on_commit(audio.pk)
+    return audio
+
+
+def _check_slot(*, page: Page, voice: str, exclude: int | None = None) -> None:
+    live = Audio.objects.filter(
+        page=page,
+        voice=voice,
+        lifetime_status=Audio.Lifetime.ACTIVE,
+        status__in=Audio.LIVE_STATUSES,
+    )
+    if exclude is not None:
+        live = live.exclude(pk=exclude)
+    if live.exists():
+        raise Conflict(_("Audio in this voice exists or is being made."))
+    if counted_audios(page=page).count() >= settings.AUDIO_MAX_PER_PAGE:
+        raise QuotaExceeded(
+            _("This page already has %(limit)d audios, the most allowed.")
+            % {"limit": settings.AUDIO_MAX_PER_PAGE}
+        )
+
+
+def _enqueue_on_commit(audio_id: int) -> None:
+    transaction.on_commit(lambda: enqueue_generation(audio_id=audio_id))
+
+
+def enqueue_generation(*, audio_id: int) -> None:
+    """Queue synthesis; if the broker is down the record stays pending for the sweep."""
+    from speech_processing.tasks import generate_audio_task
+
+    try:
+        generate_audio_task.delay(audio_id)
+    except KombuError as exc:
+        log_exception_safely(exc, error_id=new_error_id(), context="queueing synthesis")
+
+
+# --- Synthesising (the task's body) ---------------------------------------------------------
+
+
+def synthesize_audio(*, audio_id: int) -> None:
+    """Claim a pending audio, speak its page, store the MP3 and complete the record.
+
+    Safe to run twice: only the run that moves the row from pending to generating works, and a
+    stored file whose row changed meanwhile is removed again.
+    """
+    claimed = Audio.objects.filter(
+        pk=audio_id, status=Audio.Status.PENDING, lifetime_status=Audio.Lifetime.ACTIVE
+    ).update(
+        status=Audio.Status.GENERATING,
+        started_at=timezone.now(),
+        attempts=F("attempts") + 1,
+        updated_at=timezone.now(),
+    )
+    if not claimed:
+        logger.info("Audio %s is not pending; nothing to do", audio_id)
+        return
+    audio = Audio.objects.select_related("page").get(pk=audio_id)
+    output = _synthesize(audio)
+    if output is None:
+        return
+    key = default_storage.generate_filename(f"audio/{uuid.uuid4().hex}.mp3")
+    try:
+        stored = default_storage.save(key, ContentFile(output.mp3))
+    except Exception as exc:
+        logger.warning("Storing audio %s failed; will retry", audio_id, exc_info=True)
+        _release(audio_id, _("Saving the audio failed; we will retry."))
+        raise RetryLater(_("Saving the audio failed; we will retry.")) from exc
+    _complete(audio_id, stored_key=stored, output_size=len(output.mp3), output=output)
+
+
+def _synthesize(audio: Audio) -> SynthesisOutput | None:
+    """The page spoken, or None once a permanent failure is recorded on the row."""
+    engine_name, voice_name = parse_voice_id(audio.voice)
+    try:
+        voice = voices.resolve_voice(audio.voice)
+        engine = voices.get_engine(engine_name)
+        return synthesize_text(
+            audio.page.text,
+            engine=engine,
+            voice=voice_name,
+            language=voice.language.split("-")[0] or "en",
+            encoder_options=EncoderOptions(bitrate_kbps=settings.AUDIO_MP3_BITRATE_KBPS),
+        )
+    except TransientEngineError as exc:
+        logger.warning("Speech engine busy for audio %s: %s", audio.pk, exc)
+        _release(audio.pk, exc.user_message)
+        raise RetryLater(exc.user_message) from exc
+    except EngineError as exc:
+        logger.error("Speech engine refused audio %s: %s", audio.pk, exc)
+        _fail(audio.pk, exc.user_message)
+    except SoftTimeLimitExceeded:
+        _fail(audio.pk, _("Making this audio took too long."))
+    except NoSpeakableText:
+        _fail(audio.pk, NO_SPEAKABLE_TEXT)
+    except ValidationError:
+        _fail(audio.pk, _("This voice is not available."))
+    except Exception as exc:
+        error_id = new_error_id()
+        log_exception_safely(exc, error_id=error_id, context=f"synthesising audio {audio.pk}")
+        _fail(
+            audio.pk,
+            _("Something went wrong while making this audio (error %(id)s).")
+            % {"id": error_id[:8]},
+        )
+    return None
+
+
+def _complete(audio_id: int, *, stored_key: str, output_size: int, output: SynthesisOutput) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        updated = Audio.objects.filter(
+            pk=audio_id, status=Audio.Status.GENERATING, lifetime_status=Audio.Lifetime.ACTIVE
+        ).update(
+            status=Audio.Status.COMPLETED,
+            file_key=stored_key,
+            duration_seconds=round(output.duration_seconds, 3),
+            size_bytes=output_size,
+            timings=output.timings(),
+            completed_at=now,
+            expires_at=now + timedelta(days=settings.AUDIO_RETENTION_DAYS),
+            error_message="",
+            updated_at=now,
+        )
+    if not updated:
+        # Deleted or claimed elsewhere meanwhile: no row points at this file, so it goes.
+        delete_stored_files(keys=[stored_key])
+
+
+def _fail(audio_id: int, message: str) -> None:
+    Audio.objects.filter(
+        pk=audio_id, status__in=[Audio.Status.GENERATING, Audio.Status.PENDING]
+    ).update(status=Audio.Status.FAILED, error_message=message, updated_at=timezone.now())
+
+
+def _release(audio_id: int, message: str) -> None:
+    Audio.objects.filter(pk=audio_id, status=Audio.Status.GENERATING).update(
+        status=Audio.Status.PENDING, error_message=message, updated_at=timezone.now()
+    )
+
+
+def fail_after_retries(*, audio_id: int, message: str) -> None:
+    _fail(audio_id, message)
+
+
+# --- Listening and managing -----------------------------------------------------------------
+
+
+def _require_visible(user: User, audio: Audio, action: Action) -> Document:
+    document = audio.page.document
+    require(user, action, document)
+    return document
+
+
+def delete_audio(*, user: User, audio: Audio) -> Audio:
+    """Soft delete: the row stays (as deleted, and still counts for the quota); the file goes."""
+    _require_visible(user, audio, Action.DELETE)
+    if audio.lifetime_status != Audio.Lifetime.ACTIVE:
+        return audio
+    keys = [audio.file_key] if audio.file_key else []
+    with transaction.atomic():
+        Audio.objects.filter(pk=audio.pk).update(
+            lifetime_status=Audio.Lifetime.DELETED,
+            deleted_at=timezone.now(),
+            file_key="",
+            updated_at=timezone.now(),
+        )
+        transaction.on_commit(lambda: delete_stored_files(keys=keys))
+    audio.refresh_from_db()
+    return audio
+
+
+def retry_audio(*, user: User, audio: Audio) -> Audio:
+    _require_visible(user, audio, Action.GENERATE_AUDIO)
+    if audio.status != Audio.Status.FAILED or audio.lifetime_status != Audio.Lifetime.ACTIVE:
+        raise Conflict(_("Only audio whose making failed can be retried."))
+    with transaction.atomic():
+        page = Page.objects.select_for_update().get(pk=audio.page_id)
+        _check_slot(page=page, voice=audio.voice, exclude=audio.pk)
+        try:
+            with transaction.atomic():
+                updated = Audio.objects.filter(pk=audio.pk, status=Audio.Status.FAILED).update(
+                    status=Audio.Status.PENDING, error_message="", updated_at=timezone.now()
+                )
+        except IntegrityError as exc:
+            raise Conflict(_("Audio in this voice exists or is being made.")) from exc
+        if not updated:
+            raise Conflict(_("Only audio whose making failed can be retried."))
+        _enqueue_on_commit(audio.pk)
+    audio.refresh_from_db()
+    return audio
+
+
+def require_playable(*, user: User, audio: Audio) -> Audio:
+    """An audio the user may listen to now: 404 once deleted or expired, 409 until made."""
+    _require_visible(user, audio, Action.VIEW)
+    if audio.lifetime_status != Audio.Lifetime.ACTIVE or (
+        audio.status == Audio.Status.COMPLETED and not audio.file_key
+    ):
+        raise NotFound(_("This audio is no longer available."))
+    if audio.status != Audio.Status.COMPLETED:
+        raise Conflict(_("This audio is not ready yet."))
+    return audio
+
+
+def mark_played(*, user: User, audio: Audio, position_seconds: float | None = None) -> None:
+    """Playing renews retention; the listener's position is kept for resuming anywhere."""
+    require_playable(user=user, audio=audio)
+    now = timezone.now()
+    Audio.objects.filter(pk=audio.pk).update(
+        last_played_at=now, expires_at=now + timedelta(days=settings.AUDIO_RETENTION_DAYS)
+    )
+    if position_seconds is not None:
+        position = min(max(position_seconds, 0.0), audio.duration_seconds or 0.0)
+        PlaybackPosition.objects.update_or_create(
+            user=user, audio=audio, defaults={"position_seconds": position}
+        )
+
+
+# --- Stored files of a document (for document deletion) -------------------------------------
+
+
+def stored_files_of_document(document: Document) -> list[str]:
+    return list(
+        Audio.objects.filter(page__document=document)
+        .exclude(file_key="")
+        .values_list("file_key", flat=True)
+    )

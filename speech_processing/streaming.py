@@ -1,0 +1,85 @@
+"""Serving stored audio with HTTP Range support, so players can seek.
+
+Django's FileResponse answers every request with the whole file; browsers need 206 answers to
+seek in long audio. This is a small response over `storage.open()` + `seek()`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import IO
+
+from django.core.files.storage import Storage
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+
+CHUNK_BYTES = 64 * 1024
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | bool | None:
+    """(start, end) inclusive for a satisfiable single range; None when there is no usable
+    Range header (serve everything); False when the range cannot be satisfied (416)."""
+    match = _RANGE.match(header.strip())
+    if match is None:
+        # Multiple ranges or another unit: RFC 9110 lets a server ignore the header.
+        return None
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:
+        suffix = int(last)
+        if suffix == 0:
+            return False
+        return max(size - suffix, 0), size - 1
+    start = int(first)
+    end = int(last) if last else size - 1
+    if start >= size or end < start:
+        return False
+    return start, min(end, size - 1)
+
+
+def _chunks(handle: IO[bytes], start: int, length: int) -> Iterator[bytes]:
+    try:
+        handle.seek(start)
+        remaining = length
+        while remaining > 0:
+            chunk = handle.read(min(CHUNK_BYTES, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk
+    finally:
+        handle.close()
+
+
+def ranged_file_response(
+    request: HttpRequest,
+    *,
+    storage: Storage,
+    key: str,
+    content_type: str,
+    filename: str,
+) -> HttpResponse | StreamingHttpResponse:
+    size = storage.size(key)
+    requested = parse_range(request.headers.get("Range", ""), size) if size else None
+    if requested is False:
+        refusal = HttpResponse(status=416)
+        refusal["Content-Range"] = f"bytes */{size}"
+        refusal["Accept-Ranges"] = "bytes"
+        return refusal
+    start, end = requested if isinstance(requested, tuple) else (0, size - 1)
+    length = max(end - start + 1, 0)
+    handle = storage.open(key, "rb")
+    response = StreamingHttpResponse(
+        _chunks(handle, start, length),
+        status=206 if isinstance(requested, tuple) else 200,
+        content_type=content_type,
+    )
+    response["Content-Length"] = str(length)
+    response["Accept-Ranges"] = "bytes"
+    if isinstance(requested, tuple):
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    response["Cache-Control"] = "private, max-age=0"
+    return response

@@ -1,0 +1,31 @@
+"""Speech tasks: thin wrappers that load ids and call services."""
+
+from __future__ import annotations
+
+import random
+
+from celery import Task, shared_task
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from speech_processing import services
+
+
+def backoff_seconds(retries: int) -> float:
+    """Exponential backoff with ±20% jitter, capped, so many retried tasks spread out."""
+    delay = min(settings.SPEECH_RETRY_CAP_SECONDS, settings.SPEECH_RETRY_BASE_SECONDS * 2**retries)
+    return float(delay * random.uniform(0.8, 1.2))  # noqa: S311 (not cryptographic)
+
+
+@shared_task(bind=True, name="speech_processing.generate_audio", max_retries=None)
+def generate_audio_task(self: Task, audio_id: int) -> None:
+    try:
+        services.synthesize_audio(audio_id=audio_id)
+    except services.RetryLater as exc:
+        if self.request.retries >= settings.SPEECH_MAX_RETRIES:
+            services.fail_after_retries(
+                audio_id=audio_id,
+                message=_("The speech service stayed unavailable. Please retry later."),
+            )
+            return
+        raise self.retry(countdown=backoff_seconds(self.request.retries)) from exc
