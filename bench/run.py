@@ -38,10 +38,10 @@ def main() -> int:
 
     call_command("migrate", verbosity=0, interactive=False)
 
-    from bench import figures_core, figures_documents
+    from bench import figures_core, figures_documents, figures_speech
     from bench.harness import Figure
 
-    groups = [figures_core.FIGURES, figures_documents.FIGURES]
+    groups = [figures_core.FIGURES, figures_documents.FIGURES, figures_speech.FIGURES]
     only = set(sys.argv[1:])
     figures: list[Figure] = []
     for group in groups:

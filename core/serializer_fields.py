@@ -8,7 +8,8 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-_SURROGATES = re.compile("[\ud800-\udfff]")
+# Lone UTF-16 halves ("\ud800" in JSON) and NUL: no database stores them in text columns.
+_NOT_STORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class StrictCharField(serializers.CharField):
@@ -22,7 +23,6 @@ class StrictCharField(serializers.CharField):
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("not_a_string")
-        if _SURROGATES.search(data):
-            # JSON can spell lone UTF-16 halves ("\ud800"); no database can store them.
+        if _NOT_STORABLE.search(data):
             self.fail("invalid_characters")
         return str(super().to_internal_value(data))

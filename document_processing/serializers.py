@@ -79,7 +79,7 @@ class DocumentRenameSerializer(serializers.Serializer[dict[str, Any]]):
 
 
 class DocumentListQuerySerializer(serializers.Serializer[dict[str, Any]]):
-    search = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    search = StrictCharField(max_length=200, required=False, allow_blank=True)
     status = serializers.ChoiceField(choices=Document.Status.choices, required=False)
 
 

@@ -66,6 +66,8 @@ def test_database_failure_is_503_naming_the_database(monkeypatch: pytest.MonkeyP
 
 def test_broker_failure_is_503_naming_the_broker(monkeypatch: pytest.MonkeyPatch) -> None:
     # Nothing listens on port 1: a real connection attempt that fails at once.
+    # Celery reads CELERY_BROKER_URL from the environment before its own setting.
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
     monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
     status, body = get_health()
     assert status == 503
@@ -90,6 +92,8 @@ def slow_check() -> None:
 
 
 def test_liveness_checks_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Celery reads CELERY_BROKER_URL from the environment before its own setting.
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
     monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
     response = APIClient().get("/health/live/")
     assert response.status_code == 200

@@ -356,7 +356,9 @@ def test_list_search_and_status_filters(alice: User, alice_client: APIClient) ->
     ] == ["Dracula"]
 
 
-@pytest.mark.parametrize("query", [{"status": "bogus"}, {"page": "x"}, {"page": "999"}])
+@pytest.mark.parametrize(
+    "query", [{"status": "bogus"}, {"page": "x"}, {"page": "999"}, {"search": "a\x00b"}]
+)
 def test_bad_list_queries_are_4xx(alice_client: APIClient, query: dict[str, str]) -> None:
     response = alice_client.get(DOCUMENTS, query)
     assert response.status_code in (400, 404)
@@ -584,3 +586,13 @@ def test_lone_surrogates_in_json_are_400_not_500(
         content_type="application/json",
     )
     assert title.status_code == 400
+
+
+def test_nul_characters_in_json_are_400_not_500(alice: User, alice_client: APIClient) -> None:
+    document = document_with_pages(owner=alice, pages=1)
+    response = alice_client.post(
+        DOCUMENTS, {"title": "nul\u0000title", "text": "Some\u0000 text."}, format="json"
+    )
+    assert response.status_code == 400
+    assert Document.objects.count() == 1
+    assert document.pk

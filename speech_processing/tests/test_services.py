@@ -172,7 +172,7 @@ def test_unexpected_errors_fail_with_an_error_id(
 @pytest.mark.parametrize(
     "text",
     [
-        "Hello\x00 there\x07, friend.",
+        "Hello\x01 there\x07, friend.\x1b[31m",
         "Emoji 🎉🎉 everywhere 🙂.",
         "A " + "x" * 5000 + " long word.",
         "<speak><break time='10s'/><prosody rate='x-fast'>Markup</prosody></speak> ends.",

@@ -1,0 +1,124 @@
+"""Figures for speech: the synthesis task against raw Piper, and a worker's memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+
+from bench.harness import Figure
+from bench.texts import PAGE_TEXT
+from document_processing.models import Document, Page
+from speech_processing import services
+from speech_processing.engines.piper import PiperEngine
+from speech_processing.models import Audio
+from speech_processing.voices import get_engine
+from users.models import User
+
+VOICE = "en_US-joe-medium"
+ROUNDS = 3
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _page(owner: User, text: str) -> Page:
+    document = Document.objects.create(
+        owner=owner, title="bench", source_type=Document.SourceType.TEXT,
+        status=Document.Status.COMPLETED, page_count=1,
+    )  # fmt: skip
+    return Page.objects.create(
+        document=document, number=1, markdown=text, text=text, char_count=len(text)
+    )
+
+
+def _raw_piper(engine: PiperEngine, text: str) -> tuple[float, float]:
+    """Seconds of work and seconds of audio for Piper's own synthesize() on the whole text."""
+    voice = engine.load(VOICE)
+    started = time.perf_counter()
+    samples = sum(len(chunk.audio_float_array) for chunk in voice.synthesize(text))
+    return time.perf_counter() - started, samples / voice.config.sample_rate
+
+
+def _task_path(page: Page, owner: User) -> tuple[float, float]:
+    audio = Audio.objects.create(
+        page=page, voice=f"piper:{VOICE}", engine="piper", created_by=owner
+    )
+    started = time.perf_counter()
+    services.synthesize_audio(audio_id=audio.pk)
+    elapsed = time.perf_counter() - started
+    audio.refresh_from_db()
+    assert audio.status == Audio.Status.COMPLETED, audio.error_message
+    default_storage.delete(audio.file_key)
+    audio.delete()
+    return elapsed, float(audio.duration_seconds or 0)
+
+
+def synthesis() -> list[Figure]:
+    owner = User.objects.create_user(email="bench-speech@example.com", password="bench pw 123")
+    page = _page(owner, PAGE_TEXT)
+    engine = get_engine("piper")
+    assert isinstance(engine, PiperEngine)
+    _raw_piper(engine, "Warm up.")
+    raw_rtf, task_rtf = [], []
+    for _ in range(ROUNDS):
+        work, audio = _raw_piper(engine, PAGE_TEXT)
+        raw_rtf.append(work / audio)
+        work, audio = _task_path(page, owner)
+        task_rtf.append(work / audio)
+    value, baseline = statistics.median(task_rtf), statistics.median(raw_rtf)
+    return [
+        Figure(
+            "synth_rtf", round(value, 4), "s/s", round(baseline, 4),
+            note=f"the synthesis task (claim, normalise, split, Piper per sentence, MP3 at "
+            f"{settings.AUDIO_MP3_BITRATE_KBPS} kbps, store, complete) on a {len(PAGE_TEXT)}-"
+            "character page vs raw PiperVoice.synthesize on the same text, same process, "
+            f"{settings.SPEECH_ENGINES['piper'].get('threads')} threads; median of {ROUNDS}",
+            target="ratio ≤ 1.15, value ≤ 0.15",
+        )
+    ]  # fmt: skip
+
+
+_WORKER_SCRIPT = """
+import json, os, resource, sys
+import django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+from bench.figures_speech import _page, VOICE
+from bench.texts import PAGE_TEXT
+from speech_processing import services
+from speech_processing.models import Audio
+from users.models import User
+owner = User.objects.create_user(email="worker@example.com", password="bench pw 123")
+page = _page(owner, PAGE_TEXT)
+audio = Audio.objects.create(page=page, voice="piper:" + VOICE, engine="piper", created_by=owner)
+services.synthesize_audio(audio_id=audio.pk)
+print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def worker_memory() -> list[Figure]:
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="bench.settings", PYTHONPATH=str(ROOT))
+    env.pop("DATA_DIR", None)
+    result = subprocess.run(
+        [sys.executable, "-c", _WORKER_SCRIPT], env=env, cwd=ROOT,
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    peak = json.loads(result.stdout.strip().splitlines()[-1])["peak_mb"]
+    return [
+        Figure(
+            "worker_peak_mb", round(peak, 1), "MB", None,
+            note="peak RSS of a fresh process that loads the default Piper voice and runs the "
+            "synthesis task on a 3,000-character page",
+            target="reported",
+        )
+    ]  # fmt: skip
+
+
+FIGURES = [synthesis, worker_memory]
