@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/v1/", include("users.api_urls")),
     path("api/v1/", include("document_processing.api_urls")),
     path("api/v1/", include("speech_processing.api_urls")),
+    path("api/v1/", include("sharing.api_urls")),
     # Anything else under /api/ is a 404 in the envelope, with or without DEBUG.
     re_path(r"^api/", api_errors.api_not_found),
     path("accounts/", include("allauth.urls")),

@@ -29,6 +29,8 @@ from document_processing.serializers import (
     PageSerializer,
     PageSummarySerializer,
 )
+from sharing.audit import audited
+from sharing.models import AccessLog
 from sharing.policy import Action, get_document
 from users.auth import current_user
 
@@ -129,8 +131,12 @@ class DocumentDetailView(APIView):
     @extend_schema(responses={204: None}, tags=["documents"])
     def delete(self, request: Request, pk: int) -> Response:
         user = current_user(request)
-        document = get_document(user, pk, Action.DELETE)
-        services.delete_document(user=user, document=document)
+        document = get_document(user, pk, Action.VIEW)
+        with audited(
+            request._request, user=user, action=AccessLog.Action.DELETE, document=None,
+            details={"document_id": document.pk, "title": document.title},
+        ):  # fmt: skip
+            services.delete_document(user=user, document=document)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -14,9 +14,13 @@ PAGE_SUMMARY_FIELDS = ("id", "document_id", "number", "title", "char_count")
 
 
 def document_list(
-    *, user: User, search: str | None = None, status: str | None = None
+    *, user: User, search: str | None = None, status: str | None = None, scope: str = "all"
 ) -> QuerySet[Document]:
     documents = visible_documents(user).select_related("owner")
+    if scope == "owned":
+        documents = documents.filter(owner=user)
+    elif scope == "shared":
+        documents = documents.exclude(owner=user)
     if search:
         documents = documents.filter(title__icontains=search)
     if status:

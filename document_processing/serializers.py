@@ -81,6 +81,7 @@ class DocumentRenameSerializer(serializers.Serializer[dict[str, Any]]):
 class DocumentListQuerySerializer(serializers.Serializer[dict[str, Any]]):
     search = StrictCharField(max_length=200, required=False, allow_blank=True)
     status = serializers.ChoiceField(choices=Document.Status.choices, required=False)
+    scope = serializers.ChoiceField(choices=["owned", "shared", "all"], required=False)
 
 
 class PageSerializer(serializers.ModelSerializer[Page]):

@@ -1,1 +1,80 @@
-"""Shares of documents between people (the sharing issue adds DocumentShare and the audit log)."""
+"""Documents shared between people, and the audit trail of what was done with them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from document_processing.models import Document
+
+
+class DocumentShare(models.Model):
+    class Permission(models.TextChoices):
+        VIEW_ONLY = "view_only", _("View only")
+        COLLABORATOR = "collaborator", _("Collaborator")
+        CAN_SHARE = "can_share", _("Can share")
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="shares")
+    shared_with = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shares_received"
+    )
+    permission = models.CharField(max_length=20, choices=Permission.choices)
+    shared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["document", "shared_with"], name="share_one_per_document_person"
+            ),
+        ]
+        indexes = [models.Index(fields=["shared_with", "document"], name="share_person_document")]
+
+    def __str__(self) -> str:
+        return f"{self.document_id} → {self.shared_with_id} ({self.permission})"
+
+
+class AccessLog(models.Model):
+    """One thing a person did (or tried to do) with a document. Never edited."""
+
+    class Action(models.TextChoices):
+        GENERATE = "generate", _("Generate audio")
+        PLAY = "play", _("Play")
+        DOWNLOAD = "download", _("Download")
+        DELETE = "delete", _("Delete")
+        SHARE = "share", _("Share")
+        UNSHARE = "unshare", _("Remove share")
+        PERMISSION_CHANGE = "permission_change", _("Change permission")
+
+    class Outcome(models.TextChoices):
+        SUCCESS = "success", _("Success")
+        DENIED = "denied", _("Denied")
+        FAILED = "failed", _("Failed")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    document = models.ForeignKey(
+        Document, on_delete=models.SET_NULL, null=True, related_name="access_logs"
+    )
+    audio = models.ForeignKey(
+        "speech_processing.Audio", on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    action = models.CharField(max_length=30, choices=Action.choices)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["document", "-created_at"], name="accesslog_document_time")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.outcome} by {self.user_id}"

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from django.db.models import CharField, QuerySet, Value
+from django.db.models import Case, CharField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.utils.translation import gettext as _
 
 from core.exceptions import NotFound, PermissionDenied
 from document_processing.models import Document
+from sharing.models import DocumentShare
 from users.models import User
 
 
@@ -28,7 +29,7 @@ class Action(StrEnum):
     VIEW = "view"  # see the document, its pages and audio; download, play
     GENERATE_AUDIO = "generate_audio"  # also retry failed audio
     EDIT_PAGES = "edit_pages"  # edit and add pages
-    MANAGE_SHARES = "manage_shares"  # list shares, share
+    MANAGE_SHARES = "manage_shares"  # list shares, share, read the activity
     RENAME = "rename"
     DELETE = "delete"  # the document, or its audio
     RETRY_EXTRACTION = "retry_extraction"
@@ -43,13 +44,26 @@ _ALLOWED: dict[Permission, frozenset[Action]] = {
     Permission.VIEW_ONLY: frozenset({Action.VIEW}),
 }
 
+# Permission levels ordered from least to most.
+LEVELS = [Permission.VIEW_ONLY, Permission.COLLABORATOR, Permission.CAN_SHARE, Permission.OWNER]
+
 
 def visible_documents(user: User) -> QuerySet[Document]:
-    """Every document the user may see, annotated with their `caller_permission`."""
+    """Every document the user may see, annotated with their `caller_permission`.
+
+    Owned documents and those shared with the user, found with one subquery (no per-row
+    checks), so the query count stays the same at any size.
+    """
     if not user.is_authenticated:
         return Document.objects.none()
-    return Document.objects.filter(owner=user).annotate(
-        caller_permission=Value(Permission.OWNER.value, output_field=CharField())
+    shares = DocumentShare.objects.filter(shared_with=user)
+    share_permission = shares.filter(document=OuterRef("pk")).values("permission")[:1]
+    return Document.objects.filter(Q(owner=user) | Q(pk__in=shares.values("document_id"))).annotate(
+        caller_permission=Case(
+            When(owner=user, then=Value(Permission.OWNER.value)),
+            default=Subquery(share_permission),
+            output_field=CharField(),
+        )
     )
 
 
@@ -57,9 +71,16 @@ def permission_for(user: User, document: Document) -> Permission | None:
     annotated = getattr(document, "caller_permission", None)
     if annotated:
         return Permission(annotated)
-    if user.is_authenticated and document.owner_id == user.pk:
+    if not user.is_authenticated:
+        return None
+    if document.owner_id == user.pk:
         return Permission.OWNER
-    return None
+    share = (
+        DocumentShare.objects.filter(document=document, shared_with=user)
+        .values_list("permission", flat=True)
+        .first()
+    )
+    return Permission(share) if share else None
 
 
 def can(user: User, action: Action, document: Document) -> bool:
@@ -84,3 +105,19 @@ def get_document(user: User, document_id: int, action: Action = Action.VIEW) -> 
         raise NotFound(_("Document not found."))
     require(user, action, document)
     return document
+
+
+def may_grant(granter: Permission, permission: str) -> bool:
+    """Sharing gives at most can_share, and only people who may manage shares give it."""
+    return Action.MANAGE_SHARES in _ALLOWED[granter] and permission in {
+        Permission.VIEW_ONLY,
+        Permission.COLLABORATOR,
+        Permission.CAN_SHARE,
+    }
+
+
+def may_change_share(user: User, share: DocumentShare, permission: Permission) -> bool:
+    """The owner, or whoever created that share while they may still manage shares."""
+    if permission == Permission.OWNER:
+        return True
+    return Action.MANAGE_SHARES in _ALLOWED[permission] and share.shared_by_id == user.pk

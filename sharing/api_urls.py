@@ -1,0 +1,13 @@
+from django.urls import path
+
+import core.converters  # noqa: F401  (registers the "id" converter)
+from sharing import api
+
+urlpatterns = [
+    path("documents/<id:pk>/shares/", api.DocumentSharesView.as_view(), name="document-shares"),
+    path(
+        "documents/<id:pk>/activity/", api.DocumentActivityView.as_view(), name="document-activity"
+    ),
+    path("shares/<id:pk>/", api.ShareDetailView.as_view(), name="share-detail"),
+    path("shared-with-me/", api.SharedWithMeView.as_view(), name="shared-with-me"),
+]

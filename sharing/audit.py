@@ -1,0 +1,99 @@
+"""The audit trail. Writing it never fails the request it describes."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from core.exceptions import ApplicationError, NotFound, PermissionDenied
+from document_processing.models import Document
+from sharing.models import AccessLog
+from users.models import User
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT_MAX = 300
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    ip: str | None
+    user_agent: str
+
+
+def client_info(request: HttpRequest) -> ClientInfo:
+    """The client's address (from the trusted proxy header only when one is configured)."""
+    raw = request.META.get("REMOTE_ADDR", "")
+    header = settings.TRUSTED_CLIENT_IP_HEADER
+    if header and request.META.get(header):
+        # The proxy appends the address it saw; the first entry is the original client.
+        raw = request.META[header].split(",")[0].strip()
+    try:
+        ip: str | None = str(ipaddress.ip_address(raw))
+    except ValueError:
+        ip = None
+    agent = request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX]
+    return ClientInfo(ip=ip, user_agent=agent)
+
+
+def record(
+    *,
+    user: User | None,
+    action: str,
+    outcome: str = AccessLog.Outcome.SUCCESS,
+    document: Document | None = None,
+    audio_id: int | None = None,
+    client: ClientInfo | None = None,
+    details: dict[str, object] | None = None,
+) -> None:
+    try:
+        AccessLog.objects.create(
+            user=user if user is not None and user.is_authenticated else None,
+            document=document,
+            audio_id=audio_id,
+            action=action,
+            outcome=outcome,
+            client_ip=client.ip if client else None,
+            user_agent=client.user_agent if client else "",
+            details=details or {},
+        )
+    except Exception:
+        logger.exception("Could not write an audit entry for %s", action)
+
+
+@contextmanager
+def audited(
+    request: HttpRequest,
+    *,
+    user: User,
+    action: str,
+    document: Document | None,
+    audio_id: int | None = None,
+    details: dict[str, object] | None = None,
+) -> Iterator[dict[str, int | None]]:
+    """Record the action's outcome: success, denied (403/404) or failed (other errors).
+
+    The block may set `entry["audio_id"]` once it knows the audio (e.g. after creating it).
+    """
+    client = client_info(request)
+    entry: dict[str, int | None] = {"audio_id": audio_id}
+
+    def write(outcome: str) -> None:
+        record(user=user, action=action, outcome=outcome, document=document,
+               audio_id=entry["audio_id"], client=client, details=details)  # fmt: skip
+
+    try:
+        yield entry
+    except (PermissionDenied, NotFound):
+        write(AccessLog.Outcome.DENIED)
+        raise
+    except ApplicationError:
+        write(AccessLog.Outcome.FAILED)
+        raise
+    write(AccessLog.Outcome.SUCCESS)

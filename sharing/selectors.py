@@ -1,0 +1,57 @@
+"""Reads for shares and the audit trail, limited by the access policy."""
+
+from __future__ import annotations
+
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.utils.translation import gettext as _
+
+from core.exceptions import NotFound
+from document_processing.models import Document
+from sharing.models import AccessLog, DocumentShare
+from sharing.policy import Action, require, visible_documents
+from users.models import User
+
+
+def shares_of(*, user: User, document: Document) -> QuerySet[DocumentShare]:
+    require(user, Action.MANAGE_SHARES, document)
+    return DocumentShare.objects.filter(document=document).select_related(
+        "shared_with", "shared_by"
+    )
+
+
+def share_detail(*, user: User, share_id: int) -> DocumentShare:
+    """A share of a document the user may see (its owner, sharers and the recipient)."""
+    share = (
+        DocumentShare.objects.select_related("shared_with", "shared_by")
+        .filter(pk=share_id, document__in=visible_documents(user).values("pk"))
+        .first()
+    )
+    if share is None:
+        raise NotFound(_("Share not found."))
+    share.document = visible_documents(user).select_related("owner").get(pk=share.document_id)
+    return share
+
+
+def shared_with_me(*, user: User) -> QuerySet[Document]:
+    """Documents others shared with the user, newest share first, with who shared them."""
+    mine = DocumentShare.objects.filter(shared_with=user, document=OuterRef("pk"))
+    return (
+        visible_documents(user)
+        .exclude(owner=user)
+        .select_related("owner")
+        .annotate(
+            shared_by_id=Subquery(mine.values("shared_by_id")[:1]),
+            shared_by_email=Subquery(mine.values("shared_by__email")[:1]),
+            shared_at=Subquery(mine.values("created_at")[:1]),
+        )
+        .order_by("-shared_at", "-id")
+    )
+
+
+def activity_of(*, user: User, document: Document) -> QuerySet[AccessLog]:
+    require(user, Action.MANAGE_SHARES, document)
+    return (
+        AccessLog.objects.filter(document=document)
+        .select_related("user")
+        .order_by("-created_at", "-id")
+    )

@@ -1,0 +1,252 @@
+"""Sharing walked through by alice (owner), bob (shared with) and charlie (a stranger)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from document_processing.models import Document
+from document_processing.tests.factories import DocumentFactory, document_with_pages
+from sharing.api import ShareThrottle
+from sharing.models import AccessLog, DocumentShare
+from users.models import User
+from users.tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def share(client: APIClient, document: Document, email: str, permission: str, capture: Any) -> Any:
+    with capture(execute=True):
+        return client.post(
+            f"/api/v1/documents/{document.pk}/shares/", {"email": email, "permission": permission}
+        )
+
+
+def test_alice_shares_with_bob_changes_and_removes_it(
+    alice: User, bob: User, charlie: User, alice_client: APIClient, bob_client: APIClient,
+    charlie_client: APIClient, django_capture_on_commit_callbacks: Any,
+) -> None:  # fmt: skip
+    document = document_with_pages(owner=alice, pages=1, title="Field notes")
+    assert bob_client.get(f"/api/v1/documents/{document.pk}/").status_code == 404
+
+    created = share(alice_client, document, "BOB@example.com", "view_only",
+                    django_capture_on_commit_callbacks)  # fmt: skip
+    assert created.status_code == 201
+    body = created.json()
+    assert body["shared_with"] == {"id": bob.pk, "email": bob.email}
+    assert body["shared_by"] == {"id": alice.pk, "email": alice.email}
+    assert body["permission"] == "view_only"
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == [bob.email]
+    assert "Field notes" in mail.outbox[0].subject
+    assert f"/documents/{document.pk}/" in mail.outbox[0].body
+
+    seen = bob_client.get(f"/api/v1/documents/{document.pk}/").json()
+    assert seen["permission"] == "view_only"
+    shared = bob_client.get("/api/v1/shared-with-me/").json()
+    assert shared["count"] == 1
+    assert shared["results"][0]["shared_by"] == {"id": alice.pk, "email": alice.email}
+    assert shared["results"][0]["permission"] == "view_only"
+    page_id = seen["pages"][0]["id"]
+    assert bob_client.post(f"/api/v1/pages/{page_id}/audios/", {}).status_code == 403
+    assert charlie_client.get(f"/api/v1/documents/{document.pk}/").status_code == 404
+
+    again = share(alice_client, document, bob.email, "collaborator",
+                  django_capture_on_commit_callbacks)  # fmt: skip
+    assert again.status_code == 200
+    assert again.json()["id"] == body["id"]
+    assert len(mail.outbox) == 1  # changing a share sends no email
+    assert bob_client.post(f"/api/v1/pages/{page_id}/audios/", {}).status_code == 202
+
+    changed = alice_client.patch(f"/api/v1/shares/{body['id']}/", {"permission": "can_share"})
+    assert changed.status_code == 200
+    assert changed.json()["permission"] == "can_share"
+    assert bob_client.get(f"/api/v1/documents/{document.pk}/shares/").status_code == 200
+
+    assert alice_client.delete(f"/api/v1/shares/{body['id']}/").status_code == 204
+    assert bob_client.get(f"/api/v1/documents/{document.pk}/").status_code == 404
+    assert bob_client.get("/api/v1/shared-with-me/").json()["count"] == 0
+    assert len(mail.outbox) == 1
+    actions = list(
+        AccessLog.objects.filter(document=document)
+        .order_by("id")
+        .values_list("action", "outcome", "user__email")
+    )
+    assert actions == [
+        ("share", "success", alice.email),
+        ("generate", "denied", bob.email),
+        ("share", "success", alice.email),
+        ("generate", "success", bob.email),
+        ("permission_change", "success", alice.email),
+        ("unshare", "success", alice.email),
+    ]
+
+
+def test_a_person_may_leave_a_document(alice: User, bob: User, bob_client: APIClient) -> None:
+    document = DocumentFactory.create(owner=alice)
+    entry = DocumentShare.objects.create(
+        document=document, shared_with=bob, permission="view_only", shared_by=alice
+    )
+    assert bob_client.delete(f"/api/v1/shares/{entry.pk}/").status_code == 204
+    assert not DocumentShare.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("email", "permission", "status", "field"),
+    [
+        ("alice@example.com", "view_only", 400, "email"),  # yourself
+        ("bob@example.com", "owner", 400, "permission"),
+        ("bob@example.com", "admin", 400, "permission"),
+        ("not-an-email", "view_only", 400, "email"),
+        ("nobody@example.com", "view_only", 404, None),
+    ],
+)
+def test_bad_shares(
+    alice: User, bob: User, alice_client: APIClient,
+    email: str, permission: str, status: int, field: str | None,
+) -> None:  # fmt: skip
+    document = DocumentFactory.create(owner=alice)
+    response = alice_client.post(
+        f"/api/v1/documents/{document.pk}/shares/", {"email": email, "permission": permission}
+    )
+    assert response.status_code == status
+    if field:
+        assert field in response.json()["error"]["fields"]
+    else:
+        assert response.json()["error"]["message"] == "No account was found for that email address."
+    assert not DocumentShare.objects.exists()
+
+
+def test_sharing_with_the_owner_is_400(alice: User, bob: User, bob_client: APIClient) -> None:
+    document = DocumentFactory.create(owner=alice)
+    DocumentShare.objects.create(document=document, shared_with=bob, permission="can_share")
+    response = bob_client.post(
+        f"/api/v1/documents/{document.pk}/shares/",
+        {"email": alice.email, "permission": "view_only"},
+    )
+    assert response.status_code == 400
+    assert "email" in response.json()["error"]["fields"]
+
+
+def test_share_attempts_are_rate_limited(
+    alice: User, alice_client: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ShareThrottle, "rate", "2/hour", raising=False)
+    document = DocumentFactory.create(owner=alice)
+    for n in range(2):
+        alice_client.post(
+            f"/api/v1/documents/{document.pk}/shares/",
+            {"email": f"guess{n}@example.com", "permission": "view_only"},
+        )
+    response = alice_client.post(
+        f"/api/v1/documents/{document.pk}/shares/",
+        {"email": "x@example.com", "permission": "view_only"},
+    )
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+
+
+def test_scope_filter_on_the_document_list(alice: User, bob: User, alice_client: APIClient) -> None:
+    mine = DocumentFactory.create(owner=alice, title="Mine")
+    theirs = DocumentFactory.create(owner=bob, title="Theirs")
+    DocumentShare.objects.create(document=theirs, shared_with=alice, permission="view_only")
+    DocumentFactory.create(owner=bob, title="Private")
+
+    def titles(scope: str | None) -> list[str]:
+        query = {"scope": scope} if scope else {}
+        return sorted(
+            d["title"] for d in alice_client.get("/api/v1/documents/", query).json()["results"]
+        )
+
+    assert titles(None) == ["Mine", "Theirs"]
+    assert titles("all") == ["Mine", "Theirs"]
+    assert titles("owned") == ["Mine"]
+    assert titles("shared") == ["Theirs"]
+    assert alice_client.get("/api/v1/documents/", {"scope": "everything"}).status_code == 400
+    permissions = {
+        d["title"]: d["permission"]
+        for d in alice_client.get("/api/v1/documents/").json()["results"]
+    }
+    assert permissions == {"Mine": "owner", "Theirs": "view_only"}
+    assert mine.pk
+
+
+@pytest.mark.parametrize("path", ["/api/v1/documents/", "/api/v1/shared-with-me/"])
+def test_list_query_counts_are_constant(bob: User, bob_client: APIClient, path: str) -> None:
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert bob_client.get(path).status_code == 200
+        return len(queries)
+
+    def add_shared(n: int) -> None:
+        for _ in range(n):
+            owner = UserFactory.create()
+            document = document_with_pages(owner=owner, pages=2)
+            DocumentShare.objects.create(
+                document=document, shared_with=bob, permission="collaborator", shared_by=owner
+            )
+            DocumentFactory.create(owner=bob)
+
+    add_shared(2)
+    small = count()
+    add_shared(25)
+    assert count() == small <= 3
+
+
+def test_activity_lists_newest_first_with_the_client(
+    alice: User, bob: User, alice_client: APIClient, bob_client: APIClient, settings: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:  # fmt: skip
+    settings.TRUSTED_CLIENT_IP_HEADER = "HTTP_X_FORWARDED_FOR"
+    document = document_with_pages(owner=alice, pages=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        alice_client.post(
+            f"/api/v1/documents/{document.pk}/shares/",
+            {"email": bob.email, "permission": "view_only"},
+            HTTP_X_FORWARDED_FOR="203.0.113.9, 10.0.0.1",
+            HTTP_USER_AGENT="Agent/" + "x" * 500,
+        )
+    page_id = document.pages.get().pk
+    bob_client.post(f"/api/v1/pages/{page_id}/audios/", {})  # denied: view_only
+    response = alice_client.get(f"/api/v1/documents/{document.pk}/activity/")
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [(r["action"], r["outcome"], r["user"]["email"]) for r in results] == [
+        ("generate", "denied", bob.email),
+        ("share", "success", alice.email),
+    ]
+    entry = AccessLog.objects.get(action="share")
+    assert entry.client_ip == "203.0.113.9"
+    assert len(entry.user_agent) == 300
+    assert bob_client.get(f"/api/v1/documents/{document.pk}/activity/").status_code == 403
+
+
+def test_the_client_address_header_is_ignored_unless_trusted(
+    alice: User, bob: User, alice_client: APIClient
+) -> None:
+    document = DocumentFactory.create(owner=alice)
+    alice_client.post(
+        f"/api/v1/documents/{document.pk}/shares/",
+        {"email": bob.email, "permission": "view_only"},
+        HTTP_X_FORWARDED_FOR="198.51.100.1",
+    )
+    assert AccessLog.objects.get().client_ip == "127.0.0.1"
+
+
+def test_a_failing_audit_write_never_fails_the_request(
+    alice: User, bob: User, alice_client: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("audit table locked")
+
+    monkeypatch.setattr(AccessLog.objects, "create", broken)
+    document = DocumentFactory.create(owner=alice)
+    response = alice_client.post(
+        f"/api/v1/documents/{document.pk}/shares/", {"email": bob.email, "permission": "view_only"}
+    )
+    assert response.status_code == 201
