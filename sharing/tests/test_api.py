@@ -31,7 +31,7 @@ def test_alice_shares_with_bob_changes_and_removes_it(
     alice: User, bob: User, charlie: User, alice_client: APIClient, bob_client: APIClient,
     charlie_client: APIClient, django_capture_on_commit_callbacks: Any,
 ) -> None:  # fmt: skip
-    document = document_with_pages(owner=alice, pages=1, title="Field notes")
+    document = document_with_pages(owner=alice, pages=1, title="Field notes & <drafts>")
     assert bob_client.get(f"/api/v1/documents/{document.pk}/").status_code == 404
 
     created = share(alice_client, document, "BOB@example.com", "view_only",
@@ -43,7 +43,8 @@ def test_alice_shares_with_bob_changes_and_removes_it(
     assert body["permission"] == "view_only"
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == [bob.email]
-    assert "Field notes" in mail.outbox[0].subject
+    assert mail.outbox[0].subject == '"Field notes & <drafts>" was shared with you on Pagecast'
+    assert "Field notes & <drafts>" in mail.outbox[0].body
     assert f"/documents/{document.pk}/" in mail.outbox[0].body
 
     seen = bob_client.get(f"/api/v1/documents/{document.pk}/").json()
