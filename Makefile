@@ -30,6 +30,8 @@ run: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/bandit --quiet --recursive --severity-level medium --exclude '*/tests/*' \
+		core users document_processing speech_processing sharing web pagecast_cli bench
 
 typecheck: venv
 	$(VENV)/bin/mypy .
