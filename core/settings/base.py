@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "allauth",
     "allauth.account",
     "core",
@@ -83,6 +84,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "csp.middleware.CSPMiddleware",
     "core.middleware.ApiExceptionMiddleware",
 ]
 
@@ -201,6 +203,31 @@ WHITENOISE_USE_FINDERS = True
 FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
+
+# --- Content Security Policy --------------------------------------------------------------------
+# Everything is served from this site (vendored static files, no CDN) and no page needs inline
+# scripts. Audio may come from the S3 endpoint that signed download URLs redirect to.
+_media_sources = ["'self'", "blob:"]
+if STORAGE_BACKEND == "s3":
+    _media_sources.append(
+        env_str("AWS_S3_ENDPOINT_URL", "")
+        or "https://{}.s3.amazonaws.com".format(env_str("AWS_STORAGE_BUCKET_NAME"))
+    )
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "media-src": _media_sources,
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 # --- Internationalisation -----------------------------------------------------------------------
 LANGUAGE_CODE = "en"
