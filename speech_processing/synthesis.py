@@ -9,6 +9,11 @@ is close for prose and never drifts beyond the chunk. The pause after a sentence
 that sentence, so the spans tile the audio: each starts where the previous one ends, the first
 at 0 and the last at the end.
 
+Sentence character offsets index the text that was passed in (the page as stored), not the
+normalised text the engine read, so a player can highlight the sentence being spoken in the page
+and seek by clicking one. A sentence's range covers everything it was made from: a URL read as
+"a link to example.com", an emoji or a tag dropped inside it.
+
 ``iter_synthesis`` yields MP3 bytes chunk by chunk so a caller can stream while synthesising;
 ``synthesize_text`` collects the same parts into one result.
 """
@@ -30,7 +35,7 @@ from speech_processing.engines.base import (
 from speech_processing.text import (
     Chunk,
     Sentence,
-    normalize_for_speech,
+    normalize_for_speech_with_sources,
     pack_chunks,
     split_sentences,
 )
@@ -62,7 +67,7 @@ class PauseOptions:
 class SentenceTiming:
     start: float  # seconds
     end: float
-    char_start: int  # offsets into the normalised text
+    char_start: int  # offsets into the original text (the one passed in), trimmed
     char_end: int
 
     def as_dict(self) -> dict[str, float | int]:
@@ -76,9 +81,11 @@ class SentenceTiming:
 
 @dataclass(frozen=True)
 class SynthesisPlan:
-    text: str  # normalised; every offset indexes into it
+    text: str  # normalised; the offsets of sentences and chunks index into it
     sentences: list[Sentence]
     chunks: list[Chunk]
+    # Per sentence, its [start, end) in the original text: ordered and never overlapping.
+    source_spans: list[tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,7 @@ class SynthesisOutput:
     duration_seconds: float
     sample_rate: int
     num_samples: int
-    text: str  # the normalised text the sentence offsets index into
+    text: str  # the normalised text that was spoken (sentence offsets index the original)
     sentences: list[SentenceTiming] = field(default_factory=list)
 
     def timings(self) -> list[dict[str, float | int]]:
@@ -108,8 +115,8 @@ def plan_synthesis(
     text: str, *, language: str, max_chunk_chars: int, chunk_by_sentence: bool
 ) -> SynthesisPlan:
     """Normalise, split and pack; raise ``NoSpeakableText`` when nothing is left to say."""
-    normalised = normalize_for_speech(text, language=language)
-    sentences = split_sentences(normalised, language=language)
+    mapped = normalize_for_speech_with_sources(text, language=language)
+    sentences = split_sentences(mapped.text, language=language)
     if not sentences:
         raise NoSpeakableText("no speakable text")
     chunks = pack_chunks(
@@ -118,7 +125,10 @@ def plan_synthesis(
         first_chunk_max_chars=None if chunk_by_sentence else FIRST_CHUNK_CHARS,
         one_sentence_per_chunk=chunk_by_sentence,
     )
-    return SynthesisPlan(text=normalised, sentences=sentences, chunks=chunks)
+    source_spans = mapped.source_spans((s.char_start, s.char_end) for s in sentences)
+    return SynthesisPlan(
+        text=mapped.text, sentences=sentences, chunks=chunks, source_spans=source_spans
+    )
 
 
 def iter_synthesis(
@@ -267,12 +277,12 @@ class _Run:
         return tuple(finished)
 
     def _timing(self, index: int, end: int) -> SentenceTiming:
-        sentence = self.plan.sentences[index]
+        char_start, char_end = self.plan.source_spans[index]
         return SentenceTiming(
             start=self._seconds(self._sentence_starts.pop(index)),
             end=self._seconds(end),
-            char_start=sentence.char_start,
-            char_end=sentence.char_end,
+            char_start=char_start,
+            char_end=char_end,
         )
 
     def _seconds(self, samples: int) -> float:

@@ -4,17 +4,20 @@ Every engine receives plain text (Polly with ``TextType="text"``, espeak-ng with
 nothing here is a security boundary against markup injection; the clean-up exists so that
 angle-bracket junk, URLs, hashes and emoji are not read aloud and so that offsets are stable.
 
-Offsets in ``Sentence`` and ``Chunk`` index into the *normalised* text, which is what a player
-shows while highlighting the sentence being spoken.
+Offsets in ``Sentence`` and ``Chunk`` index into the *normalised* text, which is what the engine
+reads. ``normalize_for_speech_with_sources`` also says where each normalised character came from
+in the original text, so a player can highlight the sentence being spoken in the page itself.
 """
 
 from __future__ import annotations
 
 import html
+import itertools
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeAlias, TypeVar
 
 import sentencex
 
@@ -44,10 +47,14 @@ class Chunk:
 
 _TRADEMARKS = re.compile("[\u2122\u2120\u00ae]")  # ™ ℠ ®: NFKC would turn ™ into "TM"
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
 _ENTITY = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
+_LINE_BREAKS = re.compile("\r\n?|[\u2029\x0c\u2028\x0b\x85]")
+_LINE_BREAK_WORDS = {"\u2029": "\n\n", "\x0c": "\n\n"}  # paragraph separator, form feed
 _ZERO_WIDTH_JOINERS = "\u200c\u200d"
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
-_NOT_PRINTABLE_ASCII = re.compile(r"[^ -~]")
+_NOT_PRINTABLE_ASCII = re.compile(r"[^ -~\n]+")
+_NOT_ASCII = re.compile(r"[\x00-\x7f]?[^\x00-\x7f]+")  # with the starter before, for NFKC
 _MARKUP = re.compile(
     r"<!--.*?(?:-->|$)"  # comments, also unterminated ones
     r"|<!\[CDATA\[|\]\]>"  # CDATA wrappers (their content is kept)
@@ -59,13 +66,18 @@ _MD_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\s]*(?:\s+\"[^\"\n]*\")?\)")
 _CITATION = re.compile(r"\[\d+(?:\s*[,\u2013-]\s*\d+)*\]")  # Wikipedia-style "[12]"
 _URL = re.compile(r"\b(?:(?:https?|ftp)://|www\.)[^\s<>\"'`]+", re.IGNORECASE)
 _URL_TRAILING_PUNCT = ".,;:!?)]}'\""
-_ARROWS_TO = re.compile("\\s*[\u2192\u21d2\u27f6\u27f9\u2794\u279c]\\s*")
+_ARROW = "[\u2192\u21d2\u27f6\u27f9\u2794\u279c]"
+_ARROWS_TO = re.compile(f"\\s*{_ARROW}\\s*")
 # List bullets and Markdown heading marks at the start of a line.
 _LIST_MARKER = re.compile(
     "^[ \t]*(?:[-*+\u2022\u25e6\u25aa\u2023\u25cf\u25a0\u27a2\u27a4\u25ba\u25b6]|#{1,6})[ \t]+",
     re.MULTILINE,
 )
-_INLINE_BULLET = re.compile("\\s*[\u2022\u25e6\u25aa\u2023\u25cf\u2219]\\s*")
+_BULLET = "[\u2022\u25e6\u25aa\u2023\u25cf\u2219]"
+_INLINE_BULLET = re.compile(f"\\s*{_BULLET}\\s*")
+# A bare character class is found much faster than "\s*[...]", so it decides whether the
+# rules above run at all.
+_ARROW_OR_BULLET = re.compile(f"{_ARROW}|{_BULLET}")
 # Pictographs, emoji and their modifiers. Python has no Extended_Pictographic property, so we
 # name the blocks: misc technical/symbols, dingbats, arrows, shapes, supplementary pictographs,
 # regional indicators, skin tones (inside 1F000-1FAFF), variation selectors, keycaps, tag chars.
@@ -78,6 +90,7 @@ _STRAY_JOINER = re.compile(f"(?<!\\w)[{_ZERO_WIDTH_JOINERS}]|[{_ZERO_WIDTH_JOINE
 # A comparison has an operand on both sides: "x < 5", "a>b". "< >" left by a stripped tag has not.
 _COMPARE_LT = re.compile(r"(?<=[\w)])[^\S\n]*<[^\S\n]*(?=[\w(\-])")
 _COMPARE_GT = re.compile(r"(?<=[\w)])[^\S\n]*>[^\S\n]*(?=[\w(\-])")
+_ANGLE_BRACKET = re.compile("[<>]")
 _DEGREES = re.compile(r"\s*\u00b0\s*([CF])\b|\s*\u00b0")
 _PERCENT = re.compile(r"\s*%")
 _SYMBOL_WORDS_EN = {
@@ -97,14 +110,67 @@ _SYMBOL_WORDS_RE = re.compile("|".join(re.escape(symbol) for symbol in _SYMBOL_W
 _DECORATION = re.compile(r"([=_*~#.\-])\1{3,}")  # "=====", "-----", "*****", "....."
 _DASHES = re.compile(r"\s*-{2,3}\s*")
 _EMPHASIS = re.compile(r"[*`^\\]+|~~")
+_UNDERSCORES = re.compile(r"_{2,}")
+_PIPE = re.compile(r"\|")
+_OPENING_BRACKET = re.compile(r"[\[{]")
+_CLOSING_BRACKET = re.compile(r"[\]}]")
 _REPEATED_MARKS = re.compile(r"([!?])\1+")
 # Scripts written without spaces: a long run of them is a sentence, not junk.
 _UNSPACED_SCRIPT = re.compile(
     "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
     "\uf900-\ufaff\U00020000-\U0002ffff]"
 )
-_LONG_TOKEN = re.compile(rf"\S{{{LONG_WORD_CHARS + 1},}}")
+# Starting only at a word's start finds the same tokens as "\S{41,}" in linear time.
+_LONG_TOKEN = re.compile(rf"(?<!\S)\S{{{LONG_WORD_CHARS + 1},}}")
 _WORD_SEPARATORS = re.compile(r"[/\\_\-.,:;=+|~#&?!()\[\]{}'\"]+")
+# _tidy's rules. The two whitespace rules match only where they change something (a single
+# space or a bare newline is left alone), which keeps the mapped rewrite from visiting every
+# word boundary; the result is the same as "[^\S\n]+" -> " " and " ?\n ?" -> "\n".
+_SPACE_RUN = re.compile(r"[^\S\n]{2,}|[^\S\n ]")
+_SPACE_AROUND_NEWLINE = re.compile(r" \n ?|\n ")
+_NEWLINES = re.compile(r"\n{3,}")
+_EMPTY_PARENTHESES = re.compile(r"\(\s*\)")  # parentheses emptied by earlier steps
+_SPACE_BEFORE_MARK = re.compile(r" +([,;:.!?)])")
+_SPACE_AFTER_PARENTHESIS = re.compile(r"\( +")
+_REPEATED_SEPARATORS = re.compile(r"([,;:])(?:\s*[,;:])+")
+_LINE_START_SEPARATORS = re.compile(r"(^|\n)[,;:]+ ?")  # a line does not start with a comma
+_LONG_ELLIPSIS = re.compile(r"\.{4,}")
+
+_Replacement: TypeAlias = str | Callable[[re.Match[str]], str]
+_R = TypeVar("_R", bound="_Rewriter")
+
+
+@dataclass(frozen=True, eq=False)
+class MappedText:
+    """Normalised text and where each of its characters came from in the original.
+
+    Character ``i`` of ``text`` stands for ``original[starts[i]:ends[i]]``: a kept character
+    for itself, an inserted one ("a link to example.com" for a URL, " and " for "&") for the
+    whole span it replaced, so ``starts`` holds the start of that span. Both lists are
+    non-decreasing and have one extra entry, ``len(original)``, for the end.
+    """
+
+    original: str
+    text: str
+    starts: list[int]
+    ends: list[int]
+
+    def source_spans(self, spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Map ordered, non-overlapping ``[start, end)`` ranges of ``text`` to ``original``.
+
+        Each range covers everything its characters came from and is trimmed of surrounding
+        whitespace; the results stay in order and never overlap, even when two ranges share
+        one replaced span.
+        """
+        mapped: list[tuple[int, int]] = []
+        floor = 0
+        for start, end in spans:
+            source_start = max(self.starts[start], floor)
+            source_end = max(self.ends[end - 1] if end > start else source_start, source_start)
+            source_start, source_end = _strip_span(self.original, source_start, source_end)
+            mapped.append((source_start, source_end))
+            floor = source_end
+        return mapped
 
 
 def normalize_for_speech(text: str, *, language: str = "en") -> str:
@@ -115,8 +181,29 @@ def normalize_for_speech(text: str, *, language: str = "en") -> str:
     Symbol words are English only: other languages leave "&", "%" and friends to the engine,
     which reads them in the voice's language.
     """
+    return _normalise(_Rewriter(text), language=language).text
+
+
+def normalize_for_speech_mapped(text: str, *, language: str = "en") -> tuple[str, list[int]]:
+    """``normalize_for_speech(text)`` and, per character of it, its index in ``text``.
+
+    The list has one more entry than the normalised text; the last is ``len(text)``. Inserted
+    characters map to the start of the span they replaced. To map a range back, including
+    the end of replaced spans, use ``normalize_for_speech_with_sources``.
+    """
+    mapped = normalize_for_speech_with_sources(text, language=language)
+    return mapped.text, mapped.starts
+
+
+def normalize_for_speech_with_sources(text: str, *, language: str = "en") -> MappedText:
+    """``normalize_for_speech(text)`` with the original span of every character."""
+    rewriter = _normalise(_MappedRewriter(text), language=language)
+    return MappedText(original=text, text=rewriter.text, starts=rewriter.starts, ends=rewriter.ends)
+
+
+def _normalise(rewriter: _R, *, language: str) -> _R:
     english = _primary_language(language) == "en"
-    steps: list[Callable[[str], str]] = [
+    steps: list[Callable[[_Rewriter], None]] = [
         _drop_surrogates,
         _drop_trademarks,
         _nfkc,
@@ -124,9 +211,9 @@ def normalize_for_speech(text: str, *, language: str = "en") -> str:
         _normalise_line_breaks,
         _drop_invisible,
         _strip_markup,
-        lambda value: _replace_urls(value, english=english),
-        lambda value: _angle_brackets(value, english=english),
-        lambda value: _expand_symbols(value, english=english),
+        lambda r: _replace_urls(r, english=english),
+        lambda r: _angle_brackets(r, english=english),
+        lambda r: _expand_symbols(r, english=english),
         _drop_pictographs,
         _strip_decoration,
         # After the steps above, which can leave "- " or "# " at the start of a line ("-°").
@@ -134,16 +221,18 @@ def normalize_for_speech(text: str, *, language: str = "en") -> str:
         _break_long_words,
         _tidy,
     ]
-    # Normalising normalised text must change nothing: stored offsets index into it. A step
+    # Normalising normalised text must change nothing (a stable, idempotent clean-up). A step
     # can expose work for an earlier one ("#--0" → "# — 0"), so run to a fixed point; the
     # second pass is nearly always the last and costs a few milliseconds per page.
     for _ in range(3):
-        previous = text
+        previous = rewriter.text
         for step in steps:
-            text = step(text)
-        if text == previous:
+            step(rewriter)
+        if rewriter.text == previous:
             break
-    return text if has_speakable_text(text) else ""
+    if not has_speakable_text(rewriter.text):
+        rewriter.clear()
+    return rewriter
 
 
 def has_speakable_text(text: str) -> bool:
@@ -155,50 +244,234 @@ def _primary_language(language: str) -> str:
     return re.split(r"[-_]", language.strip().lower(), maxsplit=1)[0]
 
 
-def _drop_surrogates(text: str) -> str:
+class _Rewriter:
+    """Text being normalised: every step rewrites it through these few operations."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def sub(self, pattern: re.Pattern[str], replacement: _Replacement) -> None:
+        self.text = pattern.sub(replacement, self.text)
+
+    def nfkc(self) -> None:
+        self.text = unicodedata.normalize("NFKC", self.text)
+
+    def strip(self) -> None:
+        self.text = self.text.strip()
+
+    def clear(self) -> None:
+        self.text = ""
+
+
+class _MappedRewriter(_Rewriter):
+    """A rewriter that also keeps, per character, the span of the original it stands for.
+
+    ``starts``/``ends`` are as in ``MappedText``. Each edit is composed into them directly,
+    from slices of the current lists, so an edit costs one pass in C over the text and Python
+    work per replacement only.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.starts = list(range(len(text) + 1))
+        self.ends = list(range(1, len(text) + 2))
+        self.ends[-1] = len(text)
+
+    def sub(self, pattern: re.Pattern[str], replacement: _Replacement) -> None:
+        if callable(replacement):
+            edits = ((m.start(), m.end(), replacement(m)) for m in pattern.finditer(self.text))
+        elif "\\" in replacement:  # a template: "\1"
+            edits = (
+                (m.start(), m.end(), m.expand(replacement)) for m in pattern.finditer(self.text)
+            )
+        else:
+            edits = ((m.start(), m.end(), replacement) for m in pattern.finditer(self.text))
+        self.edit(edits)
+
+    def nfkc(self) -> None:
+        text = self.text
+        if text.isascii() or unicodedata.is_normalized("NFKC", text):
+            return
+        expected = unicodedata.normalize("NFKC", text)
+        self.edit(_nfkc_edits(text))
+        if self.text != expected:  # cannot happen (see _nfkc_edits); never risk the text
+            self.edit([(0, len(self.text), expected)])
+
+    def strip(self) -> None:
+        text = self.text
+        end = len(text.rstrip())
+        start = end - len(text[:end].lstrip())
+        if start == 0 and end == len(text):
+            return
+        self.text = text[start:end]
+        self.starts = self.starts[start:end] + self.starts[-1:]
+        self.ends = self.ends[start:end] + self.ends[-1:]
+
+    def clear(self) -> None:
+        self.text = ""
+        self.starts = self.starts[-1:]
+        self.ends = self.ends[-1:]
+
+    def edit(self, edits: Iterable[tuple[int, int, str]]) -> None:
+        """Replace ``text[start:end]`` by each replacement (ordered, non-overlapping spans).
+
+        Unchanged characters keep their sources. Of a replacement, a part that copies the
+        replaced text (a common prefix or suffix, or the replacement found inside it, as in
+        "[link](url)" → "link") keeps those characters' sources; the rest stands for the whole
+        replaced span in between.
+        """
+        text, starts, ends = self.text, self.starts, self.ends
+        pieces: list[str] = []
+        new_starts: list[int] = []
+        new_ends: list[int] = []
+        last = 0
+        for start, end, replacement in edits:
+            replaced = text[start:end]
+            if replacement == replaced:
+                continue
+            pieces.append(text[last:start])
+            pieces.append(replacement)
+            new_starts += starts[last:start]
+            new_ends += ends[last:start]
+            last = end
+            if not replacement:
+                continue
+            found = replaced.find(replacement)
+            if found >= 0:
+                new_starts += starts[start + found : start + found + len(replacement)]
+                new_ends += ends[start + found : start + found + len(replacement)]
+                continue
+            prefix, suffix = _common_ends(replaced, replacement)
+            inserted = len(replacement) - prefix - suffix
+            new_starts += starts[start : start + prefix]
+            new_ends += ends[start : start + prefix]
+            if inserted:
+                span_start = starts[start + prefix]
+                span_end = ends[end - suffix - 1] if end - suffix > start + prefix else span_start
+                new_starts += [span_start] * inserted
+                new_ends += [span_end] * inserted
+            new_starts += starts[end - suffix : end]
+            new_ends += ends[end - suffix : end]
+        if not pieces:
+            return
+        pieces.append(text[last:])
+        new_starts += starts[last:]
+        new_ends += ends[last:]
+        self.text = "".join(pieces)
+        self.starts = new_starts
+        self.ends = new_ends
+
+
+def _common_ends(old: str, new: str) -> tuple[int, int]:
+    """Lengths of the common prefix and, in what remains of both, the common suffix."""
+    limit = min(len(old), len(new))
+    prefix = 0
+    while prefix < limit and old[prefix] == new[prefix]:
+        prefix += 1
+    limit -= prefix
+    suffix = 0
+    while suffix < limit and old[-1 - suffix] == new[-1 - suffix]:
+        suffix += 1
+    return prefix, suffix
+
+
+def _nfkc_edits(text: str) -> Iterator[tuple[int, int, str]]:
+    """NFKC as edits that are as small as possible, for a precise map.
+
+    NFKC only changes non-ASCII characters and never joins an ASCII character to the one
+    before it, so it works on each non-ASCII run together with the starter just before it (a
+    combining accent may follow an ASCII letter). Within a run each starter and the
+    combining marks after it are normalised alone, when that gives the same result as the
+    whole run (it does not for conjoining Hangul jamo, which compose across starters).
+    """
+    for match in _NOT_ASCII.finditer(text):
+        run = match.group()
+        if unicodedata.is_normalized("NFKC", run):
+            continue
+        start = match.start()
+        normalised = unicodedata.normalize("NFKC", run)
+        clusters = _clusters(run)
+        pieces = [unicodedata.normalize("NFKC", run[s:e]) for s, e in clusters]
+        if "".join(pieces) != normalised:
+            yield start, match.end(), normalised
+            continue
+        for (s, e), piece in zip(clusters, pieces, strict=True):
+            yield start + s, start + e, piece
+
+
+def _clusters(text: str) -> list[tuple[int, int]]:
+    bounds = [i for i, char in enumerate(text) if i == 0 or not unicodedata.combining(char)]
+    return list(itertools.pairwise([*bounds, len(text)]))
+
+
+def _drop_surrogates(r: _Rewriter) -> None:
     # Lone surrogates cannot be encoded to UTF-8 and would crash every engine. Halves of a valid
     # pair that arrived as two code points (e.g. from JSON) are joined first, so "\ud83d\ude00"
     # becomes one emoji (dropped later) rather than two deletions.
-    if not _SURROGATE.search(text):
-        return text
-    paired = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
-    return _SURROGATE.sub("", paired)
+    if not _SURROGATE.search(r.text):
+        return
+    r.sub(_SURROGATE_PAIR, _join_surrogates)
+    r.sub(_SURROGATE, "")
 
 
-def _drop_trademarks(text: str) -> str:
-    return _TRADEMARKS.sub("", text)
+def _join_surrogates(match: re.Match[str]) -> str:
+    return match.group().encode("utf-16-le", "surrogatepass").decode("utf-16-le")
 
 
-def _nfkc(text: str) -> str:
+def _drop_trademarks(r: _Rewriter) -> None:
+    if not r.text.isascii():
+        r.sub(_TRADEMARKS, "")
+
+
+def _nfkc(r: _Rewriter) -> None:
     # Fullwidth letters, ligatures ("ﬁ"), "…" → "...", superscripts → digits.
-    return unicodedata.normalize("NFKC", text)
+    r.nfkc()
 
 
-def _unescape_entities(text: str) -> str:
+def _unescape_entities(r: _Rewriter) -> None:
     # Only well-formed entities, and a few rounds so "&amp;lt;speak&amp;gt;" cannot smuggle a
     # tag past the markup step that follows.
     for _ in range(3):
-        unescaped = _ENTITY.sub(lambda match: html.unescape(match.group()), text)
-        if unescaped == text:
+        before = r.text
+        if "&" not in before:
             break
-        text = unescaped
+        r.sub(_ENTITY, _unescape_entity)
+        if r.text == before:
+            break
     # An entity may name a fullwidth less-than sign; NFKC again so the markup step sees "<".
-    return unicodedata.normalize("NFKC", text)
+    r.nfkc()
 
 
-def _normalise_line_breaks(text: str) -> str:
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = text.replace("\u2029", "\n\n").replace("\x0c", "\n\n")  # paragraph sep, form feed
-    return text.replace("\u2028", "\n").replace("\x0b", "\n").replace("\x85", "\n")
+def _unescape_entity(match: re.Match[str]) -> str:
+    return html.unescape(match.group())
 
 
-def _drop_invisible(text: str) -> str:
+def _normalise_line_breaks(r: _Rewriter) -> None:
+    # CRLF and CR, paragraph separator and form feed ("\n\n"), line separator, VT and NEL.
+    text = r.text
+    if "\r" in text or "\x0b" in text or "\x0c" in text or not text.isascii():
+        r.sub(_LINE_BREAKS, _line_break)
+
+
+def _line_break(match: re.Match[str]) -> str:
+    return _LINE_BREAK_WORDS.get(match.group(), "\n")
+
+
+def _drop_invisible(r: _Rewriter) -> None:
     # Control, format, private-use and unassigned characters are never spoken. Tabs become
     # spaces; the zero-width (non-)joiners matter inside Indic and Persian words. Terminal
     # colour codes (pasted logs) go whole, or "[31m" would be read out.
-    text = _ANSI_ESCAPE.sub("", text)
+    if "\x1b" in r.text:
+        r.sub(_ANSI_ESCAPE, "")
     # Printable ASCII is always visible; only the rest needs a Unicode category lookup.
-    return _NOT_PRINTABLE_ASCII.sub(lambda match: _visible_char(match.group()), text)
+    r.sub(_NOT_PRINTABLE_ASCII, _visible_chars)
+
+
+def _visible_chars(match: re.Match[str]) -> str:
+    run = match.group()
+    if len(run) == 1:
+        return _visible_char(run)
+    return "".join([_visible_char(char) for char in run])
 
 
 def _visible_char(char: str) -> str:
@@ -212,15 +485,19 @@ def _visible_char(char: str) -> str:
     return char
 
 
-def _strip_markup(text: str) -> str:
-    text = _MD_LINK.sub(lambda match: match.group(1), text)
-    text = _CITATION.sub("", text)
+def _strip_markup(r: _Rewriter) -> None:
+    if "](" in r.text:
+        r.sub(_MD_LINK, r"\1")
+    if "[" in r.text:
+        r.sub(_CITATION, "")
     # A tag may hide another once removed ("<<b>speak>"), so repeat until nothing changes.
     while True:
-        stripped = _MARKUP.sub(_tag_replacement, text)
-        if stripped == text:
-            return text
-        text = stripped
+        before = r.text
+        if "<" not in before and "]]>" not in before:
+            return
+        r.sub(_MARKUP, _tag_replacement)
+        if r.text == before:
+            return
 
 
 def _tag_replacement(match: re.Match[str]) -> str:
@@ -231,7 +508,7 @@ def _tag_replacement(match: re.Match[str]) -> str:
     return " " if between_words and text[end].isalnum() else ""
 
 
-def _replace_urls(text: str, *, english: bool) -> str:
+def _replace_urls(r: _Rewriter, *, english: bool) -> None:
     def replace_url(match: re.Match[str]) -> str:
         url = match.group()
         trailing = ""
@@ -244,7 +521,8 @@ def _replace_urls(text: str, *, english: bool) -> str:
         spoken = f"a link to {domain}" if english else domain
         return f" {spoken}{trailing}"
 
-    return _URL.sub(replace_url, text)
+    if "://" in r.text or "www." in r.text.lower():  # what _URL needs, cheaply
+        r.sub(_URL, replace_url)
 
 
 def _url_domain(url: str) -> str:
@@ -256,27 +534,36 @@ def _url_domain(url: str) -> str:
     return host if re.fullmatch(r"[\w.\-]{1,100}", host) and has_speakable_text(host) else ""
 
 
-def _angle_brackets(text: str, *, english: bool) -> str:
+def _angle_brackets(r: _Rewriter, *, english: bool) -> None:
     # What survives _strip_markup is not a tag. Comparisons ("x < 5") are read; any other
     # angle bracket is junk and becomes a space, so none reaches an engine.
-    if english:
-        text = _COMPARE_LT.sub(" less than ", text)
-        text = _COMPARE_GT.sub(" greater than ", text)
-    return text.replace("<", " ").replace(">", " ")
+    if english and "<" in r.text:
+        r.sub(_COMPARE_LT, " less than ")
+    if english and ">" in r.text:
+        r.sub(_COMPARE_GT, " greater than ")
+    if "<" in r.text or ">" in r.text:
+        r.sub(_ANGLE_BRACKET, " ")
 
 
-def _lists_and_bullets(text: str) -> str:
-    text = _LIST_MARKER.sub("", text)
-    return _INLINE_BULLET.sub(", ", text)
+def _lists_and_bullets(r: _Rewriter) -> None:
+    r.sub(_LIST_MARKER, "")
+    if not r.text.isascii() and _ARROW_OR_BULLET.search(r.text):
+        r.sub(_INLINE_BULLET, ", ")
 
 
-def _expand_symbols(text: str, *, english: bool) -> str:
+def _expand_symbols(r: _Rewriter, *, english: bool) -> None:
+    # The rules below need a non-ASCII character or the one they replace, so most are skipped
+    # on plain English text without running their (slow, "\s*"-led) patterns.
+    if not r.text.isascii() and _ARROW_OR_BULLET.search(r.text):
+        r.sub(_ARROWS_TO, " to " if english else " ")
     if not english:
-        return _ARROWS_TO.sub(" ", text)
-    text = _ARROWS_TO.sub(" to ", text)
-    text = _DEGREES.sub(_degrees_words, text)
-    text = _PERCENT.sub(" percent ", text)
-    return _SYMBOL_WORDS_RE.sub(lambda match: _SYMBOL_WORDS_EN[match.group()], text)
+        return
+    if "\u00b0" in r.text:
+        r.sub(_DEGREES, _degrees_words)
+    if "%" in r.text:
+        r.sub(_PERCENT, " percent ")
+    if not r.text.isascii() or "&" in r.text or "@" in r.text:
+        r.sub(_SYMBOL_WORDS_RE, _symbol_words)
 
 
 def _degrees_words(match: re.Match[str]) -> str:
@@ -284,25 +571,37 @@ def _degrees_words(match: re.Match[str]) -> str:
     return f" degrees{scale}"
 
 
-def _drop_pictographs(text: str) -> str:
-    text = _PICTOGRAPHS.sub("", text)
+def _symbol_words(match: re.Match[str]) -> str:
+    return _SYMBOL_WORDS_EN[match.group()]
+
+
+def _drop_pictographs(r: _Rewriter) -> None:
+    if r.text.isascii():
+        return
+    r.sub(_PICTOGRAPHS, "")
     # Joiners that held emoji sequences together are now orphans.
-    return _STRAY_JOINER.sub("", text)
+    if "\u200c" in r.text or "\u200d" in r.text:
+        r.sub(_STRAY_JOINER, "")
 
 
-def _strip_decoration(text: str) -> str:
-    text = _EMPHASIS.sub("", text)
-    text = _DECORATION.sub(lambda match: "..." if match.group(1) == "." else " ", text)
-    text = _DASHES.sub(" \u2014 ", text)  # ASCII "--" is an em dash: a pause, not "minus"
-    text = re.sub(r"_{2,}", " ", text)
-    text = text.replace("|", ", ")
-    text = re.sub(r"[\[{]", "(", text)
-    text = re.sub(r"[\]}]", ")", text)
-    return _REPEATED_MARKS.sub(r"\1", text)
+def _strip_decoration(r: _Rewriter) -> None:
+    r.sub(_EMPHASIS, "")
+    r.sub(_DECORATION, _decoration_replacement)
+    if "--" in r.text:
+        r.sub(_DASHES, " \u2014 ")  # ASCII "--" is an em dash: a pause, not "minus"
+    r.sub(_UNDERSCORES, " ")
+    r.sub(_PIPE, ", ")
+    r.sub(_OPENING_BRACKET, "(")
+    r.sub(_CLOSING_BRACKET, ")")
+    r.sub(_REPEATED_MARKS, r"\1")
 
 
-def _break_long_words(text: str) -> str:
-    return _LONG_TOKEN.sub(_break_long_word, text)
+def _decoration_replacement(match: re.Match[str]) -> str:
+    return "..." if match.group(1) == "." else " "
+
+
+def _break_long_words(r: _Rewriter) -> None:
+    r.sub(_LONG_TOKEN, _break_long_word)
 
 
 def _break_long_word(match: re.Match[str]) -> str:
@@ -323,29 +622,30 @@ def _readable_part(part: str) -> bool:
     return not (mixed and len(part) > 16)
 
 
-def _tidy(text: str) -> str:
+def _tidy(r: _Rewriter) -> None:
     # Each rule can expose work for another ("0! !" → "0!!" → "0!"), so repeat until stable;
     # that also makes normalising twice give the same text as normalising once.
     for _ in range(5):
-        tidied = _tidy_once(text)
-        if tidied == text:
+        before = r.text
+        _tidy_once(r)
+        if r.text == before:
             break
-        text = tidied
-    return text
 
 
-def _tidy_once(text: str) -> str:
-    text = re.sub(r"[^\S\n]+", " ", text)  # every space-like run, except newlines
-    text = re.sub(r" ?\n ?", "\n", text)
-    text = re.sub(r"\n{3,}", "\n\n", text)
-    text = re.sub(r"\(\s*\)", "", text)  # parentheses emptied by earlier steps
-    text = re.sub(r" +([,;:.!?)])", r"\1", text)
-    text = re.sub(r"\( +", "(", text)
-    text = re.sub(r"([,;:])(?:\s*[,;:])+", r"\1", text)
-    text = re.sub(r"(^|\n)[,;:]+ ?", r"\1", text)  # a line does not start with a comma
-    text = _REPEATED_MARKS.sub(r"\1", text)
-    text = re.sub(r"\.{4,}", "...", text)
-    return text.strip()
+def _tidy_once(r: _Rewriter) -> None:
+    r.sub(_SPACE_RUN, " ")  # every space-like run, except newlines
+    r.sub(_SPACE_AROUND_NEWLINE, "\n")
+    r.sub(_NEWLINES, "\n\n")
+    r.sub(_EMPTY_PARENTHESES, "")
+    r.sub(_SPACE_BEFORE_MARK, r"\1")
+    r.sub(_SPACE_AFTER_PARENTHESIS, "(")
+    r.sub(_REPEATED_SEPARATORS, r"\1")
+    text = r.text
+    if text[:1] in ",;:" or "\n," in text or "\n;" in text or "\n:" in text:
+        r.sub(_LINE_START_SEPARATORS, r"\1")
+    r.sub(_REPEATED_MARKS, r"\1")
+    r.sub(_LONG_ELLIPSIS, "...")
+    r.strip()
 
 
 # --------------------------------------------------------------------------- sentences

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -9,6 +11,8 @@ from hypothesis import strategies as st
 from speech_processing.text import (
     Sentence,
     normalize_for_speech,
+    normalize_for_speech_mapped,
+    normalize_for_speech_with_sources,
     pack_chunks,
     split_long_text,
     split_sentences,
@@ -311,3 +315,116 @@ def test_normalisation_is_stable_and_encodable(raw: str) -> None:
     text = normalize_for_speech(raw)
     text.encode("utf-8")  # no lone surrogates left
     assert normalize_for_speech(text) == text
+
+
+# --------------------------------------------------------------------------- source offsets
+
+
+def test_text_that_needs_no_change_maps_to_itself() -> None:
+    text = "Plain words, nothing else. Then more!\n\nA new paragraph."
+    assert normalize_for_speech_mapped(text) == (text, list(range(len(text) + 1)))
+
+
+def test_kept_characters_map_to_themselves_around_removals() -> None:
+    raw = "  one\x00 two\r\n\r\n\r\nthree\u200b four  "
+    text, index = normalize_for_speech_mapped(raw)
+    assert text == "one two\n\nthree four"
+    for position, char in enumerate(text):
+        if not char.isspace():
+            assert raw[index[position]] == char
+    assert index[-1] == len(raw)
+
+
+def test_inserted_words_map_to_the_start_of_what_they_replace() -> None:
+    raw = "A & B"
+    text, index = normalize_for_speech_mapped(raw)
+    assert text == "A and B"
+    assert index == [0, 1, 2, 2, 2, 2, 4, 5]
+    mapped = normalize_for_speech_with_sources(raw)
+    assert mapped.starts == index
+    assert (mapped.starts[3], mapped.ends[3]) == (2, 3)  # "a" of "and" stands for "&"
+
+
+def test_a_replaced_url_stands_for_the_whole_url() -> None:
+    raw = "Go to https://www.example.com/a?b=1 now."
+    mapped = normalize_for_speech_with_sources(raw)
+    assert mapped.text == "Go to a link to example.com now."
+    url_start, url_end = raw.index("https"), raw.index(" now")
+    link = mapped.text.index("a link")
+    assert mapped.starts[link] == url_start
+    assert mapped.ends[mapped.text.index(" now") - 1] == url_end
+    assert mapped.source_spans([(link, link + len("a link to example.com"))]) == [
+        (url_start, url_end)
+    ]
+    assert mapped.source_spans([(0, len(mapped.text))]) == [(0, len(raw))]
+
+
+def test_compatibility_characters_map_to_what_they_came_from() -> None:
+    raw = "\ufb01ne e\u0301t\u00e9 x\u00b2"  # ligature fi, e + combining acute, é, superscript 2
+    mapped = normalize_for_speech_with_sources(raw)
+    assert mapped.text == "fine \u00e9t\u00e9 x2"
+    assert mapped.starts == [0, 0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11]
+    assert mapped.ends[:2] == [1, 1]  # "f" and "i" both stand for the ligature
+    assert mapped.ends[5] == 6  # "\u00e9" stands for "e" + accent
+
+
+def test_joined_surrogate_halves_map_as_one_character() -> None:
+    text, index = normalize_for_speech_mapped("a \ud83d\ude00 b \ud800c")
+    assert text == "a b c"
+    assert index == [0, 1, 5, 6, 8, 9]
+
+
+def test_source_spans_are_trimmed_ordered_and_never_overlap() -> None:
+    raw = "<b>One.</b>   Two 😀!\n\n  Three"
+    mapped = normalize_for_speech_with_sources(raw)
+    sentences = split_sentences(mapped.text)
+    spans = mapped.source_spans((s.char_start, s.char_end) for s in sentences)
+    assert [raw[start:end] for start, end in spans] == ["One.", "Two 😀!", "Three"]
+    # Two ranges that share one replaced span ("&" → " and ") still do not overlap.
+    shared = normalize_for_speech_with_sources("x & y")
+    assert shared.text == "x and y"
+    assert shared.source_spans([(0, 3), (3, 7)]) == [(0, 3), (4, 5)]  # "x &", "y"
+
+
+_messy_alphabet = st.one_of(
+    st.characters(),  # lone surrogates too
+    _text_alphabet,
+    st.sampled_from(
+        [
+            *["\r\n", "\r", "\t", "\x00", "\x1b[31m", "\u200b", "\u200d", "\ufeff", "\u2029"],
+            *["https://www.example.com/a?b=1&c=2", "www.test.org.", "ftp://a.b/c)", "&amp;"],
+            *["&lt;", "&#x3c;", "&foo;", "😀", "👍🏽", "\ud83d", "\ude00", "\u2122", "\ufb01"],
+            *["\uff21", "e\u0301", "\u0301", "\u1100\u1161", "\u00b2", "%", "\u00b0C", "\u2192"],
+            *["\u2022", "- ", "# ", "=====", "--", "[12]", "[a](http://x.com)", "x < 5", "|"],
+            *["a" * 45, "3f2a9c" * 8, "/usr/local/lib/python3.11/site-packages/x.py", "!!"],
+        ]
+    ),
+)
+
+
+@settings(
+    max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    raw=st.lists(_messy_alphabet, max_size=80).map("".join),
+    language=st.sampled_from(["en", "de", "en-US"]),
+)
+def test_mapped_normalisation_gives_the_same_text_and_a_monotonic_map(
+    raw: str, language: str
+) -> None:
+    text, index = normalize_for_speech_mapped(raw, language=language)
+    assert text == normalize_for_speech(raw, language=language)
+    assert len(index) == len(text) + 1
+    assert index[-1] == len(raw)
+    assert all(0 <= before <= after for before, after in itertools.pairwise(index))
+    mapped = normalize_for_speech_with_sources(raw, language=language)
+    assert mapped.starts == index
+    assert len(mapped.ends) == len(index)
+    assert all(start <= end <= len(raw) for start, end in zip(index, mapped.ends, strict=True))
+    assert all(before <= after for before, after in itertools.pairwise(mapped.ends))
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(raw=st.text(max_size=300))
+def test_mapped_normalisation_of_any_text_is_the_plain_one(raw: str) -> None:
+    assert normalize_for_speech_mapped(raw)[0] == normalize_for_speech(raw)
