@@ -62,6 +62,9 @@ def test_timings_cover_the_audio_and_index_the_text(page: Page, alice: User) -> 
     audio.refresh_from_db()
     starts = [timing["start"] for timing in audio.timings]
     assert len(audio.timings) == 3
+    spoken = ["First sentence here.", "Second one follows!", "Third?"]
+    text = "First sentence here. Second one follows! Third?"
+    assert [text[t["char_start"] : t["char_end"]] for t in audio.timings] == spoken
     assert starts == sorted(starts)
     assert audio.timings[-1]["end"] == pytest.approx(audio.duration_seconds, abs=0.05)
 
