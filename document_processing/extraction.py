@@ -111,7 +111,9 @@ def extract_file(path: Path, *, kind: str) -> ExtractedDocument:
     except LookupError as exc:
         raise ExtractionError(_("This type of file is not supported.")) from exc
     limits = extraction_limits()
-    result = run_isolated(extractor, path, limits=limits)
+    result = run_isolated(
+        extractor, path, limits=limits, workers=settings.EXTRACTION_WORKERS or None
+    )
     return finish(result, limits=limits)
 
 
@@ -125,7 +127,9 @@ def finish(result: ExtractionResult, *, limits: ExtractionLimits) -> ExtractedDo
             code="too_many_pages",
         )
     document = ExtractedDocument(
-        pages=pages, title=result.title.strip()[:300], author=result.author.strip()[:300],
+        pages=pages,
+        title=result.title.replace("\x00", "").strip()[:300],
+        author=result.author.replace("\x00", "").strip()[:300],
         notes=list(result.notes),
     )  # fmt: skip
     if document.char_count > limits.max_chars:
@@ -142,10 +146,11 @@ def finish(result: ExtractionResult, *, limits: ExtractionLimits) -> ExtractedDo
 
 
 def _page_data(number: int, page: ExtractedPage) -> PageData:
-    markdown = page.markdown.strip()
+    # PostgreSQL text columns cannot hold NUL; no reader needs it.
+    markdown = page.markdown.replace("\x00", "").strip()
     return PageData(
         number=number,
-        title=page.title.strip()[:300],
+        title=page.title.replace("\x00", "").strip()[:300],
         markdown=markdown,
         text=markdown_to_text(markdown),
     )

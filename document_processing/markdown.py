@@ -106,20 +106,54 @@ _NOT_SPOKEN_HTML = ("script", "style", "template", "noscript")
 
 
 # Anything that could be Markdown syntax: inline markers, entities, line-start markers, code
-# indentation, hard-break trailing spaces. Text with none of them is plain prose.
-_MAYBE_SYNTAX = re.compile(r"[\\`*_\[\]<>#|&~]|^[ \t]*(?:[-+=>]|\d+[.)])|^(?: {4}|\t)| {2}$", re.M)
+# indentation (four columns: a tab after up to three spaces reaches them), hard-break trailing
+# spaces. Text with none of them is plain prose.
+_MAYBE_SYNTAX = re.compile(
+    r"[\\`*_\[\]<>#|&~]|^[ \t]*(?:[-+=>]|\d+[.)])|^(?: {4}| {0,3}\t)| {2}$", re.M
+)
+# _MAYBE_SYNTAX in three quicker parts (a test holds them equal): one pattern trying every
+# alternative at every character costs more than all the rest of the plain-prose path.
+_SYNTAX_CHARS = tuple("\\`*_[]<>#|&~")
+_SYNTAX_LINE_START = re.compile(r"\n(?:[ \t]*(?:[-+=>]|\d+[.)])| {4}| {0,3}\t)")
+# A backslash escape of ASCII punctuation: that character as text, never syntax.
+_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
 
 
 def markdown_to_text(markdown: str) -> str:
     """Plain text to be read aloud: no Markdown syntax, no URLs, paragraphs split by blank lines."""
     markdown = markdown.replace("\r\n", "\n").replace("\r", "\n")
-    if _MAYBE_SYNTAX.search(markdown) is None:
-        # Plain prose (most pages of most PDFs): the parser would only re-join lines, and it
-        # costs milliseconds a page.
-        blocks = [block.replace("\n", " ") for block in re.split(r"\n[ \t]*\n", markdown)]
-    else:
-        blocks = _parsed_blocks(markdown)
-    return _join_blocks(blocks)
+    # Plain prose (most pages of most documents) skips the parser, which would only re-join
+    # lines and costs milliseconds a page; so does prose whose only syntax is escapes (as
+    # extractors write text that could be read as syntax), once they are undone.
+    if not _maybe_syntax(markdown):
+        return _plain_text(markdown)
+    # An escaped character is never syntax, nor part of any: with each escape as a letter, is
+    # anything else left?
+    if "\\" in markdown and not _maybe_syntax(_ESCAPE.sub("x", markdown)):
+        return _plain_text(_ESCAPE.sub(_escaped_char, markdown))
+    return _join_blocks(_parsed_blocks(markdown))
+
+
+def _maybe_syntax(markdown: str) -> bool:
+    """Whether _MAYBE_SYNTAX finds anything in the text."""
+    return (
+        any(char in markdown for char in _SYNTAX_CHARS)
+        or "  \n" in markdown
+        or markdown.endswith("  ")
+        or _SYNTAX_LINE_START.search("\n" + markdown) is not None
+    )
+
+
+def _escaped_char(match: re.Match[str]) -> str:
+    return match[1]
+
+
+def _plain_text(markdown: str) -> str:
+    """What the parser makes of text without syntax: paragraphs at blank lines, each on one
+    line with single spaces (_join_blocks of one-line blocks, in one step)."""
+    blocks = (" ".join(block.split()) for block in _BLANK_LINE.split(markdown))
+    return "\n\n".join(block for block in blocks if block)
 
 
 def _parsed_blocks(markdown: str) -> list[str]:

@@ -303,6 +303,9 @@ ARCHIVE_MAX_COMPRESSION_RATIO = env_int("ARCHIVE_MAX_COMPRESSION_RATIO", 200, mi
 # Parsing runs in a child process with these limits.
 EXTRACTION_MEMORY_LIMIT_MB = env_int("EXTRACTION_MEMORY_LIMIT_MB", 1024, min_value=64)
 EXTRACTION_TIMEOUT_SECONDS = env_int("EXTRACTION_TIMEOUT_SECONDS", 600, min_value=1)
+# Child processes that share one large PDF (0: up to two, as many cores as are free to use).
+# Lower it to 1 where every core already runs its own worker.
+EXTRACTION_WORKERS = env_int("EXTRACTION_WORKERS", 0, min_value=0)
 OCR_ENABLED = env_bool("OCR_ENABLED", True)
 OCR_LANGUAGE = env_str("OCR_LANGUAGE", "eng")
 # URL import: size and time caps. Loopback is allowed only for tests; production refuses it.

@@ -26,6 +26,22 @@ The child:
 The parent waits for the answer until the deadline, kills the child when it is late and always
 reaps it, whatever happens (including an exception such as Celery's soft time limit arriving
 while it waits).
+
+An extractor that can share a file between processes (a `PartedExtractor`: the PDF extractor,
+page ranges) has large files read by several children at once, each forked as above, under the
+same limits and the same deadline, each reading its share. What needs the whole document (a
+PDF's running headers, its body text size) is settled between two messages of each child:
+
+1. each child reads its share and sends a survey of it, in JSON;
+2. the parent takes one decision from all the surveys (`decide`: plain Python on small data)
+   and sends it to every child, followed by end of file;
+3. each child finishes its share with it and answers in JSON; the parent joins the answers
+   (`combine`).
+
+Each message is framed (its length, then the JSON), and all of a run's messages together are
+held to the size one child's answer may have. The first failure of any child (its error, a
+crash, the memory or the deadline) ends the run: every child is killed and reaped, and the
+failure maps to the same errors as with a single child.
 """
 
 from __future__ import annotations
@@ -42,12 +58,14 @@ import os
 import resource
 import selectors
 import signal
+import struct
 import sys
 import time
 import traceback
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn, Protocol, TypeVar, runtime_checkable
 
 from document_processing.extractors.base import (
     ExtractedPage,
@@ -85,15 +103,98 @@ _MEMORY_ANSWER = b'{"kind": "memory"}'
 _MAX_LOG_RECORDS = 100
 _MAX_LOG_CHARS = 2_000
 _PR_SET_PDEATHSIG = 1
+# Shared extraction: each message is its length (8 bytes, big-endian), then the JSON.
+_FRAME_HEADER = struct.Struct(">Q")
+_MEMORY_FRAME = _FRAME_HEADER.pack(len(_MEMORY_ANSWER)) + _MEMORY_ANSWER
+# Two children where two CPUs may be used: the second halves the time of a long document; more
+# would crowd out the other work of a server (other extractions, speech synthesis).
+_DEFAULT_WORKERS = 2
+_MAX_WORKERS = 16
+# What a malformed answer or survey raises while it is decoded, checked or combined.
+_MALFORMED = (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError)
+
+_T = TypeVar("_T")
 
 
-def run_isolated(extractor: Extractor, path: Path, *, limits: ExtractionLimits) -> ExtractionResult:
+class Share(Protocol):
+    """One child's share of a file in a shared extraction, between its two messages."""
+
+    def survey(self) -> Any:
+        """What the decision needs to know of this share (JSON-compatible)."""
+        ...
+
+    def finish(self, decision: Any) -> Any:
+        """This share's part of the result, given the decision (both JSON-compatible)."""
+        ...
+
+
+@runtime_checkable
+class PartedExtractor(Protocol):
+    """An extractor whose work on one file can be shared between processes.
+
+    `extract(path)` must equal `combine([s.finish(d) for s in shares])` where
+    `shares = [read_share(path, part=i, parts=n) for i in range(n)]` and
+    `d = decide([s.survey() for s in shares])`, for any n, after a trip through JSON.
+    `decide` and `combine` run in the parent on what children sent: they must check its shape
+    (raising ValueError, TypeError, KeyError...) and do only light work.
+    """
+
+    name: ClassVar[str]
+    # Smaller files are read by one child: forking a second one would cost more than it saves.
+    parted_min_bytes: ClassVar[int]
+
+    def extract(self, path: Path, *, limits: ExtractionLimits) -> ExtractionResult: ...
+
+    def read_share(
+        self, path: Path, *, limits: ExtractionLimits, part: int, parts: int
+    ) -> Share: ...
+
+    def decide(self, surveys: list[Any], *, limits: ExtractionLimits) -> Any: ...
+
+    def combine(self, finished: list[Any], *, limits: ExtractionLimits) -> ExtractionResult: ...
+
+
+def default_workers() -> int:
+    """How many children share a large file by default: two where two CPUs may be used."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        usable = os.cpu_count() or 1
+    return max(1, min(_DEFAULT_WORKERS, usable))
+
+
+def run_isolated(
+    extractor: Extractor, path: Path, *, limits: ExtractionLimits, workers: int | None = None
+) -> ExtractionResult:
     """`extractor.extract(path, limits=limits)` in a child process under `limits`.
+
+    `workers`: for an extractor that can share a file (`PartedExtractor`), at most this many
+    children read it at once, each under `limits`; None: `default_workers()` for a file of at
+    least the extractor's `parted_min_bytes`, one for a smaller one. Other extractors always
+    run in one child.
 
     Raises ExtractionError: the extractor's own, passed through with its message and code, or
     code "too_complex" (memory), "timeout" or "unreadable" (crash or unexpected exception; the
     cause is logged here, never shown).
     """
+    if isinstance(extractor, PartedExtractor):
+        parts = _share_count(extractor, path, workers)
+        if parts > 1:
+            return _run_shared(extractor, path, limits=limits, parts=parts)
+    return _run_single(extractor, path, limits=limits)
+
+
+def _share_count(extractor: PartedExtractor, path: Path, workers: int | None) -> int:
+    if workers is not None:
+        return max(1, min(workers, _MAX_WORKERS))
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return 1  # the child says what is wrong with the file
+    return default_workers() if size >= extractor.parted_min_bytes else 1
+
+
+def _run_single(extractor: Extractor, path: Path, *, limits: ExtractionLimits) -> ExtractionResult:
     deadline = time.monotonic() + limits.timeout_seconds
     rss_before = _current_rss_bytes()
     read_fd, write_fd = os.pipe()
@@ -106,7 +207,14 @@ def run_isolated(extractor: Extractor, path: Path, *, limits: ExtractionLimits) 
         raise  # the server is short of processes or memory: not the file's fault
     if pid == 0:  # the child never returns from here
         os.close(read_fd)
-        _child_main(extractor, path, limits, write_fd, parent_pid)
+        _child_main(
+            _whole_work(extractor, path, limits),
+            write_fd=write_fd,
+            keep=(write_fd,),
+            limits=limits,
+            parent_pid=parent_pid,
+            framed=False,
+        )
     os.close(write_fd)
     child = _Child(pid)
     try:
@@ -203,12 +311,19 @@ def _outcome(
     answer: bytes, status: int | None, growth: int, limits: ExtractionLimits, path: Path
 ) -> ExtractionResult:
     if answer:
-        return _decode(answer, path)
+        return _decode(answer, path, _result_from_json)
+    raise _silent_failure(status, growth, limits, path)
+
+
+def _silent_failure(
+    status: int | None, growth: int, limits: ExtractionLimits, path: Path
+) -> ExtractionError:
+    """The error for a child that ended without a (complete) answer, from how it ended."""
     if status is not None and os.WIFSIGNALED(status):
         signum = os.WTERMSIG(status)
         if signum == signal.SIGXCPU:
             logger.warning("Extraction of %s used up its CPU time", path)
-            raise ExtractionError(MSG_TIMEOUT, code="timeout")
+            return ExtractionError(MSG_TIMEOUT, code="timeout")
         if signum in _MEMORY_SIGNALS and growth >= _MEMORY_GROWTH_SHARE * limits.memory_limit_bytes:
             logger.warning(
                 "Extraction of %s ran out of memory (signal %d after growing by %d MiB)",
@@ -216,23 +331,24 @@ def _outcome(
                 signum,
                 growth >> 20,
             )
-            raise ExtractionError(MSG_TOO_COMPLEX, code="too_complex")
+            return ExtractionError(MSG_TOO_COMPLEX, code="too_complex")
         logger.error(
             "Extraction of %s crashed with signal %d (grew by %d MiB)", path, signum, growth >> 20
         )
     else:
         logger.error("Extraction of %s ended without an answer (status %s)", path, status)
-    raise ExtractionError(MSG_UNREADABLE, code="unreadable")
+    return ExtractionError(MSG_UNREADABLE, code="unreadable")
 
 
-def _decode(answer: bytes, path: Path) -> ExtractionResult:
-    """Turn the child's JSON into a result or an exception, trusting none of its shape."""
+def _decode(answer: bytes, path: Path, convert: Callable[[Any], _T]) -> _T:
+    """Turn the child's JSON into `convert(result)` or an exception, trusting none of its
+    shape."""
     try:
         message = json.loads(answer)
         _relay_logs(message.get("logs", []))
         kind = message["kind"]
         if kind == "ok":
-            return _result_from_json(message["result"])
+            return convert(message["result"])
         if kind == "error":
             raise ExtractionError(_string(message["message"]), code=_string(message["code"]))
         if kind == "memory":
@@ -249,7 +365,7 @@ def _decode(answer: bytes, path: Path) -> ExtractionResult:
             logger.error("Extraction of %s answered with unknown kind %r", path, kind)
     except ExtractionError:
         raise
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except _MALFORMED:
         logger.exception("Extraction of %s gave an answer that could not be read", path)
     raise ExtractionError(MSG_UNREADABLE, code="unreadable")
 
@@ -303,19 +419,261 @@ def _maxrss_bytes(usage: resource.struct_rusage) -> int:
     return usage.ru_maxrss if sys.platform == "darwin" else usage.ru_maxrss * 1024
 
 
+# --- Parent of a shared extraction -------------------------------------------------------------
+
+
+def _run_shared(
+    extractor: PartedExtractor, path: Path, *, limits: ExtractionLimits, parts: int
+) -> ExtractionResult:
+    crew = _Crew(path, limits)
+    try:
+        for part in range(parts):
+            crew.start(extractor, part, parts)
+        surveys = crew.gather()
+        decision = _in_parent(path, lambda: extractor.decide(surveys, limits=limits))
+        crew.deliver(json.dumps(decision).encode("ascii"))
+        finished = crew.gather()
+        crew.reap()
+    finally:
+        crew.stop()  # does nothing once all are reaped: here for failures and exceptions
+    return _in_parent(path, lambda: extractor.combine(finished, limits=limits))
+
+
+def _in_parent(path: Path, step: Callable[[], _T]) -> _T:
+    """`step()`, a decision or join on what the children sent: a malformed message is the
+    file's failure, not the server's."""
+    try:
+        return step()
+    except ExtractionError:
+        raise
+    except _MALFORMED:
+        logger.exception("Extraction of %s gave answers that could not be joined", path)
+    raise ExtractionError(MSG_UNREADABLE, code="unreadable")
+
+
+@dataclass(slots=True)
+class _Member:
+    child: _Child
+    up: int  # the parent's end of the pipe from the child
+    down: int  # the parent's end of the pipe to the child; -1 once closed
+    inbox: bytearray = field(default_factory=bytearray)
+
+    def close(self) -> None:
+        for fd in (self.up, self.down):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.up = self.down = -1
+
+
+class _Crew:
+    """The children of one shared extraction: started, questioned, answered, reaped."""
+
+    def __init__(self, path: Path, limits: ExtractionLimits) -> None:
+        self.path = path
+        self.limits = limits
+        self.deadline = time.monotonic() + limits.timeout_seconds
+        self.rss_before = _current_rss_bytes()
+        self.budget = _answer_limit(limits)  # for every message of every child together
+        self.members: list[_Member] = []
+
+    def start(self, extractor: PartedExtractor, part: int, parts: int) -> None:
+        up_read, up_write = os.pipe()
+        try:
+            down_read, down_write = os.pipe()
+        except OSError:
+            os.close(up_read)
+            os.close(up_write)
+            raise
+        parent_pid = os.getpid()
+        try:
+            pid = os.fork()
+        except OSError:
+            for fd in (up_read, up_write, down_read, down_write):
+                os.close(fd)
+            raise  # the server is short of processes or memory: not the file's fault
+        if pid == 0:  # the child never returns from here
+            os.close(up_read)
+            os.close(down_write)
+            # The parent's ends of the other children's pipes are pointed at /dev/null with
+            # every other inherited descriptor, so each child alone holds its pipes open.
+            work = _share_work(
+                extractor,
+                path=self.path,
+                limits=self.limits,
+                part=part,
+                parts=parts,
+                up_fd=up_write,
+                down_fd=down_read,
+            )
+            _child_main(
+                work,
+                write_fd=up_write,
+                keep=(up_write, down_read),
+                limits=self.limits,
+                parent_pid=parent_pid,
+                framed=True,
+            )
+        os.close(up_write)
+        os.close(down_read)
+        self.members.append(_Member(_Child(pid), up=up_read, down=down_write))
+
+    def gather(self) -> list[Any]:
+        """One message from every child, in the order of their parts. The first child that
+        fails (an error, a crash, too long or too much) ends the run: raises its error."""
+        results: list[Any] = [None] * len(self.members)
+        with selectors.DefaultSelector() as selector:
+            for index, member in enumerate(self.members):
+                selector.register(member.up, selectors.EVENT_READ, index)
+            while selector.get_map():
+                remaining = self.deadline - time.monotonic()
+                events = selector.select(remaining) if remaining > 0 else []
+                if not events:
+                    raise self._timed_out()
+                for key, _ in events:
+                    index = key.data
+                    message = self._receive(self.members[index])
+                    if message is not None:
+                        selector.unregister(key.fd)
+                        results[index] = _decode(message, self.path, _unchanged)
+        return results
+
+    def _receive(self, member: _Member) -> bytes | None:
+        """What the child has written so far: its message once complete, else None."""
+        chunk = os.read(member.up, _READ_CHUNK)
+        if not chunk:  # ended, with part of a message at most: how it ended tells why
+            status, max_rss = member.child.wait(self.deadline)
+            raise _silent_failure(status, max_rss - self.rss_before, self.limits, self.path)
+        self.budget -= len(chunk)
+        if self.budget < 0:
+            raise self._oversized()
+        inbox = member.inbox
+        inbox += chunk
+        if len(inbox) < _FRAME_HEADER.size:
+            return None
+        (size,) = _FRAME_HEADER.unpack_from(inbox)
+        end = _FRAME_HEADER.size + size
+        if len(inbox) > end or end - len(inbox) > self.budget:
+            raise self._oversized()  # more than one message, or more than may come
+        if len(inbox) < end:
+            return None
+        message = bytes(inbox[_FRAME_HEADER.size :])
+        inbox.clear()
+        return message
+
+    def deliver(self, decision: bytes) -> None:
+        """Send the decision to every child, then end of file."""
+        for member in self.members:
+            sent = _send(member.down, decision, self.deadline)
+            os.close(member.down)
+            member.down = -1
+            if not sent:
+                raise self._timed_out()
+
+    def reap(self) -> None:
+        for member in self.members:
+            member.child.wait(self.deadline)  # all have answered, so all are exiting
+
+    def stop(self) -> None:
+        for member in self.members:
+            member.close()
+            member.child.kill()
+
+    def _timed_out(self) -> ExtractionError:
+        self.stop()
+        logger.warning(
+            "Extraction of %s timed out after %.1f s", self.path, self.limits.timeout_seconds
+        )
+        return ExtractionError(MSG_TIMEOUT, code="timeout")
+
+    def _oversized(self) -> ExtractionError:
+        self.stop()
+        logger.error("Extraction of %s answered with more than it may; stopped", self.path)
+        return ExtractionError(MSG_UNREADABLE, code="unreadable")
+
+
+def _unchanged(value: Any) -> Any:
+    return value
+
+
+def _send(fd: int, data: bytes, deadline: float) -> bool:
+    """Write all of `data` unless the deadline comes first (False). A child that is gone has
+    its pipe closed; how it ended shows when its answer is read."""
+    os.set_blocking(fd, False)
+    view = memoryview(data)
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_WRITE)
+        while view:
+            try:
+                view = view[os.write(fd, view) :]
+            except BlockingIOError:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not selector.select(remaining):
+                    return False
+            except BrokenPipeError:
+                return True
+    return True
+
+
 # --- Child -------------------------------------------------------------------------------------
 
 
+def _whole_work(
+    extractor: Extractor, path: Path, limits: ExtractionLimits
+) -> Callable[[_CollectingHandler], bytes]:
+    def work(logs: _CollectingHandler) -> bytes:
+        result = extractor.extract(path, limits=limits)
+        return _encode({"kind": "ok", "result": _result_to_json(result)}, logs)
+
+    return work
+
+
+def _share_work(
+    extractor: PartedExtractor,
+    *,
+    path: Path,
+    limits: ExtractionLimits,
+    part: int,
+    parts: int,
+    up_fd: int,
+    down_fd: int,
+) -> Callable[[_CollectingHandler], bytes]:
+    def work(logs: _CollectingHandler) -> bytes:
+        share = extractor.read_share(path, limits=limits, part=part, parts=parts)
+        _write_message(up_fd, _encode({"kind": "ok", "result": share.survey()}, logs), True)
+        logs.records = []
+        decision = _read_to_end(down_fd)
+        if not decision:  # the parent gave up on this run
+            os._exit(0)
+        return _encode({"kind": "ok", "result": share.finish(json.loads(decision))}, logs)
+
+    return work
+
+
+def _read_to_end(fd: int) -> bytes:
+    chunks: list[bytes] = []
+    while chunk := os.read(fd, _READ_CHUNK):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _child_main(
-    extractor: Extractor, path: Path, limits: ExtractionLimits, write_fd: int, parent_pid: int
+    work: Callable[[_CollectingHandler], bytes],
+    *,
+    write_fd: int,
+    keep: Collection[int],
+    limits: ExtractionLimits,
+    parent_pid: int,
+    framed: bool,
 ) -> NoReturn:
+    """Run `work` and write its answer (framed or not), or the error it raised, to `write_fd`;
+    then leave, whatever happens."""
     code = 0
     try:
         logs = _CollectingHandler()
         try:
-            _prepare_child(write_fd, limits, parent_pid, logs)
-            result = extractor.extract(path, limits=limits)
-            answer = _encode({"kind": "ok", "result": _result_to_json(result)}, logs)
+            _prepare_child(keep, limits, parent_pid, logs)
+            answer = work(logs)
         except ExtractionError as exc:
             answer = _encode({"kind": "error", "message": exc.user_message, "code": exc.code}, logs)
         except MemoryError:
@@ -327,18 +685,24 @@ def _child_main(
                 "traceback": "".join(traceback.format_exception(exc))[-20_000:],
             }
             answer = _encode(crash, logs)
-        _write_all(write_fd, answer)
+        _write_message(write_fd, answer, framed)
     except MemoryError:
         with contextlib.suppress(BaseException):
-            _write_all(write_fd, _MEMORY_ANSWER)
+            _write_all(write_fd, _MEMORY_FRAME if framed else _MEMORY_ANSWER)
     except BaseException:
         code = 1
     finally:
         os._exit(code)
 
 
+def _write_message(fd: int, message: bytes, framed: bool) -> None:
+    if framed:
+        _write_all(fd, _FRAME_HEADER.pack(len(message)))
+    _write_all(fd, message)
+
+
 def _prepare_child(
-    write_fd: int, limits: ExtractionLimits, parent_pid: int, logs: _CollectingHandler
+    keep: Collection[int], limits: ExtractionLimits, parent_pid: int, logs: _CollectingHandler
 ) -> None:
     # Objects inherited from the parent are never collected here, so no finaliser of theirs
     # (closing a database connection, say) runs in the child; new objects are collected as usual.
@@ -347,7 +711,7 @@ def _prepare_child(
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGCHLD):
         signal.signal(signum, signal.SIG_DFL)
     _die_with_parent(parent_pid)
-    _neutralise_inherited_descriptors(keep=write_fd)
+    _neutralise_inherited_descriptors(keep)
     if faulthandler.is_enabled():  # its stream may have been one of them: stderr instead
         faulthandler.enable(file=sys.__stderr__ or 2)
     _capture_logs(logs)
@@ -365,8 +729,8 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _neutralise_inherited_descriptors(keep: int) -> None:
-    """Point every inherited descriptor but stdio and `keep` at /dev/null.
+def _neutralise_inherited_descriptors(keep: Collection[int]) -> None:
+    """Point every inherited descriptor but stdio and those in `keep` at /dev/null.
 
     Not closed: a number closed here could be reused by a file the extractor opens, and an
     inherited object that still holds the old number (a socket, faulthandler's stream) would
@@ -376,7 +740,7 @@ def _neutralise_inherited_descriptors(keep: int) -> None:
     null = os.open(os.devnull, os.O_RDWR)
     try:
         for fd in _open_descriptors():
-            if fd > 2 and fd not in (keep, null):
+            if fd > 2 and fd != null and fd not in keep:
                 with contextlib.suppress(OSError):
                     os.dup2(null, fd)
     finally:

@@ -23,8 +23,14 @@ failure is for the service to decide.
 
 Error codes: "empty", "not_pdf", "unreadable", "encrypted", "too_many_pages", "too_long".
 
+A long document can be shared between processes (`isolation.PartedExtractor`): each reads a
+range of pages (steps 1 and 2) and surveys them; what needs every page (the body text size, the
+running lines of step 3, the words the document writes with a hyphen) is decided once from the
+surveys; each share then finishes its pages (step 4) and the parts are joined. `extract` takes
+the same steps in one process, so both give the same result.
+
 pdfium is not thread-safe, so calls into it are serialised by a lock; run untrusted files through
-`isolation.run_isolated`, which also gives each extraction its own process.
+`isolation.run_isolated`, which also gives each extraction its own process (or several).
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ import shutil
 import subprocess
 import threading
 import unicodedata
-from collections.abc import Container, Iterable, Iterator, Sequence
+from collections.abc import Collection, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
@@ -83,6 +89,9 @@ _RUNNING_EDGE_LINES = 2
 _RUNNING_MAX_CHARS = 200
 # The body text size is measured on this many pages at most, spread over the document.
 _BODY_SAMPLE_PAGES = 64
+# A document shorter than this is read by one process whatever the number of shares: a share
+# of a few pages costs more to start than it saves.
+_SHARED_MIN_PAGES = 16
 # A column needs this many lines before a page counts as laid out in columns.
 _COLUMN_MIN_LINES = 5
 # OCR: 300 dpi as tesseract recommends, fewer for huge pages so the bitmap stays bounded.
@@ -203,11 +212,24 @@ class _Notes:
 
 
 class PdfExtractor:
-    """Extracts a PDF page by page; see the module docstring for what it does and why."""
+    """Extracts a PDF page by page; see the module docstring for what it does and why.
+
+    Also an `isolation.PartedExtractor`: `read_share`, `decide` and `combine` are the steps of
+    `extract` for a document shared between processes.
+    """
 
     name: ClassVar[str] = "pdf"
+    # About 30 pages of text; smaller files are read by one process.
+    parted_min_bytes: ClassVar[int] = 64 * 1024
 
     def extract(self, path: Path, *, limits: ExtractionLimits) -> ExtractionResult:
+        share = self.read_share(path, limits=limits, part=0, parts=1)
+        decision = self.decide([share.survey()], limits=limits)
+        return self.combine([share.finish(decision)], limits=limits)
+
+    def read_share(self, path: Path, *, limits: ExtractionLimits, part: int, parts: int) -> _Share:
+        """Share `part` of `parts`: a range of pages, read and cleaned. Every share checks the
+        file and its page count, so each fails as `extract` would."""
         _sniff(path)
         with _PDFIUM_LOCK:
             pdf = _open_document(path)
@@ -218,12 +240,37 @@ class PdfExtractor:
                         f"This PDF has {page_count:,} pages; the limit is {limits.max_pages:,}.",
                         code="too_many_pages",
                     )
-                title, author = _metadata(pdf)
-                raw_pages = _read_pages(pdf, limits)
+                title, author = _metadata(pdf) if part == 0 else ("", "")
+                indices = _share_range(page_count, part, parts)
+                raw_pages, chars_read = _read_pages(pdf, limits, indices)
             finally:
                 pdf.close()
-        _read_columns_with_pdfminer(path, raw_pages)
-        return _assemble(raw_pages, title=title, author=author, limits=limits)
+        _read_columns_with_pdfminer(path, raw_pages, first=indices.start)
+        return _Share(
+            first=indices.start,
+            page_count=page_count,
+            pages=raw_pages,
+            chars_read=chars_read,
+            title=title,
+            author=author,
+            limits=limits,
+        )
+
+    def decide(self, surveys: list[Any], *, limits: ExtractionLimits) -> dict[str, Any]:
+        return _decide(surveys, limits)
+
+    def combine(self, finished: list[Any], *, limits: ExtractionLimits) -> ExtractionResult:
+        return _combine(finished, limits)
+
+
+def _share_range(page_count: int, part: int, parts: int) -> range:
+    """The pages of share `part` of `parts`: consecutive, as many in each as can be; a short
+    document is all in the first share, the others are empty."""
+    if not 0 <= part < parts:
+        raise ValueError(f"there is no share {part} of {parts}")
+    if page_count < _SHARED_MIN_PAGES:
+        return range(page_count) if part == 0 else range(page_count, page_count)
+    return range(page_count * part // parts, page_count * (part + 1) // parts)
 
 
 # --- Opening -----------------------------------------------------------------------------------
@@ -275,20 +322,21 @@ def _clean_metadata(value: str) -> str:
 # --- Reading pages -----------------------------------------------------------------------------
 
 
-def _read_pages(pdf: pdfium.PdfDocument, limits: ExtractionLimits) -> list[_RawPage]:
+def _read_pages(
+    pdf: pdfium.PdfDocument, limits: ExtractionLimits, indices: range
+) -> tuple[list[_RawPage], int]:
+    """The pages at `indices`, and how many characters they hold."""
     ocr = _Ocr.find(limits)
     pages: list[_RawPage] = []
     total_chars = 0
-    for index in range(len(pdf)):
+    for index in indices:
         page = _read_page(pdf, index, ocr)
         # Counted as read, so a huge document stops early instead of being held whole.
         total_chars += sum(len(line.text) for line in page.lines)
         if total_chars > limits.max_chars:
             raise _too_long(limits)
         pages.append(page)
-    if all(page.source is _Source.UNREADABLE for page in pages):
-        raise ExtractionError(MSG_DAMAGED, code="unreadable")
-    return pages
+    return pages, total_chars
 
 
 def _too_long(limits: ExtractionLimits) -> ExtractionError:
@@ -566,16 +614,18 @@ def _plain_lines(text: str) -> list[_Line]:
 # --- Column layouts with pdfminer --------------------------------------------------------------
 
 
-def _read_columns_with_pdfminer(path: Path, pages: list[_RawPage]) -> None:
-    """Replace the lines of two-column pages by pdfminer's column-by-column reading."""
-    wanted = {index for index, page in enumerate(pages) if page.two_columns}
+def _read_columns_with_pdfminer(path: Path, pages: list[_RawPage], *, first: int = 0) -> None:
+    """Replace the lines of two-column pages by pdfminer's column-by-column reading; `pages`
+    start at the document's page index `first`."""
+    wanted = {first + index for index, page in enumerate(pages) if page.two_columns}
     if not wanted:
         return
     for index, lines in _pdfminer_lines(path, wanted):
         # pdfminer walks the page tree itself; a malformed tree could shift its numbering, so
         # its reading is used only when it holds the same words as pdfium's.
-        if _same_words(pages[index].lines, lines):
-            pages[index].lines = lines
+        page = pages[index - first]
+        if _same_words(page.lines, lines):
+            page.lines = lines
         else:
             logger.info("pdfminer's reading of page %d disagrees with pdfium's", index + 1)
 
@@ -722,35 +772,28 @@ def _clean_text(text: str) -> str:
 # --- Running headers and footers ---------------------------------------------------------------
 
 
-def _drop_running_lines(pages: Sequence[list[_Line]], body_height: float) -> list[list[_Line]]:
-    """Remove running headers and footers: lines at the top or bottom of pages that, digits
+def _running_keys(page_keys: Sequence[Collection[str] | None]) -> set[str]:
+    """The keys (see _running_key) of running headers and footers, from the keys of each page's
+    edge lines (None for a page without text): lines at the top or bottom of pages that, digits
     aside, repeat on most pages, on most odd or even pages (books alternate the title and the
     chapter), or on three pages in a row (a chapter's running title), and page numbers."""
-    with_text = [index for index, lines in enumerate(pages) if lines]
+    with_text = [index for index, keys in enumerate(page_keys) if keys is not None]
     if len(with_text) < _RUNNING_MIN_PAGES:
-        return list(pages)
-    # Each page's edge lines and their keys: {position: key}.
-    edges = [{i: _running_key(lines[i].text) for i in _edge_positions(lines)} for lines in pages]
+        return set()
     seen_on: dict[str, list[int]] = {}
     for index in with_text:
-        for key in set(edges[index].values()):
+        for key in set(page_keys[index] or ()):
             if key:
                 seen_on.setdefault(key, []).append(index)
     parity_pages = (
         sum(1 for index in with_text if index % 2 == 0),
         sum(1 for index in with_text if index % 2 == 1),
     )
-    running = {
+    return {
         key
         for key, indices in seen_on.items()
         if _is_running(key, indices, len(with_text), parity_pages)
     }
-    if not running:
-        return list(pages)
-    return [
-        _without_running(lines, edge, running, body_height)
-        for lines, edge in zip(pages, edges, strict=True)
-    ]
 
 
 def _is_running(
@@ -779,6 +822,11 @@ def _longest_run(indices: Sequence[int], *, step: int) -> int:
                 length += 1
             best = max(best, length)
     return best
+
+
+def _edge_keys(lines: Sequence[_Line]) -> dict[int, str]:
+    """{position: running key} of the page's edge lines, the candidates for running lines."""
+    return {i: _running_key(lines[i].text) for i in _edge_positions(lines)}
 
 
 def _edge_positions(lines: Sequence[_Line]) -> set[int]:
@@ -840,18 +888,24 @@ def _median(values: Sequence[float]) -> float:
     return ordered[len(ordered) // 2] if ordered else 0.0
 
 
-def _body_height(pages: Sequence[Sequence[_Line]]) -> float:
+def _body_sample_step(page_count: int) -> int:
+    """The body text size is measured on every step-th page (from the first): the whole
+    document, or pages spread over it, which tell as much."""
+    return max(1, page_count // _BODY_SAMPLE_PAGES)
+
+
+def _count_heights(lines: Iterable[_Line], chars_by_height: dict[float, int]) -> None:
+    # Few distinct heights: counting them is cheaper than sorting lines.
+    for line in lines:
+        if line.box is not None:
+            height = line.box.height
+            chars_by_height[height] = chars_by_height.get(height, 0) + len(line.text)
+
+
+def _median_height(chars_by_height: dict[float, int]) -> float:
     """The line height of the document's body text: the height in the middle of all the text,
-    counted in characters rather than lines. Taken over the whole document (or pages spread
-    over it, which tell as much), so that a page of small print does not turn its ordinary
-    sentences into headings."""
-    step = max(1, len(pages) // _BODY_SAMPLE_PAGES)
-    chars_by_height: dict[float, int] = {}  # few distinct heights: cheaper than sorting lines
-    for lines in pages[::step]:
-        for line in lines:
-            if line.box is not None:
-                height = line.box.height
-                chars_by_height[height] = chars_by_height.get(height, 0) + len(line.text)
+    counted in characters rather than lines. Taken over the whole document, so that a page of
+    small print does not turn its ordinary sentences into headings."""
     half = sum(chars_by_height.values()) / 2
     seen = 0
     for height, chars in sorted(chars_by_height.items()):
@@ -863,6 +917,11 @@ def _body_height(pages: Sequence[Sequence[_Line]]) -> float:
 
 def _is_larger(line: _Line, body_height: float) -> bool:
     return line.box is not None and body_height > 0 and line.box.height > 1.2 * body_height
+
+
+def _is_larger_height(height: float | None, body_height: float) -> bool:
+    """_is_larger for a line of this height (None: a line without a box)."""
+    return height is not None and body_height > 0 and height > 1.2 * body_height
 
 
 def _paragraphs(
@@ -1007,24 +1066,10 @@ def _mend(head: str, tail: str, hyphenated: Container[str]) -> str:
     return head + tail
 
 
-class _HyphenatedWords:
-    """The words a document writes with a hyphen (lower case), gathered on the first question:
-    only words broken at a line end ask, and many documents have none."""
-
-    def __init__(self, pages: Sequence[Sequence[_Line]]) -> None:
-        self._pages = pages
-        self._words: frozenset[str] | None = None
-
-    def __contains__(self, word: object) -> bool:
-        if self._words is None:
-            self._words = frozenset(
-                found.lower()
-                for lines in self._pages
-                for line in lines
-                if "-" in line.text
-                for found in _HYPHENATED_WORD.findall(line.text)
-            )
-        return word in self._words
+def _hyphenated_words(text: str) -> list[str]:
+    """The words of a line written with a hyphen, in lower case: when a word broken at a line
+    end is written with a hyphen elsewhere in the document, the hyphen stays."""
+    return [found.lower() for found in _HYPHENATED_WORD.findall(text)]
 
 
 def _markdown(paragraphs: Sequence[_Paragraph]) -> str:
@@ -1066,34 +1111,196 @@ def _paragraph_markdown(paragraph: _Paragraph, escaped: str) -> str:
 # --- Assembly ----------------------------------------------------------------------------------
 
 
-def _assemble(
-    raw_pages: Sequence[_RawPage], *, title: str, author: str, limits: ExtractionLimits
-) -> ExtractionResult:
-    body_height = _body_height([page.lines for page in raw_pages])
-    line_pages = _drop_running_lines([page.lines for page in raw_pages], body_height)
-    metrics = [_Metrics.of(lines, body_height) for lines in line_pages]
-    hyphenated = _HyphenatedWords(line_pages)
-    notes = _Notes()
+@dataclass(slots=True)
+class _Share:
+    """Consecutive pages of a document as one process read them, on their way to Markdown."""
+
+    first: int  # the index of the first of them in the document
+    page_count: int  # of the whole document
+    pages: list[_RawPage]
+    chars_read: int
+    title: str
+    author: str
+    limits: ExtractionLimits
+    edges: list[dict[int, str]] = field(default_factory=list)  # each page's, from survey()
+
+    def survey(self) -> dict[str, Any]:
+        """What the decision needs to know of these pages (JSON-compatible)."""
+        step = _body_sample_step(self.page_count)
+        chars_by_height: dict[float, int] = {}
+        self.edges = [_edge_keys(page.lines) for page in self.pages]
+        page_keys: list[list[str] | None] = []
+        # Words written with a hyphen on lines that stay, and on edge lines that may be dropped
+        # as running lines: [key, height, words].
+        words: set[str] = set()
+        edge_words: list[list[Any]] = []
+        pages = zip(self.pages, self.edges, strict=True)
+        for index, (page, edges) in enumerate(pages, start=self.first):
+            lines = page.lines
+            if index % step == 0:
+                _count_heights(lines, chars_by_height)
+            page_keys.append(sorted({key for key in edges.values() if key}) if lines else None)
+            for position, line in enumerate(lines):
+                if "-" not in line.text:
+                    continue
+                found = _hyphenated_words(line.text)
+                key = edges.get(position, "")
+                if found and key:
+                    height = line.box.height if line.box is not None else None
+                    edge_words.append([key, height, found])
+                else:
+                    words.update(found)
+        return {
+            "first": self.first,
+            "pages": len(self.pages),
+            "chars": self.chars_read,
+            "unreadable": sum(1 for page in self.pages if page.source is _Source.UNREADABLE),
+            "heights": [[height, chars] for height, chars in chars_by_height.items()],
+            "edge_keys": page_keys,
+            "words": sorted(words),
+            "edge_words": edge_words,
+        }
+
+    def finish(self, decision: Any) -> dict[str, Any]:
+        """These pages as Markdown under the decision, with their notes (JSON-compatible)."""
+        body_height = _number(decision["body_height"])
+        running = set(_strings(decision["running"]))
+        hyphenated = frozenset(_strings(decision["hyphenated"]))
+        if len(self.edges) != len(self.pages):
+            self.edges = [_edge_keys(page.lines) for page in self.pages]
+        limits = self.limits
+        notes = _Notes()
+        pages: list[list[str]] = []
+        raw_and_edges = zip(self.pages, self.edges, strict=True)
+        for number, (raw, edges) in enumerate(raw_and_edges, start=self.first + 1):
+            _note_source(notes, raw.source, number)
+            lines = raw.lines
+            if running:
+                lines = _without_running(lines, edges, running, body_height)
+            paragraphs = _paragraphs(lines, _Metrics.of(lines, body_height), hyphenated)
+            page_title = paragraphs[0].text if paragraphs and paragraphs[0].heading else ""
+            markdown = _markdown(paragraphs) if paragraphs else ""
+            if len(markdown) <= limits.page_max_chars:
+                pages.append([markdown, page_title])
+            else:  # cut as the other formats are: at headings, then paragraphs, sentences, words
+                parts = fit_markdown(markdown, max_chars=limits.page_max_chars, title=page_title)
+                notes.split.append((number, len(parts)))
+                pages.extend([part.markdown, part.title] for part in parts)
+        return {
+            "pages": pages,
+            "notes": _notes_to_json(notes),
+            "title": self.title,
+            "author": self.author,
+        }
+
+
+def _decide(surveys: Sequence[Any], limits: ExtractionLimits) -> dict[str, Any]:
+    """What every share must know of all of them: the body text height, the running lines and
+    the words written with a hyphen. Surveys come from other processes: checked, not trusted."""
+    pages = chars = unreadable = 0
+    chars_by_height: dict[float, int] = {}
+    page_keys: list[list[str] | None] = []
+    words: set[str] = set()
+    edge_words: list[tuple[str, float | None, list[str]]] = []
+    for survey in surveys:
+        count = _int(survey["pages"])
+        keys = survey["edge_keys"]
+        if _int(survey["first"]) != pages or count < 0 or len(keys) != count:
+            raise ValueError("the shares do not follow each other")
+        pages += count
+        chars += _int(survey["chars"])
+        unreadable += _int(survey["unreadable"])
+        for height, chars_of_height in survey["heights"]:
+            size = _number(height)
+            chars_by_height[size] = chars_by_height.get(size, 0) + _int(chars_of_height)
+        page_keys.extend(None if page is None else _strings(page) for page in keys)
+        words.update(_strings(survey["words"]))
+        for key, height, found in survey["edge_words"]:
+            edge_words.append(
+                (_str(key), None if height is None else _number(height), _strings(found))
+            )
+    if chars > limits.max_chars:
+        raise _too_long(limits)
+    if unreadable == pages:
+        raise ExtractionError(MSG_DAMAGED, code="unreadable")
+    body_height = _median_height(chars_by_height)
+    running = _running_keys(page_keys)
+    for key, height, found in edge_words:
+        # As _without_running decides: a running line goes, unless it is larger than the body.
+        if key not in running or _is_larger_height(height, body_height):
+            words.update(found)
+    return {"body_height": body_height, "running": sorted(running), "hyphenated": sorted(words)}
+
+
+def _combine(finished: Sequence[Any], limits: ExtractionLimits) -> ExtractionResult:
+    """The shares' pages and notes, in order, as one result."""
     pages: list[ExtractedPage] = []
-    total = 0
-    pages_and_metrics = zip(raw_pages, line_pages, metrics, strict=True)
-    for number, (raw, lines, page_metrics) in enumerate(pages_and_metrics, start=1):
-        _note_source(notes, raw.source, number)
-        paragraphs = _paragraphs(lines, page_metrics, hyphenated)
-        page_title = paragraphs[0].text if paragraphs and paragraphs[0].heading else ""
-        markdown = _markdown(paragraphs) if paragraphs else ""
-        if len(markdown) <= limits.page_max_chars:
-            parts = [ExtractedPage(markdown=markdown, title=page_title)]
-        else:  # cut as the other formats are: at headings, then paragraphs, sentences, words
-            parts = fit_markdown(markdown, max_chars=limits.page_max_chars, title=page_title)
-            notes.split.append((number, len(parts)))
-        pages.extend(parts)
-        total += sum(len(part.markdown) for part in parts)
-    if total > limits.max_chars:
+    notes = _Notes()
+    for answer in finished:
+        pages.extend(
+            ExtractedPage(markdown=_str(markdown), title=_str(title))
+            for markdown, title in answer["pages"]
+        )
+        _notes_from_json(answer["notes"], notes)
+    if sum(len(page.markdown) for page in pages) > limits.max_chars:
         raise _too_long(limits)
     return ExtractionResult(
-        pages=pages, title=title, author=author, notes=_note_texts(notes, limits)
+        pages=pages,
+        title=_str(finished[0]["title"]),
+        author=_str(finished[0]["author"]),
+        notes=_note_texts(notes, limits),
     )
+
+
+def _notes_to_json(notes: _Notes) -> dict[str, Any]:
+    return {
+        "no_text_layer": notes.no_text_layer,
+        "ocr": notes.ocr,
+        "ocr_failed": notes.ocr_failed,
+        "unreadable": notes.unreadable,
+        "split": [[number, parts] for number, parts in notes.split],
+    }
+
+
+def _notes_from_json(data: Any, notes: _Notes) -> None:
+    notes.no_text_layer.extend(_ints(data["no_text_layer"]))
+    notes.ocr.extend(_ints(data["ocr"]))
+    notes.ocr_failed.extend(_ints(data["ocr_failed"]))
+    notes.unreadable.extend(_ints(data["unreadable"]))
+    notes.split.extend((_int(number), _int(parts)) for number, parts in data["split"])
+
+
+# What came from another process, checked: TypeError when it is not what it should be.
+
+
+def _int(value: Any) -> int:
+    if type(value) is not int:  # not a bool either
+        raise TypeError(f"expected an integer, got {type(value).__name__}")
+    return value
+
+
+def _number(value: Any) -> float:
+    if type(value) is not float and type(value) is not int:
+        raise TypeError(f"expected a number, got {type(value).__name__}")
+    return float(value) if type(value) is int else value
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _strings(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, got {type(value).__name__}")
+    return [_str(item) for item in value]
+
+
+def _ints(value: Any) -> list[int]:
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, got {type(value).__name__}")
+    return [_int(item) for item in value]
 
 
 def _note_source(notes: _Notes, source: _Source, number: int) -> None:

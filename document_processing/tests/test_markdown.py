@@ -6,8 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from document_processing import markdown as markdown_module
 from document_processing.markdown import (
+    _MAYBE_SYNTAX,
     _join_blocks,
+    _maybe_syntax,
     _parsed_blocks,
     escape_markdown,
     markdown_to_text,
@@ -173,6 +176,62 @@ def test_fast_path_for_plain_prose_matches_the_parser(text: str) -> None:
     normalised = text.replace("\r\n", "\n").replace("\r", "\n")
 
     assert markdown_to_text(text) == _join_blocks(_parsed_blocks(normalised))
+
+
+# Every character that can start or take part in syntax, escapes included, and the spaces that
+# matter at line starts and ends.
+SYNTAX_ALPHABET = "ab Z.,;:!?'\"()-+=>0123\t\r\n\u00a0\u2028é\\*_#[]`&<|~{}/$@^%"
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet=SYNTAX_ALPHABET, max_size=120))
+def test_the_quick_syntax_check_finds_what_the_pattern_finds(text: str) -> None:
+    assert _maybe_syntax(text) == (_MAYBE_SYNTAX.search(text) is not None)
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet=SYNTAX_ALPHABET, max_size=120))
+def test_any_text_with_syntax_or_escapes_reads_as_the_parser_reads_it(text: str) -> None:
+    normalised = text.replace("\r\n", "\n").replace("\r", "\n")
+
+    assert markdown_to_text(text) == _join_blocks(_parsed_blocks(normalised))
+
+
+@settings(max_examples=300)
+@given(st.lists(st.text(alphabet=SYNTAX_ALPHABET, max_size=80), max_size=6))
+def test_escaped_paragraphs_read_as_the_parser_reads_them(paragraphs: list[str]) -> None:
+    # What extractors write: text escaped so that nothing in it is syntax.
+    markdown = "\n\n".join(escape_markdown(paragraph) for paragraph in paragraphs)
+
+    assert markdown_to_text(markdown) == _join_blocks(_parsed_blocks(markdown))
+
+
+def test_escaped_prose_reads_as_its_text() -> None:
+    markdown = (
+        "1\\. Not a list: \\*stars\\*, snake\\_case, \\[1\\] and a back\\\\slash.\n\n"
+        "\\# Nor a heading"
+    )
+
+    assert markdown_to_text(markdown) == (
+        "1. Not a list: *stars*, snake_case, [1] and a back\\slash.\n\n# Nor a heading"
+    )
+
+
+@pytest.mark.parametrize("indent", [" \t", "  \t", "   \t", "\t", "    "])
+def test_text_indented_as_code_reads_as_the_parser_reads_it(indent: str) -> None:
+    markdown = f"{indent}code\nafter"
+
+    assert markdown_to_text(markdown) == _join_blocks(_parsed_blocks(markdown)) == "code\n\nafter"
+
+
+def test_plain_and_escaped_prose_skip_the_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_parsing(markdown: str) -> list[str]:
+        raise AssertionError(f"parsed {markdown!r}")
+
+    monkeypatch.setattr(markdown_module, "_parsed_blocks", no_parsing)
+
+    assert markdown_to_text("Plain  prose,\nwrapped.\n\nTwo.") == "Plain prose, wrapped.\n\nTwo."
+    assert markdown_to_text("2\\. Point \\*two\\*") == "2. Point *two*"
 
 
 def test_text_of_empty_markdown() -> None:

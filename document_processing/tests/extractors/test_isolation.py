@@ -12,11 +12,12 @@ import resource
 import signal
 import socket
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -337,3 +338,349 @@ def test_it_works_in_a_daemonic_process_like_a_celery_worker(pdf_path: Path) -> 
     finally:
         worker.join(10)
     assert worker.exitcode == 0
+
+
+# --- Shared between children -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _FakeShare:
+    extractor: SharingExtractor
+    part: int
+
+    def survey(self) -> Any:
+        return self.extractor.survey_with(self.part)
+
+    def finish(self, decision: Any) -> Any:
+        return self.extractor.finish_with(self.part, decision)
+
+
+def _survey_part(part: int) -> Any:
+    return 10 * part
+
+
+def _finish_part(part: int, decision: Any) -> Any:
+    return f"{part}:{decision}"
+
+
+def _add_up(surveys: list[Any]) -> Any:
+    return sum(surveys)
+
+
+@dataclass(frozen=True)
+class SharingExtractor:
+    """A PartedExtractor whose shares run `survey_with(part)` and `finish_with(part, decision)`
+    in the children, and whose decision is `decide_with(surveys)`, to make each step do what a
+    test needs. The parts become the pages of the result."""
+
+    survey_with: Callable[[int], Any] = _survey_part
+    finish_with: Callable[[int, Any], Any] = _finish_part
+    decide_with: Callable[[list[Any]], Any] = _add_up
+    name: ClassVar[str] = "sharing"
+    parted_min_bytes: ClassVar[int] = 1
+
+    def extract(self, path: Path, *, limits: ExtractionLimits) -> ExtractionResult:
+        return _pages("whole")
+
+    def read_share(
+        self, path: Path, *, limits: ExtractionLimits, part: int, parts: int
+    ) -> _FakeShare:
+        return _FakeShare(self, part)
+
+    def decide(self, surveys: list[Any], *, limits: ExtractionLimits) -> Any:
+        return self.decide_with(surveys)
+
+    def combine(self, finished: list[Any], *, limits: ExtractionLimits) -> ExtractionResult:
+        if not all(isinstance(part, str) for part in finished):
+            raise TypeError("parts are strings")
+        return _pages(*finished)
+
+
+def _shared_error(
+    extractor: object, path: Path, limits: ExtractionLimits = LIMITS, workers: int = 2
+) -> ExtractionError:
+    with pytest.raises(ExtractionError) as caught:
+        run_isolated(extractor, path, limits=limits, workers=workers)  # type: ignore[arg-type]
+    return caught.value
+
+
+def _in_share(part: int, action: Callable[[], object]) -> Callable[[int], Any]:
+    """A survey that runs `action` in share `part` only."""
+
+    def survey(current: int) -> Any:
+        if current == part:
+            action()
+        return current
+
+    return survey
+
+
+def _bomb_on_the_last_page_pdf(pages: int) -> bytes:
+    """`pages` empty pages, the last one with a flate bomb for its content."""
+    stream = zlib.compress(samples.deflated_zeros(2048), 9)
+    kids = " ".join(f"{3 + index} 0 R" for index in range(pages))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>".encode(),
+    ]
+    for index in range(pages):
+        content = f" /Contents {3 + pages} 0 R /Resources << >>" if index == pages - 1 else ""
+        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792]{content} >>".encode())
+    objects.append(
+        b"<< /Length %d /Filter [/FlateDecode /FlateDecode] >>\nstream\n" % len(stream)
+        + stream
+        + b"\nendstream"
+    )
+    return samples.handmade_pdf(objects)
+
+
+def test_each_share_gets_the_decision_taken_on_all_surveys(
+    pdf_path: Path, children: list[int]
+) -> None:
+    result = run_isolated(SharingExtractor(), pdf_path, limits=LIMITS, workers=3)
+
+    assert result == _pages("0:30", "1:30", "2:30")
+    assert len(children) == 3
+
+
+def test_a_large_pdf_read_by_two_children_gives_the_same_result(
+    tmp_path: Path, children: list[int]
+) -> None:
+    path = samples.write(tmp_path, samples.report_pdf(24))
+    expected = PdfExtractor().extract(path, limits=LIMITS)
+
+    assert run_isolated(PdfExtractor(), path, limits=LIMITS, workers=2) == expected
+    assert len(children) == 2
+
+
+def test_by_default_large_files_are_shared_and_small_ones_are_not(
+    tmp_path: Path, pdf_path: Path, children: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(isolation, "default_workers", lambda: 2)
+    large = samples.write(tmp_path, samples.benchmark_pdf(40), "large.pdf")
+    assert large.stat().st_size >= PdfExtractor.parted_min_bytes > pdf_path.stat().st_size
+
+    run_isolated(PdfExtractor(), large, limits=LIMITS)
+    assert len(children) == 2
+
+    run_isolated(PdfExtractor(), pdf_path, limits=LIMITS)
+    assert len(children) == 3
+
+    run_isolated(CallbackExtractor(lambda _: _pages("ok")), large, limits=LIMITS, workers=2)
+    assert len(children) == 4  # an extractor that cannot share runs in one child
+
+
+def test_by_default_at_most_two_children_share_a_file() -> None:
+    assert 1 <= isolation.default_workers() <= 2
+
+
+def test_a_flate_bomb_in_one_share_is_refused_and_the_parent_is_unharmed(
+    tmp_path: Path, children: list[int]
+) -> None:
+    bomb = samples.write(tmp_path, _bomb_on_the_last_page_pdf(20), "bomb.pdf")
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    error = _shared_error(PdfExtractor(), bomb)
+
+    assert (error.user_message, error.code) == (isolation.MSG_TOO_COMPLEX, "too_complex")
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 64 * 1024
+    assert len(children) == 2
+
+
+def test_a_memory_error_in_one_share_is_refused_as_too_complex(
+    pdf_path: Path, children: list[int]
+) -> None:
+    def hog() -> None:
+        blocks = [bytearray(64 * MIB) for _ in range(16)]
+        assert blocks
+
+    error = _shared_error(SharingExtractor(survey_with=_in_share(1, hog)), pdf_path)
+
+    assert (error.user_message, error.code) == (isolation.MSG_TOO_COMPLEX, "too_complex")
+
+
+@pytest.mark.parametrize("stage", ["survey", "finish"])
+def test_a_stalled_share_times_out_and_every_child_is_killed(
+    pdf_path: Path, children: list[int], stage: str
+) -> None:
+    def finish_stalling(part: int, decision: Any) -> Any:
+        if part == 1:
+            time.sleep(60)
+        return "never"
+
+    extractor = (
+        SharingExtractor(survey_with=_in_share(1, lambda: time.sleep(60)))
+        if stage == "survey"
+        else SharingExtractor(finish_with=finish_stalling)
+    )
+    started = time.monotonic()
+
+    error = _shared_error(extractor, pdf_path, ExtractionLimits(timeout_seconds=0.5))
+
+    assert (error.user_message, error.code) == (isolation.MSG_TIMEOUT, "timeout")
+    assert time.monotonic() - started < 5
+    assert len(children) == 2  # both reaped: the fixture checks it
+
+
+def test_the_first_failing_share_ends_the_run_at_once(pdf_path: Path, children: list[int]) -> None:
+    def refuse_or_wait(part: int) -> Any:
+        if part == 0:
+            time.sleep(60)
+        raise ExtractionError("Nope, not this one.", code="custom")
+
+    started = time.monotonic()
+
+    error = _shared_error(SharingExtractor(survey_with=refuse_or_wait), pdf_path)
+
+    assert (error.user_message, error.code) == ("Nope, not this one.", "custom")
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize(
+    "die",
+    [os.abort, lambda: os.kill(os.getpid(), signal.SIGSEGV), lambda: os._exit(0)],
+    ids=["abort", "segfault", "silent-exit"],
+)
+def test_a_share_that_dies_without_answering_gives_the_generic_message(
+    pdf_path: Path, children: list[int], caplog: pytest.LogCaptureFixture, die: Callable[[], None]
+) -> None:
+    error = _shared_error(SharingExtractor(survey_with=_in_share(1, die)), pdf_path)
+
+    assert (error.user_message, error.code) == (isolation.MSG_UNREADABLE, "unreadable")
+    assert "Extraction of" in caplog.text
+
+
+def test_an_unexpected_exception_in_a_share_is_logged_not_shown(
+    pdf_path: Path, children: list[int], caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(part: int, decision: Any) -> Any:
+        raise KeyError("internal detail /srv/secret/path")
+
+    error = _shared_error(SharingExtractor(finish_with=broken), pdf_path)
+
+    assert (error.user_message, error.code) == (isolation.MSG_UNREADABLE, "unreadable")
+    assert "internal detail /srv/secret/path" in caplog.text
+
+
+def test_an_error_of_the_decision_passes_through(pdf_path: Path, children: list[int]) -> None:
+    def refuse(surveys: list[Any]) -> Any:
+        raise ExtractionError("Too much, all together.", code="too_long")
+
+    error = _shared_error(SharingExtractor(decide_with=refuse), pdf_path)
+
+    assert (error.user_message, error.code) == ("Too much, all together.", "too_long")
+    assert len(children) == 2
+
+
+@pytest.mark.parametrize("stage", ["survey", "finish"])
+def test_malformed_messages_of_a_share_are_unreadable(
+    pdf_path: Path, children: list[int], caplog: pytest.LogCaptureFixture, stage: str
+) -> None:
+    extractor = (
+        SharingExtractor(survey_with=lambda part: "not a number")
+        if stage == "survey"
+        else SharingExtractor(finish_with=lambda part, decision: [part])
+    )
+
+    error = _shared_error(extractor, pdf_path)
+
+    assert (error.user_message, error.code) == (isolation.MSG_UNREADABLE, "unreadable")
+    assert "could not be joined" in caplog.text
+
+
+def test_an_oversized_share_answer_is_not_read_whole(pdf_path: Path, children: list[int]) -> None:
+    limits = ExtractionLimits(max_chars=10, timeout_seconds=30)
+    flood = SharingExtractor(finish_with=lambda part, decision: "x" * (20 * MIB))
+
+    error = _shared_error(flood, pdf_path, limits)
+
+    assert error.code == "unreadable"
+
+
+def test_log_records_of_every_share_reach_the_parent(
+    pdf_path: Path, children: list[int], caplog: pytest.LogCaptureFixture
+) -> None:
+    def chatty_survey(part: int) -> Any:
+        logging.getLogger("some.parser").warning("share %d surveyed", part)
+        return part
+
+    def chatty_finish(part: int, decision: Any) -> Any:
+        logging.getLogger("some.parser").warning("share %d finished", part)
+        return str(part)
+
+    with caplog.at_level(logging.INFO):
+        run_isolated(
+            SharingExtractor(survey_with=chatty_survey, finish_with=chatty_finish),
+            pdf_path,
+            limits=LIMITS,
+            workers=2,
+        )
+
+    for event in ("share 0 surveyed", "share 1 surveyed", "share 0 finished", "share 1 finished"):
+        assert f"[child some.parser] {event}" in caplog.text
+
+
+class _Interrupted(BaseException):
+    """As Celery's soft time limit arrives: an exception raised in the parent while it waits."""
+
+
+def test_children_are_reaped_when_the_parent_is_interrupted(
+    pdf_path: Path, children: list[int]
+) -> None:
+    def interrupt(surveys: list[Any]) -> Any:
+        raise _Interrupted
+
+    with pytest.raises(_Interrupted):
+        run_isolated(SharingExtractor(decide_with=interrupt), pdf_path, limits=LIMITS, workers=2)
+
+    assert len(children) == 2  # and the fixture checks that both were reaped
+
+
+def test_shares_cannot_use_the_parents_sockets(pdf_path: Path, children: list[int]) -> None:
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+
+        def meddle(part: int) -> Any:
+            os.write(ours.fileno(), b"from the child")
+            with contextlib.suppress(OSError):
+                ours.shutdown(socket.SHUT_RDWR)
+            return part
+
+        result = run_isolated(
+            SharingExtractor(survey_with=meddle), pdf_path, limits=LIMITS, workers=2
+        )
+
+        assert result == _pages("0:1", "1:1")
+        ours.sendall(b"from the parent")
+        assert theirs.recv(64) == b"from the parent"
+
+
+def test_shared_extraction_works_from_threads(tmp_path: Path, children: list[int]) -> None:
+    path = samples.write(tmp_path, samples.report_pdf(20))
+    expected = PdfExtractor().extract(path, limits=LIMITS)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(
+            pool.map(
+                lambda _: run_isolated(PdfExtractor(), path, limits=LIMITS, workers=2), range(6)
+            )
+        )
+
+    assert results == [expected] * 6
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_shared_runs_leave_no_descriptor_open(pdf_path: Path, children: list[int]) -> None:
+    def open_descriptors() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    def refuse(part: int, decision: Any) -> Any:
+        raise ExtractionError("Nope.", code="custom")
+
+    before = open_descriptors()
+    for _ in range(3):
+        run_isolated(SharingExtractor(), pdf_path, limits=LIMITS, workers=2)
+        _shared_error(SharingExtractor(finish_with=refuse), pdf_path)
+        _shared_error(SharingExtractor(survey_with=_in_share(0, lambda: os._exit(0))), pdf_path)
+
+    assert open_descriptors() == before

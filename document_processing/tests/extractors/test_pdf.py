@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import shutil
 import stat
 import threading
@@ -270,6 +272,147 @@ def test_threads_may_share_the_extractor(tmp_path: Path) -> None:
         thread.join()
 
     assert results == [expected] * 4
+
+
+# --- Shared between processes ------------------------------------------------------------------
+
+RUNNING_TITLE = "Field Notes of a Self-Made Naturalist"
+
+
+def _json_trip(value: Any) -> Any:
+    return json.loads(json.dumps(value))
+
+
+def _shared(path: Path, parts: int, limits: ExtractionLimits = LIMITS) -> ExtractionResult:
+    """What run_isolated does with `parts` children, here: every message through JSON."""
+    extractor = PdfExtractor()
+    shares = [
+        extractor.read_share(path, limits=limits, part=part, parts=parts) for part in range(parts)
+    ]
+    surveys = [_json_trip(share.survey()) for share in shares]
+    decision = _json_trip(extractor.decide(surveys, limits=limits))
+    finished = [_json_trip(share.finish(decision)) for share in shares]
+    return extractor.combine(finished, limits=limits)
+
+
+def _book_pdf() -> bytes:
+    """20 pages under a running title, numbered at the foot; on page 17 a word broken at a line
+    end that page 3 writes with a hyphen, and one that only the running title does."""
+    rng = random.Random(5)
+    pages = []
+    for number in range(1, 21):
+        lines = [RUNNING_TITLE]
+        for _ in range(3):
+            paragraph = samples.paragraph_text(rng)
+            lines += [*samples.wrap(paragraph, samples.WIDTH - 2 * samples.MARGIN), ""]
+        if number == 3:
+            lines.append("A well-known fact about rivers.")
+        if number == 17:
+            lines += ["It is, twice, well-", "known and self-", "made."]
+        lines.append(str(number))
+        pages.append(lines)
+    return samples.lines_pdf(pages)
+
+
+@pytest.mark.parametrize("parts", [2, 3, 7])
+def test_shares_of_a_document_give_what_the_whole_gives(tmp_path: Path, parts: int) -> None:
+    path = samples.write(tmp_path, _book_pdf())
+    whole = PdfExtractor().extract(path, limits=LIMITS)
+
+    assert _shared(path, parts) == whole
+    # What the shares decided together: running lines dropped on every page, and a hyphen kept
+    # because another share's page writes the word with one.
+    assert not any(RUNNING_TITLE in page.markdown for page in whole.pages)
+    assert whole.pages[16].markdown.endswith("It is, twice, well-known and selfmade.")
+
+
+def test_shares_read_in_children_give_what_the_whole_gives(tmp_path: Path) -> None:
+    path = samples.write(tmp_path, _book_pdf())
+
+    result = run_isolated(PdfExtractor(), path, limits=LIMITS, workers=2)
+
+    assert result == PdfExtractor().extract(path, limits=LIMITS)
+
+
+def test_shares_keep_the_split_pages_and_their_notes(tmp_path: Path) -> None:
+    path = samples.write(tmp_path, samples.report_pdf(20))
+    limits = ExtractionLimits(ocr_enabled=False, page_max_chars=600)
+
+    result = _shared(path, 2, limits)
+
+    assert result == PdfExtractor().extract(path, limits=limits)
+    assert len(result.pages) > 20
+    assert len(result.notes) == 20
+    assert result.notes[-1].startswith("Page 20 was longer than 600 characters and was split")
+
+
+def test_a_short_document_is_read_by_the_first_share(tmp_path: Path) -> None:
+    path = samples.write(tmp_path, samples.report_pdf(4))
+    extractor = PdfExtractor()
+
+    second = extractor.read_share(path, limits=LIMITS, part=1, parts=2)
+
+    assert second.pages == []
+    assert _shared(path, 2) == extractor.extract(path, limits=LIMITS)
+
+
+def test_too_much_text_in_all_shares_together_is_refused(tmp_path: Path) -> None:
+    path = samples.write(tmp_path, samples.report_pdf(20))
+    whole = PdfExtractor().read_share(path, limits=LIMITS, part=0, parts=1).chars_read
+    limits = ExtractionLimits(ocr_enabled=False, max_chars=whole * 3 // 4)  # more than a half
+
+    with pytest.raises(ExtractionError) as caught:
+        _shared(path, 2, limits)
+
+    assert caught.value.code == "too_long"
+    assert (
+        caught.value.user_message == _error(tmp_path, samples.report_pdf(20), limits).user_message
+    )
+
+
+def test_a_document_whose_every_share_is_unreadable_is_refused(tmp_path: Path) -> None:
+    path = samples.write(tmp_path, samples.report_pdf(1))
+    survey = _json_trip(PdfExtractor().read_share(path, limits=LIMITS, part=0, parts=1).survey())
+
+    with pytest.raises(ExtractionError) as caught:
+        PdfExtractor().decide([{**survey, "unreadable": 1}], limits=LIMITS)
+
+    assert caught.value.user_message == pdf_module.MSG_DAMAGED
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"pages": True},
+        {"first": 3},
+        {"chars": "12"},
+        {"heights": [["12", 3]]},
+        {"edge_keys": [[1]]},
+        {"edge_keys": []},
+        {"words": "abc"},
+        {"edge_words": [["key", "tall", ["a-b"]]]},
+    ],
+)
+def test_a_malformed_survey_is_refused(tmp_path: Path, change: dict[str, Any]) -> None:
+    path = samples.write(tmp_path, samples.report_pdf(1))
+    survey = _json_trip(PdfExtractor().read_share(path, limits=LIMITS, part=0, parts=1).survey())
+
+    with pytest.raises((TypeError, ValueError)):
+        PdfExtractor().decide([{**survey, **change}], limits=LIMITS)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"pages": [["text", None]]}, {"title": 3}, {"notes": {"ocr": [1]}}],
+)
+def test_a_malformed_share_answer_is_refused(tmp_path: Path, change: dict[str, Any]) -> None:
+    path = samples.write(tmp_path, samples.report_pdf(1))
+    extractor = PdfExtractor()
+    share = extractor.read_share(path, limits=LIMITS, part=0, parts=1)
+    answer = _json_trip(share.finish(extractor.decide([share.survey()], limits=LIMITS)))
+
+    with pytest.raises((TypeError, ValueError, KeyError)):
+        extractor.combine([{**answer, **change}], limits=LIMITS)
 
 
 # --- Pages without text ------------------------------------------------------------------------
