@@ -13,7 +13,7 @@ from rest_framework.throttling import BaseThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from core.exceptions import PayloadTooLarge, ValidationError
-from core.pagination import PageNumberPagination
+from core.pagination import paginated_response
 from document_processing import selectors, services
 from document_processing.models import Page
 from document_processing.serializers import (
@@ -77,9 +77,7 @@ class DocumentListView(APIView):
         query = DocumentListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         documents = selectors.document_list(user=current_user(request), **query.validated_data)
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(documents, request, view=self)
-        return paginator.get_paginated_response(DocumentSerializer(page, many=True).data)
+        return paginated_response(request, self, documents, DocumentSerializer)
 
     @extend_schema(request=_create_request, responses={202: DocumentSerializer}, tags=["documents"])
     def post(self, request: Request) -> Response:
@@ -160,11 +158,8 @@ class DocumentPagesView(APIView):
     @extend_schema(responses={200: PageSummarySerializer(many=True)}, tags=["pages"])
     def get(self, request: Request, pk: int) -> Response:
         document = get_document(current_user(request), pk, Action.VIEW)
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(
-            selectors.page_list(document=document), request, view=self
-        )
-        return paginator.get_paginated_response(PageSummarySerializer(page, many=True).data)
+        pages = selectors.page_list(document=document)
+        return paginated_response(request, self, pages, PageSummarySerializer)
 
     @extend_schema(request=PageAppendSerializer, responses={201: PageSerializer}, tags=["pages"])
     def post(self, request: Request, pk: int) -> Response:

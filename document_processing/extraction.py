@@ -20,7 +20,7 @@ from document_processing.extractors.base import (
     ExtractionResult,
 )
 from document_processing.extractors.isolation import run_isolated
-from document_processing.extractors.registry import get_extractor
+from document_processing.extractors.registry import DEFAULT_EXTRACTORS, get_extractor
 from document_processing.markdown import markdown_to_text
 
 logger = logging.getLogger(__name__)
@@ -107,7 +107,9 @@ def fetch_source(url: str) -> FetchedSource:
 def extract_file(path: Path, *, kind: str) -> ExtractedDocument:
     """Run the extractor for `kind` on `path` in an isolated child process."""
     try:
-        extractor = get_extractor(kind, registry=settings.DOCUMENT_EXTRACTORS)
+        extractor = get_extractor(
+            kind, registry={**DEFAULT_EXTRACTORS, **settings.DOCUMENT_EXTRACTORS}
+        )
     except LookupError as exc:
         raise ExtractionError(_("This type of file is not supported.")) from exc
     limits = extraction_limits()

@@ -292,3 +292,15 @@ def markdown_heading(inline: str, level: int) -> str:
         # A trailing "#" would be read as the heading's optional closing sequence.
         title = f"{title[:-1]}\\#"
     return f"{'#' * min(max(level, 1), 6)} {title}"
+
+
+def markdown_table(rows: list[list[str]], width: int) -> str:
+    """A Markdown table whose first row is the header; short rows are padded to `width`."""
+    padded = [row + [""] * (width - len(row)) for row in rows]
+    lines = [_table_line(padded[0]), _table_line(["---"] * width)]
+    lines.extend(_table_line(row) for row in padded[1:])
+    return "\n".join(lines)
+
+
+def _table_line(cells: list[str]) -> str:
+    return "| " + " | ".join(cell or " " for cell in cells) + " |"

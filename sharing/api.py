@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
-from core.pagination import PageNumberPagination
+from core.pagination import paginated_response
 from sharing import selectors, services
 from sharing.audit import audited
 from sharing.models import AccessLog
@@ -96,9 +96,7 @@ class SharedWithMeView(APIView):
     @extend_schema(responses={200: SharedDocumentSerializer(many=True)}, tags=["sharing"])
     def get(self, request: Request) -> Response:
         documents = selectors.shared_with_me(user=current_user(request))
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(documents, request, view=self)
-        return paginator.get_paginated_response(SharedDocumentSerializer(page, many=True).data)
+        return paginated_response(request, self, documents, SharedDocumentSerializer)
 
 
 class DocumentActivityView(APIView):
@@ -107,6 +105,4 @@ class DocumentActivityView(APIView):
         user = current_user(request)
         document = get_document(user, pk, Action.VIEW)
         entries = selectors.activity_of(user=user, document=document)
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(entries, request, view=self)
-        return paginator.get_paginated_response(AccessLogSerializer(page, many=True).data)
+        return paginated_response(request, self, entries, AccessLogSerializer)

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from core.exceptions import ValidationError
 from speech_processing.engines.base import SpeechEngine, Voice
-from speech_processing.engines.registry import build_engine, parse_voice_id
+from speech_processing.engines.registry import DEFAULT_ENGINES, build_engine, parse_voice_id
 
 logger = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -24,7 +24,8 @@ def get_engine(name: str) -> SpeechEngine:
     if options is None:
         raise LookupError(name)
     with _lock:
-        return build_engine(name, options=options, registry=settings.SPEECH_ENGINE_CLASSES)
+        registry = {**DEFAULT_ENGINES, **settings.SPEECH_ENGINE_CLASSES}
+        return build_engine(name, options=options, registry=registry)
 
 
 @cache

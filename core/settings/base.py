@@ -312,15 +312,8 @@ OCR_LANGUAGE = env_str("OCR_LANGUAGE", "eng")
 URL_IMPORT_MAX_BYTES = env_int("URL_IMPORT_MAX_BYTES", 10 * 1024 * 1024, min_value=1024)
 URL_IMPORT_TIMEOUT_SECONDS = env_float("URL_IMPORT_TIMEOUT_SECONDS", 20.0, min_value=1.0)
 URL_IMPORT_ALLOW_LOOPBACK = env_bool("URL_IMPORT_ALLOW_LOOPBACK", False)
-# Extractors by detected type (name → dotted path of a class).
-DOCUMENT_EXTRACTORS = {
-    "pdf": "document_processing.extractors.pdf.PdfExtractor",
-    "epub": "document_processing.extractors.epub.EpubExtractor",
-    "docx": "document_processing.extractors.docx.DocxExtractor",
-    "html": "document_processing.extractors.html.HtmlExtractor",
-    "markdown": "document_processing.extractors.text.MarkdownExtractor",
-    "text": "document_processing.extractors.text.TextExtractor",
-}
+# Extractors by detected type, over the built-in ones (name → dotted path of a class).
+DOCUMENT_EXTRACTORS: dict[str, str] = {}
 
 # Stored files that belong to a document besides its original (for deletion and export).
 STORED_FILE_COLLECTORS = ["speech_processing.services.stored_files_of_document"]
@@ -352,13 +345,8 @@ if OPENAI_TTS_URL:
         "model": env_str("OPENAI_TTS_MODEL", "gpt-4o-mini-tts"),
         "voices": env_list("OPENAI_TTS_VOICES", ["alloy", "nova", "onyx"]),
     }
-SPEECH_ENGINE_CLASSES = {
-    "piper": "speech_processing.engines.piper.PiperEngine",
-    "espeak": "speech_processing.engines.espeak.EspeakEngine",
-    "polly": "speech_processing.engines.polly.PollyEngine",
-    "openai": "speech_processing.engines.openai.OpenAIEngine",
-    "fake": "speech_processing.engines.fake.FakeEngine",
-}
+# Engine classes over the built-in ones (name → dotted path), e.g. a different Piper build.
+SPEECH_ENGINE_CLASSES: dict[str, str] = {}
 AUDIO_MP3_BITRATE_KBPS = env_int("AUDIO_MP3_BITRATE_KBPS", 64, min_value=8)
 AUDIO_MAX_PER_PAGE = env_int("AUDIO_MAX_PER_PAGE", 4, min_value=1)
 AUDIO_RETENTION_DAYS = env_int("AUDIO_RETENTION_DAYS", 180, min_value=1)

@@ -37,6 +37,7 @@ from document_processing.markdown import (
     escape_markdown_inline,
     escape_markdown_line_starts,
     markdown_heading,
+    markdown_table,
     wrap_emphasis,
 )
 
@@ -345,7 +346,7 @@ class _Reader:
         if width == 1:
             # A one-column table is layout (a boxed note, a text frame): read it as paragraphs.
             return [_Block(markdown=escape_markdown_line_starts(row[0])) for row in rows if row[0]]
-        return [_Block(markdown=_markdown_table(rows, width))]
+        return [_Block(markdown=markdown_table(rows, width))]
 
 
 def _strip_breaks(inline: str) -> str:
@@ -487,17 +488,6 @@ def _text_only(paragraph: Any) -> Iterator[_Fragment]:
     for piece in _inline_pieces(paragraph):
         if isinstance(piece, _Fragment):
             yield piece
-
-
-def _markdown_table(rows: list[list[str]], width: int) -> str:
-    padded = [row + [""] * (width - len(row)) for row in rows]
-    lines = [_table_line(padded[0]), _table_line(["---"] * width)]
-    lines.extend(_table_line(row) for row in padded[1:])
-    return "\n".join(lines)
-
-
-def _table_line(cells: list[str]) -> str:
-    return "| " + " | ".join(cell or " " for cell in cells) + " |"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from document_processing.markdown import (
     escape_markdown_inline,
     escape_markdown_line_starts,
     markdown_heading,
+    markdown_table,
     wrap_emphasis,
 )
 
@@ -260,7 +261,7 @@ class _Converter:
         if width <= 1 or len(node.css("table")) > 1:
             # A layout table (one column, or tables in tables): read its content as blocks.
             return self.blocks(node, depth)
-        return [_markdown_table(rows, width)]
+        return [markdown_table(rows, width)]
 
     def _cell(self, cell: LexborNode, depth: int) -> str:
         text = _collapse(self.inline_of(cell, depth).replace("\n", " "))
@@ -367,17 +368,6 @@ def _table_rows(table: LexborNode) -> list[LexborNode]:
         elif child.tag in ("thead", "tbody", "tfoot"):
             rows.extend(row for row in child.iter() if row.tag == "tr")
     return rows
-
-
-def _markdown_table(rows: list[list[str]], width: int) -> str:
-    padded = [row + [""] * (width - len(row)) for row in rows]
-    lines = [_table_line(padded[0]), _table_line(["---"] * width)]
-    lines.extend(_table_line(row) for row in padded[1:])
-    return "\n".join(lines)
-
-
-def _table_line(cells: list[str]) -> str:
-    return "| " + " | ".join(cell or " " for cell in cells) + " |"
 
 
 def _is_note_reference(node: LexborNode) -> bool:
