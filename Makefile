@@ -39,8 +39,9 @@ typecheck: venv
 pytest: venv
 	$(VENV)/bin/pytest
 
+# Browser tests (headless Chromium; skipped, with the reason, when it is not installed).
 e2e: venv
-	$(VENV)/bin/pytest -m e2e -p no:xdist e2e
+	$(VENV)/bin/pytest -m e2e
 
 test: lint typecheck pytest
 

@@ -141,6 +141,8 @@ def _save_with_original(document: Document, content: File) -> Document:
     try:
         stored_key = default_storage.save(key, content)
     except Exception as exc:
+        # A write that failed half-way may have left part of the file under its generated key.
+        delete_stored_files(keys=[key])
         error_id = new_error_id()
         log_exception_safely(exc, error_id=error_id, context="storing an original")
         raise ServiceUnavailable(

@@ -150,6 +150,7 @@ def synthesize_audio(*, audio_id: int) -> None:
         stored = default_storage.save(key, ContentFile(output.mp3))
     except Exception as exc:
         logger.warning("Storing audio %s failed; will retry", audio_id, exc_info=True)
+        _remove_partial(key)
         _release(audio_id, _("Saving the audio failed; we will retry."))
         raise RetryLater(_("Saving the audio failed; we will retry.")) from exc
     _complete(audio_id, stored_key=stored, output_size=len(output.mp3), output=output)
@@ -190,6 +191,14 @@ def _synthesize(audio: Audio) -> SynthesisOutput | None:
             % {"id": error_id[:8]},
         )
     return None
+
+
+def _remove_partial(key: str) -> None:
+    """A write that failed half-way may have left a partial file under its generated key."""
+    try:
+        default_storage.delete(key)
+    except Exception:
+        logger.warning("Could not remove a partial audio file", exc_info=True)
 
 
 def _complete(audio_id: int, *, stored_key: str, output_size: int, output: SynthesisOutput) -> None:

@@ -302,17 +302,18 @@ def test_the_local_piper_voice_speaks_a_page(page: Page, alice: User) -> None:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_generate_requests_make_one_record(alice: User) -> None:
+    from conftest import client_for
+
     page = document_with_pages(owner=alice, pages=1).pages.get()
-    results: list[str] = []
+    statuses: list[int] = []
     barrier = threading.Barrier(8)
 
     def attempt() -> None:
+        client = client_for(alice)
         try:
             barrier.wait()
-            services.create_audio_record(page=page, voice="fake:alpha", user=alice)
-            results.append("created")
-        except Conflict:
-            results.append("conflict")
+            response = client.post(f"/api/v1/pages/{page.pk}/audios/", {"voice": "fake:alpha"})
+            statuses.append(response.status_code)
         finally:
             connection.close()
 
@@ -321,5 +322,5 @@ def test_concurrent_generate_requests_make_one_record(alice: User) -> None:
         thread.start()
     for thread in threads:
         thread.join(30)
-    assert sorted(results) == ["conflict"] * 7 + ["created"]
+    assert sorted(statuses) == [202] + [409] * 7
     assert Audio.objects.filter(page=page).count() == 1
