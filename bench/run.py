@@ -53,12 +53,13 @@ def main() -> int:
             print(
                 f"  {measure.__name__} took {time.perf_counter() - started:.1f} s", file=sys.stderr
             )
-    RESULTS.write_text(
-        json.dumps(
-            {"figures": [figure.as_json() for figure in figures], "machine": machine()}, indent=2
-        )
-        + "\n"
-    )
+    rows = [figure.as_json() for figure in figures]
+    if only and RESULTS.exists():
+        # A partial run replaces its own figures and keeps the others.
+        measured = {row["name"] for row in rows}
+        kept = json.loads(RESULTS.read_text())["figures"]
+        rows = [row for row in kept if row["name"] not in measured] + rows
+    RESULTS.write_text(json.dumps({"figures": rows, "machine": machine()}, indent=2) + "\n")
     print(f"{'figure':32} {'value':>12} {'baseline':>12} {'ratio':>8}  unit")
     for figure in figures:
         baseline = "-" if figure.baseline is None else f"{figure.baseline:.3f}"

@@ -3,7 +3,9 @@
 import os
 import tempfile
 
-os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="pagecast-bench-"))
+# Always a scratch folder: `make` exports DATA_DIR for `make run`, and a benchmark must never
+# write into a real installation's data.
+os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="pagecast-bench-")
 
 from core.settings.base import *  # noqa: F403
 
