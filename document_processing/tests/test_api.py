@@ -596,3 +596,26 @@ def test_nul_characters_in_json_are_400_not_500(alice: User, alice_client: APICl
     assert response.status_code == 400
     assert Document.objects.count() == 1
     assert document.pk
+
+
+def test_uploads_reach_the_service_as_temporary_files_on_disk(
+    alice_client: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Uploads stream to disk in chunks, so a large file never sits whole in memory."""
+    from django.core.files.uploadedfile import TemporaryUploadedFile
+
+    from document_processing import services
+
+    seen: list[object] = []
+    real = services.create_document_from_upload
+
+    def spy(**kwargs: Any) -> Document:
+        seen.append(kwargs["uploaded_file"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "create_document_from_upload", spy)
+    response = alice_client.post(
+        DOCUMENTS, {"file": _named(b"small text", "a.txt")}, format="multipart"
+    )
+    assert response.status_code == 202
+    assert isinstance(seen[0], TemporaryUploadedFile)

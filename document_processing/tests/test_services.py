@@ -182,3 +182,13 @@ def test_storage_errors_on_delete_are_retried_not_lost(
     assert not Document.objects.filter(pk=document.pk).exists()
     assert calls["n"] == 2  # the eager retry task deleted it the second time
     assert not default_storage.exists(key)
+
+
+def test_the_character_limit_fails_the_document(alice: User, settings: Any) -> None:
+    settings.DOCUMENT_MAX_CHARS = 1_000
+    document = stored_document(alice, ("word " * 400).encode())
+    services.extract_document(document_id=document.pk)
+    document.refresh_from_db()
+    assert document.status == Document.Status.FAILED
+    assert "more text" in document.error_message
+    assert not Page.objects.filter(document=document).exists()
