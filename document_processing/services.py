@@ -29,6 +29,7 @@ from core.exceptions import (
     UnsupportedMediaType,
     ValidationError,
 )
+from core.queueing import enqueue_on_commit
 from core.safe_fetch import FetchError, validate_url
 from core.security_utils import log_exception_safely, new_error_id
 from document_processing import extraction
@@ -175,17 +176,7 @@ def _local_copy(uploaded_file: UploadedFile) -> Iterator[Path]:
 
 
 def _enqueue_extraction_on_commit(document_id: int) -> None:
-    transaction.on_commit(lambda: enqueue_extraction(document_id=document_id))
-
-
-def enqueue_extraction(*, document_id: int) -> None:
-    """Queue extraction; if the broker is down the document stays pending for the sweep."""
-    from document_processing.tasks import extract_document_task
-
-    try:
-        extract_document_task.delay(document_id)
-    except KombuError as exc:
-        log_exception_safely(exc, error_id=new_error_id(), context="queueing extraction")
+    enqueue_on_commit("document_processing.tasks.extract_document_task", document_id)
 
 
 # --- Changing documents ---------------------------------------------------------------------
@@ -347,18 +338,7 @@ def _complete(document: Document, result: extraction.ExtractedDocument) -> None:
             return
         Page.objects.filter(document=current).delete()
         Page.objects.bulk_create(
-            [
-                Page(
-                    document=current,
-                    number=page.number,
-                    title=page.title,
-                    markdown=page.markdown,
-                    text=page.text,
-                    char_count=page.char_count,
-                )
-                for page in result.pages
-            ],
-            batch_size=500,
+            [_page_row(current, page) for page in result.pages], batch_size=500
         )
         current.status = Document.Status.COMPLETED
         current.page_count = len(result.pages)
@@ -369,6 +349,17 @@ def _complete(document: Document, result: extraction.ExtractedDocument) -> None:
         if not current.title_is_custom and result.title:
             current.title = result.title
         current.save()
+
+
+def _page_row(document: Document, data: extraction.PageData) -> Page:
+    return Page(
+        document=document,
+        number=data.number,
+        title=data.title,
+        markdown=data.markdown,
+        text=data.text,
+        char_count=data.char_count,
+    )
 
 
 def _fail(document_id: int, message: str) -> None:
@@ -427,14 +418,8 @@ def append_page(
             raise ValidationError(_("This document already has the most pages allowed."))
         last = locked.pages.aggregate(last=Max("number"))["last"] or 0
         data = _checked_page(markdown or "", number=last + 1)
-        page = Page.objects.create(
-            document=locked,
-            number=data.number,
-            title=data.title,
-            markdown=data.markdown,
-            text=data.text,
-            char_count=data.char_count,
-        )
+        page = _page_row(locked, data)
+        page.save()
         _refresh_counts(locked.pk)
     return page
 

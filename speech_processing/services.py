@@ -14,9 +14,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from kombu.exceptions import KombuError
 
 from core.exceptions import Conflict, NotFound, QuotaExceeded, ValidationError
+from core.queueing import enqueue_on_commit
 from core.security_utils import log_exception_safely, new_error_id
 from document_processing.models import Document, Page
 from document_processing.services import delete_stored_files
@@ -108,17 +108,7 @@ def _check_slot(*, page: Page, voice: str, exclude: int | None = None) -> None:
 
 
 def _enqueue_on_commit(audio_id: int) -> None:
-    transaction.on_commit(lambda: enqueue_generation(audio_id=audio_id))
-
-
-def enqueue_generation(*, audio_id: int) -> None:
-    """Queue synthesis; if the broker is down the record stays pending for the sweep."""
-    from speech_processing.tasks import generate_audio_task
-
-    try:
-        generate_audio_task.delay(audio_id)
-    except KombuError as exc:
-        log_exception_safely(exc, error_id=new_error_id(), context="queueing synthesis")
+    enqueue_on_commit("speech_processing.tasks.generate_audio_task", audio_id)
 
 
 # --- Synthesising (the task's body) ---------------------------------------------------------
