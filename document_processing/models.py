@@ -40,6 +40,8 @@ class Document(models.Model):
     char_count = models.PositiveBigIntegerField(default=0)
     notes = models.JSONField(default=list, blank=True)
     processing_started_at = models.DateTimeField(null=True, blank=True)
+    # Claims of this document by a worker; the stuck-job sweep gives up after a few.
+    extraction_attempts = models.PositiveSmallIntegerField(default=0)
     processed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -8,6 +8,7 @@ import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -16,7 +17,7 @@ from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
@@ -256,6 +257,7 @@ def extract_document(*, document_id: int) -> None:
     claimed = Document.objects.filter(pk=document_id, status=Document.Status.PENDING).update(
         status=Document.Status.PROCESSING,
         processing_started_at=timezone.now(),
+        extraction_attempts=F("extraction_attempts") + 1,
         error_message="",
         updated_at=timezone.now(),
     )
@@ -461,3 +463,39 @@ def _refresh_counts(document_id: int) -> None:
         char_count=sum(pages.values_list("char_count", flat=True)),
         updated_at=timezone.now(),
     )
+
+
+# --- Recovering lost work (a beat task) -------------------------------------------------------
+
+
+def sweep_stuck_documents(*, now: datetime | None = None) -> dict[str, int]:
+    """Find extraction work that a lost message or a killed worker left behind.
+
+    Pending documents that waited longer than STUCK_PENDING_SECONDS are queued again (a claim
+    makes a duplicate harmless). Documents processing for longer than the hard time limit lost
+    their worker: they go back to pending and are queued again, or fail with a clear message
+    once they have been tried MAX_EXTRACTION_ATTEMPTS times.
+    """
+    now = now or timezone.now()
+    pending_before = now - timedelta(seconds=settings.STUCK_PENDING_SECONDS)
+    running_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    abandoned = Document.objects.filter(
+        status=Document.Status.PROCESSING, processing_started_at__lt=running_before
+    )
+    failed = abandoned.filter(extraction_attempts__gte=settings.MAX_EXTRACTION_ATTEMPTS).update(
+        status=Document.Status.FAILED,
+        error_message=_("Processing this document was interrupted too many times."),
+        updated_at=now,
+    )
+    released = list(abandoned.values_list("pk", flat=True))
+    Document.objects.filter(pk__in=released, status=Document.Status.PROCESSING).update(
+        status=Document.Status.PENDING, updated_at=now
+    )
+    waiting = list(
+        Document.objects.filter(
+            status=Document.Status.PENDING, updated_at__lt=pending_before
+        ).values_list("pk", flat=True)[:500]
+    )
+    for document_id in [*released, *waiting]:
+        _enqueue_extraction_on_commit(document_id)
+    return {"failed": failed, "requeued": len(released) + len(waiting)}

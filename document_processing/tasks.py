@@ -40,3 +40,8 @@ def delete_stored_files_task(self: Task, keys: list[str]) -> None:
             failed.append(key)
     if failed:
         raise self.retry(args=(failed,), countdown=backoff_seconds(self.request.retries, base=30))
+
+
+@shared_task(name="document_processing.sweep_stuck_documents")
+def sweep_stuck_documents_task() -> dict[str, int]:
+    return services.sweep_stuck_documents()

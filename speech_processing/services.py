@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -226,6 +226,41 @@ def _release(audio_id: int, message: str) -> None:
 
 def fail_after_retries(*, audio_id: int, message: str) -> None:
     _fail(audio_id, message)
+
+
+# --- Recovering lost work (a beat task) -------------------------------------------------------
+
+
+def sweep_stuck_audio(*, now: datetime | None = None) -> dict[str, int]:
+    """Audio whose message was lost, or whose worker died mid-synthesis, is queued again.
+
+    Generating for longer than the hard time limit means the worker is gone: the row goes back
+    to pending (a claim makes a duplicate delivery harmless), or fails once it has been tried
+    SPEECH_MAX_RETRIES + 1 times.
+    """
+    now = now or timezone.now()
+    pending_before = now - timedelta(seconds=settings.STUCK_PENDING_SECONDS)
+    running_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    abandoned = Audio.objects.filter(status=Audio.Status.GENERATING, started_at__lt=running_before)
+    failed = abandoned.filter(attempts__gt=settings.SPEECH_MAX_RETRIES).update(
+        status=Audio.Status.FAILED,
+        error_message=_("Making this audio was interrupted too many times."),
+        updated_at=now,
+    )
+    released = list(abandoned.values_list("pk", flat=True))
+    Audio.objects.filter(pk__in=released, status=Audio.Status.GENERATING).update(
+        status=Audio.Status.PENDING, updated_at=now
+    )
+    waiting = list(
+        Audio.objects.filter(
+            status=Audio.Status.PENDING,
+            lifetime_status=Audio.Lifetime.ACTIVE,
+            updated_at__lt=pending_before,
+        ).values_list("pk", flat=True)[:500]
+    )
+    for audio_id in [*released, *waiting]:
+        _enqueue_on_commit(audio_id)
+    return {"failed": failed, "requeued": len(released) + len(waiting)}
 
 
 # --- Listening and managing -----------------------------------------------------------------

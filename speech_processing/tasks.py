@@ -29,3 +29,8 @@ def generate_audio_task(self: Task, audio_id: int) -> None:
             )
             return
         raise self.retry(countdown=backoff_seconds(self.request.retries)) from exc
+
+
+@shared_task(name="speech_processing.sweep_stuck_audio")
+def sweep_stuck_audio_task() -> dict[str, int]:
+    return services.sweep_stuck_audio()

@@ -405,7 +405,20 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_KB", 1_500_000, min_value=1)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+# Work left behind by a lost message or a killed worker is found and queued again.
+STUCK_SWEEP_INTERVAL_SECONDS = env_int("STUCK_SWEEP_INTERVAL_SECONDS", 300, min_value=10)
+STUCK_PENDING_SECONDS = env_int("STUCK_PENDING_SECONDS", 900, min_value=10)
+MAX_EXTRACTION_ATTEMPTS = env_int("MAX_EXTRACTION_ATTEMPTS", 3, min_value=1)
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "sweep-stuck-documents": {
+        "task": "document_processing.sweep_stuck_documents",
+        "schedule": float(STUCK_SWEEP_INTERVAL_SECONDS),
+    },
+    "sweep-stuck-audio": {
+        "task": "speech_processing.sweep_stuck_audio",
+        "schedule": float(STUCK_SWEEP_INTERVAL_SECONDS),
+    },
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 # --- Audit ------------------------------------------------------------------------------------
