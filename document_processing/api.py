@@ -6,7 +6,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle, UserRateThrottle
@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from core.exceptions import PayloadTooLarge, ValidationError
 from core.pagination import paginated_response
+from core.parsers import JSONParser
 from document_processing import selectors, services
 from document_processing.models import Page
 from document_processing.serializers import (

@@ -81,3 +81,21 @@ def test_html_pages_keep_html_errors() -> None:
     response = APIClient().get("/no-such-page/")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"a":' * 50_000 + "1" + "}" * 50_000,
+    ],
+)
+def test_deeply_nested_json_is_a_400(body: str) -> None:
+    for path in ("/api/v1/auth/register/", "/api/v1/documents/"):
+        response = APIClient().generic("POST", path, body, content_type="application/json")
+        assert response.status_code in (400, 401), path
+    response = APIClient().generic(
+        "POST", "/api/v1/auth/register/", body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "validation_error"
