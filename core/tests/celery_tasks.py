@@ -17,3 +17,8 @@ def touch_on_documents_queue(path: str) -> str:
 def touch(path: str) -> str:
     Path(path).write_text("done")
     return "done"
+
+
+@shared_task(name="core.test_explode")
+def explode(secret: str) -> None:
+    raise RuntimeError(f"could not reach the store with {secret}")

@@ -136,3 +136,23 @@ def test_a_real_broker_carries_tasks_to_a_worker_process(tmp_path: Path) -> None
         conn.ensure_connection(max_retries=2)
     env = _worker_env(tmp_path, CELERY_BROKER_URL=broker_url)
     _run_tasks_through_a_worker_process(env, tmp_path, count=20)
+
+
+def test_a_failing_task_is_logged_with_an_error_id_and_no_secret(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from celery.result import EagerResult
+
+    conf = app.conf
+    propagates = conf.task_eager_propagates
+    conf.task_eager_propagates = False
+    try:
+        result: EagerResult = celery_tasks.explode.apply(args=("AKIAIOSFODNN7EXAMPLE",))
+    finally:
+        conf.task_eager_propagates = propagates
+    assert result.state == "FAILURE"
+    errors = [r for r in caplog.records if r.name == "pagecast.errors"]
+    assert errors, caplog.text
+    text = "\n".join(r.getMessage() + (r.exc_text or "") for r in errors)
+    assert "core.test_explode" in text
+    assert "AKIAIOSFODNN7EXAMPLE" not in text
