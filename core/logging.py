@@ -39,8 +39,15 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
         re.compile(r"([a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+(@)", re.IGNORECASE),
         r"\1" + REDACTED + r"\2",
     ),
-    # AWS secret access keys are 40 characters of base64.
-    (re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"), REDACTED),
+    # AWS secret access keys are 40 characters of base64, mixing upper case, lower case and
+    # digits (which file paths of the same length do not).
+    (
+        re.compile(
+            r"(?<![A-Za-z0-9/+=.])(?=[A-Za-z0-9/+]{0,39}[0-9])(?=[A-Za-z0-9/+]{0,39}[A-Z])"
+            r"(?=[A-Za-z0-9/+]{0,39}[a-z])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"
+        ),
+        REDACTED,
+    ),
 ]
 
 

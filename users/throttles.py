@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
@@ -30,4 +32,6 @@ class LoginAccountThrottle(SimpleRateThrottle):
         email = data.get("email")
         if not isinstance(email, str) or not email:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": normalize_email(email)[:254]}
+        # Hashed: an email can be longer than a cache key may be.
+        digest = hashlib.sha256(normalize_email(email).encode()).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": digest}

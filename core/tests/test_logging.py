@@ -60,3 +60,8 @@ def test_json_formatter_writes_one_object_per_line() -> None:
     assert payload["message"] == "hello world"
     assert payload["error_id"] == "abc"
     assert payload["level"] == "INFO"
+
+
+def test_file_paths_in_tracebacks_are_not_mistaken_for_secrets() -> None:
+    text = 'File "/srv/venv/lib/python3.11/site-packages/django/core/cache/backends/base.py"'
+    assert redact(text) == text

@@ -190,3 +190,9 @@ def test_lone_surrogates_are_400_not_500(anon_client: APIClient, raw: str) -> No
     for path in (REGISTER, TOKEN):
         response = anon_client.generic("POST", path, raw, content_type="application/json")
         assert response.status_code == 400
+
+
+def test_a_very_long_email_is_a_400_not_a_cache_error(anon_client: APIClient) -> None:
+    email = "a" * 64 + "@" + ".".join(["b" * 60] * 3) + ".example"
+    response = anon_client.post(TOKEN, {"email": email, "password": "whatever password"})
+    assert response.status_code == 400
