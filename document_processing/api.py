@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from core.exceptions import PayloadTooLarge, ValidationError
 from core.pagination import paginated_response
 from core.parsers import JSONParser
+from core.throttles import RetryThrottle
 from document_processing import selectors, services
 from document_processing.models import Page
 from document_processing.serializers import (
@@ -137,10 +138,6 @@ class DocumentDetailView(APIView):
         ):  # fmt: skip
             services.delete_document(user=user, document=document)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class RetryThrottle(UserRateThrottle):
-    scope = "retry"
 
 
 class DocumentRetryView(APIView):

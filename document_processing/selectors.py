@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 
 from core.exceptions import NotFound
 from document_processing.models import Document, Page
-from sharing.policy import visible_documents
+from sharing.policy import visible_document, visible_documents
 from users.models import User
 
 PAGE_SUMMARY_FIELDS = ("id", "document_id", "number", "title", "char_count")
@@ -53,16 +53,13 @@ def page_list(*, document: Document) -> QuerySet[Page]:
 
 def page_detail(*, user: User, page_id: int) -> Page:
     """A page of a document the user may see, with its neighbours' ids."""
-    visible = visible_documents(user)
-    page = (
-        Page.objects.select_related("document", "document__owner")
-        .filter(pk=page_id, document__in=visible.values("pk"))
-        .first()
-    )
+    page = Page.objects.filter(
+        pk=page_id, document__in=visible_documents(user).values("pk")
+    ).first()
     if page is None:
         raise NotFound(_("Page not found."))
     # The policy annotation travels with the document for later permission checks.
-    page.document = visible.select_related("owner").get(pk=page.document_id)
+    page.document = visible_document(user, page.document_id)
     return page
 
 

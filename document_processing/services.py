@@ -228,8 +228,8 @@ def retry_extraction(*, user: User, document: Document) -> Document:
     return document
 
 
-def delete_stored_files(*, keys: Iterable[str]) -> None:
-    """Delete blobs; what storage refuses now is retried by a task, never forgotten."""
+def delete_now(*, keys: Iterable[str]) -> list[str]:
+    """Delete stored files; returns the keys storage refused."""
     failed = []
     for key in keys:
         try:
@@ -237,6 +237,12 @@ def delete_stored_files(*, keys: Iterable[str]) -> None:
         except Exception:
             logger.warning("Could not delete a stored file now; will retry", exc_info=True)
             failed.append(key)
+    return failed
+
+
+def delete_stored_files(*, keys: Iterable[str]) -> None:
+    """Delete blobs; what storage refuses now is retried by a task, never forgotten."""
+    failed = delete_now(keys=keys)
     if failed:
         from document_processing.tasks import delete_stored_files_task
 

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import random
-
 from celery import Task, shared_task
 
+from core.retry import backoff_seconds
 from document_processing import services
 
 MAX_RETRIES = 5
-
-
-def backoff_seconds(retries: int, *, base: float = 5.0, cap: float = 300.0) -> float:
-    """Exponential backoff with ±20% jitter, so retries of many tasks spread out."""
-    delay = min(cap, base * (2**retries))
-    return delay * random.uniform(0.8, 1.2)  # noqa: S311 (not cryptographic)
 
 
 @shared_task(bind=True, name="document_processing.extract_document", max_retries=MAX_RETRIES)
@@ -25,21 +18,16 @@ def extract_document_task(self: Task, document_id: int) -> None:
         if self.request.retries >= MAX_RETRIES:
             services.fail_after_retries(document_id=document_id)
             return
-        raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries)) from exc
+        countdown = backoff_seconds(self.request.retries, base=5.0, cap=300.0)
+        raise self.retry(exc=exc, countdown=countdown) from exc
 
 
 @shared_task(bind=True, name="document_processing.delete_stored_files", max_retries=8)
 def delete_stored_files_task(self: Task, keys: list[str]) -> None:
-    from django.core.files.storage import default_storage
-
-    failed = []
-    for key in keys:
-        try:
-            default_storage.delete(key)
-        except Exception:
-            failed.append(key)
+    failed = services.delete_now(keys=keys)
     if failed:
-        raise self.retry(args=(failed,), countdown=backoff_seconds(self.request.retries, base=30))
+        countdown = backoff_seconds(self.request.retries, base=30.0, cap=300.0)
+        raise self.retry(args=(failed,), countdown=countdown)
 
 
 @shared_task(name="document_processing.sweep_stuck_documents")

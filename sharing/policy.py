@@ -98,11 +98,17 @@ def require(user: User, action: Action, document: Document) -> Permission:
     return permission
 
 
-def get_document(user: User, document_id: int, action: Action = Action.VIEW) -> Document:
-    """The document, if the user may see it (else NotFound) and do `action` (else 403)."""
+def visible_document(user: User, document_id: int) -> Document:
+    """The document with the caller's permission on it and its owner, or NotFound."""
     document = visible_documents(user).filter(pk=document_id).select_related("owner").first()
     if document is None:
         raise NotFound(_("Document not found."))
+    return document
+
+
+def get_document(user: User, document_id: int, action: Action = Action.VIEW) -> Document:
+    """The document, if the user may see it (else NotFound) and do `action` (else 403)."""
+    document = visible_document(user, document_id)
     require(user, action, document)
     return document
 

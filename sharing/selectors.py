@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from core.exceptions import NotFound
 from document_processing.models import Document
 from sharing.models import AccessLog, DocumentShare
-from sharing.policy import Action, require, visible_documents
+from sharing.policy import Action, require, visible_document, visible_documents
 from users.models import User
 
 
@@ -28,7 +28,7 @@ def share_detail(*, user: User, share_id: int) -> DocumentShare:
     )
     if share is None:
         raise NotFound(_("Share not found."))
-    share.document = visible_documents(user).select_related("owner").get(pk=share.document_id)
+    share.document = visible_document(user, share.document_id)
     return share
 
 

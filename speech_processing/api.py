@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
+from core.throttles import RetryThrottle
 from document_processing.selectors import page_detail
 from sharing.audit import audited
 from sharing.models import AccessLog
@@ -32,10 +33,6 @@ from users.auth import current_user
 
 class GenerateThrottle(UserRateThrottle):
     scope = "generate"
-
-
-class RetryThrottle(UserRateThrottle):
-    scope = "retry"
 
 
 class VoiceListView(APIView):

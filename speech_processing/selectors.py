@@ -7,23 +7,22 @@ from django.utils.translation import gettext as _
 
 from core.exceptions import NotFound
 from document_processing.models import Page
-from sharing.policy import visible_documents
+from sharing.policy import visible_document, visible_documents
 from speech_processing.models import Audio
 from users.models import User
 
 
 def audio_detail(*, user: User, audio_id: int) -> Audio:
     """An audio of a document the user may see (deleted and expired ones included)."""
-    visible = visible_documents(user)
     audio = (
         Audio.objects.select_related("created_by", "page")
-        .filter(pk=audio_id, page__document__in=visible.values("pk"))
+        .filter(pk=audio_id, page__document__in=visible_documents(user).values("pk"))
         .first()
     )
     if audio is None:
         raise NotFound(_("Audio not found."))
     # The document carries the caller's permission for later checks.
-    audio.page.document = visible.select_related("owner").get(pk=audio.page.document_id)
+    audio.page.document = visible_document(user, audio.page.document_id)
     return audio
 
 

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import random
-
 from celery import Task, shared_task
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from core.retry import backoff_seconds
 from speech_processing import services
 
 
-def backoff_seconds(retries: int) -> float:
-    """Exponential backoff with ±20% jitter, capped, so many retried tasks spread out."""
-    delay = min(settings.SPEECH_RETRY_CAP_SECONDS, settings.SPEECH_RETRY_BASE_SECONDS * 2**retries)
-    return float(delay * random.uniform(0.8, 1.2))  # noqa: S311 (not cryptographic)
+def retry_countdown(retries: int) -> float:
+    return backoff_seconds(
+        retries, base=settings.SPEECH_RETRY_BASE_SECONDS, cap=settings.SPEECH_RETRY_CAP_SECONDS
+    )
 
 
 @shared_task(bind=True, name="speech_processing.generate_audio", max_retries=None)
@@ -28,7 +27,7 @@ def generate_audio_task(self: Task, audio_id: int) -> None:
                 message=_("The speech service stayed unavailable. Please retry later."),
             )
             return
-        raise self.retry(countdown=backoff_seconds(self.request.retries)) from exc
+        raise self.retry(countdown=retry_countdown(self.request.retries)) from exc
 
 
 @shared_task(name="speech_processing.sweep_stuck_audio")

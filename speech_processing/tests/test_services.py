@@ -19,7 +19,7 @@ from document_processing.models import Page
 from document_processing.tests.factories import document_with_pages
 from speech_processing import services, voices
 from speech_processing.models import Audio
-from speech_processing.tasks import backoff_seconds, generate_audio_task
+from speech_processing.tasks import generate_audio_task, retry_countdown
 from speech_processing.tests.conftest import run_task
 from users.models import User
 
@@ -195,12 +195,12 @@ def test_awkward_text_is_spoken_safely(page: Page, alice: User, text: str) -> No
 def test_backoff_grows_with_jitter_and_a_cap(settings: Any) -> None:
     settings.SPEECH_RETRY_BASE_SECONDS = 10
     settings.SPEECH_RETRY_CAP_SECONDS = 600
-    first = [backoff_seconds(0) for _ in range(200)]
+    first = [retry_countdown(0) for _ in range(200)]
     assert min(first) >= 8
     assert max(first) <= 12
     assert len({round(value, 3) for value in first}) > 50  # spread out, not in lock step
-    assert 32 <= backoff_seconds(2) <= 48
-    assert backoff_seconds(20) <= 600 * 1.2
+    assert 32 <= retry_countdown(2) <= 48
+    assert retry_countdown(20) <= 600 * 1.2
 
 
 def test_quota_and_conflicts_in_the_service(page: Page, alice: User, settings: Any) -> None:
