@@ -10,6 +10,8 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
+from django.views.csrf import csrf_failure as django_csrf_failure
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -82,12 +84,17 @@ def _from_drf(exc: drf.APIException) -> Response:
     )
 
 
-def _from_application(exc: ApplicationError) -> Response:
+def _from_application(exc: ApplicationError, request: HttpRequest | None) -> Response:
     headers = {}
     if exc.retry_after is not None:
         headers["Retry-After"] = str(max(int(exc.retry_after), 1))
+    error_id = None
+    if exc.status_code >= 500:
+        # API.md: every 5xx carries an id that is in the log next to the cause.
+        error_id = new_error_id()
+        log_exception_safely(exc, error_id=error_id, request=request, context=exc.code)
     return Response(
-        error_body(code=exc.code, message=exc.message, fields=exc.fields),
+        error_body(code=exc.code, message=exc.message, fields=exc.fields, error_id=error_id),
         status=exc.status_code,
         headers=headers,
     )
@@ -112,7 +119,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     request = context.get("request")
     set_rollback()
     if isinstance(exc, ApplicationError):
-        return _from_application(exc)
+        return _from_application(exc, getattr(request, "_request", request))
     if isinstance(exc, Http404):
         exc = drf.NotFound(_("Not found."))
     elif isinstance(exc, DjangoPermissionDenied):
@@ -149,6 +156,9 @@ def is_api_request(request: HttpRequest) -> bool:
     return request.path.startswith(API_PREFIX)
 
 
+# The catch-all for unknown API paths changes nothing, so it answers every method with the 404
+# envelope instead of a CSRF refusal.
+@csrf_exempt
 def api_not_found(request: HttpRequest) -> JsonResponse:
     return JsonResponse(error_body(code="not_found", message=_("Not found.")), status=404)
 
@@ -164,6 +174,19 @@ def api_permission_denied(request: HttpRequest) -> JsonResponse:
         error_body(code="permission_denied", message=_("You do not have permission to do this.")),
         status=403,
     )
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: the envelope on API paths, Django's own page elsewhere."""
+    if is_api_request(request):
+        return JsonResponse(
+            error_body(
+                code="permission_denied",
+                message=_("The request was refused: reload the page and try again (CSRF)."),
+            ),
+            status=403,
+        )
+    return django_csrf_failure(request, reason=reason)
 
 
 def api_server_error(request: HttpRequest) -> HttpResponse:

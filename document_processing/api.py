@@ -13,7 +13,7 @@ from rest_framework.throttling import BaseThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from core.exceptions import PayloadTooLarge, ValidationError
-from core.pagination import paginated_response
+from core.pagination import PaginatedView, paginated_response
 from core.parsers import JSONParser
 from core.throttles import RetryThrottle
 from document_processing import selectors, services
@@ -64,7 +64,7 @@ _create_request = PolymorphicProxySerializer(
 )
 
 
-class DocumentListView(APIView):
+class DocumentListView(PaginatedView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     def get_throttles(self) -> list[BaseThrottle]:
@@ -152,7 +152,7 @@ class DocumentRetryView(APIView):
         return Response(DocumentSerializer(document).data, status=status.HTTP_202_ACCEPTED)
 
 
-class DocumentPagesView(APIView):
+class DocumentPagesView(PaginatedView):
     @extend_schema(responses={200: PageSummarySerializer(many=True)}, tags=["pages"])
     def get(self, request: Request, pk: int) -> Response:
         document = get_document(current_user(request), pk, Action.VIEW)

@@ -27,6 +27,7 @@ class PageSummarySerializer(serializers.ModelSerializer[Page]):
 class DocumentSerializer(serializers.ModelSerializer[Document]):
     owner = UserSummarySerializer(read_only=True)
     permission = serializers.SerializerMethodField()
+    source_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Document
@@ -42,6 +43,11 @@ class DocumentSerializer(serializers.ModelSerializer[Document]):
     )
     def get_permission(self, document: Document) -> str | None:
         return getattr(document, "caller_permission", None)
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_source_url(self, document: Document) -> str | None:
+        """The imported URL, or null for uploads and pasted text."""
+        return document.source_url or None
 
 
 class DocumentDetailSerializer(DocumentSerializer):
@@ -80,8 +86,13 @@ class DocumentRenameSerializer(serializers.Serializer[dict[str, Any]]):
 
 class DocumentListQuerySerializer(serializers.Serializer[dict[str, Any]]):
     search = StrictCharField(max_length=200, required=False, allow_blank=True)
-    status = serializers.ChoiceField(choices=Document.Status.choices, required=False)
-    scope = serializers.ChoiceField(choices=["owned", "shared", "all"], required=False)
+    # An empty value means "no filter", as a web form sends it.
+    status = serializers.ChoiceField(
+        choices=Document.Status.choices, required=False, allow_blank=True
+    )
+    scope = serializers.ChoiceField(
+        choices=["owned", "shared", "all"], required=False, allow_blank=True
+    )
 
 
 class PageSerializer(serializers.ModelSerializer[Page]):

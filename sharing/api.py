@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
-from core.pagination import paginated_response
+from core.pagination import PaginatedView, paginated_response
 from sharing import selectors, services
 from sharing.audit import audited
 from sharing.models import AccessLog
@@ -92,14 +92,14 @@ class ShareDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class SharedWithMeView(APIView):
+class SharedWithMeView(PaginatedView):
     @extend_schema(responses={200: SharedDocumentSerializer(many=True)}, tags=["sharing"])
     def get(self, request: Request) -> Response:
         documents = selectors.shared_with_me(user=current_user(request))
         return paginated_response(request, self, documents, SharedDocumentSerializer)
 
 
-class DocumentActivityView(APIView):
+class DocumentActivityView(PaginatedView):
     @extend_schema(responses={200: AccessLogSerializer(many=True)}, tags=["sharing"])
     def get(self, request: Request, pk: int) -> Response:
         user = current_user(request)

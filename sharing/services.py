@@ -78,7 +78,8 @@ def _notify(*, share_id: int) -> None:
     }
     try:
         send_mail(
-            subject=render_to_string("sharing/shared_subject.txt", context).strip(),
+            # One line: a title with line breaks must not break (or inject) mail headers.
+            subject=" ".join(render_to_string("sharing/shared_subject.txt", context).split()),
             message=render_to_string("sharing/shared_email.txt", context),
             from_email=None,
             recipient_list=[share.shared_with.email],

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
 from core.exceptions import ValidationError
+from users.authentication import token_expired
 from users.models import User, normalize_email
 from users.selectors import email_taken
 
@@ -59,6 +60,9 @@ def issue_token(*, email: str, password: str) -> Token:
     ):
         raise ValidationError(_("Please confirm your email address before logging in."))
     token, _created = Token.objects.get_or_create(user=user)
+    if token_expired(token):
+        token.delete()
+        token = Token.objects.create(user=user)
     return token
 
 

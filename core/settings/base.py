@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "web",
 ]
 
+CSRF_FAILURE_VIEW = "core.api_errors.csrf_failure"
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -149,6 +150,15 @@ ACCOUNT_EMAIL_VERIFICATION = env_choice(
     "ACCOUNT_EMAIL_VERIFICATION", ["none", "optional", "mandatory"], "optional"
 )
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+# Browser log-in lockout (django-allauth's rate limits): after this many failed attempts for one
+# account the log-in form refuses it for the timeout; one address may also fail 10 times a minute.
+LOGIN_ATTEMPTS_LIMIT = env_int("LOGIN_ATTEMPTS_LIMIT", 5, min_value=1)
+LOGIN_ATTEMPTS_TIMEOUT_SECONDS = env_int("LOGIN_ATTEMPTS_TIMEOUT_SECONDS", 300, min_value=1)
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": f"10/m/ip,{LOGIN_ATTEMPTS_LIMIT}/{LOGIN_ATTEMPTS_TIMEOUT_SECONDS}s/key"
+}
+# API tokens stop working this many days after they were issued (0: only log-out ends them).
+API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 30, min_value=0)
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 
 # --- Email ------------------------------------------------------------------------------------
@@ -243,7 +253,7 @@ REST_FRAMEWORK = {
     # Token first: DRF answers 401 (not 403) to anonymous callers only when the first
     # authentication class names a WWW-Authenticate scheme.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "users.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -281,6 +291,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.schema.add_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "DocumentStatusEnum": "document_processing.models.Document.Status",
         "AudioStatusEnum": "speech_processing.models.Audio.Status",
@@ -388,8 +402,21 @@ if CELERY_BROKER_URL.startswith("pagecastfs://"):
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60, min_value=1)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30 * 60, min_value=2)
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    # Unacknowledged messages are redelivered after this long; it must outlast the longest task.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 300}
+    # Redis has no acknowledgements of its own: a message a worker took and did not acknowledge
+    # (the worker died) is delivered again after this long. It must outlast the longest task, or
+    # a task still running would be delivered a second time.
+    BROKER_VISIBILITY_TIMEOUT = env_int(
+        "BROKER_VISIBILITY_TIMEOUT",
+        CELERY_TASK_TIME_LIMIT + 300,
+        min_value=CELERY_TASK_TIME_LIMIT + 1,
+    )
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
+        # Workers look for such messages every twentieth of the timeout (kombu's default: every
+        # 100 s), so a short timeout also brings them back soon.
+        "unacked_restore_interval": max(1, min(100, BROKER_VISIBILITY_TIMEOUT // 20)),
+        "unacked_restore_throttle": 1,
+    }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -99,3 +100,44 @@ def test_deeply_nested_json_is_a_400(body: str) -> None:
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "validation_error"
+
+
+@pytest.mark.urls("core.urls")
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_unknown_api_paths_answer_every_method_with_the_404_envelope(
+    method: str, alice: object
+) -> None:
+    # A logged-in browser without a CSRF token: the catch-all must not answer Django's HTML
+    # CSRF page.
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(alice)  # type: ignore[arg-type]
+    response = getattr(client, method)("/api/v1/audios/%C2%84/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert_envelope(response.json(), "not_found")
+
+
+def test_csrf_refusal_is_an_envelope_on_api_paths_and_a_page_elsewhere() -> None:
+    from django.test import RequestFactory
+
+    from core.api_errors import csrf_failure
+
+    factory = RequestFactory()
+    api = csrf_failure(factory.post("/api/v1/documents/"), reason="CSRF cookie not set.")
+    assert api.status_code == 403
+    assert_envelope(json.loads(api.content), "permission_denied")
+    page = csrf_failure(factory.post("/accounts/login/"), reason="CSRF cookie not set.")
+    assert page.status_code == 403
+    assert page["Content-Type"].startswith("text/html")
+
+
+def test_a_5xx_the_application_raises_carries_an_error_id_that_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.ERROR):
+        response = APIClient().get("/api/v1/test/switched-off/")
+    assert response.status_code == 503
+    error = assert_envelope(response.json(), "service_unavailable")
+    assert error["message"] == "Audio generation is switched off for now."
+    assert error["error_id"]
+    assert str(error["error_id"]) in caplog.text

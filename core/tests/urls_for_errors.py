@@ -8,6 +8,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.exceptions import ServiceUnavailable
 from core.urls import handler400, handler403, handler404, handler500, urlpatterns
 
 SECRET = "AKIAIOSFODNN7EXAMPLE"
@@ -25,6 +26,12 @@ def drf_db_down(request: Request) -> Response:
     raise OperationalError("could not connect to server: Connection refused")
 
 
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def switched_off(request: Request) -> Response:
+    raise ServiceUnavailable("Audio generation is switched off for now.")
+
+
 def plain_boom(request: HttpRequest) -> HttpResponse:
     raise ValueError(f"plain view failure {SECRET}")
 
@@ -33,6 +40,7 @@ urlpatterns = [
     path("api/v1/test/drf-boom/", drf_boom),
     path("api/v1/test/db-down/", drf_db_down),
     path("api/v1/test/plain-boom/", plain_boom),
+    path("api/v1/test/switched-off/", switched_off),
     *urlpatterns,
 ]
 

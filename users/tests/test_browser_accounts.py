@@ -73,3 +73,29 @@ def test_password_reset_emails_a_working_link(alice: User) -> None:
     )
     alice.refresh_from_db()
     assert alice.check_password(new_password)
+
+
+def test_repeated_failed_log_ins_lock_the_account_out_for_a_while(alice: User) -> None:
+    client = Client()
+    for _attempt in range(5):
+        response = client.post(
+            "/accounts/login/", {"login": "alice@example.com", "password": "wrong password"}
+        )
+        assert response.status_code == 200  # the form again, with an error
+    # Even the right password is refused while the lock-out lasts…
+    response = client.post(
+        "/accounts/login/", {"login": "alice@example.com", "password": DEFAULT_PASSWORD}
+    )
+    assert response.status_code in (200, 429)
+    assert "_auth_user_id" not in client.session
+    assert "Too many failed login attempts" in response.content.decode()
+    # …from any address, while another account is not affected.
+    User.objects.create_user(email="dora@example.com", password=DEFAULT_PASSWORD)
+    other = Client(REMOTE_ADDR="10.9.9.9").post(
+        "/accounts/login/", {"login": "dora@example.com", "password": DEFAULT_PASSWORD}
+    )
+    assert other.status_code == 302
+    locked_elsewhere = Client(REMOTE_ADDR="10.9.9.8").post(
+        "/accounts/login/", {"login": "alice@example.com", "password": DEFAULT_PASSWORD}
+    )
+    assert locked_elsewhere.status_code != 302

@@ -1,0 +1,33 @@
+"""API token authentication with an expiry.
+
+A token stops working `API_TOKEN_TTL_DAYS` after it was issued (0 keeps tokens until log-out).
+An expired token is deleted on first use, so asking for a token again issues a fresh one.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import AuthenticationFailed
+
+
+def token_expired(token: Token) -> bool:
+    ttl_days: int = settings.API_TOKEN_TTL_DAYS
+    if ttl_days == 0:
+        return False
+    return token.created <= timezone.now() - timedelta(days=ttl_days)
+
+
+class ExpiringTokenAuthentication(TokenAuthentication):
+    def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
+        user, token = super().authenticate_credentials(key)
+        if token_expired(token):
+            token.delete()
+            raise AuthenticationFailed(_("The token has expired. Log in again for a new one."))
+        return user, token
