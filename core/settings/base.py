@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import shutil
 from pathlib import Path
+from typing import Any
 
 from kombu import Queue
 
@@ -20,6 +21,7 @@ from core.settings.env import (
     env_float,
     env_int,
     env_list,
+    env_oauth_client,
     env_path,
     env_str,
 )
@@ -65,6 +67,10 @@ INSTALLED_APPS = [
     "csp",
     "allauth",
     "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.google",
+    "allauth.socialaccount.providers.github",
+    "allauth.socialaccount.providers.openid_connect",
     "core",
     "users",
     "document_processing",
@@ -161,6 +167,40 @@ ACCOUNT_RATE_LIMITS = {
 API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 30, min_value=0)
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 
+# --- Social sign-in (django-allauth) ---------------------------------------------------------
+# Each provider is on only when its client id and secret are set, and is then offered on the
+# log-in and sign-up pages. allauth's safe defaults stay: a social account whose email matches
+# an existing account never logs into it (SOCIALACCOUNT_EMAIL_AUTHENTICATION off); the person
+# must log in to that account first and connect the provider there. Provider tokens are not kept.
+SOCIALACCOUNT_PROVIDERS: dict[str, dict[str, Any]] = {}
+if (_google := env_oauth_client("GOOGLE")) is not None:
+    SOCIALACCOUNT_PROVIDERS["google"] = {
+        "APPS": [{"client_id": _google[0], "secret": _google[1]}],
+        "SCOPE": ["profile", "email"],
+    }
+if (_github := env_oauth_client("GITHUB")) is not None:
+    SOCIALACCOUNT_PROVIDERS["github"] = {
+        "APPS": [{"client_id": _github[0], "secret": _github[1]}],
+        "SCOPE": ["user:email"],
+    }
+if (_oidc := env_oauth_client("OIDC")) is not None:
+    SOCIALACCOUNT_PROVIDERS["openid_connect"] = {
+        "APPS": [
+            {
+                "provider_id": "oidc",
+                "name": env_str("OIDC_NAME", "Single sign-on"),
+                "client_id": _oidc[0],
+                "secret": _oidc[1],
+                "settings": {"server_url": env_str("OIDC_SERVER_URL")},
+            }
+        ]
+    }
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
+SOCIALACCOUNT_QUERY_EMAIL = True
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
+
 # --- Email ------------------------------------------------------------------------------------
 _email = env_email_url("EMAIL_URL")
 if _email is None:
@@ -177,7 +217,7 @@ MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "/protected-media/"
 if STORAGE_BACKEND == "s3":
     _default_storage = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "core.storage.S3Storage",
         "OPTIONS": {
             "bucket_name": env_str("AWS_STORAGE_BUCKET_NAME"),
             "endpoint_url": env_str("AWS_S3_ENDPOINT_URL", "") or None,
@@ -192,6 +232,10 @@ if STORAGE_BACKEND == "s3":
             "querystring_expire": env_int("AWS_QUERYSTRING_EXPIRE", 300, min_value=10),
             "default_acl": None,
             "file_overwrite": False,
+            # Bounded waits: a store that drops packets fails the request instead of holding it.
+            "connect_timeout": env_int("AWS_S3_CONNECT_TIMEOUT", 5, min_value=1),
+            "read_timeout": env_int("AWS_S3_READ_TIMEOUT", 60, min_value=1),
+            "max_attempts": env_int("AWS_S3_MAX_ATTEMPTS", 3, min_value=1),
         },
     }
 else:

@@ -128,3 +128,15 @@ def env_email_url(name: str) -> dict[str, object] | None:
     except (ImproperlyConfigured, ValueError, KeyError) as exc:
         raise ImproperlyConfigured(f"{name} is not a valid email URL.") from exc
     return config
+
+
+def env_oauth_client(prefix: str) -> tuple[str, str] | None:
+    """`<prefix>_CLIENT_ID` and `<prefix>_CLIENT_SECRET`: both set, or neither (None)."""
+    client_id = env_str(f"{prefix}_CLIENT_ID", "")
+    secret = env_str(f"{prefix}_CLIENT_SECRET", "")
+    if bool(client_id) != bool(secret):
+        missing = f"{prefix}_CLIENT_SECRET" if client_id else f"{prefix}_CLIENT_ID"
+        raise ImproperlyConfigured(
+            f"Set {missing} too: a sign-in provider needs both its client id and its secret."
+        )
+    return (client_id, secret) if client_id else None
