@@ -7,9 +7,11 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils import timezone
 
 from core.exceptions import ApplicationError, NotFound, PermissionDenied
 from document_processing.models import Document
@@ -76,15 +78,35 @@ def audited(
     document: Document | None,
     audio_id: int | None = None,
     details: dict[str, object] | None = None,
+    once_within: timedelta | None = None,
 ) -> Iterator[dict[str, int | None]]:
     """Record the action's outcome: success, denied (403/404) or failed (other errors).
 
     The block may set `entry["audio_id"]` once it knows the audio (e.g. after creating it).
+    With `once_within`, a success is not recorded again while the same person's same success
+    on the same audio is younger than that (a player saving its position every few seconds is
+    one listening session in the log, not hundreds of rows). Refusals are always recorded.
     """
     client = client_info(request)
     entry: dict[str, int | None] = {"audio_id": audio_id}
 
+    def recorded_lately(outcome: str) -> bool:
+        if outcome != AccessLog.Outcome.SUCCESS or once_within is None:
+            return False
+        recent = AccessLog.objects.filter(
+            user=user, action=action, outcome=outcome,
+            created_at__gte=timezone.now() - once_within,
+        )  # fmt: skip
+        audio = entry["audio_id"]
+        if audio is None:
+            recent = recent.filter(audio_id__isnull=True)
+        else:
+            recent = recent.filter(audio_id=audio)
+        return recent.exists()
+
     def write(outcome: str) -> None:
+        if recorded_lately(outcome):
+            return
         record(user=user, action=action, outcome=outcome, document=document,
                audio_id=entry["audio_id"], client=client, details=details)  # fmt: skip
 

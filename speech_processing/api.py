@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
@@ -142,6 +144,10 @@ class AudioDownloadView(APIView):
         )  # fmt: skip
 
 
+# Position saves while listening are one "play" in the audit log per half hour.
+PLAY_AUDIT_WINDOW = timedelta(minutes=30)
+
+
 class AudioPlayedView(APIView):
     @extend_schema(request=PlayedSerializer, responses={204: None}, tags=["audio"])
     def post(self, request: Request, pk: int) -> Response:
@@ -151,7 +157,7 @@ class AudioPlayedView(APIView):
         serializer.is_valid(raise_exception=True)
         with audited(
             request._request, user=user, action=AccessLog.Action.PLAY,
-            document=audio.page.document, audio_id=audio.pk,
+            document=audio.page.document, audio_id=audio.pk, once_within=PLAY_AUDIT_WINDOW,
         ):  # fmt: skip
             services.mark_played(user=user, audio=audio, **serializer.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from collections.abc import Iterable
+
+from django.db.models import Count, QuerySet
 from django.utils.translation import gettext as _
 
 from core.exceptions import NotFound
-from document_processing.models import Page
+from document_processing.models import Document, Page
 from sharing.policy import visible_document, visible_documents
-from speech_processing.models import Audio
+from speech_processing.models import Audio, PlaybackPosition
 from users.models import User
 
 
@@ -30,3 +32,26 @@ def page_audios(*, page: Page) -> QuerySet[Audio]:
     return (
         Audio.objects.filter(page=page).select_related("created_by").order_by("-created_at", "-id")
     )
+
+
+def playback_positions(*, user: User, audios: Iterable[Audio]) -> QuerySet[PlaybackPosition]:
+    """Where the user stopped in each of these audios, the most recently listened first."""
+    return (
+        PlaybackPosition.objects.filter(user=user, audio__in=[audio.pk for audio in audios])
+        .only("audio_id", "position_seconds", "updated_at")
+        .order_by("-updated_at", "-id")
+    )
+
+
+def audio_counts_by_page(*, document: Document) -> dict[int, dict[str, int]]:
+    """For each page of a document (already checked by the policy): its active audios by status."""
+    rows = (
+        Audio.objects.filter(page__document=document, lifetime_status=Audio.Lifetime.ACTIVE)
+        .order_by()
+        .values("page_id", "status")
+        .annotate(count=Count("id"))
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for row in rows:
+        counts.setdefault(row["page_id"], {})[row["status"]] = row["count"]
+    return counts

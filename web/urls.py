@@ -1,9 +1,25 @@
-from django.urls import path
+from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 
 import core.converters  # noqa: F401  (registers the "id" converter)
-from web import views
+from web.views import actions, pages
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("documents/<id:pk>/", views.document_detail, name="document-page"),
+    path("", pages.home, name="home"),
+    path("library/", pages.library, name="library"),
+    path("library/upload/", actions.upload, name="web-upload"),
+    path("library/import/", actions.import_url, name="web-import"),
+    path("library/paste/", actions.paste_text, name="web-paste"),
+    path("documents/<id:pk>/", pages.document_detail, name="document-page"),
+    path("documents/<id:pk>/rename/", actions.rename, name="web-rename"),
+    path("documents/<id:pk>/delete/", actions.delete, name="web-delete"),
+    path("documents/<id:pk>/retry/", actions.retry, name="web-retry"),
+    path("documents/<id:pk>/shares/", actions.share, name="web-share"),
+    path("shares/<id:pk>/", actions.change_share, name="web-share-change"),
+    path("shares/<id:pk>/remove/", actions.remove_share, name="web-share-remove"),
+    path("settings/", pages.settings_page, name="settings"),
+    path("voices/<str:voice_id>/sample/", pages.voice_sample, name="web-voice-sample"),
+    # Translations for the page scripts (gettext, ngettext), served as a file: no inline script.
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("", include("web.reader_urls")),
 ]

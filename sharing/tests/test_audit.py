@@ -49,3 +49,27 @@ def test_deleting_a_document_is_recorded_and_the_entry_outlives_it(
     entry = AccessLog.objects.get()
     assert (entry.action, entry.outcome, entry.user_id) == ("delete", "success", alice.pk)
     assert entry.details == {"document_id": document_id, "title": "Gone"}
+
+
+def test_position_saves_while_listening_are_one_play_per_half_hour(
+    alice: User, alice_client: APIClient
+) -> None:
+    from datetime import timedelta
+
+    from speech_processing.tests.factories import AudioFactory
+
+    page = document_with_pages(owner=alice, pages=1).pages.get()
+    audio = AudioFactory.create(
+        page=page, created_by=alice, file_key="audio/a.mp3", duration_seconds=120.0
+    )
+    for position in (0, 30, 60, 90):
+        response = alice_client.post(
+            f"/api/v1/audios/{audio.pk}/played/", {"position_seconds": position}, format="json"
+        )
+        assert response.status_code == 204
+    plays = AccessLog.objects.filter(action="play", audio_id=audio.pk)
+    assert plays.count() == 1
+    # Half an hour later it is a new listening session.
+    plays.update(created_at=plays.get().created_at - timedelta(minutes=31))
+    alice_client.post(f"/api/v1/audios/{audio.pk}/played/", {}, format="json")
+    assert plays.count() == 2

@@ -1,35 +1,639 @@
+"""The web pages: who sees what, what they may do there, and what the pages are made of."""
+
 from __future__ import annotations
 
-import pytest
-from django.test import Client
+import re
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from html import unescape
+from html.parser import HTMLParser
+from pathlib import Path
 
-from document_processing.tests.factories import document_with_pages
-from sharing.models import DocumentShare
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from rest_framework.throttling import SimpleRateThrottle
+
+from document_processing import services as document_services
+from document_processing.models import Document
+from document_processing.tests.factories import DocumentFactory, document_with_pages
+from sharing.models import AccessLog, DocumentShare
+from speech_processing.models import Audio
+from speech_processing.tests.factories import AudioFactory
 from users.models import User
+from users.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
+ROOT = Path(__file__).resolve().parents[2]
+Capture = Callable[..., AbstractContextManager[object]]
 
-def test_home_page_renders() -> None:
-    response = Client().get("/")
+
+@pytest.fixture
+def run_tasks(django_capture_on_commit_callbacks: Capture) -> Capture:
+    """Tasks are queued when the transaction commits; inside a test that never happens alone."""
+    return django_capture_on_commit_callbacks
+
+
+def client_of(user: User | None = None) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def html_of(user: User | None, url: str) -> str:
+    response = client_of(user).get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    return response.content.decode()
+
+
+def share(document: Document, person: User, permission: str) -> DocumentShare:
+    return DocumentShare.objects.create(
+        document=document, shared_with=person, permission=permission, shared_by=document.owner
+    )
+
+
+def messages_of(response: object) -> list[str]:
+    return [str(message) for message in response.context["messages"]]  # type: ignore[attr-defined]
+
+
+# --- Landing and voice previews -------------------------------------------------------------
+
+
+def test_the_landing_page_explains_pagecast_and_offers_voices_to_hear() -> None:
+    html = html_of(None, "/")
+    assert "Listen to your documents" in html
+    assert 'href="/accounts/signup/"' in html
+    assert 'href="/accounts/login/"' in html
+    # The default voice comes first; previews load only when played.
+    samples = re.findall(r'<audio controls preload="none" src="([^"]+)"', html)
+    assert samples[0] == "/voices/fake:alpha/sample/"
+    assert "/voices/fake:beta/sample/" in samples
+
+
+def test_people_who_are_logged_in_go_from_the_landing_page_to_their_library(alice: User) -> None:
+    response = client_of(alice).get("/")
+    assert response.status_code == 302
+    assert response["Location"] == "/library/"
+
+
+def test_anyone_can_hear_a_voice_preview_but_not_an_unknown_voice() -> None:
+    response = Client().get("/voices/fake:alpha/sample/")
     assert response.status_code == 200
-    assert b"Pagecast" in response.content
+    assert response["Content-Type"] == "audio/mpeg"
+    body = b"".join(response.streaming_content) if response.streaming else response.content  # type: ignore[attr-defined]
+    assert body.startswith((b"ID3", b"\xff"))
+    assert Client().get("/voices/fake:nobody/sample/").status_code == 404
+    assert Client().get("/voices/not-a-voice/sample/").status_code == 404
+
+
+# --- Who may open which page ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/library/", "/settings/", "/documents/{pk}/"])
+def test_anonymous_people_are_sent_to_log_in(alice: User, path: str) -> None:
+    document = document_with_pages(owner=alice, pages=1)
+    response = Client().get(path.format(pk=document.pk))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/library/upload/",
+        "/library/import/",
+        "/library/paste/",
+        "/documents/{pk}/rename/",
+        "/documents/{pk}/delete/",
+        "/documents/{pk}/retry/",
+        "/documents/{pk}/shares/",
+    ],
+)
+def test_anonymous_posts_change_nothing(alice: User, path: str) -> None:
+    document = document_with_pages(owner=alice, pages=1, title="Kept")
+    response = Client().post(path.format(pk=document.pk), {"title": "Changed", "text": "x"})
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+    assert list(Document.objects.values_list("title", flat=True)) == ["Kept"]
 
 
 def test_the_document_page_follows_the_access_policy(alice: User, bob: User, charlie: User) -> None:
     document = document_with_pages(owner=alice, pages=2, title="Shared <b>notes</b>")
-    DocumentShare.objects.create(document=document, shared_with=bob, permission="view_only")
+    share(document, bob, "view_only")
     url = f"/documents/{document.pk}/"
-    anonymous = Client().get(url)
-    assert anonymous.status_code == 302
-    assert "/accounts/login/" in anonymous["Location"]
     for person, status in ((alice, 200), (bob, 200), (charlie, 404)):
-        client = Client()
-        client.force_login(person)
-        response = client.get(url)
-        assert response.status_code == status
-    client = Client()
-    client.force_login(bob)
-    html = client.get(url).content.decode()
+        assert client_of(person).get(url).status_code == status
+    html = html_of(bob, url)
     assert "Shared &lt;b&gt;notes&lt;/b&gt;" in html
     assert "2 pages" in html
+    assert "Shared with you by alice@example.com." in html
+    assert "Your permission: View only." in html
+
+
+def test_a_missing_document_is_the_same_404_as_a_hidden_one(charlie: User) -> None:
+    assert client_of(charlie).get("/documents/999999/").status_code == 404
+
+
+# --- The document page: pages and what each person is offered --------------------------------
+
+
+def test_pages_link_to_the_reader_and_show_their_audio(alice: User) -> None:
+    document = document_with_pages(owner=alice, pages=4)
+    first, second, third, fourth = document.pages.order_by("number")
+    AudioFactory.create(page=first, voice="fake:alpha", status=Audio.Status.COMPLETED)
+    AudioFactory.create(page=first, voice="fake:beta", status=Audio.Status.COMPLETED)
+    AudioFactory.create(page=second, status=Audio.Status.GENERATING)
+    AudioFactory.create(page=third, status=Audio.Status.FAILED)
+    AudioFactory.create(
+        page=fourth, status=Audio.Status.COMPLETED, lifetime_status=Audio.Lifetime.DELETED
+    )
+    html = html_of(alice, f"/documents/{document.pk}/")
+    rows = re.findall(r'<li class="page-row">(.*?)</li>', html, re.S)
+    assert len(rows) == 4
+    for page, row in zip((first, second, third, fourth), rows, strict=True):
+        assert f'href="/pages/{page.pk}/"' in row
+    assert "2 audios ready" in rows[0]
+    assert "Audio being made" in rows[1]
+    assert "Audio failed" in rows[2]
+    assert "No audio yet" in rows[3]  # deleted audio does not count
+
+
+OWNER_ONLY = ("/rename/", "/delete/", 'id="delete-dialog"')
+SHARERS = ('id="share-dialog"', 'id="activity"', "/shares/")
+
+
+@pytest.mark.parametrize(
+    ("permission", "offered", "withheld"),
+    [
+        ("owner", OWNER_ONLY + SHARERS, ()),
+        ("can_share", SHARERS, OWNER_ONLY),
+        ("collaborator", (), OWNER_ONLY + SHARERS),
+        ("view_only", (), OWNER_ONLY + SHARERS),
+    ],
+)
+def test_controls_are_offered_only_to_people_allowed_to_use_them(
+    alice: User, bob: User, permission: str, offered: tuple[str, ...], withheld: tuple[str, ...]
+) -> None:
+    document = document_with_pages(owner=alice, pages=1)
+    viewer = alice
+    if permission != "owner":
+        share(document, bob, permission)
+        viewer = bob
+    html = html_of(viewer, f"/documents/{document.pk}/")
+    for marker in offered:
+        assert marker in html, marker
+    for marker in withheld:
+        assert marker not in html, marker
+
+
+def test_the_share_dialog_lists_people_and_what_each_may_be_changed(
+    alice: User, bob: User, charlie: User
+) -> None:
+    document = document_with_pages(owner=alice, pages=1)
+    share(document, bob, "can_share")
+    # Bob (can_share) shared with someone himself: he may change that share but not alice's.
+    dave = UserFactory.create(email="dave@example.com")
+    DocumentShare.objects.create(
+        document=document, shared_with=dave, permission="view_only", shared_by=bob
+    )
+    share(document, charlie, "collaborator")
+    html = html_of(bob, f"/documents/{document.pk}/")
+    dialog = html.split('id="share-dialog"')[1].split("</dialog>")[0]
+    assert "alice@example.com" in dialog
+    assert "dave@example.com" in dialog
+    dave_share = DocumentShare.objects.get(shared_with=dave)
+    charlie_share = DocumentShare.objects.get(shared_with=charlie)
+    assert f'action="/shares/{dave_share.pk}/"' in dialog
+    assert f'action="/shares/{charlie_share.pk}/"' not in dialog
+    assert f'action="/shares/{charlie_share.pk}/remove/"' not in dialog
+
+
+def test_a_failed_document_shows_its_message_and_a_retry_button_to_its_owner(
+    alice: User, bob: User
+) -> None:
+    document = DocumentFactory.create(
+        owner=alice, status=Document.Status.FAILED, error_message="This PDF is encrypted."
+    )
+    share(document, bob, "can_share")
+    for url in ("/library/", f"/documents/{document.pk}/"):
+        owner_html = html_of(alice, url)
+        assert "This PDF is encrypted." in owner_html
+        assert f'action="/documents/{document.pk}/retry/"' in owner_html
+        assert f'action="/documents/{document.pk}/retry/"' not in html_of(bob, url)
+
+
+def test_documents_being_processed_are_watched_for_changes(alice: User) -> None:
+    pending = DocumentFactory.create(owner=alice, status=Document.Status.PENDING)
+    done = DocumentFactory.create(owner=alice, status=Document.Status.COMPLETED)
+    library = html_of(alice, "/library/")
+    assert f'data-watch="/api/v1/documents/{pending.pk}/"' in library
+    assert f'data-watch="/api/v1/documents/{done.pk}/"' not in library
+    assert 'aria-live="polite"' in library
+    page = html_of(alice, f"/documents/{pending.pk}/")
+    assert f'data-watch="/api/v1/documents/{pending.pk}/"' in page
+
+
+# --- The library ----------------------------------------------------------------------------
+
+
+def titles_in(html: str) -> list[str]:
+    found = re.findall(r'<h3 class="document-title"><a href="[^"]+">([^<]+)</a>', html)
+    return [unescape(title) for title in found]
+
+
+def test_the_library_shows_own_and_shared_documents_by_tab(
+    alice: User, bob: User, charlie: User
+) -> None:
+    DocumentFactory.create(owner=alice, title="Alice's own")
+    shared = DocumentFactory.create(owner=bob, title="Bob's shared")
+    share(shared, alice, "view_only")
+    DocumentFactory.create(owner=charlie, title="Charlie's private")
+    assert sorted(titles_in(html_of(alice, "/library/"))) == ["Alice's own", "Bob's shared"]
+    assert titles_in(html_of(alice, "/library/?tab=mine")) == ["Alice's own"]
+    shared_tab = html_of(alice, "/library/?tab=shared")
+    assert titles_in(shared_tab) == ["Bob's shared"]
+    assert "Owner: bob@example.com" in shared_tab
+    # An unknown tab is the default one.
+    assert len(titles_in(html_of(alice, "/library/?tab=nonsense"))) == 2
+
+
+def test_only_the_owner_is_offered_delete_in_the_library(alice: User, bob: User) -> None:
+    document = DocumentFactory.create(owner=bob, title="Bob's")
+    share(document, alice, "can_share")
+    mine = DocumentFactory.create(owner=alice, title="Mine")
+    html = html_of(alice, "/library/")
+    assert f'data-action="/documents/{mine.pk}/delete/"' in html
+    assert f'data-action="/documents/{document.pk}/delete/"' not in html
+
+
+def test_the_library_searches_titles(alice: User) -> None:
+    for title in ("Moby Dick", "Dick Tracy", "Emma"):
+        DocumentFactory.create(owner=alice, title=title)
+    assert sorted(titles_in(html_of(alice, "/library/?q=dick"))) == ["Dick Tracy", "Moby Dick"]
+    assert "No documents match “zebra”." in html_of(alice, "/library/?q=zebra")
+
+
+def test_the_library_is_paginated_and_keeps_tab_and_search(alice: User) -> None:
+    for number in range(25):
+        DocumentFactory.create(owner=alice, title=f"Report {number:02}")
+    first = html_of(alice, "/library/?tab=mine&q=report")
+    assert len(titles_in(first)) == 20
+    assert "Page 1 of 2" in first
+    assert 'href="?tab=mine&amp;q=report&amp;page=2"' in first
+    second = html_of(alice, "/library/?tab=mine&q=report&page=2")
+    assert len(titles_in(second)) == 5
+    assert set(titles_in(first)).isdisjoint(titles_in(second))
+    # Out of range is the last page, not an error.
+    assert titles_in(html_of(alice, "/library/?page=99")) == titles_in(second)
+
+
+def test_the_library_costs_the_same_queries_for_few_and_many_documents(
+    alice: User, bob: User
+) -> None:
+    def queries() -> int:
+        client = client_of(alice)
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/library/").status_code == 200
+        return len(captured)
+
+    DocumentFactory.create(owner=alice)
+    DocumentFactory.create(owner=alice, status=Document.Status.FAILED)
+    few = queries()
+    for _ in range(10):
+        DocumentFactory.create(owner=alice)
+        share(DocumentFactory.create(owner=bob), alice, "collaborator")
+    assert queries() == few
+
+
+# --- Forms that work without JavaScript ------------------------------------------------------
+
+
+def test_uploading_a_file_from_the_form(alice: User, run_tasks: Capture) -> None:
+    upload = SimpleUploadedFile("notes.md", b"# Notes\n\nSome words to read aloud.")
+    with run_tasks(execute=True):
+        response = client_of(alice).post(
+            "/library/upload/", {"file": upload, "title": ""}, follow=True
+        )
+    document = Document.objects.get(owner=alice)
+    assert document.title == "Notes"
+    assert document.status == Document.Status.COMPLETED  # tasks run eagerly in tests
+    assert "“notes” was uploaded." in messages_of(response)  # named by the file until read
+
+
+def test_an_unsupported_upload_is_refused_and_leaves_nothing(alice: User) -> None:
+    upload = SimpleUploadedFile("tiny.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    response = client_of(alice).post("/library/upload/", {"file": upload}, follow=True)
+    assert Document.objects.count() == 0
+    assert any("not supported" in message for message in messages_of(response))
+
+
+def test_pasting_text_and_the_shared_upload_allowance(
+    alice: User, monkeypatch: pytest.MonkeyPatch, run_tasks: Capture
+) -> None:
+    # One allowance for the API and the pages: the API's upload rate applies here too.
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "upload", "1/hour")
+    client = client_of(alice)
+    with run_tasks(execute=True):
+        client.post("/library/paste/", {"title": "Pasted", "text": "Words to hear."})
+    document = Document.objects.get()
+    assert (document.title, document.status) == ("Pasted", Document.Status.COMPLETED)
+    second = client.post("/library/paste/", {"title": "Again", "text": "More."}, follow=True)
+    assert Document.objects.count() == 1
+    assert any("Too many requests" in message for message in messages_of(second))
+
+
+def test_importing_from_a_private_address_is_refused(alice: User) -> None:
+    response = client_of(alice).post("/library/import/", {"url": "http://10.0.0.1/"}, follow=True)
+    assert Document.objects.count() == 0
+    assert messages_of(response)
+
+
+def test_renaming_is_for_the_owner_only(alice: User, bob: User, charlie: User) -> None:
+    document = document_with_pages(owner=alice, pages=1, title="Old")
+    share(document, bob, "can_share")
+    url = f"/documents/{document.pk}/rename/"
+    assert client_of(bob).post(url, {"title": "Bob's"}).status_code == 403
+    assert client_of(charlie).post(url, {"title": "Charlie's"}).status_code == 404
+    response = client_of(alice).post(url, {"title": "  "}, follow=True)
+    assert any("required" in message for message in messages_of(response))
+    document.refresh_from_db()
+    assert document.title == "Old"
+    response = client_of(alice).post(url, {"title": "New"})
+    assert response["Location"] == f"/documents/{document.pk}/"
+    document.refresh_from_db()
+    assert (document.title, document.title_is_custom) == ("New", True)
+
+
+def test_deleting_needs_the_typed_title(alice: User, bob: User) -> None:
+    document = document_with_pages(owner=alice, pages=2, title="Precious")
+    share(document, bob, "can_share")
+    url = f"/documents/{document.pk}/delete/"
+    assert client_of(bob).post(url, {"confirm_title": "Precious"}).status_code == 403
+    wrong = client_of(alice).post(url, {"confirm_title": "precious!"}, follow=True)
+    assert "The title you typed does not match." in messages_of(wrong)
+    assert wrong.redirect_chain[-1][0] == f"/documents/{document.pk}/?dialog=delete#delete-dialog"
+    assert Document.objects.filter(pk=document.pk).exists()
+    response = client_of(alice).post(url, {"confirm_title": "Precious"})
+    assert response["Location"] == "/library/"
+    assert not Document.objects.filter(pk=document.pk).exists()
+    entry = AccessLog.objects.get(action=AccessLog.Action.DELETE)
+    assert (entry.outcome, entry.details["document_id"]) == ("success", document.pk)
+
+
+def test_retrying_a_failed_document(alice: User, bob: User, run_tasks: Capture) -> None:
+    document = document_services.create_document_from_text(
+        owner=alice, title="Notes", text="Something to read."
+    )
+    Document.objects.filter(pk=document.pk).update(
+        status=Document.Status.FAILED, error_message="Broken."
+    )
+    share(document, bob, "collaborator")
+    url = f"/documents/{document.pk}/retry/"
+    assert client_of(bob).post(url).status_code == 403
+    with run_tasks(execute=True):
+        response = client_of(alice).post(url, {"next": "library"})
+    assert response["Location"] == "/library/"
+    document.refresh_from_db()
+    assert document.status == Document.Status.COMPLETED
+    again = client_of(alice).post(url, follow=True)
+    assert "Only a document whose processing failed can be retried." in messages_of(again)
+
+
+def test_sharing_from_the_dialog(alice: User, bob: User, charlie: User) -> None:
+    document = document_with_pages(owner=alice, pages=1)
+    url = f"/documents/{document.pk}/shares/"
+    owner = client_of(alice)
+    response = owner.post(url, {"email": "BOB@example.com", "permission": "collaborator"})
+    assert response["Location"] == f"/documents/{document.pk}/?dialog=share#share-dialog"
+    made = DocumentShare.objects.get(document=document)
+    assert (made.shared_with, made.permission, made.shared_by) == (bob, "collaborator", alice)
+    assert AccessLog.objects.filter(action="share", outcome="success").count() == 1
+    unknown = owner.post(
+        url, {"email": "nobody@example.com", "permission": "view_only"}, follow=True
+    )
+    assert "No account was found for that email address." in messages_of(unknown)
+    assert DocumentShare.objects.count() == 1
+    # A collaborator may not share; a stranger does not see the document at all.
+    assert (
+        client_of(bob).post(url, {"email": charlie.email, "permission": "view_only"}).status_code
+        == 403
+    )
+    assert (
+        client_of(charlie).post(url, {"email": bob.email, "permission": "view_only"}).status_code
+        == 404
+    )
+    assert DocumentShare.objects.count() == 1
+
+    change = owner.post(f"/shares/{made.pk}/", {"permission": "view_only"})
+    assert change.status_code == 302
+    made.refresh_from_db()
+    assert made.permission == "view_only"
+    assert client_of(charlie).post(f"/shares/{made.pk}/remove/").status_code == 404
+    owner.post(f"/shares/{made.pk}/remove/")
+    assert not DocumentShare.objects.exists()
+    actions = set(AccessLog.objects.values_list("action", flat=True))
+    assert {"share", "permission_change", "unshare"} <= actions
+
+
+def test_settings_save_a_voice_that_exists(alice: User) -> None:
+    client = client_of(alice)
+    html = client.get("/settings/").content.decode()
+    assert '<option value="fake:beta">' in html
+    assert 'href="/accounts/password/change/"' in html
+    assert 'href="/accounts/email/"' in html
+    client.post("/settings/", {"preferred_voice": "fake:beta"})
+    alice.refresh_from_db()
+    assert alice.preferred_voice == "fake:beta"
+    refused = client.post("/settings/", {"preferred_voice": "fake:nobody"})
+    assert refused.status_code == 200
+    alice.refresh_from_db()
+    assert alice.preferred_voice == "fake:beta"
+    assert "selected>beta" in client.get("/settings/").content.decode()
+    client.post("/settings/", {"preferred_voice": ""})
+    alice.refresh_from_db()
+    assert alice.preferred_voice == ""
+
+
+# --- What every page is made of ---------------------------------------------------------------
+
+
+class PageParts(HTMLParser):
+    """Collects a page's scripts, assets, inline styles and handlers, and form controls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts: list[dict[str, str | None]] = []
+        self.assets: list[str] = []
+        self.inline: list[str] = []
+        self.controls: list[dict[str, str | None]] = []
+        self.label_for: set[str] = set()
+        self.ids: set[str] = set()
+        self.lang: str | None = None
+        self.in_label = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if found.get("id"):
+            self.ids.add(str(found["id"]))
+        if tag == "html":
+            self.lang = found.get("lang")
+        if tag == "script":
+            self.scripts.append(found)
+        for name, value in attrs:
+            if name == "style" or name.startswith("on"):
+                self.inline.append(f"{tag} {name}")
+            if name in ("src", "srcset") or (tag == "link" and name == "href"):
+                self.assets.append(value or "")
+        if tag == "label":
+            self.in_label += 1
+            if found.get("for"):
+                self.label_for.add(str(found["for"]))
+        if tag in ("input", "select", "textarea") and found.get("type") not in (
+            "hidden",
+            "submit",
+            "button",
+        ):
+            self.controls.append({**found, "wrapped": "yes" if self.in_label else None})
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "label":
+            self.in_label -= 1
+
+
+def every_page(alice: User, bob: User) -> list[tuple[User | None, str]]:
+    document = document_with_pages(owner=alice, pages=2)
+    share(document, bob, "view_only")
+    DocumentFactory.create(owner=alice, status=Document.Status.FAILED, error_message="Broken.")
+    page = document.pages.order_by("number").first()
+    assert page is not None
+    return [
+        (None, "/"),
+        (None, "/accounts/login/"),
+        (None, "/accounts/signup/"),
+        (None, "/accounts/password/reset/"),
+        (None, "/accounts/password/reset/done/"),
+        (None, "/accounts/confirm-email/"),
+        (None, "/accounts/password/reset/key/1-bad-key/"),
+        (alice, "/library/"),
+        (alice, "/library/?tab=shared"),
+        (alice, f"/documents/{document.pk}/"),
+        (alice, f"/documents/{document.pk}/?dialog=share#share-dialog"),
+        (bob, f"/documents/{document.pk}/"),
+        (alice, f"/pages/{page.pk}/"),
+        (alice, "/settings/"),
+        (alice, "/accounts/email/"),
+        (alice, "/accounts/password/change/"),
+        (alice, "/accounts/logout/"),
+    ]
+
+
+EXECUTABLE_SCRIPT_TYPES = {None, "", "text/javascript", "module", "application/javascript"}
+
+
+def test_pages_have_no_inline_script_or_style_and_load_only_local_assets(
+    alice: User, bob: User
+) -> None:
+    fetched: set[str] = set()
+    for person, url in every_page(alice, bob):
+        response = client_of(person).get(url)
+        assert response.status_code == 200, url
+        assert "script-src 'self'" in response["Content-Security-Policy"], url
+        parts = PageParts()
+        parts.feed(response.content.decode())
+        assert parts.inline == [], (url, parts.inline)
+        for script in parts.scripts:
+            if script.get("type") in EXECUTABLE_SCRIPT_TYPES:
+                assert script.get("src"), f"inline script on {url}"
+                assert "defer" in script or script.get("type") == "module", url
+            else:
+                assert script.get("type") == "application/json", url
+        for asset in parts.assets:
+            if asset.startswith("data:"):
+                continue  # inline data: no request at all
+            assert asset.startswith("/"), (url, asset)
+            assert not asset.startswith("//"), (url, asset)
+            fetched.add(asset)
+    assert "/static/pagecast.css" in fetched
+    assert "/static/js/pagecast.js" in fetched
+    anonymous = Client()
+    for asset in sorted(fetched):
+        if asset.startswith("/static/") or asset == "/jsi18n/":
+            assert anonymous.get(asset).status_code == 200, asset
+
+
+def test_pages_are_accessible_in_their_structure(alice: User, bob: User) -> None:
+    for person, url in every_page(alice, bob):
+        html = client_of(person).get(url).content.decode()
+        parts = PageParts()
+        parts.feed(html)
+        assert parts.lang, url
+        assert '<a class="skip-link" href="#main">' in html, url
+        assert '<main id="main"' in html, url
+        assert html.count("<h1") >= 1, url
+        assert 'name="csrf-token"' in html, url
+        for control in parts.controls:
+            labelled = (
+                control.get("wrapped")
+                or control.get("id") in parts.label_for
+                or control.get("aria-label")
+                or control.get("aria-labelledby")
+            )
+            assert labelled, (url, control)
+
+
+# --- Translations ---------------------------------------------------------------------------
+
+OWN_TEMPLATES = [
+    ROOT / "templates" / "base.html",
+    *sorted((ROOT / "templates" / "account").rglob("*.html")),
+    *sorted((ROOT / "templates" / "allauth").rglob("*.html")),
+    *sorted(
+        path
+        for path in (ROOT / "web" / "templates" / "web").rglob("*.html")
+        if path.name != "reader.html"
+    ),
+]
+# Words that are the same in every language.
+UNTRANSLATED_ALLOWED = {"Pagecast"}
+
+
+def untranslated_text(source: str) -> list[str]:
+    without = re.sub(r"{%\s*comment\s*%}.*?{%\s*endcomment\s*%}", " ", source, flags=re.S)
+    without = re.sub(
+        r"{%\s*blocktranslate.*?%}.*?{%\s*endblocktranslate\s*%}", " ", without, flags=re.S
+    )
+    without = re.sub(r"{%.*?%}|{{.*?}}|{#.*?#}", " ", without, flags=re.S)
+    without = re.sub(r"<!--.*?-->", " ", without, flags=re.S)
+    found = []
+    # Text between tags.
+    for text in re.findall(r">([^<>]+)<", without):
+        words = text.strip()
+        if re.search(r"[A-Za-z]", words) and words not in UNTRANSLATED_ALLOWED:
+            found.append(words)
+    # Attributes people read.
+    for _name, value in re.findall(
+        r'\s(aria-label|placeholder|title|alt|data-success)="([^"]*)"', without
+    ):
+        if re.search(r"[A-Za-z]", value) and value.strip() != "https://":
+            found.append(value)
+    return found
+
+
+@pytest.mark.parametrize("template", OWN_TEMPLATES, ids=lambda path: path.name)
+def test_every_string_in_the_templates_is_marked_for_translation(template: Path) -> None:
+    assert untranslated_text(template.read_text()) == []
+
+
+def test_the_translation_check_finds_unmarked_words() -> None:
+    assert untranslated_text('<p>Hello</p><input placeholder="Name">') == ["Hello", "Name"]
+    assert untranslated_text("<p>{% translate 'Hello' %}</p>") == []
+
+
+def test_the_scripts_get_their_translations_from_django() -> None:
+    response = Client().get("/jsi18n/")
+    assert response.status_code == 200
+    assert b"gettext" in response.content

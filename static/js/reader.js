@@ -1,0 +1,698 @@
+/*
+ * The reader page: the audio player, making audio, deleting audio, and the editor's preview.
+ *
+ * The page passes its data in the JSON element #reader-data (no inline script: the Content
+ * Security Policy forbids it) and every message shown here comes translated from the server.
+ * Calls go to the same API as every other client, with the session cookie and the CSRF token.
+ */
+(function () {
+  "use strict";
+
+  const dataElement = document.getElementById("reader-data");
+  if (!dataElement) {
+    return;
+  }
+  const config = JSON.parse(dataElement.textContent);
+  const t = config.strings;
+
+  const SKIP_SECONDS = 15;
+  const SAVE_EVERY_MS = 30000;
+  const POLL_FIRST_MS = 700;
+  const POLL_MAX_MS = 3000;
+  const STORE_SPEED = "pagecast.reader.speed";
+  const STORE_CONTINUE = "pagecast.reader.continue";
+
+  const byId = (id) => document.getElementById(id);
+
+  // --- Small helpers ------------------------------------------------------------------------
+
+  function format(template, values) {
+    return template.replace(/%\((\w+)\)s/g, (match, name) =>
+      Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : match
+    );
+  }
+
+  function clock(seconds) {
+    const whole = Math.max(0, Math.round(Number.isFinite(seconds) ? seconds : 0));
+    const hours = Math.floor(whole / 3600);
+    const minutes = Math.floor((whole % 3600) / 60);
+    const secs = String(whole % 60).padStart(2, "0");
+    return hours ? `${hours}:${String(minutes).padStart(2, "0")}:${secs}` : `${minutes}:${secs}`;
+  }
+
+  function urlFor(template, id) {
+    // The server gives each URL for the id 0 ("/api/v1/audios/0/played/").
+    return template.replace("/0/", `/${Number(id)}/`);
+  }
+
+  function sleep(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  function stored(key, fallback) {
+    try {
+      const value = window.localStorage.getItem(key);
+      return value === null ? fallback : value;
+    } catch (error) {
+      return fallback; // storage switched off: nothing is remembered
+    }
+  }
+
+  function store(key, value) {
+    try {
+      window.localStorage.setItem(key, value);
+    } catch (error) {
+      // storage switched off or full: the choice lasts for this page only
+    }
+  }
+
+  function csrfToken() {
+    const meta = document.querySelector('meta[name="csrf-token"]');
+    if (meta && meta.content) {
+      return meta.content;
+    }
+    const cookie = document.cookie.split("; ").find((part) => part.startsWith("csrftoken="));
+    if (cookie) {
+      return decodeURIComponent(cookie.slice("csrftoken=".length));
+    }
+    const input = document.querySelector('input[name="csrfmiddlewaretoken"]');
+    return input ? input.value : "";
+  }
+
+  function errorMessage(response, data) {
+    const envelope = data && data.error ? data.error : null;
+    if (response.status === 429) {
+      const seconds = parseInt(response.headers.get("Retry-After") || "", 10);
+      if (seconds > 0) {
+        return format(t.errorRetryAfter, { seconds: seconds });
+      }
+      return envelope && envelope.message ? envelope.message : t.errorRateLimited;
+    }
+    if (envelope && envelope.message) {
+      return envelope.message; // written for people, and translated, by the server
+    }
+    if (response.status === 409) return t.errorConflict;
+    if (response.status === 403) {
+      return envelope && envelope.code === "quota_exceeded" ? t.errorQuota : t.errorPermission;
+    }
+    if (response.status === 503) return t.errorUnavailable;
+    return t.errorGeneric;
+  }
+
+  async function api(method, url, body, options) {
+    const headers = { Accept: "application/json", "X-CSRFToken": csrfToken() };
+    const init = { method: method, headers: headers, credentials: "same-origin" };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    if (options && options.keepalive) {
+      init.keepalive = true; // finishes even when the page is being left
+    }
+    let response;
+    try {
+      response = await fetch(url, init);
+    } catch (error) {
+      return { ok: false, status: 0, data: null, message: t.errorNetwork };
+    }
+    let data = null;
+    if (response.status !== 204) {
+      try {
+        data = await response.json();
+      } catch (error) {
+        data = null;
+      }
+    }
+    return {
+      ok: response.ok,
+      status: response.status,
+      data: data,
+      message: response.ok ? "" : errorMessage(response, data),
+    };
+  }
+
+  const pageStatus = byId("reader-status");
+
+  function announce(text, element) {
+    const target = element || pageStatus;
+    if (!target) return;
+    // Emptying first makes a repeated message be announced again.
+    target.textContent = "";
+    window.requestAnimationFrame(() => {
+      target.textContent = text;
+    });
+  }
+
+  // --- The player -----------------------------------------------------------------------------
+
+  const audio = byId("reader-audio");
+  const toggleButton = byId("reader-toggle");
+  const backButton = byId("reader-back");
+  const forwardButton = byId("reader-forward");
+  const seekbar = byId("reader-seekbar");
+  const timeText = byId("reader-time");
+  const speedSelect = byId("reader-speed");
+  const continueBox = byId("reader-continue");
+  const nowText = byId("reader-now");
+  const list = byId("reader-audio-list");
+  const emptyText = byId("reader-audios-empty");
+
+  // The audio in the player: {id, voice, row, played}; null when there is none.
+  let current = null;
+  let startAt = 0;
+  let lastSaved = -1;
+  let saveTimer = null;
+  let dragging = false;
+
+  function rowFor(id) {
+    return list ? list.querySelector(`.reader-audio[data-audio-id="${Number(id)}"]`) : null;
+  }
+
+  function setControls(enabled) {
+    for (const control of [toggleButton, backButton, forwardButton, seekbar]) {
+      control.disabled = !enabled;
+    }
+  }
+
+  function duration() {
+    if (Number.isFinite(audio.duration) && audio.duration > 0) {
+      return audio.duration;
+    }
+    return current ? parseFloat(current.row.dataset.duration) || 0 : 0;
+  }
+
+  function showTime() {
+    const total = duration();
+    const position = audio.currentTime || 0;
+    seekbar.max = String(Math.max(Math.ceil(total), 0));
+    if (!dragging) {
+      seekbar.value = String(Math.floor(position));
+    }
+    timeText.textContent = `${clock(position)} / ${clock(total)}`;
+    seekbar.setAttribute(
+      "aria-valuetext",
+      format(t.positionOf, { position: clock(position), duration: clock(total) })
+    );
+  }
+
+  function showToggle() {
+    toggleButton.textContent = audio.paused ? t.play : t.pause;
+  }
+
+  function applySpeed() {
+    const rate = parseFloat(speedSelect.value) || 1;
+    // Faster or slower, the voice keeps its pitch.
+    audio.preservesPitch = true;
+    audio.defaultPlaybackRate = rate;
+    audio.playbackRate = rate;
+  }
+
+  function resumePosition(row) {
+    const position = parseFloat(row.dataset.position) || 0;
+    const total = parseFloat(row.dataset.duration) || 0;
+    // Finished last time: start again from the beginning.
+    return total && position >= total - 1 ? 0 : position;
+  }
+
+  function applyStart() {
+    if (startAt > 0 && startAt < duration()) {
+      audio.currentTime = startAt;
+    }
+    startAt = 0;
+    applySpeed();
+    showTime();
+  }
+
+  function play() {
+    const started = audio.play();
+    if (started && typeof started.catch === "function") {
+      started.catch(() => announce(t.pressPlay));
+    }
+  }
+
+  function markCurrent() {
+    if (!list) return;
+    for (const row of list.querySelectorAll(".reader-audio")) {
+      if (current && row === current.row) {
+        row.setAttribute("aria-current", "true");
+      } else {
+        row.removeAttribute("aria-current");
+      }
+    }
+  }
+
+  function savePosition() {
+    if (!current || !current.played) return;
+    const position = audio.ended ? duration() : audio.currentTime || 0;
+    if (Math.abs(position - lastSaved) < 0.5) return;
+    lastSaved = position;
+    current.row.dataset.position = position.toFixed(3);
+    api(
+      "POST",
+      urlFor(config.playedUrl, current.id),
+      { position_seconds: Math.round(position * 1000) / 1000 },
+      { keepalive: true }
+    );
+  }
+
+  function load(row, options) {
+    if (current) {
+      savePosition();
+    }
+    current = { id: Number(row.dataset.audioId), voice: row.dataset.voice, row: row, played: false };
+    lastSaved = -1;
+    startAt = options.fromStart ? 0 : resumePosition(row);
+    if (audio.dataset.audioId !== String(current.id)) {
+      audio.src = row.dataset.downloadUrl;
+      audio.dataset.audioId = String(current.id);
+    } else if (audio.readyState >= HTMLMediaElement.HAVE_METADATA) {
+      applyStart(); // already loaded (before this script ran): loadedmetadata will not come
+    }
+    nowText.textContent = format(t.nowPlaying, { voice: current.voice });
+    setControls(true);
+    markCurrent();
+    showTime();
+    if (options.autoplay) {
+      play();
+    }
+  }
+
+  function unload() {
+    current = null; // first: pausing must not save a position for an audio that is gone
+    audio.pause();
+    audio.removeAttribute("src");
+    delete audio.dataset.audioId;
+    audio.load();
+    nowText.textContent = t.noAudio;
+    setControls(false);
+    markCurrent();
+    timeText.textContent = "0:00 / 0:00";
+    seekbar.value = "0";
+  }
+
+  function togglePlay() {
+    if (!current) return;
+    if (audio.paused) {
+      play();
+    } else {
+      audio.pause();
+    }
+  }
+
+  function skip(seconds) {
+    if (!current) return;
+    const total = duration();
+    const target = Math.min(Math.max((audio.currentTime || 0) + seconds, 0), total || Infinity);
+    audio.currentTime = target;
+    showTime();
+  }
+
+  function goToNextPage() {
+    if (!continueBox.checked || !config.nextUrl || !current) return;
+    const url = new URL(config.nextUrl, window.location.href);
+    url.searchParams.set("autoplay", "1");
+    url.searchParams.set("voice", current.voice);
+    announce(t.nextPage);
+    window.location.assign(url.toString());
+  }
+
+  audio.addEventListener("loadedmetadata", applyStart);
+  audio.addEventListener("durationchange", showTime);
+  audio.addEventListener("timeupdate", showTime);
+  audio.addEventListener("play", () => {
+    if (current) current.played = true;
+    showToggle();
+    window.clearInterval(saveTimer);
+    saveTimer = window.setInterval(savePosition, SAVE_EVERY_MS);
+  });
+  audio.addEventListener("pause", () => {
+    showToggle();
+    window.clearInterval(saveTimer);
+    savePosition();
+  });
+  audio.addEventListener("ended", () => {
+    savePosition();
+    goToNextPage();
+  });
+  window.addEventListener("pagehide", savePosition);
+
+  toggleButton.addEventListener("click", togglePlay);
+  backButton.addEventListener("click", () => skip(-SKIP_SECONDS));
+  forwardButton.addEventListener("click", () => skip(SKIP_SECONDS));
+  seekbar.addEventListener("pointerdown", () => {
+    dragging = true;
+  });
+  seekbar.addEventListener("pointerup", () => {
+    dragging = false;
+  });
+  seekbar.addEventListener("input", () => {
+    if (!current) return;
+    audio.currentTime = Number(seekbar.value);
+    showTime();
+  });
+  seekbar.addEventListener("change", () => {
+    dragging = false;
+  });
+
+  speedSelect.value = stored(STORE_SPEED, speedSelect.value);
+  if (!speedSelect.value) {
+    speedSelect.value = "1.0";
+  }
+  speedSelect.addEventListener("change", () => {
+    applySpeed();
+    store(STORE_SPEED, speedSelect.value);
+    const option = speedSelect.options[speedSelect.selectedIndex];
+    announce(format(t.speedChanged, { speed: option ? option.textContent : speedSelect.value }));
+  });
+  continueBox.checked = stored(STORE_CONTINUE, "1") === "1";
+  continueBox.addEventListener("change", () => store(STORE_CONTINUE, continueBox.checked ? "1" : "0"));
+  applySpeed();
+
+  // Keyboard shortcuts, except while typing or when the focused control uses the key itself.
+  function isTextField(element) {
+    if (!(element instanceof Element)) return false;
+    if (element.isContentEditable) return true;
+    if (element.tagName === "TEXTAREA" || element.tagName === "SELECT") return true;
+    if (element.tagName === "INPUT") {
+      return !["button", "checkbox", "radio", "submit", "reset"].includes(element.type);
+    }
+    return false;
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (!current || event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) {
+      return;
+    }
+    const target = event.target;
+    if (isTextField(target)) return;
+    if (event.key === " " || event.key === "Spacebar") {
+      // Space on a button, link, checkbox or summary is that control's own.
+      if (target instanceof Element && target.closest("button, a, summary, input, [role=button]")) {
+        return;
+      }
+      event.preventDefault();
+      togglePlay();
+    } else if (event.key === "ArrowLeft") {
+      event.preventDefault();
+      skip(-SKIP_SECONDS);
+    } else if (event.key === "ArrowRight") {
+      event.preventDefault();
+      skip(SKIP_SECONDS);
+    }
+  });
+
+  // --- The list of this page's audio ----------------------------------------------------------
+
+  const template = byId("reader-audio-template");
+  const voiceSelect = byId("reader-voice");
+
+  function markVoice(voice, made) {
+    if (!voiceSelect) return;
+    for (const option of voiceSelect.options) {
+      if (option.value === voice && option.dataset.label) {
+        const name = option.dataset.label;
+        option.textContent = made ? format(t.alreadyMade, { voice: name }) : name;
+      }
+    }
+  }
+
+  function showRow(row, data) {
+    row.dataset.audioId = String(data.id);
+    row.dataset.voice = data.voice;
+    row.dataset.status = data.status;
+    row.dataset.duration = data.duration_seconds === null ? "" : String(data.duration_seconds);
+    if (!row.dataset.position) {
+      row.dataset.position = "0";
+    }
+    row.querySelector(".reader-audio-voice").textContent = data.voice;
+    row.querySelector(".reader-audio-duration").textContent =
+      data.duration_seconds === null ? "" : clock(data.duration_seconds);
+    row.querySelector(".reader-audio-by").textContent = data.created_by
+      ? format(t.madeBy, { email: data.created_by.email })
+      : t.madeByUnknown;
+    const status = row.querySelector(".reader-audio-status");
+    status.textContent = t[`status_${data.status}`] || data.status;
+    status.className = `reader-audio-status badge status-${data.status}`;
+    for (const name of row.querySelectorAll(".reader-audio-name")) {
+      name.textContent = ` ${data.voice}`;
+    }
+    const play = row.querySelector(".reader-audio-play");
+    const download = row.querySelector(".reader-audio-download");
+    if (data.download_url) {
+      row.dataset.downloadUrl = data.download_url;
+      download.href = data.download_url;
+    } else {
+      delete row.dataset.downloadUrl;
+      download.removeAttribute("href");
+    }
+    play.hidden = !data.download_url;
+    download.hidden = !data.download_url;
+  }
+
+  function upsertRow(data) {
+    let row = rowFor(data.id);
+    if (!row) {
+      if (!template || !list) return null;
+      row = template.content.firstElementChild.cloneNode(true);
+      list.prepend(row);
+    }
+    showRow(row, data);
+    emptyText.hidden = true;
+    return row;
+  }
+
+  async function deleteRow(row) {
+    if (!window.confirm(t.confirmDelete)) return;
+    const id = Number(row.dataset.audioId);
+    const result = await api("DELETE", urlFor(config.audioUrl, id));
+    if (!result.ok) {
+      announce(result.message);
+      return;
+    }
+    if (current && current.id === id) {
+      unload();
+    }
+    const focusAfter = row.nextElementSibling || row.previousElementSibling;
+    markVoice(row.dataset.voice, false);
+    row.remove();
+    emptyText.hidden = Boolean(list.querySelector(".reader-audio"));
+    const target = focusAfter ? focusAfter.querySelector("button, a") : null;
+    if (target) target.focus();
+    announce(t.deleted);
+  }
+
+  if (list) {
+    list.addEventListener("click", (event) => {
+      const button = event.target instanceof Element ? event.target.closest("button") : null;
+      const row = button ? button.closest(".reader-audio") : null;
+      if (!row) return;
+      if (button.classList.contains("reader-audio-play")) {
+        load(row, { autoplay: true, fromStart: false });
+      } else if (button.classList.contains("reader-audio-delete")) {
+        deleteRow(row);
+      }
+    });
+  }
+
+  // --- Making audio ---------------------------------------------------------------------------
+
+  const generateForm = byId("reader-generate-form");
+  const generateButton = byId("reader-generate-button");
+  const generateStatus = byId("reader-generate-status");
+  const progress = byId("reader-progress");
+  const progressLabel = progress ? progress.querySelector("label") : null;
+  const quotaText = byId("reader-quota");
+  const following = new Set();
+
+  async function refreshQuota() {
+    if (!quotaText) return;
+    const result = await api("GET", config.pageAudiosUrl);
+    if (result.ok && result.data && result.data.quota) {
+      quotaText.textContent = format(t.quota, result.data.quota);
+      generateButton.disabled = result.data.quota.available <= 0;
+    }
+  }
+
+  function showProgress(text) {
+    if (!progress) return;
+    progress.hidden = following.size === 0;
+    if (progressLabel && text) progressLabel.textContent = text;
+  }
+
+  async function follow(id) {
+    if (following.has(id)) return;
+    following.add(id);
+    const startedAt = Date.now();
+    let delay = POLL_FIRST_MS;
+    let lastStatus = "";
+    const status = generateStatus || pageStatus;
+    try {
+      for (;;) {
+        const result = await api("GET", urlFor(config.audioUrl, id));
+        if (!result.ok) {
+          announce(result.message, status);
+          return;
+        }
+        const data = result.data;
+        const row = upsertRow(data);
+        if (data.status === "completed" && data.lifetime_status === "active") {
+          following.delete(id);
+          showProgress("");
+          announce(t.ready, status);
+          if (row && (!current || audio.paused)) {
+            load(row, { autoplay: false, fromStart: true });
+          }
+          return;
+        }
+        if (data.status === "failed" || data.lifetime_status !== "active") {
+          following.delete(id);
+          showProgress("");
+          markVoice(data.voice, false);
+          announce(format(t.failed, { message: data.error_message || t.errorGeneric }), status);
+          return;
+        }
+        const seconds = Math.round((Date.now() - startedAt) / 1000);
+        showProgress(format(t.generating, { seconds: seconds }));
+        if (data.status !== lastStatus) {
+          lastStatus = data.status;
+          announce(data.status === "pending" ? t.pending : format(t.generating, { seconds: seconds }), status);
+        }
+        await sleep(delay);
+        delay = Math.min(delay * 1.5, POLL_MAX_MS);
+      }
+    } finally {
+      following.delete(id);
+      showProgress("");
+    }
+  }
+
+  if (generateForm) {
+    generateForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const voice = voiceSelect.value;
+      generateButton.disabled = true;
+      announce(format(t.starting, { voice: voice }), generateStatus);
+      const result = await api("POST", config.pageAudiosUrl, { voice: voice });
+      if (!result.ok) {
+        announce(result.message, generateStatus);
+        await refreshQuota();
+        if (result.status !== 403 || !result.data || result.data.error.code !== "quota_exceeded") {
+          generateButton.disabled = false;
+        }
+        return;
+      }
+      markVoice(voice, true);
+      upsertRow(result.data);
+      const followed = follow(result.data.id);
+      showProgress(format(t.generating, { seconds: 0 }));
+      await followed;
+      await refreshQuota();
+    });
+  }
+
+  // Voice preview: a short sample of the chosen voice.
+  const previewButton = byId("reader-voice-preview");
+  const sample = new Audio();
+  sample.preload = "none";
+
+  function showSampleButton() {
+    if (previewButton) previewButton.textContent = sample.paused ? t.previewVoice : t.stopPreview;
+  }
+
+  if (previewButton && voiceSelect) {
+    previewButton.addEventListener("click", () => {
+      if (!sample.paused) {
+        sample.pause();
+        return;
+      }
+      const option = voiceSelect.options[voiceSelect.selectedIndex];
+      if (!option) return;
+      if (sample.dataset.voice !== option.value) {
+        sample.src = option.dataset.sampleUrl;
+        sample.dataset.voice = option.value;
+      } else {
+        sample.currentTime = 0;
+      }
+      audio.pause();
+      const started = sample.play();
+      if (started && typeof started.catch === "function") {
+        started.catch(() => announce(t.previewFailed, generateStatus));
+      }
+    });
+    sample.addEventListener("play", showSampleButton);
+    sample.addEventListener("pause", showSampleButton);
+    sample.addEventListener("ended", showSampleButton);
+    sample.addEventListener("error", () => {
+      showSampleButton();
+      announce(t.previewFailed, generateStatus);
+    });
+    voiceSelect.addEventListener("change", () => sample.pause());
+  }
+
+  // --- The editor's preview -------------------------------------------------------------------
+
+  const editForm = byId("reader-edit-form");
+  const editPreviewButton = byId("reader-preview-button");
+  const editPreview = byId("reader-preview");
+  const editPreviewBody = byId("reader-preview-body");
+  const markdownField = byId("reader-markdown");
+  const editStatus = byId("reader-edit-status");
+
+  if (editForm && editPreviewButton) {
+    editPreviewButton.addEventListener("click", async () => {
+      if (!markdownField.value.trim()) {
+        announce(t.previewEmpty, editStatus);
+        return;
+      }
+      let response;
+      try {
+        response = await fetch(editForm.dataset.previewUrl, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: {
+            Accept: "application/json",
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-CSRFToken": csrfToken(),
+          },
+          body: new URLSearchParams({ markdown: markdownField.value }),
+        });
+      } catch (error) {
+        announce(t.errorNetwork, editStatus);
+        return;
+      }
+      let data = null;
+      try {
+        data = await response.json();
+      } catch (error) {
+        data = null;
+      }
+      if (!response.ok || !data || typeof data.html !== "string") {
+        announce(errorMessage(response, data), editStatus);
+        return;
+      }
+      // The server's sanitiser made this HTML safe to insert, as it does for the page itself.
+      editPreviewBody.innerHTML = data.html;
+      editPreview.hidden = false;
+      announce(t.previewShown, editStatus);
+    });
+  }
+
+  // --- Start ----------------------------------------------------------------------------------
+
+  const selectedRow = config.selectedAudioId ? rowFor(config.selectedAudioId) : null;
+  if (selectedRow) {
+    // Continuous play starts the next page from its beginning; otherwise resume where left.
+    load(selectedRow, { autoplay: Boolean(config.autoplay), fromStart: Boolean(config.autoplay) });
+  } else {
+    setControls(false);
+  }
+  showToggle();
+  if (list) {
+    for (const row of list.querySelectorAll(".reader-audio")) {
+      if (row.dataset.status === "pending" || row.dataset.status === "generating") {
+        showProgress("");
+        follow(Number(row.dataset.audioId));
+      }
+    }
+  }
+})();

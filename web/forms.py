@@ -1,0 +1,73 @@
+"""Forms of the web pages. They check the shape of input only; services decide the rest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from sharing.models import DocumentShare
+from speech_processing.engines.base import Voice
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(label=_("File"))
+    title = forms.CharField(label=_("Title (optional)"), max_length=300, required=False)
+
+
+class ImportForm(forms.Form):
+    url = forms.CharField(label=_("Web address"), max_length=2000)
+    title = forms.CharField(label=_("Title (optional)"), max_length=300, required=False)
+
+
+class PasteForm(forms.Form):
+    title = forms.CharField(label=_("Title (optional)"), max_length=300, required=False)
+    text = forms.CharField(label=_("Text"), strip=False, widget=forms.Textarea)
+
+
+class RenameForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=300)
+
+
+class DeleteForm(forms.Form):
+    """Deleting asks for the document's title, typed, so it is never done by a slip."""
+
+    confirm_title = forms.CharField(label=_("Type the title to confirm"), strip=False)
+
+    def __init__(self, *args: Any, title: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.expected_title = title
+
+    def clean_confirm_title(self) -> str:
+        typed: str = self.cleaned_data["confirm_title"]
+        if typed.strip() != self.expected_title.strip():
+            raise forms.ValidationError(_("The title you typed does not match."))
+        return typed
+
+
+class ShareForm(forms.Form):
+    email = forms.EmailField(label=_("Email address"), max_length=254)
+    permission = forms.ChoiceField(label=_("Permission"), choices=DocumentShare.Permission.choices)
+
+
+class SharePermissionForm(forms.Form):
+    permission = forms.ChoiceField(label=_("Permission"), choices=DocumentShare.Permission.choices)
+
+
+class PreferencesForm(forms.Form):
+    preferred_voice = forms.ChoiceField(label=_("Preferred voice"), required=False)
+
+    def __init__(self, *args: Any, voices: list[Voice], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["preferred_voice"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", _("The site's default voice")), *voice_choices(voices)]
+
+
+def voice_label(voice: Voice) -> str:
+    return f"{voice.name} ({voice.language}, {voice.engine})"
+
+
+def voice_choices(voices: list[Voice]) -> list[tuple[str, str]]:
+    return [(voice.id, voice_label(voice)) for voice in voices]

@@ -1,0 +1,332 @@
+"""The reader: one page of a document at a time, its audio, a player, and (for editors) an editor.
+
+Server-rendered over the same selectors, services and access policy as the API. Generating,
+deleting and remembering positions go through the API from the page's script; editing is a plain
+form here, through the same page-edit service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from core.exceptions import ApplicationError, NotFound, PermissionDenied, ValidationError
+from core.security_utils import error_body
+from document_processing import selectors as document_selectors
+from document_processing import services as document_services
+from document_processing.markdown import render_markdown
+from document_processing.models import Page
+from sharing.policy import Action, can, require
+from speech_processing import selectors as speech_selectors
+from speech_processing import services as speech_services
+from speech_processing import voices as voice_catalogue
+from speech_processing.engines.base import Voice
+from speech_processing.models import Audio
+from users.models import User
+
+# Speeds offered by the player; playback keeps the voice's pitch at each of them.
+SPEEDS = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
+# The largest number that the page picker's "goto" accepts (the "id" URL converter's range).
+_MAX_ID_DIGITS = 18
+
+
+@dataclass(frozen=True)
+class AudioRow:
+    """One audio of the page as the reader lists it."""
+
+    audio: Audio
+    download_url: str | None
+    position_seconds: float
+    duration_label: str
+
+
+@dataclass(frozen=True)
+class VoiceOption:
+    voice: Voice
+    name: str  # the voice as people see it
+    label: str  # the name, and whether audio in it exists
+    sample_url: str
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)  # login_required has run
+    return user
+
+
+def _visible_page(user: User, page_id: int) -> Page:
+    try:
+        return document_selectors.page_detail(user=user, page_id=page_id)
+    except NotFound as exc:
+        raise Http404 from exc
+
+
+def duration_label(seconds: float | None) -> str:
+    """Seconds as m:ss (h:mm:ss from an hour on), or an empty string when not known."""
+    if seconds is None:
+        return ""
+    whole = max(round(seconds), 0)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}:{minutes:02d}:{secs:02d}"
+    return f"{minutes}:{secs:02d}"
+
+
+@login_required
+@require_GET
+def reader(request: HttpRequest, pk: int) -> HttpResponse:
+    # The page picker submits ?goto=<page id> (it works without JavaScript); that page's own
+    # view checks access like any other.
+    goto = request.GET.get("goto", "")
+    if goto.isdigit() and len(goto) <= _MAX_ID_DIGITS and int(goto) != pk:
+        return redirect("reader", pk=int(goto))
+    user = _user(request)
+    return _render_reader(request, user=user, page=_visible_page(user, pk))
+
+
+@login_required
+@require_POST
+def edit_page(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    page = _visible_page(user, pk)
+    markdown = request.POST.get("markdown", "")
+    try:
+        document_services.update_page(user=user, page=page, markdown=markdown)
+    except ValidationError as exc:
+        errors = [message for messages_ in exc.fields.values() for message in messages_]
+        return _render_reader(
+            request,
+            user=user,
+            page=_visible_page(user, pk),
+            edit_markdown=markdown,
+            edit_errors=errors or [exc.message],
+            status=400,
+        )
+    except PermissionDenied as exc:
+        raise DjangoPermissionDenied from exc
+    messages.success(request, _("The page was saved."))
+    return redirect("reader", pk=pk)
+
+
+@login_required
+@require_POST
+def preview_page(request: HttpRequest, pk: int) -> JsonResponse:
+    """The submitted Markdown rendered by the same sanitising renderer as the page itself."""
+    user = _user(request)
+    page = _visible_page(user, pk)
+    try:
+        require(user, Action.EDIT_PAGES, page.document)
+    except ApplicationError as exc:
+        return JsonResponse(error_body(code=exc.code, message=exc.message), status=exc.status_code)
+    markdown = request.POST.get("markdown", "")
+    limit = settings.PAGE_MAX_CHARS * 2
+    if len(markdown) > limit:
+        message = _("A page may have at most %(limit)d characters.") % {"limit": limit}
+        return JsonResponse(
+            error_body(code="validation_error", message=message, fields={"markdown": [message]}),
+            status=400,
+        )
+    return JsonResponse({"html": render_markdown(markdown)})
+
+
+def _render_reader(
+    request: HttpRequest,
+    *,
+    user: User,
+    page: Page,
+    edit_markdown: str | None = None,
+    edit_errors: list[str] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    document = page.document
+    pages = list(document_selectors.page_list(document=page.document))
+    previous_id, next_id = document_selectors.neighbour_ids(page=page)
+
+    audios = [
+        audio
+        for audio in speech_selectors.page_audios(page=page)
+        if audio.lifetime_status == Audio.Lifetime.ACTIVE
+    ]
+    positions = list(speech_selectors.playback_positions(user=user, audios=audios))
+    position_of = {position.audio_id: position.position_seconds for position in positions}
+    rows = [
+        AudioRow(
+            audio=audio,
+            download_url=(
+                reverse("audio-download", kwargs={"pk": audio.pk})
+                if audio.status == Audio.Status.COMPLETED
+                else None
+            ),
+            position_seconds=position_of.get(audio.pk, 0.0),
+            duration_label=duration_label(audio.duration_seconds),
+        )
+        for audio in audios
+    ]
+    playable = [row for row in rows if row.download_url]
+
+    preferred_voice = user.preferred_voice or settings.SPEECH_DEFAULT_VOICE
+    wanted_voice = request.GET.get("voice", "")
+    autoplay = request.GET.get("autoplay") == "1"
+    selected = _selected_row(
+        playable,
+        audio_id=request.GET.get("audio", ""),
+        voice=wanted_voice,
+        recently_played=[position.audio_id for position in positions],
+        preferred_voice=preferred_voice,
+    )
+    autoplay_missing = autoplay and (selected is None or selected.audio.voice != wanted_voice)
+
+    may_generate = can(user, Action.GENERATE_AUDIO, document)
+    may_edit = can(user, Action.EDIT_PAGES, document)
+    may_delete_audio = can(user, Action.DELETE, document)
+    voice_options = _voice_options(preferred_voice, rows) if may_generate else []
+    quota = speech_services.quota_for(page=page) if may_generate else None
+
+    page_label = page.title or _("Page %(number)d") % {"number": page.number}
+    next_url = reverse("reader", kwargs={"pk": next_id}) if next_id else None
+    config = {
+        "pageId": page.pk,
+        "pageAudiosUrl": reverse("page-audios", kwargs={"pk": page.pk}),
+        "audioUrl": reverse("audio-detail", kwargs={"pk": 0}),
+        "playedUrl": reverse("audio-played", kwargs={"pk": 0}),
+        "downloadUrl": reverse("audio-download", kwargs={"pk": 0}),
+        "nextUrl": next_url,
+        "selectedAudioId": selected.audio.pk if selected else None,
+        "autoplay": autoplay and not autoplay_missing,
+        "mayDelete": may_delete_audio,
+        "strings": _script_strings(),
+    }
+    context = {
+        "document": document,
+        "page": page,
+        "page_label": page_label,
+        "page_html": render_markdown(page.markdown),
+        "pages": pages,
+        "previous_id": previous_id,
+        "next_id": next_id,
+        "rows": rows,
+        "selected": selected,
+        "autoplay_missing": autoplay_missing,
+        "may_generate": may_generate,
+        "may_edit": may_edit,
+        "may_delete_audio": may_delete_audio,
+        "voice_options": voice_options,
+        "quota": quota,
+        "speeds": SPEEDS,
+        "edit_markdown": page.markdown if edit_markdown is None else edit_markdown,
+        "edit_errors": edit_errors or [],
+        "max_markdown_chars": settings.PAGE_MAX_CHARS * 2,
+        "reader_config": config,
+    }
+    return render(request, "web/reader.html", context, status=status)
+
+
+def _selected_row(
+    playable: list[AudioRow],
+    *,
+    audio_id: str,
+    voice: str,
+    recently_played: list[int],
+    preferred_voice: str,
+) -> AudioRow | None:
+    """The audio the player starts with: the one asked for (by id, then by voice, as continuous
+    play asks), else the one this person listened to last, else the preferred voice's, else the
+    newest."""
+    by_id = {row.audio.pk: row for row in playable}
+    if audio_id.isdigit() and int(audio_id) in by_id:
+        return by_id[int(audio_id)]
+    in_voice = {}
+    for row in reversed(playable):  # newest first: the newest of each voice wins
+        in_voice[row.audio.voice] = row
+    if voice in in_voice:
+        return in_voice[voice]
+    for played_id in recently_played:
+        if played_id in by_id:
+            return by_id[played_id]
+    if preferred_voice in in_voice:
+        return in_voice[preferred_voice]
+    return playable[0] if playable else None
+
+
+def already_made_label() -> str:
+    return _("%(voice)s: already made")
+
+
+def _voice_options(preferred_voice: str, rows: list[AudioRow]) -> list[VoiceOption]:
+    """Every voice on offer, the person's preferred one first."""
+    live = {
+        row.audio.voice
+        for row in rows
+        if row.audio.status in Audio.LIVE_STATUSES  # made or being made: generating is a 409
+    }
+    voices = voice_catalogue.all_voices()
+    voices.sort(key=lambda voice: voice.id != preferred_voice)  # stable: the rest keep order
+    options = []
+    for voice in voices:
+        name = _("%(name)s (%(language)s, %(engine)s)") % {
+            "name": voice.name,
+            "language": voice.language,
+            "engine": voice.engine,
+        }
+        made = voice.id in live
+        options.append(
+            VoiceOption(
+                voice=voice,
+                name=name,
+                label=already_made_label() % {"voice": name} if made else name,
+                sample_url=reverse("voice-sample", kwargs={"voice_id": voice.id}),
+            )
+        )
+    return options
+
+
+def _script_strings() -> dict[str, str]:
+    """Messages the page's script shows, translated here (the script holds no text of its own)."""
+    return {
+        "play": _("Play"),
+        "pause": _("Pause"),
+        "previewVoice": _("Preview voice"),
+        "stopPreview": _("Stop preview"),
+        "previewFailed": _("The voice preview could not be played."),
+        "positionOf": _("%(position)s of %(duration)s"),
+        "nowPlaying": _("Now playing: %(voice)s"),
+        "noAudio": _("No audio for this page yet."),
+        "starting": _("Asking for audio in %(voice)s…"),
+        "pending": _("Waiting for a free speech worker…"),
+        "generating": _("Making the audio… (%(seconds)s s)"),
+        "ready": _("The audio is ready. Press play to listen."),
+        "failed": _("The audio could not be made: %(message)s"),
+        "quota": _("%(available)s of %(max)s audios left for this page."),
+        "status_pending": _("Pending"),
+        "status_generating": _("Generating"),
+        "status_completed": _("Completed"),
+        "status_failed": _("Failed"),
+        "alreadyMade": already_made_label(),
+        "madeBy": _("made by %(email)s"),
+        "madeByUnknown": _("made by a former user"),
+        "confirmDelete": _("Delete this audio? Its file is removed for everyone."),
+        "deleted": _("The audio was deleted."),
+        "pressPlay": _("Press play to continue listening."),
+        "nextPage": _("Going on to the next page…"),
+        "previewEmpty": _("Nothing to preview yet."),
+        "previewShown": _("The preview is shown below."),
+        "errorConflict": _("Audio in this voice exists or is being made."),
+        "errorQuota": _("This page has no audio left in its quota."),
+        "errorPermission": _("You may not do this."),
+        "errorRateLimited": _("Too many requests. Please wait and try again."),
+        "errorRetryAfter": _("Too many requests. Please try again in %(seconds)s seconds."),
+        "errorUnavailable": _("Audio cannot be made right now. Please try again later."),
+        "errorNetwork": _("The server could not be reached. Check your connection and retry."),
+        "errorGeneric": _("Something went wrong. Please try again."),
+        "speedChanged": _("Speed: %(speed)s"),
+    }

@@ -1,0 +1,12 @@
+"""URLs of the reader page."""
+
+from django.urls import path
+
+import core.converters  # noqa: F401  (registers the "id" converter)
+from web import reader
+
+urlpatterns = [
+    path("pages/<id:pk>/", reader.reader, name="reader"),
+    path("pages/<id:pk>/edit/", reader.edit_page, name="reader-edit"),
+    path("pages/<id:pk>/preview/", reader.preview_page, name="reader-preview"),
+]

@@ -1,0 +1,339 @@
+"""The reader in a real browser (Debian's Chromium, headless): make audio, listen, use the keys.
+
+Screenshots of each step are written under e2e-artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from document_processing.extraction import page_from_markdown
+from document_processing.models import Document, Page
+from document_processing.tests.factories import document_with_pages
+from sharing.models import DocumentShare
+from speech_processing import services
+from speech_processing.models import Audio, PlaybackPosition
+from users.models import User
+from users.tests.factories import UserFactory
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext
+    from playwright.sync_api import Page as Tab
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(settings.BASE_DIR) / "e2e-artifacts"
+WAIT_MS = 20_000
+PLAYER = "const audio = document.getElementById('reader-audio');"
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM),
+        reason="needs Chromium (apt install chromium; .ci/run installs it)",
+    ),
+]
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--mute-audio",
+    # Continuous play starts the next page's audio without a click, as after a user's gesture.
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+# About 30 s of speech from the fake engine (60 ms a character): long enough to skip around in.
+SPOKEN = "A sentence to listen to, read aloud page by page. " * 10
+
+
+@pytest.fixture(scope="module")
+def browser(django_db_setup: None) -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread while the browser is open; the ORM
+    # calls of these tests are sync, and the test database exists before the loop starts.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+class Session:
+    """A browser context logged in as one person, that refuses and records every request to a
+    host other than the app's, and every Content Security Policy complaint."""
+
+    def __init__(self, browser: Browser, live_server: Any, user: User) -> None:
+        self.base = live_server.url
+        client = Client()
+        client.force_login(user)
+        self.context: BrowserContext = browser.new_context(viewport={"width": 1200, "height": 900})
+        self.context.add_cookies(
+            [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": self.base}]
+        )
+        self.foreign: list[str] = []
+        self.console_errors: list[str] = []
+        own = urlsplit(self.base).netloc
+        self.context.route("**/*", lambda route: self._route(route, own))
+        self.tab: Tab = self.context.new_page()
+        self.tab.on("console", self._console)
+
+    def _route(self, route: Any, own: str) -> None:
+        url = route.request.url
+        if urlsplit(url).scheme in {"http", "https", "ws", "wss"} and urlsplit(url).netloc != own:
+            self.foreign.append(url)
+            route.abort()
+        else:
+            route.continue_()
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.console_errors.append(message.text)
+
+    def open(self, path: str) -> None:
+        self.tab.goto(f"{self.base}{path}")
+
+    def shot(self, name: str) -> None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.tab.screenshot(path=str(ARTIFACTS / f"reader-{name}.png"), full_page=True)
+
+    def audio(self, expression: str) -> Any:
+        return self.tab.evaluate(f"() => {{ {PLAYER} return {expression}; }}")
+
+    def wait_audio(self, condition: str) -> None:
+        self.tab.wait_for_function(
+            f"() => {{ {PLAYER} return {condition}; }}",
+            timeout=WAIT_MS,
+        )
+
+    def close(self) -> None:
+        self.context.close()
+        assert self.foreign == [], "the page asked another host for something"
+        assert not [e for e in self.console_errors if "Content Security Policy" in e], (
+            self.console_errors
+        )
+
+
+@pytest.fixture
+def sessions(browser: Browser, live_server: Any) -> Iterator[Any]:
+    opened: list[Session] = []
+
+    def open_as(user: User) -> Session:
+        session = Session(browser, live_server, user)
+        opened.append(session)
+        return session
+
+    yield open_as
+    for session in opened:
+        session.close()
+
+
+def spoken_document(owner: User, *, pages: int, title: str = "Listening notes") -> list[Page]:
+    document = document_with_pages(owner=owner, pages=pages, title=title)
+    for page in document.pages.all():
+        data = page_from_markdown(f"# Chapter {page.number}\n\n{SPOKEN}", number=page.number)
+        Page.objects.filter(pk=page.pk).update(
+            markdown=data.markdown, text=data.text, char_count=data.char_count, title=data.title
+        )
+    return list(Page.objects.filter(document=document).order_by("number"))
+
+
+def made_audio(page: Page, user: User, voice: str = "fake:alpha") -> Audio:
+    audio = services.create_audio_record(page=page, voice=voice, user=user)
+    services.synthesize_audio(audio_id=audio.pk)
+    audio.refresh_from_db()
+    assert audio.status == Audio.Status.COMPLETED
+    return audio
+
+
+def test_the_owner_makes_audio_and_listens(sessions: Any) -> None:
+    from playwright.sync_api import expect
+
+    owner = UserFactory.create(email="reader-owner@example.com")
+    first, second = spoken_document(owner, pages=2)
+    waiting = made_audio(second, owner)  # the next page already speaks in the same voice
+    session = sessions(owner)
+    tab = session.tab
+
+    session.open(f"/pages/{first.pk}/")
+    expect(tab.locator(".reader-header h1")).to_have_text("Chapter 1")
+    expect(tab.locator("#reader-toggle")).to_be_disabled()
+    assert tab.locator("#reader-voice option").first.get_attribute("value") == "fake:alpha"
+    session.shot("1-open")
+
+    # The voice preview plays a sample of the chosen voice, from this site.
+    with tab.expect_response(lambda response: "/sample/" in response.url) as sample:
+        tab.click("#reader-voice-preview")
+    assert sample.value.status in {200, 206}
+    tab.click("#reader-voice-preview")  # stop it again
+
+    # Generate: the answer comes back at once, and the page follows the audio until it is made.
+    with tab.expect_response(lambda response: response.request.method == "POST") as generated:
+        tab.click("#reader-generate-button")
+    assert generated.value.status == 202
+    expect(tab.locator("#reader-generate-status")).to_have_text(
+        "The audio is ready. Press play to listen.", timeout=WAIT_MS
+    )
+    audio = Audio.objects.get(page=first)
+    row = tab.locator(f'.reader-audio[data-audio-id="{audio.pk}"]')
+    expect(row).to_contain_text("Completed")
+    expect(row).to_contain_text("made by reader-owner@example.com")
+    expect(row.locator(".reader-audio-download")).to_have_attribute(
+        "href", f"/api/v1/audios/{audio.pk}/download/"
+    )
+    expect(tab.locator("#reader-quota")).to_have_text("3 of 4 audios left for this page.")
+    expect(tab.locator("#reader-progress")).to_be_hidden()
+    session.shot("2-generated")
+
+    # The same voice again is refused, and the person is told why.
+    tab.click("#reader-generate-button")
+    expect(tab.locator("#reader-generate-status")).to_have_text(
+        "Audio in this voice exists or is being made."
+    )
+
+    # Play: the position advances.
+    tab.click("#reader-toggle")
+    session.wait_audio("!audio.paused && audio.currentTime > 0.5")
+    expect(tab.locator("#reader-toggle")).to_have_text("Pause")
+    session.shot("3-playing")
+
+    # Speed: faster, with the voice's pitch kept.
+    tab.select_option("#reader-speed", "2.0")
+    assert session.audio("[audio.playbackRate, audio.preservesPitch]") == [2.0, True]
+    expect(tab.locator("#reader-status")).to_have_text("Speed: 2\N{MULTIPLICATION SIGN}")
+
+    # Keys: the right arrow skips 15 s forward, the left one back, space pauses.
+    tab.locator(".reader-header h1").click()  # focus leaves the controls
+    before = session.audio("audio.currentTime")
+    tab.keyboard.press("ArrowRight")
+    assert session.audio("audio.currentTime") >= before + 14
+    middle = session.audio("audio.currentTime")
+    tab.keyboard.press("ArrowLeft")
+    assert session.audio("audio.currentTime") <= middle - 14
+    with tab.expect_response(lambda response: "/played/" in response.url) as played:
+        tab.keyboard.press(" ")
+    assert played.value.status == 204
+    assert session.audio("audio.paused") is True
+    expect(tab.locator("#reader-toggle")).to_have_text("Play")
+    stopped_at = session.audio("audio.currentTime")
+    position = PlaybackPosition.objects.get(user=owner, audio=audio)
+    assert position.position_seconds == pytest.approx(stopped_at, abs=0.5)
+
+    # Typing in a text field is typing, not a shortcut.
+    tab.locator("#reader-edit summary").click()
+    tab.locator("#reader-markdown").press("End")
+    tab.locator("#reader-markdown").press(" ")
+    assert session.audio("audio.paused") is True
+
+    # The remembered position comes back on the next visit.
+    session.open(f"/pages/{first.pk}/")
+    session.wait_audio(f"audio.readyState >= 1 && Math.abs(audio.currentTime - {stopped_at}) < 1")
+    assert tab.locator("#reader-speed").input_value() == "2.0"  # the chosen speed is kept
+
+    # Near the end, it carries on into the next page, in the same voice.
+    session.audio("audio.currentTime = audio.duration - 0.5")
+    tab.click("#reader-toggle")
+    tab.wait_for_url(f"**/pages/{second.pk}/?autoplay=1&voice=fake%3Aalpha", timeout=WAIT_MS)
+    session.wait_audio(
+        f"audio.dataset.audioId === '{waiting.pk}' && !audio.paused && audio.currentTime > 0.2"
+    )
+    expect(tab.locator(".reader-header h1")).to_have_text("Chapter 2")
+    session.shot("4-next-page")
+
+    # On a phone the player stays at the bottom of the screen.
+    tab.set_viewport_size({"width": 390, "height": 800})
+    assert (
+        tab.evaluate("() => getComputedStyle(document.getElementById('reader-player')).position")
+        == "fixed"
+    )
+    session.tab.screenshot(path=str(ARTIFACTS / "reader-5-phone.png"))
+
+    # The owner deletes the audio (after confirming): it leaves the list and the player.
+    tab.set_viewport_size({"width": 1200, "height": 900})
+    tab.once("dialog", lambda dialog: dialog.accept())
+    with tab.expect_response(lambda response: response.request.method == "DELETE") as deleted:
+        tab.click(f'.reader-audio[data-audio-id="{waiting.pk}"] .reader-audio-delete')
+    assert deleted.value.status == 204
+    expect(tab.locator("#reader-status")).to_have_text("The audio was deleted.")
+    expect(tab.locator(".reader-audio")).to_have_count(0)
+    expect(tab.locator("#reader-now")).to_have_text("No audio for this page yet.")
+    expect(tab.locator("#reader-toggle")).to_be_disabled()
+    waiting.refresh_from_db()
+    assert waiting.lifetime_status == Audio.Lifetime.DELETED
+
+
+def test_a_view_only_person_listens_but_is_offered_nothing_else(sessions: Any) -> None:
+    from playwright.sync_api import expect
+
+    owner = UserFactory.create(email="reader-alice@example.com")
+    listener = UserFactory.create(email="reader-bob@example.com")
+    (page,) = spoken_document(owner, pages=1, title="Shared to listen")
+    DocumentShare.objects.create(
+        document=Document.objects.get(pk=page.document_id),
+        shared_with=listener,
+        permission="view_only",
+        shared_by=owner,
+    )
+    audio = made_audio(page, owner)
+    session = sessions(listener)
+    tab = session.tab
+    session.open(f"/pages/{page.pk}/")
+    expect(tab.locator(".reader-header h1")).to_have_text("Chapter 1")
+    assert tab.locator("#reader-generate-button").count() == 0
+    assert tab.locator("#reader-voice").count() == 0
+    assert tab.locator(".reader-audio-delete").count() == 0
+    assert tab.locator("#reader-edit-form").count() == 0
+    expect(tab.locator(f'.reader-audio[data-audio-id="{audio.pk}"]')).to_contain_text(
+        "made by reader-alice@example.com"
+    )
+    tab.keyboard.press(" ")  # the shortcut works for listeners too
+    session.wait_audio("!audio.paused && audio.currentTime > 0.3")
+    session.shot("6-view-only")
+
+
+def test_a_collaborator_previews_and_saves_an_edit(sessions: Any) -> None:
+    from playwright.sync_api import expect
+
+    owner = UserFactory.create(email="reader-owner2@example.com")
+    editor = UserFactory.create(email="reader-editor@example.com")
+    (page,) = spoken_document(owner, pages=1)
+    DocumentShare.objects.create(
+        document=Document.objects.get(pk=page.document_id),
+        shared_with=editor,
+        permission="collaborator",
+        shared_by=owner,
+    )
+    session = sessions(editor)
+    tab = session.tab
+    session.open(f"/pages/{page.pk}/")
+    assert tab.locator(".reader-audio-delete").count() == 0
+    tab.locator("#reader-edit summary").click()
+    tab.fill("#reader-markdown", "# Rewritten\n\nNew *words* <img src=x onerror=alert(1)>")
+    tab.click("#reader-preview-button")
+    preview = tab.locator("#reader-preview-body")
+    expect(preview.locator("h1")).to_have_text("Rewritten")
+    expect(preview.locator("em")).to_have_text("words")
+    assert preview.locator("img").count() == 0
+    expect(tab.locator("#reader-edit-status")).to_have_text("The preview is shown below.")
+    session.shot("7-preview")
+    tab.click("#reader-edit-form button[type=submit]")
+    expect(tab.locator(".reader-header h1")).to_have_text("Rewritten")
+    expect(tab.locator(".messages")).to_contain_text("The page was saved.")
+    page.refresh_from_db()
+    assert page.markdown.startswith("# Rewritten")

@@ -1,0 +1,504 @@
+"""The reader page: who sees it, what each person is offered, and what the server refuses."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from document_processing.models import Document, Page
+from document_processing.tests.factories import document_with_pages
+from sharing.models import DocumentShare
+from speech_processing.models import Audio, PlaybackPosition
+from speech_processing.tests.factories import AudioFactory
+from users.models import User
+from web.reader import duration_label
+
+pytestmark = pytest.mark.django_db
+
+XSS_MARKDOWN = (
+    "# Title\n\n"
+    "<script>alert('owned')</script>\n\n"
+    "[click me](javascript:alert(1)) and [data](data:text/html;base64,PHNjcmlwdD4=)\n\n"
+    '<img src=x onerror="alert(2)">\n\n'
+    "![pic](https://example.com/a.png)\n\n"
+    "<a href='https://example.com' onclick='alert(3)'>raw link</a>\n\n"
+    "[fine](https://example.com/ok)"
+)
+
+
+def logged_in(user: User, *, enforce_csrf: bool = False) -> Client:
+    client = Client(enforce_csrf_checks=enforce_csrf)
+    client.force_login(user)
+    return client
+
+
+def share(document: Document, user: User, permission: str) -> None:
+    DocumentShare.objects.create(
+        document=document, shared_with=user, permission=permission, shared_by=document.owner
+    )
+
+
+def pages_of(document: Document) -> list[Page]:
+    return list(document.pages.order_by("number"))
+
+
+class Tags(HTMLParser):
+    """Every start tag with its attributes, to look at the page's structure."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+def tags_of(html: str) -> list[tuple[str, dict[str, str | None]]]:
+    parser = Tags()
+    parser.feed(html)
+    return parser.tags
+
+
+def has_id(html: str, element_id: str) -> bool:
+    return any(attrs.get("id") == element_id for _, attrs in tags_of(html))
+
+
+def classes(html: str, name: str) -> int:
+    return sum(1 for _, attrs in tags_of(html) if name in (attrs.get("class") or "").split())
+
+
+def reader_config(html: str) -> dict[str, object]:
+    match = re.search(
+        r'<script id="reader-data" type="application/json">(.*?)</script>', html, re.S
+    )
+    assert match, "the page carries its data for the script"
+    data: dict[str, object] = json.loads(match.group(1))
+    return data
+
+
+# --- Who may open the reader ------------------------------------------------------------------
+
+
+def test_anonymous_people_are_sent_to_log_in(alice: User) -> None:
+    page = pages_of(document_with_pages(owner=alice, pages=1))[0]
+    response = Client().get(reverse("reader", kwargs={"pk": page.pk}))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
+
+
+def test_the_owner_and_people_it_is_shared_with_read_the_page(
+    alice: User, bob: User, charlie: User
+) -> None:
+    document = document_with_pages(owner=alice, pages=2, title="Field notes")
+    share(document, bob, "view_only")
+    page = pages_of(document)[0]
+    url = reverse("reader", kwargs={"pk": page.pk})
+    for person in (alice, bob):
+        response = logged_in(person).get(url)
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert "<h1>Page 1</h1>" in html
+        assert "Field notes" in html
+        assert "Some words to read." in html  # the page's Markdown, rendered
+    assert logged_in(charlie).get(url).status_code == 404
+
+
+def test_pages_of_documents_not_visible_and_unknown_pages_are_404(alice: User, bob: User) -> None:
+    hidden = pages_of(document_with_pages(owner=alice, pages=1))[0]
+    client = logged_in(bob)
+    assert client.get(reverse("reader", kwargs={"pk": hidden.pk})).status_code == 404
+    assert client.get(reverse("reader", kwargs={"pk": hidden.pk + 1000})).status_code == 404
+    assert client.get(f"/pages/{'9' * 18}/").status_code == 404
+
+
+def test_a_share_removed_takes_the_reader_away(alice: User, bob: User) -> None:
+    document = document_with_pages(owner=alice, pages=1)
+    share(document, bob, "collaborator")
+    url = reverse("reader", kwargs={"pk": pages_of(document)[0].pk})
+    client = logged_in(bob)
+    assert client.get(url).status_code == 200
+    DocumentShare.objects.filter(document=document, shared_with=bob).delete()
+    assert client.get(url).status_code == 404
+
+
+# --- Moving between pages ---------------------------------------------------------------------
+
+
+def test_previous_and_next_follow_the_page_order_and_stop_at_the_edges(alice: User) -> None:
+    first, middle, last = pages_of(document_with_pages(owner=alice, pages=3))
+    client = logged_in(alice)
+
+    def links(page: Page) -> dict[str, str | None]:
+        html = client.get(reverse("reader", kwargs={"pk": page.pk})).content.decode()
+        found: dict[str, str | None] = {"prev": None, "next": None}
+        for tag, attrs in tags_of(html):
+            if tag == "a" and attrs.get("rel") in found:
+                found[str(attrs["rel"])] = attrs.get("href")
+        return found
+
+    assert links(first) == {"prev": None, "next": f"/pages/{middle.pk}/"}
+    assert links(middle) == {"prev": f"/pages/{first.pk}/", "next": f"/pages/{last.pk}/"}
+    assert links(last) == {"prev": f"/pages/{middle.pk}/", "next": None}
+    config = reader_config(client.get(reverse("reader", kwargs={"pk": last.pk})).content.decode())
+    assert config["nextUrl"] is None
+
+
+def test_the_page_picker_lists_every_page_and_goes_to_the_chosen_one(alice: User) -> None:
+    pages = pages_of(document_with_pages(owner=alice, pages=4))
+    other = pages_of(document_with_pages(owner=alice, pages=1))[0]
+    client = logged_in(alice)
+    url = reverse("reader", kwargs={"pk": pages[1].pk})
+    html = client.get(url).content.decode()
+    options = [attrs for tag, attrs in tags_of(html) if tag == "option" and "selected" in attrs]
+    picker = re.search(r'<select id="reader-goto" name="goto">(.*?)</select>', html, re.S)
+    assert picker
+    assert re.findall(r'value="(\d+)"', picker.group(1)) == [str(page.pk) for page in pages]
+    assert {"value": str(pages[1].pk), "selected": None} in options
+    assert '<label for="reader-goto">' in html
+
+    response = client.get(url, {"goto": str(pages[3].pk)})
+    assert response.status_code == 302
+    assert response["Location"] == f"/pages/{pages[3].pk}/"
+    # The target page's own view checks access like any other.
+    assert client.get(url, {"goto": str(other.pk)})["Location"] == f"/pages/{other.pk}/"
+    assert client.get(url, {"goto": "not a number"}).status_code == 200
+    assert client.get(url, {"goto": "9" * 40}).status_code == 200
+
+
+# --- What each person is offered --------------------------------------------------------------
+
+
+def test_the_owner_is_offered_everything(alice: User) -> None:
+    page = pages_of(document_with_pages(owner=alice, pages=1))[0]
+    AudioFactory.create(page=page, created_by=alice, duration_seconds=75.0, file_key="a.mp3")
+    html = logged_in(alice).get(reverse("reader", kwargs={"pk": page.pk})).content.decode()
+    assert has_id(html, "reader-generate-button")
+    assert has_id(html, "reader-voice-preview")
+    assert has_id(html, "reader-edit-form")
+    assert has_id(html, "reader-preview-button")
+    assert classes(html, "reader-audio-delete") == 2  # the row, and the template for new rows
+    assert "3 of 4 audios left for this page." in html
+    assert reader_config(html)["mayDelete"] is True
+
+
+@pytest.mark.parametrize(
+    ("permission", "generate", "edit"),
+    [("view_only", False, False), ("collaborator", True, True), ("can_share", True, True)],
+)
+def test_people_are_offered_only_what_their_permission_allows(
+    alice: User, bob: User, permission: str, generate: bool, edit: bool
+) -> None:
+    document = document_with_pages(owner=alice, pages=1)
+    share(document, bob, permission)
+    page = pages_of(document)[0]
+    audio = AudioFactory.create(page=page, created_by=alice, duration_seconds=75.0)
+    html = logged_in(bob).get(reverse("reader", kwargs={"pk": page.pk})).content.decode()
+    assert has_id(html, "reader-generate-button") is generate
+    assert has_id(html, "reader-generate-form") is generate
+    assert has_id(html, "reader-voice") is generate
+    assert has_id(html, "reader-edit-form") is edit
+    assert has_id(html, "reader-quota") is generate
+    assert classes(html, "reader-audio-delete") == 0  # deleting audio is the owner's
+    assert reader_config(html)["mayDelete"] is False
+    # Everyone who may see the page may listen and download.
+    download = f"/api/v1/audios/{audio.pk}/download/"
+    assert f'href="{download}"' in html
+    assert has_id(html, "reader-toggle")
+    assert "made by alice@example.com" in html
+    assert "1:15" in html
+
+
+def test_the_audio_list_shows_active_audio_only(alice: User) -> None:
+    page = pages_of(document_with_pages(owner=alice, pages=1))[0]
+    AudioFactory.create(page=page, voice="fake:alpha", created_by=alice, duration_seconds=5)
+    AudioFactory.create(
+        page=page, voice="fake:beta", created_by=None, lifetime_status=Audio.Lifetime.DELETED
+    )
+    failed = AudioFactory.create(
+        page=page,
+        voice="fake:beta",
+        created_by=alice,
+        status=Audio.Status.FAILED,
+        error_message="The speech engine could not read this text.",
+    )
+    html = logged_in(alice).get(reverse("reader", kwargs={"pk": page.pk})).content.decode()
+    rows = [attrs for tag, attrs in tags_of(html) if tag == "li" and attrs.get("data-audio-id")]
+    assert [row["data-voice"] for row in rows] == ["fake:beta", "fake:alpha"]
+    assert rows[0]["data-audio-id"] == str(failed.pk)
+    assert "data-download-url" not in rows[0]
+    assert "The speech engine could not read this text." in html
+    # The deleted audio still counts for the quota and the failed one does not, as generation
+    # counts them.
+    assert "2 of 4 audios left for this page." in html
+
+
+def test_the_preferred_voice_comes_first_and_made_voices_say_so(alice: User) -> None:
+    alice.preferred_voice = "fake:beta"
+    alice.save(update_fields=["preferred_voice"])
+    page = pages_of(document_with_pages(owner=alice, pages=1))[0]
+    AudioFactory.create(page=page, voice="fake:beta", created_by=alice, duration_seconds=3)
+    html = logged_in(alice).get(reverse("reader", kwargs={"pk": page.pk})).content.decode()
+    voices = re.search(r'<select id="reader-voice" name="voice">(.*?)</select>', html, re.S)
+    assert voices
+    values = re.findall(r'<option value="([^"]+)"', voices.group(1))
+    assert values[0] == "fake:beta"
+    assert "fake:alpha" in values
+    assert "beta (en-GB, fake): already made" in voices.group(1)
+    assert 'data-sample-url="/api/v1/voices/fake:beta/sample/"' in voices.group(1)
+
+
+def test_without_a_preference_the_default_voice_comes_first(alice: User) -> None:
+    page = pages_of(document_with_pages(owner=alice, pages=1))[0]
+    html = logged_in(alice).get(reverse("reader", kwargs={"pk": page.pk})).content.decode()
+    assert re.search(r'<select id="reader-voice" name="voice">\s*<option value="fake:alpha"', html)
+
+
+def test_no_generate_button_when_the_quota_is_used_up(alice: User) -> None:
+    page = pages_of(document_with_pages(owner=alice, pages=1))[0]
+    for _ in range(4):
+        AudioFactory.create(page=page, lifetime_status=Audio.Lifetime.DELETED)
+    html = logged_in(alice).get(reverse("reader", kwargs={"pk": page.pk})).content.decode()
+    button = next(
+        attrs for _, attrs in tags_of(html) if attrs.get("id") == "reader-generate-button"
+    )
+    assert "disabled" in button
+    assert "0 of 4 audios left for this page." in html
+
+
+# --- The player's starting point --------------------------------------------------------------
+
+
+def test_the_player_resumes_the_audio_last_listened_to_where_it_stopped(
+    alice: User, bob: User
+) -> None:
+    document = document_with_pages(owner=alice, pages=1)
+    share(document, bob, "view_only")
+    page = pages_of(document)[0]
+    alpha = AudioFactory.create(page=page, voice="fake:alpha", duration_seconds=60)
+    beta = AudioFactory.create(page=page, voice="fake:beta", duration_seconds=60)
+    PlaybackPosition.objects.create(user=bob, audio=alpha, position_seconds=42.5)
+    PlaybackPosition.objects.create(user=alice, audio=beta, position_seconds=7.0)
+
+    html = logged_in(bob).get(reverse("reader", kwargs={"pk": page.pk})).content.decode()
+    assert reader_config(html)["selectedAudioId"] == alpha.pk
+    assert f'src="/api/v1/audios/{alpha.pk}/download/"' in html
+    rows = {attrs.get("data-audio-id"): attrs for tag, attrs in tags_of(html) if tag == "li"}
+    row = rows[str(alpha.pk)]
+    assert row["data-position"] == "42.500"  # bob's own position, not alice's
+    assert rows[str(beta.pk)]["data-position"] == "0.000"
+
+    # Asking for a voice (as continuous play does) picks that voice's audio, and autoplays it.
+    html = (
+        logged_in(bob)
+        .get(reverse("reader", kwargs={"pk": page.pk}), {"voice": "fake:beta", "autoplay": "1"})
+        .content.decode()
+    )
+    config = reader_config(html)
+    assert config["selectedAudioId"] == beta.pk
+    assert config["autoplay"] is True
+
+
+def test_continuous_play_into_a_page_without_that_voice_only_says_so(alice: User) -> None:
+    page = pages_of(document_with_pages(owner=alice, pages=1))[0]
+    AudioFactory.create(page=page, voice="fake:alpha", duration_seconds=60)
+    html = (
+        logged_in(alice)
+        .get(reverse("reader", kwargs={"pk": page.pk}), {"voice": "fake:beta", "autoplay": "1"})
+        .content.decode()
+    )
+    assert reader_config(html)["autoplay"] is False
+    assert "This page has no audio in that voice yet." in html
+
+
+def test_a_page_without_audio_has_an_idle_player(alice: User) -> None:
+    page = pages_of(document_with_pages(owner=alice, pages=1))[0]
+    html = logged_in(alice).get(reverse("reader", kwargs={"pk": page.pk})).content.decode()
+    assert reader_config(html)["selectedAudioId"] is None
+    toggle = next(attrs for _, attrs in tags_of(html) if attrs.get("id") == "reader-toggle")
+    assert "disabled" in toggle
+    assert "No audio for this page yet." in html
+
+
+def test_the_number_of_queries_does_not_grow_with_pages_or_audio(alice: User) -> None:
+    def queries_for(pages: int, audios: int) -> int:
+        document = document_with_pages(owner=alice, pages=pages)
+        page = pages_of(document)[0]
+        for number in range(audios):
+            audio = AudioFactory.create(page=page, voice=f"fake:v{number}", created_by=alice)
+            PlaybackPosition.objects.create(user=alice, audio=audio, position_seconds=1)
+        client = logged_in(alice)
+        url = reverse("reader", kwargs={"pk": page.pk})
+        client.get(url)  # sessions and caches warmed up
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    assert queries_for(pages=2, audios=1) == queries_for(pages=40, audios=4)
+
+
+# --- Safety of the page itself -----------------------------------------------------------------
+
+
+def test_the_page_has_no_inline_script_or_style_and_its_markdown_is_sanitised(alice: User) -> None:
+    page = pages_of(document_with_pages(owner=alice, pages=1))[0]
+    Page.objects.filter(pk=page.pk).update(markdown=XSS_MARKDOWN)
+    AudioFactory.create(page=page, created_by=alice, duration_seconds=3)
+    response = logged_in(alice).get(reverse("reader", kwargs={"pk": page.pk}))
+    html = response.content.decode()
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+    for tag, attrs in tags_of(html):
+        assert "style" not in attrs, tag
+        assert not any(name.startswith("on") for name in attrs), (tag, attrs)
+        if tag == "script":
+            assert attrs.get("src") or attrs.get("type") == "application/json", attrs
+        if tag == "a":
+            assert not (attrs.get("href") or "").lower().startswith(("javascript:", "data:"))
+        assert tag not in {"img", "style", "iframe"}
+    article = html.split('<article class="reader-content"', 1)[1].split("</article>", 1)[0]
+    assert "<script" not in article
+    assert "&lt;script&gt;" in article  # raw HTML in Markdown is shown as text
+    assert 'href="https://example.com/ok"' in article
+    assert 'rel="noopener noreferrer nofollow"' in article
+
+
+def test_the_data_for_the_script_cannot_break_out_of_its_element(alice: User) -> None:
+    alice.preferred_voice = "</script><script>alert(1)</script>"
+    alice.save(update_fields=["preferred_voice"])
+    page = pages_of(document_with_pages(owner=alice, pages=1, title="</script><b>x"))[0]
+    html = logged_in(alice).get(reverse("reader", kwargs={"pk": page.pk})).content.decode()
+    assert "<script>alert(1)</script>" not in html
+    assert "</script><b>x" not in html
+    assert reader_config(html)["pageId"] == page.pk
+
+
+# --- Editing and its preview --------------------------------------------------------------------
+
+
+def preview(client: Client, page: Page, markdown: str) -> tuple[int, dict[str, object]]:
+    response = client.post(
+        reverse("reader-preview", kwargs={"pk": page.pk}), {"markdown": markdown}
+    )
+    return response.status_code, response.json()
+
+
+def test_the_preview_renders_markdown_through_the_sanitiser(alice: User) -> None:
+    page = pages_of(document_with_pages(owner=alice, pages=1))[0]
+    status, body = preview(logged_in(alice), page, XSS_MARKDOWN)
+    assert status == 200
+    html = str(body["html"])
+    assert "<h1>Title</h1>" in html
+    assert "<script" not in html
+    assert "<img" not in html
+    # Raw HTML is shown as text, never passed through; unsafe links stay text, not links.
+    assert "&lt;script&gt;" in html
+    assert "&lt;img src=x onerror=" in html
+    assert "[click me](javascript:alert(1))" in html
+    assert '<a href="https://example.com/ok" rel="noopener noreferrer nofollow">fine</a>' in html
+    links = [attrs.get("href") or "" for tag, attrs in tags_of(html) if tag == "a"]
+    assert links == ["https://example.com/ok"]
+    for tag, attrs in tags_of(html):
+        assert tag not in {"script", "img", "iframe", "style"}
+        assert not any(name.startswith("on") or name == "style" for name in attrs)
+    page.refresh_from_db()
+    assert page.markdown != XSS_MARKDOWN  # a preview changes nothing
+
+
+def test_the_preview_follows_the_access_policy(alice: User, bob: User, charlie: User) -> None:
+    document = document_with_pages(owner=alice, pages=1)
+    share(document, bob, "view_only")
+    page = pages_of(document)[0]
+    url = reverse("reader-preview", kwargs={"pk": page.pk})
+    assert Client().post(url, {"markdown": "# x"}).status_code == 302
+    status, body = preview(logged_in(bob), page, "# x")
+    assert status == 403
+    assert body["error"]["code"] == "permission_denied"  # type: ignore[index]
+    assert logged_in(charlie).post(url, {"markdown": "# x"}).status_code == 404
+    assert logged_in(alice).get(url).status_code == 405
+    DocumentShare.objects.filter(shared_with=bob).update(permission="collaborator")
+    assert preview(logged_in(bob), page, "# x")[0] == 200
+
+
+def test_the_preview_needs_the_csrf_token_and_refuses_oversized_text(alice: User) -> None:
+    page = pages_of(document_with_pages(owner=alice, pages=1))[0]
+    url = reverse("reader-preview", kwargs={"pk": page.pk})
+    strict = logged_in(alice, enforce_csrf=True)
+    assert strict.post(url, {"markdown": "# x"}).status_code == 403
+    strict.get(reverse("reader", kwargs={"pk": page.pk}))
+    token = strict.cookies["csrftoken"].value
+    ok = strict.post(url, {"markdown": "# x"}, HTTP_X_CSRFTOKEN=token)
+    assert ok.status_code == 200
+    limit = 2 * django_settings.PAGE_MAX_CHARS
+    status, body = preview(logged_in(alice), page, "a" * (limit + 1))
+    assert status == 400
+    assert body["error"]["code"] == "validation_error"  # type: ignore[index]
+
+
+def test_collaborators_edit_the_page(alice: User, bob: User) -> None:
+    document = document_with_pages(owner=alice, pages=2)
+    share(document, bob, "collaborator")
+    page = pages_of(document)[0]
+    client = logged_in(bob)
+    response = client.post(
+        reverse("reader-edit", kwargs={"pk": page.pk}),
+        {"markdown": "# New heading\n\nFresh words to read."},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == f"/pages/{page.pk}/"
+    page.refresh_from_db()
+    assert page.markdown == "# New heading\n\nFresh words to read."
+    assert page.title == "New heading"
+    assert "Fresh words to read." in page.text
+    html = client.get(response["Location"]).content.decode()
+    assert "The page was saved." in html
+    assert "<h1>New heading</h1>" in html
+
+
+def test_edits_that_are_not_allowed_or_not_valid_change_nothing(
+    alice: User, bob: User, charlie: User
+) -> None:
+    document = document_with_pages(owner=alice, pages=1)
+    share(document, bob, "view_only")
+    page = pages_of(document)[0]
+    before = page.markdown
+    url = reverse("reader-edit", kwargs={"pk": page.pk})
+    assert logged_in(bob).post(url, {"markdown": "# Hijacked"}).status_code == 403
+    assert logged_in(charlie).post(url, {"markdown": "# Hijacked"}).status_code == 404
+    assert Client().post(url, {"markdown": "# Hijacked"}).status_code == 302
+    assert logged_in(alice).get(url).status_code == 405
+    empty = logged_in(alice).post(url, {"markdown": "   \n"})
+    assert empty.status_code == 400
+    html = empty.content.decode()
+    assert "The page is empty." in html
+    assert 'aria-invalid="true"' in html
+    page.refresh_from_db()
+    assert page.markdown == before
+
+
+def test_the_edit_form_needs_the_csrf_token(alice: User) -> None:
+    page = pages_of(document_with_pages(owner=alice, pages=1))[0]
+    before = page.markdown
+    response = logged_in(alice, enforce_csrf=True).post(
+        reverse("reader-edit", kwargs={"pk": page.pk}), {"markdown": "# Forged"}
+    )
+    assert response.status_code == 403
+    page.refresh_from_db()
+    assert page.markdown == before
+
+
+# --- Helpers ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("seconds", "label"),
+    [(None, ""), (0, "0:00"), (4.6, "0:05"), (75, "1:15"), (3600, "1:00:00"), (3725, "1:02:05")],
+)
+def test_duration_labels(seconds: float | None, label: str) -> None:
+    assert duration_label(seconds) == label

@@ -1,0 +1,235 @@
+"""Form posts that work without JavaScript. Each checks its form, calls one service, redirects.
+
+With JavaScript the same forms call the API instead. Both paths go through the same services,
+the same access policy, the same audit trail and the same rate limits.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from core.exceptions import NotFound, PayloadTooLarge
+from document_processing import services as document_services
+from sharing import selectors as sharing_selectors
+from sharing import services as sharing_services
+from sharing.audit import audited
+from sharing.models import AccessLog
+from sharing.policy import Action, get_document
+from web.forms import (
+    DeleteForm,
+    ImportForm,
+    PasteForm,
+    RenameForm,
+    ShareForm,
+    SharePermissionForm,
+    UploadForm,
+)
+from web.views.common import (
+    RetryThrottle,
+    ShareThrottle,
+    UploadThrottle,
+    check_rate,
+    report_form_errors,
+    reported,
+    shown_as_page_errors,
+    signed_in,
+)
+
+# Multipart bodies carry a little more than the file itself.
+_MULTIPART_SLACK = 1024 * 1024
+
+
+def _document_page(pk: int, *, dialog: str = "") -> HttpResponse:
+    url = reverse("document-page", kwargs={"pk": pk})
+    return redirect(f"{url}?dialog={dialog}#{dialog}-dialog" if dialog else url)
+
+
+# --- New documents --------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def upload(request: HttpRequest) -> HttpResponse:
+    user = signed_in(request)
+    with reported(request):
+        if int(request.META.get("CONTENT_LENGTH") or 0) > (
+            settings.UPLOAD_MAX_BYTES + _MULTIPART_SLACK
+        ):
+            raise PayloadTooLarge(
+                _("The file is larger than the limit of %(mb)d MB.")
+                % {"mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024)}
+            )
+        check_rate(request, UploadThrottle)
+        form = UploadForm(request.POST, request.FILES)
+        if not form.is_valid():
+            report_form_errors(request, form)
+            return redirect("library")
+        document = document_services.create_document_from_upload(
+            owner=user, uploaded_file=form.cleaned_data["file"], title=form.cleaned_data["title"]
+        )
+        messages.success(request, _("“%(title)s” was uploaded.") % {"title": document.title})
+    return redirect("library")
+
+
+@login_required
+@require_POST
+def import_url(request: HttpRequest) -> HttpResponse:
+    user = signed_in(request)
+    with reported(request):
+        check_rate(request, UploadThrottle)
+        form = ImportForm(request.POST)
+        if not form.is_valid():
+            report_form_errors(request, form)
+            return redirect("library")
+        document = document_services.create_document_from_url(owner=user, **form.cleaned_data)
+        messages.success(request, _("“%(title)s” is being imported.") % {"title": document.title})
+    return redirect("library")
+
+
+@login_required
+@require_POST
+def paste_text(request: HttpRequest) -> HttpResponse:
+    user = signed_in(request)
+    with reported(request):
+        check_rate(request, UploadThrottle)
+        form = PasteForm(request.POST)
+        if not form.is_valid():
+            report_form_errors(request, form)
+            return redirect("library")
+        document = document_services.create_document_from_text(owner=user, **form.cleaned_data)
+        messages.success(request, _("“%(title)s” was added.") % {"title": document.title})
+    return redirect("library")
+
+
+# --- A document ---------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def rename(request: HttpRequest, pk: int) -> HttpResponse:
+    user = signed_in(request)
+    with reported(request):
+        document = get_document(user, pk, Action.RENAME)
+        form = RenameForm(request.POST)
+        if form.is_valid():
+            document_services.rename_document(user=user, document=document, **form.cleaned_data)
+            messages.success(request, _("The document was renamed."))
+        else:
+            report_form_errors(request, form)
+    return _document_page(pk)
+
+
+@login_required
+@require_POST
+def delete(request: HttpRequest, pk: int) -> HttpResponse:
+    user = signed_in(request)
+    with shown_as_page_errors():
+        document = get_document(user, pk, Action.DELETE)
+    form = DeleteForm(request.POST, title=document.title)
+    if not form.is_valid():
+        report_form_errors(request, form)
+        return _document_page(pk, dialog="delete")
+    title = document.title
+    with reported(request):
+        with audited(
+            request, user=user, action=AccessLog.Action.DELETE, document=None,
+            details={"document_id": document.pk, "title": document.title},
+        ):  # fmt: skip
+            document_services.delete_document(user=user, document=document)
+        messages.success(request, _("“%(title)s” was deleted.") % {"title": title})
+    return redirect("library")
+
+
+@login_required
+@require_POST
+def retry(request: HttpRequest, pk: int) -> HttpResponse:
+    user = signed_in(request)
+    with reported(request):
+        document = get_document(user, pk, Action.RETRY_EXTRACTION)
+        check_rate(request, RetryThrottle)
+        document_services.retry_extraction(user=user, document=document)
+        messages.success(request, _("Processing starts again."))
+    if request.POST.get("next") == "library":
+        return redirect("library")
+    return _document_page(pk)
+
+
+# --- Sharing ------------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def share(request: HttpRequest, pk: int) -> HttpResponse:
+    user = signed_in(request)
+    with reported(request):
+        document = get_document(user, pk, Action.VIEW)
+        check_rate(request, ShareThrottle)
+        form = ShareForm(request.POST)
+        if not form.is_valid():
+            report_form_errors(request, form)
+            return _document_page(pk, dialog="share")
+        try:
+            with audited(
+                request, user=user, action=AccessLog.Action.SHARE, document=document,
+                details={"permission": form.cleaned_data["permission"]},
+            ):  # fmt: skip
+                _share, created = sharing_services.share_document(
+                    user=user, document=document, **form.cleaned_data
+                )
+        except NotFound as exc:
+            # The document is visible (checked above): what is missing is the person's account.
+            messages.error(request, exc.message)
+            return _document_page(pk, dialog="share")
+        email = form.cleaned_data["email"]
+        if created:
+            messages.success(request, _("Shared with %(email)s.") % {"email": email})
+        else:
+            messages.success(request, _("The share with %(email)s was updated.") % {"email": email})
+    return _document_page(pk, dialog="share")
+
+
+@login_required
+@require_POST
+def change_share(request: HttpRequest, pk: int) -> HttpResponse:
+    user = signed_in(request)
+    with shown_as_page_errors():
+        existing = sharing_selectors.share_detail(user=user, share_id=pk)
+    document_id = existing.document_id
+    with reported(request):
+        form = SharePermissionForm(request.POST)
+        if not form.is_valid():
+            report_form_errors(request, form)
+            return _document_page(document_id, dialog="share")
+        with audited(
+            request, user=user, action=AccessLog.Action.PERMISSION_CHANGE,
+            document=existing.document,
+            details={"from": existing.permission, "to": form.cleaned_data["permission"],
+                     "shared_with": existing.shared_with_id},
+        ):  # fmt: skip
+            sharing_services.change_share(user=user, share=existing, **form.cleaned_data)
+        messages.success(request, _("The permission was changed."))
+    return _document_page(document_id, dialog="share")
+
+
+@login_required
+@require_POST
+def remove_share(request: HttpRequest, pk: int) -> HttpResponse:
+    user = signed_in(request)
+    with shown_as_page_errors():
+        existing = sharing_selectors.share_detail(user=user, share_id=pk)
+    document_id = existing.document_id
+    with reported(request):
+        with audited(
+            request, user=user, action=AccessLog.Action.UNSHARE, document=existing.document,
+            details={"shared_with": existing.shared_with_id},
+        ):  # fmt: skip
+            sharing_services.remove_share(user=user, share=existing)
+        messages.success(request, _("The share was removed."))
+    return _document_page(document_id, dialog="share")

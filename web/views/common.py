@@ -1,0 +1,82 @@
+"""What the web views share: the signed-in person, errors as messages, the API's rate limits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest
+from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
+
+from core.exceptions import ApplicationError, NotFound, PermissionDenied, RateLimited
+from core.throttles import RetryThrottle
+from users.models import User
+
+
+def signed_in(request: HttpRequest) -> User:
+    """The person behind a view that `login_required` guards."""
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+@contextmanager
+def shown_as_page_errors() -> Iterator[None]:
+    """An object the person may not see is a 404 page, a forbidden action a 403 page."""
+    try:
+        yield
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    except PermissionDenied as exc:
+        raise DjangoPermissionDenied(exc.message) from exc
+
+
+@contextmanager
+def reported(request: HttpRequest) -> Iterator[None]:
+    """Any other refusal from a service is told to the person on the next page."""
+    with shown_as_page_errors():
+        try:
+            yield
+        except (NotFound, PermissionDenied):
+            raise
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+
+
+def report_form_errors(request: HttpRequest, form: forms.Form) -> None:
+    for errors in form.errors.values():
+        for error in errors:
+            messages.error(request, str(error))
+
+
+# The same scopes as the API's throttles, so a person has one allowance whichever way they ask.
+class UploadThrottle(UserRateThrottle):
+    scope = "upload"
+
+
+class ShareThrottle(UserRateThrottle):
+    scope = "share"
+
+
+def check_rate(request: HttpRequest, throttle_class: type[SimpleRateThrottle]) -> None:
+    throttle = throttle_class()
+    view: Any = None
+    if not throttle.allow_request(request, view):  # type: ignore[arg-type]
+        wait = throttle.wait()
+        raise RateLimited(retry_after=int(wait) + 1 if wait is not None else None)
+
+
+__all__ = [
+    "RetryThrottle",
+    "ShareThrottle",
+    "UploadThrottle",
+    "check_rate",
+    "report_form_errors",
+    "reported",
+    "shown_as_page_errors",
+    "signed_in",
+]

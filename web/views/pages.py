@@ -1,0 +1,260 @@
+"""The pages a person sees: landing, library, a document, settings; and the voice previews."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_safe
+
+from core.exceptions import ValidationError
+from document_processing.models import Document, Page
+from document_processing.selectors import document_detail as select_document
+from document_processing.selectors import document_list
+from sharing import selectors as sharing_selectors
+from sharing.models import DocumentShare
+from sharing.policy import Action, can, may_change_share, may_grant, permission_for
+from speech_processing import samples, voices
+from speech_processing.engines.base import Voice
+from speech_processing.models import Audio
+from speech_processing.selectors import audio_counts_by_page
+from speech_processing.streaming import ranged_file_response
+from users import services as user_services
+from users.models import User
+from web.forms import (
+    DeleteForm,
+    ImportForm,
+    PasteForm,
+    PreferencesForm,
+    RenameForm,
+    SharePermissionForm,
+    UploadForm,
+    voice_label,
+)
+from web.views.common import report_form_errors, shown_as_page_errors, signed_in
+
+LIBRARY_PAGE_SIZE = 20
+ACTIVITY_SHOWN = 20
+LANDING_VOICES = 6
+# Library tabs and the document_list scope each shows.
+TABS = {"all": "all", "mine": "owned", "shared": "shared"}
+# File types the upload picker offers; the server decides by content anyway.
+ACCEPTED_FILES = ".pdf,.epub,.docx,.html,.htm,.md,.markdown,.txt,application/pdf,text/plain"
+IN_PROGRESS = (Document.Status.PENDING, Document.Status.PROCESSING)
+# Dialogs a link can open without JavaScript (`?dialog=share`).
+DIALOGS = {"share", "delete"}
+
+
+# --- Landing ------------------------------------------------------------------------------------
+
+
+@require_safe
+def home(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("library")
+    return render(request, "web/home.html", {"voices": _landing_voices()})
+
+
+def _landing_voices() -> list[Voice]:
+    """The default voice first, then a few others to compare."""
+    every = voices.all_voices()
+    default = [voice for voice in every if voice.id == settings.SPEECH_DEFAULT_VOICE]
+    others = [voice for voice in every if voice.id != settings.SPEECH_DEFAULT_VOICE]
+    return (default + others)[:LANDING_VOICES]
+
+
+@require_safe
+def voice_sample(request: HttpRequest, voice_id: str) -> HttpResponse | StreamingHttpResponse:
+    """A voice's short preview, for anyone: the landing page plays these before sign-up."""
+    try:
+        voice = voices.resolve_voice(voice_id)
+    except ValidationError as exc:
+        raise Http404(exc.message) from exc
+    key = samples.sample_key(voice=voice)
+    response = ranged_file_response(
+        request, storage=default_storage, key=key,
+        content_type="audio/mpeg", filename=f"{voice.name}-sample.mp3",
+    )  # fmt: skip
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+# --- Library ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    """A document in a list, with what the viewer may do to it (decided by the policy)."""
+
+    document: Document
+    is_mine: bool
+    can_delete: bool
+    can_retry: bool
+
+    @property
+    def in_progress(self) -> bool:
+        return self.document.status in IN_PROGRESS
+
+    @classmethod
+    def of(cls, user: User, document: Document) -> DocumentRow:
+        return cls(
+            document=document,
+            is_mine=document.owner_id == user.pk,
+            can_delete=can(user, Action.DELETE, document),
+            can_retry=document.status == Document.Status.FAILED
+            and can(user, Action.RETRY_EXTRACTION, document),
+        )
+
+
+@login_required
+@require_safe
+def library(request: HttpRequest) -> HttpResponse:
+    user = signed_in(request)
+    tab = request.GET.get("tab", "all")
+    if tab not in TABS:
+        tab = "all"
+    query = request.GET.get("q", "").strip()[:200]
+    documents = document_list(user=user, search=query or None, scope=TABS[tab])
+    page = Paginator(documents, LIBRARY_PAGE_SIZE).get_page(request.GET.get("page"))
+    tabs = [
+        ("all", _("All")),
+        ("mine", _("Mine")),
+        ("shared", _("Shared with me")),
+    ]
+    context = {
+        "tab": tab,
+        "tabs": tabs,
+        "query": query,
+        "page_obj": page,
+        # Kept by the pagination links, which add `page=`.
+        "query_string": urlencode({"tab": tab, "q": query} if query else {"tab": tab}) + "&",
+        "rows": [DocumentRow.of(user, document) for document in page],
+        "upload_form": UploadForm(),
+        "import_form": ImportForm(),
+        "paste_form": PasteForm(),
+        "accepted_files": ACCEPTED_FILES,
+        "upload_max_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024),
+    }
+    return render(request, "web/library.html", context)
+
+
+# --- A document ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PageRow:
+    page: Page
+    ready: int
+    in_progress: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class ShareRow:
+    share: DocumentShare
+    can_change: bool
+    form: SharePermissionForm
+
+
+@login_required
+@require_safe
+def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = signed_in(request)
+    with shown_as_page_errors():
+        document = select_document(user=user, document_id=pk)
+    permission = permission_for(user, document)
+    assert permission is not None
+    may_share = can(user, Action.MANAGE_SHARES, document)
+    counts = audio_counts_by_page(document=document)
+    pages = [
+        PageRow(
+            page=page,
+            ready=counts.get(page.pk, {}).get(Audio.Status.COMPLETED, 0),
+            in_progress=sum(
+                counts.get(page.pk, {}).get(status, 0)
+                for status in (Audio.Status.PENDING, Audio.Status.GENERATING)
+            ),
+            failed=counts.get(page.pk, {}).get(Audio.Status.FAILED, 0),
+        )
+        for page in getattr(document, "page_summaries", [])
+    ]
+    shares: list[ShareRow] = []
+    activity = []
+    if may_share:
+        shares = [
+            ShareRow(
+                share=share,
+                can_change=may_change_share(user, share, permission),
+                form=SharePermissionForm(
+                    initial={"permission": share.permission}, auto_id=f"share-{share.pk}-%s"
+                ),
+            )
+            for share in sharing_selectors.shares_of(user=user, document=document)
+        ]
+        activity = list(
+            sharing_selectors.activity_of(user=user, document=document)[:ACTIVITY_SHOWN]
+        )
+    dialog = request.GET.get("dialog", "")
+    context = {
+        "document": document,
+        "permission": permission,
+        "permission_label": ""
+        if permission == "owner"
+        else DocumentShare.Permission(permission.value).label,
+        "is_owner": permission == "owner",
+        "in_progress": document.status in IN_PROGRESS,
+        "can_rename": can(user, Action.RENAME, document),
+        "can_delete": can(user, Action.DELETE, document),
+        "can_retry": document.status == Document.Status.FAILED
+        and can(user, Action.RETRY_EXTRACTION, document),
+        "can_share": may_share,
+        "pages": pages,
+        "shares": shares,
+        "grantable": [
+            (value, label)
+            for value, label in DocumentShare.Permission.choices
+            if may_grant(permission, value)
+        ],
+        "activity": activity,
+        "rename_form": RenameForm(initial={"title": document.title}),
+        "delete_form": DeleteForm(title=document.title),
+        "open_dialog": dialog if dialog in DIALOGS else "",
+    }
+    return render(request, "web/document_detail.html", context)
+
+
+# --- Settings -----------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def settings_page(request: HttpRequest) -> HttpResponse:
+    user = signed_in(request)
+    available = voices.all_voices()
+    if request.method == "POST":
+        form = PreferencesForm(request.POST, voices=available)
+        if form.is_valid():
+            user_services.update_preferences(
+                user=user, preferred_voice=form.cleaned_data["preferred_voice"]
+            )
+            messages.success(request, _("Your preferred voice was saved."))
+            return redirect("settings")
+        report_form_errors(request, form)
+    else:
+        form = PreferencesForm(initial={"preferred_voice": user.preferred_voice}, voices=available)
+    default = next((v for v in available if v.id == settings.SPEECH_DEFAULT_VOICE), None)
+    context = {
+        "form": form,
+        "voices": available,
+        "default_voice": voice_label(default) if default else settings.SPEECH_DEFAULT_VOICE,
+        "default_voice_id": settings.SPEECH_DEFAULT_VOICE,
+    }
+    return render(request, "web/settings.html", context)
