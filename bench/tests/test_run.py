@@ -2,9 +2,14 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -61,3 +66,301 @@ def test_make_bench_writes_results_in_the_documented_shape(tmp_path: Path) -> No
     assert figure["baseline"] > 0
     assert figure["ratio"] == pytest.approx(figure["value"] / figure["baseline"], rel=0.01)
     assert "health_ms_p50" in result.stdout
+
+
+# --- group selection --------------------------------------------------------------------------
+
+
+def _measure(name: str) -> Callable[[], list[Figure]]:
+    def measure() -> list[Figure]:
+        return []
+
+    measure.__name__ = name
+    return measure
+
+
+def test_figures_are_selected_by_group_or_by_function_name() -> None:
+    from bench.run import select
+
+    a, b, c = _measure("a"), _measure("b"), _measure("c")
+    available = {"first": [a, b], "second": [c]}
+    assert select(available, []) == [a, b, c]
+    assert select(available, ["second"]) == [c]
+    assert select(available, ["b", "second"]) == [b, c]
+    with pytest.raises(SystemExit, match="unknown group or figure: nope"):
+        select(available, ["first", "nope"])
+
+
+def test_every_group_is_listed_and_names_are_unique() -> None:
+    from bench.run import groups
+
+    available = groups()
+    assert {"core", "documents", "speech", "api", "growth", "load"} <= set(available)
+    names = [measure.__name__ for group in available.values() for measure in group]
+    assert len(names) == len(set(names))
+    assert {"api_status_rps", "load", "growth_doc_list", "growth_synthesis"} <= set(names)
+
+
+# --- growth curves and the chart -----------------------------------------------------------------
+
+
+def _row(name: str, value: float, baseline: float | None = None) -> dict[str, object]:
+    return {"name": name, "value": value, "baseline": baseline, "unit": "s"}
+
+
+def test_growth_points_are_read_from_the_names_in_size_order() -> None:
+    from bench.chart import exponent, growth_points
+
+    rows = [
+        _row("growth_extract_s_n100", 1.0, 0.5),
+        _row("growth_extract_s_n10", 0.1, 0.05),
+        _row("doc_list_ms_p50", 9.0, 1.0),
+        _row("growth_unknown_s_n10", 1.0),
+    ]
+    curves = growth_points(rows)
+    assert curves == {"extract_s": [(10, 0.1, 0.05), (100, 1.0, 0.5)]}
+    assert exponent(curves["extract_s"]) == pytest.approx(1.0)
+    assert exponent([(10, 5.0, None), (10_000, 5.0, None)]) == pytest.approx(0.0)
+    assert exponent([(10, 1.0, None), (100, 100.0, None)]) == pytest.approx(2.0)
+
+
+def test_the_growth_chart_is_a_png_with_one_panel_per_curve(tmp_path: Path) -> None:
+    from bench.chart import draw_growth
+
+    rows = [
+        _row("growth_doc_list_ms_n10", 8.0, 0.1),
+        _row("growth_doc_list_ms_n10000", 9.0, 1.5),
+        _row("growth_synth_s_n500", 2.0, 2.1),
+        _row("growth_synth_s_n3000", 12.0, 12.5),
+        _row("growth_synth_s_n20000", 80.0, None),
+    ]
+    chart = tmp_path / "growth.png"
+    assert draw_growth(rows, chart) is True
+    data = chart.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    width = int.from_bytes(data[16:20], "big")
+    assert draw_growth(rows[:2], tmp_path / "one.png") is True
+    # Two panels are drawn wider than one.
+    assert width > int.from_bytes((tmp_path / "one.png").read_bytes()[16:20], "big")
+
+
+def test_no_chart_without_growth_figures(tmp_path: Path) -> None:
+    from bench.chart import draw_growth
+
+    assert draw_growth([_row("synth_rtf", 0.05, 0.05)], tmp_path / "growth.png") is False
+    assert not (tmp_path / "growth.png").exists()
+
+
+def test_texts_of_a_length_end_on_a_whole_sentence() -> None:
+    from bench.texts import PAGE_TEXT, text_of_length
+
+    assert text_of_length(3_000, at_most=20_000) == PAGE_TEXT
+    for size in (500, 20_000):
+        text = text_of_length(size, at_most=20_000)
+        assert abs(len(text) - size) < 0.1 * size
+        assert len(text) <= 20_000
+        assert text.rstrip('"').endswith((".", "?", "!"))
+        assert not text.endswith(("e.g.", "Dr.", "Mr.", "approx."))
+
+
+@pytest.mark.django_db
+def test_document_list_growth_names_one_figure_per_size() -> None:
+    from bench.figures_growth import growth_doc_list
+
+    figures = growth_doc_list(sizes=(2, 5), runs=2, rounds=1)
+    assert [figure.name for figure in figures] == [
+        "growth_doc_list_ms_n2",
+        "growth_doc_list_ms_n5",
+    ]
+    for figure in figures:
+        assert figure.unit == "ms"
+        assert figure.value > 0
+        assert figure.baseline is not None
+        assert figure.baseline > 0
+        assert "documents" in figure.note
+
+
+@pytest.mark.django_db
+def test_extraction_growth_measures_the_service_beside_raw_pdfium() -> None:
+    from bench.figures_growth import growth_extraction
+    from document_processing.models import Document
+
+    (figure,) = growth_extraction(sizes=(3,), rounds=1)
+    assert figure.name == "growth_extract_s_n3"
+    assert figure.value > 0
+    assert figure.baseline is not None
+    assert figure.baseline > 0
+    assert "3-page" in figure.note
+    assert not Document.objects.exists()  # each run's document is removed again
+
+
+def test_synthesis_growth_rounds_and_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import figures_growth, figures_speech
+
+    measured: list[tuple[int, int]] = []
+
+    def fake_measure(text: str, *, rounds: int = 3) -> figures_speech.SynthesisRuns:
+        measured.append((len(text), rounds))
+        return figures_speech.SynthesisRuns(
+            len(text), [len(text) / 100] * rounds, [len(text) / 15] * rounds,
+            [len(text) / 110] * rounds, [len(text) / 15] * rounds,
+        )  # fmt: skip
+
+    monkeypatch.setattr(figures_speech, "measure_synthesis", fake_measure)
+    figures = figures_growth.growth_synthesis()
+    assert [figure.name for figure in figures] == [
+        "growth_synth_s_n500",
+        "growth_synth_s_n3000",
+        "growth_synth_s_n20000",
+    ]
+    assert [rounds for _, rounds in measured] == [3, 3, 1]
+    assert measured[1][0] == 3_038  # the synth_rtf page: measured once when both run
+    assert figures[2].value == pytest.approx(measured[2][0] / 100, abs=0.001)
+    assert "one round" in figures[2].note
+    assert "median of 3" in figures[0].note
+
+
+# --- the load client -----------------------------------------------------------------------------
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    seen: ClassVar[list[str]] = []
+    connections: ClassVar[set[int]] = set()
+
+    def do_GET(self) -> None:
+        self.seen.append(self.path)
+        self.connections.add(self.client_address[1])
+        if self.path == "/drop":  # no answer at all
+            self.close_connection = True
+            return
+        status = 500 if self.path == "/fail" else 200
+        body = b"ok" if status == 200 else b"broken"
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        if self.path == "/idle-close":  # as a keep-alive timeout does, without saying so
+            self.close_connection = True
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def tiny_server() -> Iterator[tuple[str, int]]:
+    _Handler.seen, _Handler.connections = [], set()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield "127.0.0.1", server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_driver_counts_every_failed_request_once(tiny_server: tuple[str, int]) -> None:
+    from bench.client import Session, drive
+
+    def scenario(session: Session, user: int) -> None:
+        assert session.get("/ok", label="ok") == b"ok"
+        assert session.get("/fail", label="fail") is None
+        assert session.get("/drop", label="drop") is None
+        assert session.get("/ok", label="ok") == b"ok"
+
+    host, port = tiny_server
+    tally = drive(host=host, port=port, users=3, scenario=scenario, iterations=4)
+    assert tally.ok == 3 * 4 * 2
+    assert tally.errors == 3 * 4 * 2
+    assert tally.requests == 3 * 4 * 4
+    assert set(tally.latencies_ms) == {"ok"}
+    assert any("fail: HTTP 500" in sample for sample in tally.error_samples)
+    assert any(sample.startswith("drop: RemoteDisconnected") for sample in tally.error_samples)
+    assert len(tally.error_samples) <= 20
+
+
+def test_a_closed_keep_alive_connection_is_not_an_error(tiny_server: tuple[str, int]) -> None:
+    from bench.client import Session, drive
+
+    def scenario(session: Session, user: int) -> None:
+        session.get("/idle-close")
+        session.get("/ok")
+
+    host, port = tiny_server
+    tally = drive(host=host, port=port, users=2, scenario=scenario, iterations=3)
+    assert tally.errors == 0, tally.error_samples
+    assert tally.ok == 2 * 3 * 2
+    # Each request that found its connection closed was sent again on a new one.
+    assert len(_Handler.connections) == 2 * (1 + 3)
+
+
+def test_a_timed_run_stops_and_a_broken_scenario_is_an_error(
+    tiny_server: tuple[str, int],
+) -> None:
+    from bench.client import Session, drive
+
+    def scenario(session: Session, user: int) -> None:
+        session.get("/ok")
+        if user == 1:
+            raise KeyError("no such page")
+
+    host, port = tiny_server
+    tally = drive(host=host, port=port, users=2, scenario=scenario, seconds=0.3, think=(0.01, 0.02))
+    assert tally.ok >= 2
+    assert tally.errors == 1
+    assert "KeyError" in tally.error_samples[0]
+
+
+def test_the_client_only_talks_to_this_machine() -> None:
+    from bench.client import Session
+
+    with pytest.raises(ValueError, match=r"127\.0\.0\.1"):
+        Session("example.com", 80)
+
+
+def test_drive_needs_a_duration_or_a_count() -> None:
+    from bench.client import drive
+
+    with pytest.raises(ValueError, match="either"):
+        drive(host="127.0.0.1", port=1, users=1, scenario=lambda session, user: None)
+
+
+@pytest.mark.django_db
+def test_seeded_listeners_can_do_every_step_of_a_visit() -> None:
+    from rest_framework.test import APIClient
+
+    from bench.load import seed
+
+    listeners = seed(users=3, documents=2, audio_bytes=2048, prefix="t")
+    assert len({listener.token for listener in listeners}) == 3
+    for listener in listeners:
+        # Two documents of their own and two shared by the person before them.
+        assert len(listener.pages) == 4
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {listener.token}")
+        assert client.get("/api/v1/documents/").json()["count"] == 4
+        for page_id, audio_id in listener.pages:
+            assert client.get(f"/api/v1/pages/{page_id}/").status_code == 200
+            assert client.get(f"/api/v1/audios/{audio_id}/").json()["status"] == "completed"
+            download = client.get(f"/api/v1/audios/{audio_id}/download/")
+            assert download.status_code == 200
+            body = b"".join(download.streaming_content)  # type: ignore[attr-defined]
+            assert len(body) == 2048
+
+
+@pytest.mark.slow
+def test_gunicorn_serves_the_bench_urls_on_a_free_local_port(tmp_path: Path) -> None:
+    from bench.client import Session, drive
+    from bench.server import gunicorn
+
+    def scenario(session: Session, user: int) -> None:
+        assert session.get("/bench/bare/") == b'{"status": "ok"}'
+
+    with gunicorn(data_dir=tmp_path, workers=1, threads=2) as server:
+        assert server.host == "127.0.0.1"
+        tally = drive(host=server.host, port=server.port, users=2, scenario=scenario, iterations=5)
+        port = server.port
+    assert tally.errors == 0, tally.error_samples
+    assert tally.ok == 10
+    # Stopped on leaving the block.
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port)):
+        pass
