@@ -31,7 +31,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/bandit --quiet --recursive --severity-level medium --exclude '*/tests/*' \
-		core users document_processing speech_processing sharing web pagecast_cli bench
+		core users document_processing speech_processing sharing operations exports web pagecast_cli bench
 
 typecheck: venv
 	$(VENV)/bin/mypy .

@@ -90,9 +90,14 @@ def _from_application(exc: ApplicationError, request: HttpRequest | None) -> Res
         headers["Retry-After"] = str(max(int(exc.retry_after), 1))
     error_id = None
     if exc.status_code >= 500:
-        # API.md: every 5xx carries an id that is in the log next to the cause.
+        # API.md: every 5xx carries an id that is in the log next to the cause. These are
+        # deliberate answers (a switch turned off, a store refusing): a warning, no traceback.
         error_id = new_error_id()
-        log_exception_safely(exc, error_id=error_id, request=request, context=exc.code)
+        logging.getLogger("pagecast.errors").warning(
+            "%s %s on %s %s: %s",
+            exc.code, error_id,
+            getattr(request, "method", "-"), getattr(request, "path", "-"), exc.message,
+        )  # fmt: skip
     return Response(
         error_body(code=exc.code, message=exc.message, fields=exc.fields, error_id=error_id),
         status=exc.status_code,

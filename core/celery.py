@@ -4,6 +4,7 @@ import os
 from typing import Any
 
 from celery import Celery, signals
+from django.dispatch import Signal
 
 import core.broker  # noqa: F401  (registers the embedded broker's URL scheme)
 
@@ -12,6 +13,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings.dev")
 app = Celery("pagecast")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Sent after a task that failed for good is logged, with the error id of that log line, so an app
+# can record the failure (operations does) without core importing it. Arguments: task_name,
+# task_id, args, error_id.
+task_failed = Signal()
 
 
 @signals.task_failure.connect
@@ -27,4 +33,9 @@ def log_task_failure(
     from core.security_utils import log_exception_safely, new_error_id
 
     name = getattr(sender, "name", "task")
-    log_exception_safely(exception, error_id=new_error_id(), context=f"{name} {task_id}")
+    error_id = new_error_id()
+    log_exception_safely(exception, error_id=error_id, context=f"{name} {task_id}")
+    task_failed.send_robust(
+        sender=sender, task_name=name, task_id=task_id, args=kwargs.get("args") or (),
+        error_id=error_id,
+    )  # fmt: skip

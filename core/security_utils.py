@@ -29,6 +29,15 @@ def error_body(
     return {"error": error}
 
 
+def _user_id(request: HttpRequest) -> object:
+    try:
+        return getattr(getattr(request, "user", None), "pk", None)
+    except Exception:
+        # Loading the user needs the database, which may be the very thing that failed: the
+        # error is logged without the user rather than not at all.
+        return None
+
+
 def log_exception_safely(
     exc: BaseException,
     *,
@@ -39,12 +48,7 @@ def log_exception_safely(
     """Log an unexpected exception with its traceback; the redaction filter strips secrets."""
     details: dict[str, Any] = {"error_id": error_id}
     if request is not None:
-        user = getattr(request, "user", None)
-        details.update(
-            method=request.method,
-            path=request.path,
-            user_id=getattr(user, "pk", None),
-        )
+        details.update(method=request.method, path=request.path, user_id=_user_id(request))
     if context:
         details["context"] = context
     logger.error(

@@ -21,10 +21,12 @@ urlpatterns = [
     path("api/v1/", include("document_processing.api_urls")),
     path("api/v1/", include("speech_processing.api_urls")),
     path("api/v1/", include("sharing.api_urls")),
+    path("api/v1/", include("exports.api_urls")),
     # Anything else under /api/ is a 404 in the envelope, with or without DEBUG.
     re_path(r"^api/", api_errors.api_not_found),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
+    path("dashboard/", include("operations.urls")),
     path("", include("web.urls")),
 ]
 

@@ -17,7 +17,8 @@ from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, Q
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
@@ -38,10 +39,14 @@ from document_processing.detection import detect_file_type
 from document_processing.extractors.base import ExtractionError
 from document_processing.models import Document, Page
 from document_processing.utils import sanitize_filename
+from operations.failures import record_task_failure
+from operations.site_settings import site_settings
 from sharing.policy import Action, require
 from users.models import User
 
 logger = logging.getLogger(__name__)
+
+INTERRUPTED = _("Processing this document was interrupted too many times.")
 
 EXTENSIONS = {
     "pdf": ".pdf",
@@ -65,10 +70,10 @@ def create_document_from_upload(
 ) -> Document:
     """Store an uploaded original under a generated key and queue its extraction."""
     size = uploaded_file.size or 0
-    if size > settings.UPLOAD_MAX_BYTES:
+    limit = site_settings().upload_max_bytes
+    if size > limit:
         raise PayloadTooLarge(
-            _("The file is larger than the limit of %(mb)d MB.")
-            % {"mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024)}
+            _("The file is larger than the limit of %(size)s.") % {"size": filesizeformat(limit)}
         )
     if size == 0:
         raise ValidationError(_("The file is empty."), fields={"file": [_("The file is empty.")]})
@@ -144,7 +149,7 @@ def _save_with_original(document: Document, content: File) -> Document:
         stored_key = default_storage.save(key, content)
     except Exception as exc:
         # A write that failed half-way may have left part of the file under its generated key.
-        delete_stored_files(keys=[key])
+        delete_stored_files(keys=[key], unshared=True)
         error_id = new_error_id()
         log_exception_safely(exc, error_id=error_id, context="storing an original")
         raise ServiceUnavailable(
@@ -156,7 +161,7 @@ def _save_with_original(document: Document, content: File) -> Document:
             document.save()
             _enqueue_extraction_on_commit(document.pk)
     except BaseException:
-        delete_stored_files(keys=[stored_key])
+        delete_stored_files(keys=[stored_key], unshared=True)
         raise
     return document
 
@@ -240,8 +245,18 @@ def delete_now(*, keys: Iterable[str]) -> list[str]:
     return failed
 
 
-def delete_stored_files(*, keys: Iterable[str]) -> None:
-    """Delete blobs; what storage refuses now is retried by a task, never forgotten."""
+def delete_stored_files(*, keys: Iterable[str], unshared: bool = False) -> None:
+    """Delete blobs; what storage refuses now is retried by a task, never forgotten.
+
+    Called once the rows that named the files are changed or gone; a file another row still
+    names (audio shared between identical pages, STORED_FILE_IN_USE) is kept for it.
+    `unshared`: the keys were just made and no row can name them, so no database is asked
+    (which also lets a write that failed because the database went away clean up after itself).
+    """
+    keys = list(keys)
+    for path in [] if unshared else settings.STORED_FILE_IN_USE:
+        in_use = import_string(path)(keys)
+        keys = [key for key in keys if key not in in_use]
     failed = delete_now(keys=keys)
     if failed:
         from document_processing.tasks import delete_stored_files_task
@@ -255,12 +270,23 @@ def delete_stored_files(*, keys: Iterable[str]) -> None:
 # --- Extraction (the task's body) -----------------------------------------------------------
 
 
-def extract_document(*, document_id: int) -> None:
+def extract_document(*, document_id: int, redelivered: bool = False) -> None:
     """Claim a pending document, extract its pages and store them in one transaction.
 
     Safe to run twice: only the run that moves the row from pending to processing does work.
+
+    `redelivered`: the broker gave this message back because the worker that held it died. That
+    worker's claim is abandoned, so a row still processing is taken over, up to
+    MAX_EXTRACTION_ATTEMPTS in all; past that it fails with a clear message. Should the old
+    worker be alive after all, only the first of the two to finish stores pages.
     """
-    claimed = Document.objects.filter(pk=document_id, status=Document.Status.PENDING).update(
+    claimable = Q(status=Document.Status.PENDING)
+    if redelivered:
+        claimable |= Q(
+            status=Document.Status.PROCESSING,
+            extraction_attempts__lt=settings.MAX_EXTRACTION_ATTEMPTS,
+        )
+    claimed = Document.objects.filter(claimable, pk=document_id).update(
         status=Document.Status.PROCESSING,
         processing_started_at=timezone.now(),
         extraction_attempts=F("extraction_attempts") + 1,
@@ -268,6 +294,12 @@ def extract_document(*, document_id: int) -> None:
         updated_at=timezone.now(),
     )
     if not claimed:
+        if redelivered and Document.objects.filter(
+            pk=document_id, status=Document.Status.PROCESSING
+        ).update(
+            status=Document.Status.FAILED, error_message=INTERRUPTED, updated_at=timezone.now()
+        ):
+            _report_failure(document_id, INTERRUPTED)
         logger.info("Document %s is not pending; nothing to do", document_id)
         return
     document = Document.objects.get(pk=document_id)
@@ -280,15 +312,16 @@ def extract_document(*, document_id: int) -> None:
         _fail(document_id, exc.user_message)
         return
     except SoftTimeLimitExceeded:
-        _fail(document_id, _("This document took too long to process."))
+        _fail_for_good(document_id, _("This document took too long to process."))
         return
     except Exception as exc:
         error_id = new_error_id()
         log_exception_safely(exc, error_id=error_id, context=f"extracting document {document_id}")
-        _fail(
+        _fail_for_good(
             document_id,
             _("Something went wrong while reading this document (error %(id)s).")
             % {"id": error_id[:8]},
+            error_id=error_id,
         )
         return
     _complete(document, result)
@@ -370,13 +403,26 @@ def _page_row(document: Document, data: extraction.PageData) -> Page:
     )
 
 
-def _fail(document_id: int, message: str) -> None:
-    Document.objects.filter(pk=document_id, status=Document.Status.PROCESSING).update(
+def _fail(document_id: int, message: str) -> int:
+    return Document.objects.filter(pk=document_id, status=Document.Status.PROCESSING).update(
         status=Document.Status.FAILED,
         error_message=message,
         processed_at=timezone.now(),
         updated_at=timezone.now(),
     )
+
+
+def _fail_for_good(document_id: int, message: str, *, error_id: str | None = None) -> None:
+    """A failure operators hear of (operations: TaskFailure and an alert); not the file's fault."""
+    if _fail(document_id, message):
+        _report_failure(document_id, message, error_id=error_id)
+
+
+def _report_failure(document_id: int, message: str, *, error_id: str | None = None) -> None:
+    record_task_failure(
+        task="document_processing.extract_document", message=message, object_type="document",
+        object_id=document_id, error_id=error_id,
+    )  # fmt: skip
 
 
 def _release(document_id: int) -> None:
@@ -387,14 +433,12 @@ def _release(document_id: int) -> None:
 
 def fail_after_retries(*, document_id: int) -> None:
     """Storage stayed unreachable through every retry."""
-    Document.objects.filter(
+    message = _("The file could not be read from storage. Please retry later.")
+    if Document.objects.filter(
         pk=document_id,
         status__in=[Document.Status.PENDING, Document.Status.PROCESSING],
-    ).update(
-        status=Document.Status.FAILED,
-        error_message=_("The file could not be read from storage. Please retry later."),
-        updated_at=timezone.now(),
-    )
+    ).update(status=Document.Status.FAILED, error_message=message, updated_at=timezone.now()):
+        _report_failure(document_id, message)
 
 
 # --- Pages ----------------------------------------------------------------------------------
@@ -488,11 +532,17 @@ def sweep_stuck_documents(*, now: datetime | None = None) -> dict[str, int]:
     abandoned = Document.objects.filter(
         status=Document.Status.PROCESSING, processing_started_at__lt=running_before
     )
-    failed = abandoned.filter(extraction_attempts__gte=settings.MAX_EXTRACTION_ATTEMPTS).update(
-        status=Document.Status.FAILED,
-        error_message=_("Processing this document was interrupted too many times."),
-        updated_at=now,
+    interrupted = INTERRUPTED
+    given_up = list(
+        abandoned.filter(extraction_attempts__gte=settings.MAX_EXTRACTION_ATTEMPTS).values_list(
+            "pk", flat=True
+        )
     )
+    failed = Document.objects.filter(pk__in=given_up, status=Document.Status.PROCESSING).update(
+        status=Document.Status.FAILED, error_message=interrupted, updated_at=now
+    )
+    for document_id in given_up:
+        _report_failure(document_id, interrupted)
     released = list(abandoned.values_list("pk", flat=True))
     Document.objects.filter(pk__in=released, status=Document.Status.PROCESSING).update(
         status=Document.Status.PENDING, updated_at=now

@@ -13,7 +13,9 @@ MAX_RETRIES = 5
 @shared_task(bind=True, name="document_processing.extract_document", max_retries=MAX_RETRIES)
 def extract_document_task(self: Task, document_id: int) -> None:
     try:
-        services.extract_document(document_id=document_id)
+        # A message the broker hands out again lost its worker (see extract_document).
+        redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+        services.extract_document(document_id=document_id, redelivered=redelivered)
     except services.TransientStorageError as exc:
         if self.request.retries >= MAX_RETRIES:
             services.fail_after_retries(document_id=document_id)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle, UserRateThrottle
@@ -20,17 +23,22 @@ from core.throttles import RetryThrottle
 from document_processing.selectors import page_detail
 from sharing.audit import audited
 from sharing.models import AccessLog
-from sharing.policy import Action, require
-from speech_processing import samples, selectors, services, voices
+from sharing.policy import Action, get_document, require
+from speech_processing import live, progress, samples, selectors, services, timings, voices
+from speech_processing.models import Audio, ListeningProgress
 from speech_processing.serializers import (
     AudioSerializer,
     GenerateSerializer,
     PageAudiosSerializer,
     PlayedSerializer,
+    ProgressSerializer,
+    ProgressUpdateSerializer,
+    TimingSerializer,
     VoiceSerializer,
 )
 from speech_processing.streaming import ranged_file_response
 from users.auth import current_user
+from users.models import User
 
 
 class GenerateThrottle(UserRateThrottle):
@@ -129,19 +137,56 @@ class AudioDownloadView(APIView):
     def get(self, request: Request, pk: int) -> HttpResponse | StreamingHttpResponse:
         user = current_user(request)
         audio = selectors.audio_detail(user=user, audio_id=pk)
+        return _download(request, user=user, audio=audio)
+
+
+def _download(
+    request: Request, *, user: User, audio: Audio
+) -> HttpResponse | StreamingHttpResponse:
+    """The stored file of a made audio, with Range support (or a signed URL on S3)."""
+    with audited(
+        request._request, user=user, action=AccessLog.Action.DOWNLOAD,
+        document=audio.page.document, audio_id=audio.pk,
+    ):  # fmt: skip
+        # A download counts as a play for retention.
+        services.mark_played(user=user, audio=audio)
+    filename = f"page-{audio.page.number}-{audio.voice.split(':')[-1]}.mp3"
+    if settings.STORAGE_BACKEND == "s3":
+        return HttpResponseRedirect(default_storage.url(audio.file_key))
+    return ranged_file_response(
+        request._request, storage=default_storage, key=audio.file_key,
+        content_type="audio/mpeg", filename=filename,
+    )  # fmt: skip
+
+
+class AudioStreamView(APIView):
+    @extend_schema(
+        responses={
+            (200, "audio/mpeg"): OpenApiTypes.BINARY,
+            (206, "audio/mpeg"): OpenApiTypes.BINARY,
+            302: OpenApiResponse(description="A made audio on S3: its short-lived signed URL"),
+        },
+        tags=["audio"],
+        description="The audio's MP3 while it is being made: from its first sentence, as the "
+        "rest is synthesised, then the stored file to the end (no length is known in advance, "
+        "and no Range is served until it is made). A made audio is answered as its download. "
+        "409 for an audio whose making failed.",
+    )  # fmt: skip
+    def get(self, request: Request, pk: int) -> HttpResponse | StreamingHttpResponse:
+        user = current_user(request)
+        audio = selectors.audio_detail(user=user, audio_id=pk)
+        if audio.status == Audio.Status.COMPLETED:
+            return _download(request, user=user, audio=audio)
         with audited(
-            request._request, user=user, action=AccessLog.Action.DOWNLOAD,
-            document=audio.page.document, audio_id=audio.pk,
+            request._request, user=user, action=AccessLog.Action.PLAY,
+            document=audio.page.document, audio_id=audio.pk, once_within=PLAY_AUDIT_WINDOW,
         ):  # fmt: skip
-            # A download counts as a play for retention.
-            services.mark_played(user=user, audio=audio)
-        filename = f"page-{audio.page.number}-{audio.voice.split(':')[-1]}.mp3"
-        if settings.STORAGE_BACKEND == "s3":
-            return HttpResponseRedirect(default_storage.url(audio.file_key))
-        return ranged_file_response(
-            request._request, storage=default_storage, key=audio.file_key,
-            content_type="audio/mpeg", filename=filename,
-        )  # fmt: skip
+            live.require_streamable(user=user, audio=audio)
+        response = StreamingHttpResponse(live.stream_bytes(audio.pk), content_type="audio/mpeg")
+        response["Cache-Control"] = "no-store"
+        response["Accept-Ranges"] = "none"
+        response["X-Accel-Buffering"] = "no"  # a proxy must pass each part on at once
+        return response
 
 
 # Position saves while listening are one "play" in the audit log per half hour.
@@ -172,3 +217,95 @@ class AudioRetryView(APIView):
         audio = selectors.audio_detail(user=user, audio_id=pk)
         audio = services.retry_audio(user=user, audio=audio)
         return Response(AudioSerializer(audio).data, status=status.HTTP_202_ACCEPTED)
+
+
+class WebVTTRenderer(BaseRenderer):
+    """Chosen by `?format=vtt` (or `Accept: text/vtt`); the view hands it the finished file."""
+
+    media_type = "text/vtt"
+    format = "vtt"
+    charset = "utf-8"
+
+    def render(
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
+    ) -> bytes:
+        return str(data).encode(self.charset)
+
+
+class AudioTimingsView(APIView):
+    renderer_classes = [JSONRenderer, WebVTTRenderer]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "format", str, enum=["json", "vtt"], required=False,
+                description="`vtt` for a WebVTT file (text/vtt) with one cue per sentence.",
+            )
+        ],
+        responses={
+            (200, "application/json"): TimingSerializer(many=True),
+            (200, "text/vtt"): OpenApiTypes.STR,
+        },
+        tags=["audio"],
+        description="Sentence timings for reading along. Character offsets index the page's "
+        "plain `text` as it was when the audio was made (409 once the page has been edited); "
+        "while the audio is being made the list holds the sentences finished so far.",
+    )  # fmt: skip
+    def get(self, request: Request, pk: int) -> Response:
+        user = current_user(request)
+        audio = selectors.audio_detail(user=user, audio_id=pk)
+        found = timings.audio_timings(user=user, audio=audio)
+        if isinstance(request.accepted_renderer, WebVTTRenderer):
+            response = Response(timings.webvtt(found.timings, found.text))
+            response["Content-Disposition"] = (
+                f'inline; filename="page-{audio.page.number}-{audio.voice.split(":")[-1]}.vtt"'
+            )
+            return response
+        return Response(TimingSerializer(found.timings, many=True).data)  # type: ignore[arg-type]
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        # Errors are the JSON envelope whatever format was asked for.
+        if isinstance(response, Response) and response.status_code >= 400:
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+class DocumentProgressView(APIView):
+    """The caller's own place in a document, for resuming on any device."""
+
+    @extend_schema(
+        responses={200: ProgressSerializer},
+        tags=["audio"],
+        description="Where the caller is in this document. Before they have listened, `page` "
+        "and `audio` are null.",
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        user = current_user(request)
+        document = get_document(user, pk)
+        found = progress.progress_of(user=user, document=document)
+        return Response(ProgressSerializer(found or ListeningProgress(document=document)).data)
+
+    @extend_schema(
+        request=ProgressUpdateSerializer, responses={200: ProgressSerializer}, tags=["audio"]
+    )
+    def put(self, request: Request, pk: int) -> Response:
+        user = current_user(request)
+        document = get_document(user, pk)
+        serializer = ProgressUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        saved = progress.save_progress(
+            user=user,
+            document=document,
+            page_id=data["page"],
+            position_seconds=data["position_seconds"],
+            audio_id=data.get("audio"),
+            voice=data.get("voice"),
+        )
+        return Response(ProgressSerializer(saved).data)

@@ -11,4 +11,9 @@ urlpatterns = [
     path("audios/<id:pk>/download/", api.AudioDownloadView.as_view(), name="audio-download"),
     path("audios/<id:pk>/played/", api.AudioPlayedView.as_view(), name="audio-played"),
     path("audios/<id:pk>/retry/", api.AudioRetryView.as_view(), name="audio-retry"),
+    path("audios/<id:pk>/timings/", api.AudioTimingsView.as_view(), name="audio-timings"),
+    path("audios/<id:pk>/stream/", api.AudioStreamView.as_view(), name="audio-stream"),
+    path(
+        "documents/<id:pk>/progress/", api.DocumentProgressView.as_view(), name="document-progress"
+    ),
 ]

@@ -40,8 +40,18 @@ class Audio(models.Model):
     duration_seconds = models.FloatField(null=True, blank=True)
     size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
     char_count = models.PositiveIntegerField(default=0)
-    # Sentence timings: [{start, end, char_start, char_end}] in seconds and characters.
+    # Sentence timings: [{start, end, char_start, char_end}] in seconds and characters. The
+    # character offsets index the page's plain `text` as it was when the audio was made, whose
+    # SHA-256 is `text_digest` (so an edited page is noticed rather than highlighted wrongly).
     timings = models.JSONField(default=list, blank=True)
+    text_digest = models.CharField(max_length=64, blank=True)
+    # What the audio says and how (speech_processing.reuse): an exact twin reuses the file.
+    content_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    # Made by sharing a twin's file: nothing was synthesised, and the quota was not charged.
+    reused = models.BooleanField(default=False)
+    # MP3 parts written so far by the attempt making it, for listening while it is made
+    # (speech_processing.live).
+    stream_parts = models.PositiveIntegerField(default=0)
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -88,3 +98,32 @@ class PlaybackPosition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} at {self.position_seconds:.1f} s of audio {self.audio_id}"
+
+
+class ListeningProgress(models.Model):
+    """Where a person is in a document: the page, the audio on it and the position in that audio.
+
+    One row per person and document, written by whichever device they listen on, so that any
+    other device can carry on from there.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    document = models.ForeignKey(
+        "document_processing.Document", on_delete=models.CASCADE, related_name="+"
+    )
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="+")
+    audio = models.ForeignKey(
+        Audio, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    voice = models.CharField(max_length=200, blank=True)
+    position_seconds = models.FloatField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "document"], name="progress_one_per_document")
+        ]
+        indexes = [models.Index(fields=["user", "-updated_at"], name="progress_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on page {self.page_id} of document {self.document_id}"

@@ -11,17 +11,27 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.exceptions import Conflict, NotFound, QuotaExceeded, ValidationError
+from core.exceptions import (
+    Conflict,
+    NotFound,
+    QuotaExceeded,
+    ServiceUnavailable,
+    ValidationError,
+)
 from core.queueing import enqueue_on_commit
 from core.security_utils import log_exception_safely, new_error_id
+from core.storage_errors import is_transient_storage_error, storage_error_code
 from document_processing.models import Document, Page
 from document_processing.services import delete_stored_files
+from operations.failures import record_task_failure
+from operations.site_settings import site_settings
+from operations.usage import record_synthesis_usage
 from sharing.policy import Action, require
-from speech_processing import voices
+from speech_processing import live, reuse, voices
 from speech_processing.encoding import EncoderOptions
 from speech_processing.engines.base import EngineError, TransientEngineError
 from speech_processing.engines.registry import parse_voice_id
@@ -33,14 +43,22 @@ from users.models import User
 logger = logging.getLogger(__name__)
 
 NO_SPEAKABLE_TEXT = _("This page has no text that can be spoken.")
+INTERRUPTED = _("Making this audio was interrupted too many times.")
+SAVE_RETRY = _("Saving the audio failed; we will retry.")
+SAVE_GAVE_UP = _("The audio could not be saved. Please retry later.")
+ENGINE_GAVE_UP = _("The speech service stayed unavailable. Please retry later.")
 
 
 class RetryLater(Exception):
-    """A transient failure: the claim is released and the task retries with backoff."""
+    """A transient failure: the claim is released and the task retries with backoff.
 
-    def __init__(self, user_message: str) -> None:
+    ``gave_up`` is the sentence the row keeps when the retries run out.
+    """
+
+    def __init__(self, user_message: str, *, gave_up: str = ENGINE_GAVE_UP) -> None:
         super().__init__(user_message)
         self.user_message = user_message
+        self.gave_up = gave_up
 
 
 # --- Quota ----------------------------------------------------------------------------------
@@ -48,13 +66,14 @@ class RetryLater(Exception):
 
 def counted_audios(*, page: Page) -> QuerySet[Audio]:
     """What the per-page quota counts: every audio made or being made, deleted and expired
-    included; failed attempts, which produced nothing, are not counted."""
-    return Audio.objects.filter(page=page).exclude(status=Audio.Status.FAILED)
+    included; failed attempts, which produced nothing, are not counted, nor audio that reused
+    an identical twin's file (speech_processing.reuse), which cost nothing."""
+    return Audio.objects.filter(page=page).exclude(status=Audio.Status.FAILED).exclude(reused=True)
 
 
 def quota_for(*, page: Page) -> dict[str, int]:
     used = counted_audios(page=page).count()
-    limit = settings.AUDIO_MAX_PER_PAGE
+    limit = site_settings().max_audios_per_page
     return {"used": used, "max": limit, "available": max(limit - used, 0)}
 
 
@@ -66,14 +85,22 @@ def create_audio_record(*, page: Page, voice: str, user: User) -> Audio:
 
     The page row is locked so the quota check and the insert are one step; a conditional unique
     constraint backs it, so that two requests that race still make one record.
+
+    When an identical audio (same spoken text, voice and settings) is already stored in a
+    document the user may see, its file is shared instead: the audio is complete at once and
+    costs no quota (speech_processing.reuse).
     """
     require(user, Action.GENERATE_AUDIO, page.document)
+    _require_generation_on()
     chosen = voices.resolve_voice(voice)
     if not has_speakable_text(normalize_for_speech(page.text)):
         raise ValidationError(NO_SPEAKABLE_TEXT, fields={"voice": [NO_SPEAKABLE_TEXT]})
     with transaction.atomic():
         locked = Page.objects.select_for_update().get(pk=page.pk)
-        _check_slot(page=locked, voice=chosen.id)
+        digest = reuse.content_hash(text=locked.text, voice=chosen)
+        twin = reuse.find_twin(user=user, digest=digest)
+        timings = reuse.timings_for_text(twin, text=locked.text, voice=chosen) if twin else None
+        _check_slot(page=locked, voice=chosen.id, charged=timings is None)
         try:
             with transaction.atomic():
                 audio = Audio.objects.create(
@@ -82,14 +109,20 @@ def create_audio_record(*, page: Page, voice: str, user: User) -> Audio:
                     engine=chosen.engine,
                     created_by=user,
                     char_count=len(locked.text),
+                    content_hash=digest,
                 )
         except IntegrityError as exc:
             raise Conflict(_("Audio in this voice exists or is being made.")) from exc
-        _enqueue_on_commit(audio.pk)
+        if twin is not None and timings is not None:
+            reuse.complete_from_twin(audio=audio, twin=twin, text=locked.text, timings=timings)
+        else:
+            _enqueue_on_commit(audio.pk)
     return audio
 
 
-def _check_slot(*, page: Page, voice: str, exclude: int | None = None) -> None:
+def _check_slot(
+    *, page: Page, voice: str, exclude: int | None = None, charged: bool = True
+) -> None:
     live = Audio.objects.filter(
         page=page,
         voice=voice,
@@ -100,11 +133,18 @@ def _check_slot(*, page: Page, voice: str, exclude: int | None = None) -> None:
         live = live.exclude(pk=exclude)
     if live.exists():
         raise Conflict(_("Audio in this voice exists or is being made."))
-    if counted_audios(page=page).count() >= settings.AUDIO_MAX_PER_PAGE:
+    limit = site_settings().max_audios_per_page
+    if charged and counted_audios(page=page).count() >= limit:
         raise QuotaExceeded(
-            _("This page already has %(limit)d audios, the most allowed.")
-            % {"limit": settings.AUDIO_MAX_PER_PAGE}
+            _("This page already has %(limit)d audios, the most allowed.") % {"limit": limit}
         )
+
+
+def _require_generation_on() -> None:
+    """Staff may switch generation off (site settings); asked only once access is checked."""
+    config = site_settings()
+    if not config.audio_generation_enabled:
+        raise ServiceUnavailable(config.generation_disabled_message)
 
 
 def _enqueue_on_commit(audio_id: int) -> None:
@@ -114,14 +154,22 @@ def _enqueue_on_commit(audio_id: int) -> None:
 # --- Synthesising (the task's body) ---------------------------------------------------------
 
 
-def synthesize_audio(*, audio_id: int) -> None:
+def synthesize_audio(*, audio_id: int, redelivered: bool = False) -> None:
     """Claim a pending audio, speak its page, store the MP3 and complete the record.
 
     Safe to run twice: only the run that moves the row from pending to generating works, and a
     stored file whose row changed meanwhile is removed again.
+
+    `redelivered`: the broker gave this message back because the worker that held it died
+    (SIGKILL, out of memory, a lost host). That worker's claim is abandoned, so a row still
+    generating is taken over, up to SPEECH_MAX_RETRIES + 1 attempts in all. Should the old worker
+    be alive after all, only one of the two completes the row; the other's file is removed.
     """
-    claimed = Audio.objects.filter(
-        pk=audio_id, status=Audio.Status.PENDING, lifetime_status=Audio.Lifetime.ACTIVE
+    claimable = Q(status=Audio.Status.PENDING)
+    if redelivered:
+        claimable |= Q(status=Audio.Status.GENERATING, attempts__lte=settings.SPEECH_MAX_RETRIES)
+    claimed = (
+        Audio.objects.filter(claimable, pk=audio_id, lifetime_status=Audio.Lifetime.ACTIVE)
     ).update(
         status=Audio.Status.GENERATING,
         started_at=timezone.now(),
@@ -129,6 +177,8 @@ def synthesize_audio(*, audio_id: int) -> None:
         updated_at=timezone.now(),
     )
     if not claimed:
+        if redelivered:
+            _fail_interrupted(audio_id)
         logger.info("Audio %s is not pending; nothing to do", audio_id)
         return
     audio = Audio.objects.select_related("page").get(pk=audio_id)
@@ -139,11 +189,28 @@ def synthesize_audio(*, audio_id: int) -> None:
     try:
         stored = default_storage.save(key, ContentFile(output.mp3))
     except Exception as exc:
-        logger.warning("Storing audio %s failed; will retry", audio_id, exc_info=True)
         _remove_partial(key)
-        _release(audio_id, _("Saving the audio failed; we will retry."))
-        raise RetryLater(_("Saving the audio failed; we will retry.")) from exc
-    _complete(audio_id, stored_key=stored, output_size=len(output.mp3), output=output)
+        if not is_transient_storage_error(exc):
+            # A missing bucket or refused access: retrying cannot help until an operator acts.
+            error_id = new_error_id()
+            log_exception_safely(exc, error_id=error_id, context=f"storing audio {audio_id}")
+            _fail_for_good(
+                audio_id,
+                _("The audio could not be saved (error %(id)s). Please retry later.")
+                % {"id": error_id[:8]},
+                error_id=error_id,
+            )
+            return
+        logger.warning(
+            "Storing audio %s failed (%s); will retry", audio_id, storage_error_code(exc)
+        )
+        _release(audio_id, SAVE_RETRY)
+        raise RetryLater(SAVE_RETRY, gave_up=SAVE_GAVE_UP) from exc
+    # What was spoken: the page may have been edited since the audio was asked for.
+    digest = reuse.spoken_content_hash(spoken=output.text, voice=voices.resolve_voice(audio.voice))
+    _complete(
+        audio_id, stored_key=stored, output_size=len(output.mp3), output=output, content_hash=digest
+    )
 
 
 def _synthesize(audio: Audio) -> SynthesisOutput | None:
@@ -152,33 +219,37 @@ def _synthesize(audio: Audio) -> SynthesisOutput | None:
     try:
         voice = voices.resolve_voice(audio.voice)
         engine = voices.get_engine(engine_name)
-        return synthesize_text(
-            audio.page.text,
-            engine=engine,
-            voice=voice_name,
-            language=voice.language.split("-")[0] or "en",
-            encoder_options=EncoderOptions(bitrate_kbps=settings.AUDIO_MP3_BITRATE_KBPS),
-        )
+        # Parts are written as they are made, for listening at once (speech_processing.live).
+        with live.streamed(audio) as on_part:
+            return synthesize_text(
+                audio.page.text,
+                engine=engine,
+                voice=voice_name,
+                language=voice.language.split("-")[0] or "en",
+                encoder_options=EncoderOptions(bitrate_kbps=settings.AUDIO_MP3_BITRATE_KBPS),
+                on_part=on_part,
+            )
     except TransientEngineError as exc:
         logger.warning("Speech engine busy for audio %s: %s", audio.pk, exc)
         _release(audio.pk, exc.user_message)
         raise RetryLater(exc.user_message) from exc
     except EngineError as exc:
         logger.error("Speech engine refused audio %s: %s", audio.pk, exc)
-        _fail(audio.pk, exc.user_message)
+        _fail_for_good(audio.pk, exc.user_message)
     except SoftTimeLimitExceeded:
-        _fail(audio.pk, _("Making this audio took too long."))
+        _fail_for_good(audio.pk, _("Making this audio took too long."))
     except NoSpeakableText:
         _fail(audio.pk, NO_SPEAKABLE_TEXT)
     except ValidationError:
-        _fail(audio.pk, _("This voice is not available."))
+        _fail_for_good(audio.pk, _("This voice is not available."))
     except Exception as exc:
         error_id = new_error_id()
         log_exception_safely(exc, error_id=error_id, context=f"synthesising audio {audio.pk}")
-        _fail(
+        _fail_for_good(
             audio.pk,
             _("Something went wrong while making this audio (error %(id)s).")
             % {"id": error_id[:8]},
+            error_id=error_id,
         )
     return None
 
@@ -191,7 +262,9 @@ def _remove_partial(key: str) -> None:
         logger.warning("Could not remove a partial audio file", exc_info=True)
 
 
-def _complete(audio_id: int, *, stored_key: str, output_size: int, output: SynthesisOutput) -> None:
+def _complete(
+    audio_id: int, *, stored_key: str, output_size: int, output: SynthesisOutput, content_hash: str
+) -> None:
     now = timezone.now()
     with transaction.atomic():
         updated = Audio.objects.filter(
@@ -202,20 +275,37 @@ def _complete(audio_id: int, *, stored_key: str, output_size: int, output: Synth
             duration_seconds=round(output.duration_seconds, 3),
             size_bytes=output_size,
             timings=output.timings(),
+            text_digest=output.source_digest,
+            content_hash=content_hash,
             completed_at=now,
-            expires_at=now + timedelta(days=settings.AUDIO_RETENTION_DAYS),
+            expires_at=now + timedelta(days=site_settings().audio_retention_days),
             error_message="",
             updated_at=now,
         )
     if not updated:
         # Deleted or claimed elsewhere meanwhile: no row points at this file, so it goes.
         delete_stored_files(keys=[stored_key])
+        return
+    record_synthesis_usage(audio_id=audio_id, now=now)
 
 
-def _fail(audio_id: int, message: str) -> None:
-    Audio.objects.filter(
+def _fail(audio_id: int, message: str) -> int:
+    return Audio.objects.filter(
         pk=audio_id, status__in=[Audio.Status.GENERATING, Audio.Status.PENDING]
     ).update(status=Audio.Status.FAILED, error_message=message, updated_at=timezone.now())
+
+
+def _fail_for_good(audio_id: int, message: str, *, error_id: str | None = None) -> None:
+    """A failure operators hear of (operations: TaskFailure and an alert); not the page's fault."""
+    if _fail(audio_id, message):
+        _report_failure(audio_id, message, error_id=error_id)
+
+
+def _report_failure(audio_id: int, message: str, *, error_id: str | None = None) -> None:
+    record_task_failure(
+        task="speech_processing.generate_audio", message=message, object_type="audio",
+        object_id=audio_id, error_id=error_id,
+    )  # fmt: skip
 
 
 def _release(audio_id: int, message: str) -> None:
@@ -225,7 +315,15 @@ def _release(audio_id: int, message: str) -> None:
 
 
 def fail_after_retries(*, audio_id: int, message: str) -> None:
-    _fail(audio_id, message)
+    _fail_for_good(audio_id, message)
+
+
+def _fail_interrupted(audio_id: int) -> None:
+    """A row whose workers kept dying under it (a page that crashes the engine, say) fails."""
+    if Audio.objects.filter(
+        pk=audio_id, status=Audio.Status.GENERATING, attempts__gt=settings.SPEECH_MAX_RETRIES
+    ).update(status=Audio.Status.FAILED, error_message=INTERRUPTED, updated_at=timezone.now()):
+        _report_failure(audio_id, INTERRUPTED)
 
 
 # --- Recovering lost work (a beat task) -------------------------------------------------------
@@ -242,11 +340,14 @@ def sweep_stuck_audio(*, now: datetime | None = None) -> dict[str, int]:
     pending_before = now - timedelta(seconds=settings.STUCK_PENDING_SECONDS)
     running_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
     abandoned = Audio.objects.filter(status=Audio.Status.GENERATING, started_at__lt=running_before)
-    failed = abandoned.filter(attempts__gt=settings.SPEECH_MAX_RETRIES).update(
-        status=Audio.Status.FAILED,
-        error_message=_("Making this audio was interrupted too many times."),
-        updated_at=now,
+    given_up = list(
+        abandoned.filter(attempts__gt=settings.SPEECH_MAX_RETRIES).values_list("pk", flat=True)
     )
+    failed = Audio.objects.filter(pk__in=given_up, status=Audio.Status.GENERATING).update(
+        status=Audio.Status.FAILED, error_message=INTERRUPTED, updated_at=now
+    )
+    for audio_id in given_up:
+        _report_failure(audio_id, INTERRUPTED)
     released = list(abandoned.values_list("pk", flat=True))
     Audio.objects.filter(pk__in=released, status=Audio.Status.GENERATING).update(
         status=Audio.Status.PENDING, updated_at=now
@@ -292,6 +393,7 @@ def delete_audio(*, user: User, audio: Audio) -> Audio:
 
 def retry_audio(*, user: User, audio: Audio) -> Audio:
     _require_visible(user, audio, Action.GENERATE_AUDIO)
+    _require_generation_on()
     if audio.status != Audio.Status.FAILED or audio.lifetime_status != Audio.Lifetime.ACTIVE:
         raise Conflict(_("Only audio whose making failed can be retried."))
     with transaction.atomic():
@@ -328,7 +430,8 @@ def mark_played(*, user: User, audio: Audio, position_seconds: float | None = No
     require_playable(user=user, audio=audio)
     now = timezone.now()
     Audio.objects.filter(pk=audio.pk).update(
-        last_played_at=now, expires_at=now + timedelta(days=settings.AUDIO_RETENTION_DAYS)
+        last_played_at=now,
+        expires_at=now + timedelta(days=site_settings().audio_retention_days),
     )
     if position_seconds is not None:
         position = min(max(position_seconds, 0.0), audio.duration_seconds or 0.0)
@@ -341,8 +444,15 @@ def mark_played(*, user: User, audio: Audio, position_seconds: float | None = No
 
 
 def stored_files_of_document(document: Document) -> list[str]:
+    """The document's audio files, but not those that audio of other documents shares
+    (speech_processing.reuse): those stay for the others."""
+    shared_elsewhere = Audio.objects.filter(file_key=OuterRef("file_key")).exclude(
+        page__document=document
+    )
     return list(
         Audio.objects.filter(page__document=document)
         .exclude(file_key="")
+        .exclude(Exists(shared_elsewhere))
         .values_list("file_key", flat=True)
+        .distinct()
     )

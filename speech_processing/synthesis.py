@@ -5,9 +5,11 @@ Pure: no Django, no storage, no retries (the task layer retries ``TransientEngin
 Sentence timings come from PCM sample counts. When an engine is called once per sentence
 (Piper, espeak-ng) they are exact. When several sentences share a call (Polly, OpenAI), the
 chunk's audio is shared out over its sentences in proportion to their character counts, which
-is close for prose and never drifts beyond the chunk. The pause after a sentence belongs to
-that sentence, so the spans tile the audio: each starts where the previous one ends, the first
-at 0 and the last at the end.
+is close for prose and never drifts beyond the chunk, unless the engine reports where its
+sentences start (Polly's speech marks): sentence starts are then read off those marks,
+exactly where they fall on a sentence of ours, and between the nearest two where they do not.
+The pause after a sentence belongs to that sentence, so the spans tile the audio: each starts
+where the previous one ends, the first at 0 and the last at the end.
 
 Sentence character offsets index the text that was passed in (the page as stored), not the
 normalised text the engine read, so a player can highlight the sentence being spoken in the page
@@ -20,7 +22,9 @@ and seek by clicking one. A sentence's range covers everything it was made from:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import bisect
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from speech_processing.encoding import EncoderOptions, Mp3Encoder
@@ -31,6 +35,7 @@ from speech_processing.engines.base import (
     AudioPiece,
     PermanentEngineError,
     SpeechEngine,
+    SpeechMark,
 )
 from speech_processing.text import (
     Chunk,
@@ -106,6 +111,7 @@ class SynthesisOutput:
     num_samples: int
     text: str  # the normalised text that was spoken (sentence offsets index the original)
     sentences: list[SentenceTiming] = field(default_factory=list)
+    source_digest: str = ""  # SHA-256 of the original text, which sentence offsets index
 
     def timings(self) -> list[dict[str, float | int]]:
         return [sentence.as_dict() for sentence in self.sentences]
@@ -157,14 +163,21 @@ def synthesize_text(
     language: str = "en",
     encoder_options: EncoderOptions | None = None,
     pauses: PauseOptions | None = None,
+    on_part: Callable[[SynthesisPart], None] | None = None,
 ) -> SynthesisOutput:
-    """Synthesise ``text`` to one MP3 with sentence timings."""
+    """Synthesise ``text`` to one MP3 with sentence timings.
+
+    ``on_part`` sees each step's MP3 bytes and finished sentences as they are made (to stream
+    them while the rest is synthesised); the MP3 returned is exactly those bytes, in order.
+    """
     run = _Run.start(text, engine=engine, language=language, options=(encoder_options, pauses))
     mp3: list[bytes] = []
     sentences: list[SentenceTiming] = []
     for part in run.parts(engine, voice):
         mp3.append(part.mp3)
         sentences.extend(part.sentences)
+        if on_part is not None:
+            on_part(part)
     return SynthesisOutput(
         mp3=b"".join(mp3),
         duration_seconds=run.samples / run.sample_rate,
@@ -172,7 +185,13 @@ def synthesize_text(
         num_samples=run.samples,
         text=run.plan.text,
         sentences=sentences,
+        source_digest=text_digest(text),
     )
+
+
+def text_digest(text: str) -> str:
+    """SHA-256 of a text, as stored beside timings whose offsets index it."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class _Run:
@@ -228,7 +247,7 @@ class _Run:
             encoder = self._encoder_for(piece.sample_rate)
             pause = 0 if is_last else self._pause_samples(chunk)
             mp3 = encoder.encode(piece.pcm + bytes(pause * PCM_SAMPLE_WIDTH))  # pause: silence
-        finished = self._time_sentences(chunk, piece.num_samples, pause)
+        finished = self._time_sentences(chunk, piece.num_samples, pause, piece.marks)
         return SynthesisPart(
             mp3=mp3,
             sentences=finished,
@@ -256,20 +275,25 @@ class _Run:
         return round(seconds * self.sample_rate)
 
     def _time_sentences(
-        self, chunk: Chunk, num_samples: int, pause: int
+        self, chunk: Chunk, num_samples: int, pause: int, marks: Sequence[SpeechMark] = ()
     ) -> tuple[SentenceTiming, ...]:
-        """Share the chunk's samples out by characters; return the sentences it completes."""
+        """Share the chunk's samples out (by the engine's marks, else by characters); return the
+        sentences it completes."""
         start = self.samples
         weights = _overlaps(chunk, self.plan.sentences)
         total = sum(weights) or 1
+        boundaries = [num_samples * sum(weights[:k]) // total for k in range(len(weights) + 1)]
+        clock = None
+        if marks and len(chunk.sentence_indices) > 1:
+            clock = _mark_clock(marks, len(chunk.text), num_samples, self.sample_rate)
+        if clock is not None:
+            boundaries = [clock(offset) for offset in _offsets_in_chunk(chunk, self.plan.sentences)]
         finished = []
-        covered = 0
-        for index, weight in zip(chunk.sentence_indices, weights, strict=True):
-            self._sentence_starts.setdefault(index, start + num_samples * covered // total)
-            covered += weight
+        for position, index in enumerate(chunk.sentence_indices):
+            self._sentence_starts.setdefault(index, start + boundaries[position])
             sentence = self.plan.sentences[index]
             if chunk.char_end >= sentence.char_end:  # this chunk holds the sentence's end
-                end = start + num_samples * covered // total
+                end = start + boundaries[position + 1]
                 if index == chunk.sentence_indices[-1]:
                     end = start + num_samples + pause
                 finished.append(self._timing(index, end))
@@ -299,3 +323,39 @@ def _overlaps(chunk: Chunk, sentences: Sequence[Sentence]) -> list[int]:
         )
         for i in chunk.sentence_indices
     ]
+
+
+def _offsets_in_chunk(chunk: Chunk, sentences: Sequence[Sentence]) -> list[int]:
+    """Where each sentence of a chunk of whole sentences starts in its text (joined by a space),
+    and the text's end."""
+    offsets = [0]
+    for index in chunk.sentence_indices:
+        offsets.append(offsets[-1] + len(sentences[index].text) + 1)
+    offsets[-1] = len(chunk.text)
+    return offsets
+
+
+def _mark_clock(
+    marks: Sequence[SpeechMark], length: int, num_samples: int, sample_rate: int
+) -> Callable[[int], int] | None:
+    """The sample at which a character offset of a chunk's text is spoken, by the engine's marks:
+    on a mark exactly, and in proportion between the two around it (the chunk's start and end
+    count as marks). Marks out of order or outside the audio are ignored; None when no mark
+    inside the chunk is left."""
+    anchors = [(0, 0)]
+    for mark in marks:
+        sample = round(mark.seconds * sample_rate)
+        if anchors[-1][0] < mark.char < length and anchors[-1][1] <= sample <= num_samples:
+            anchors.append((mark.char, sample))
+    if len(anchors) == 1:
+        return None
+    anchors.append((max(length, anchors[-1][0] + 1), num_samples))
+    chars = [char for char, _ in anchors]
+
+    def clock(offset: int) -> int:
+        at = min(max(bisect.bisect_right(chars, offset) - 1, 0), len(anchors) - 2)
+        (char_0, sample_0), (char_1, sample_1) = anchors[at], anchors[at + 1]
+        share = min(max(offset - char_0, 0), char_1 - char_0)
+        return sample_0 + (sample_1 - sample_0) * share // (char_1 - char_0)
+
+    return clock

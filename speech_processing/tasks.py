@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 from django.conf import settings
-from django.utils.translation import gettext as _
 
 from core.retry import backoff_seconds
 from speech_processing import services
@@ -19,13 +18,12 @@ def retry_countdown(retries: int) -> float:
 @shared_task(bind=True, name="speech_processing.generate_audio", max_retries=None)
 def generate_audio_task(self: Task, audio_id: int) -> None:
     try:
-        services.synthesize_audio(audio_id=audio_id)
+        # A message the broker hands out again lost its worker (see synthesize_audio).
+        redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+        services.synthesize_audio(audio_id=audio_id, redelivered=redelivered)
     except services.RetryLater as exc:
         if self.request.retries >= settings.SPEECH_MAX_RETRIES:
-            services.fail_after_retries(
-                audio_id=audio_id,
-                message=_("The speech service stayed unavailable. Please retry later."),
-            )
+            services.fail_after_retries(audio_id=audio_id, message=exc.gave_up)
             return
         raise self.retry(countdown=retry_countdown(self.request.retries)) from exc
 

@@ -1,18 +1,34 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext_lazy as _
 
-from users.models import User
+from operations.admin_audit import ReadOnlyAdmin, StaffAuditedAdmin
+from users.models import AccountDeletion, User
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(StaffAuditedAdmin, BaseUserAdmin):
+    """Changes and deletions are in the staff trail (never the password); deleting a person
+    removes their documents' stored files too."""
+
     ordering = ["email"]
     list_display = ["email", "display_name", "is_staff", "is_active", "date_joined"]
+    list_filter = ["is_staff", "is_superuser", "is_active", "date_joined"]
     search_fields = ["email", "display_name"]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
-        ("Profile", {"fields": ("display_name", "preferred_voice")}),
-        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
-        ("Dates", {"fields": ("last_login", "date_joined")}),
+        (_("Profile"), {"fields": ("display_name", "preferred_voice")}),
+        (_("Permissions"), {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
+        (_("Dates"), {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+
+@admin.register(AccountDeletion)
+class AccountDeletionAdmin(ReadOnlyAdmin):
+    """Accounts on their way out; the purge job works through them, staff only watch."""
+
+    list_display = ["user", "anonymous_id", "requested_at", "claimed_at", "attempts"]
+    list_filter = ["requested_at"]
+    search_fields = ["user__email", "anonymous_id"]
+    list_select_related = ["user"]

@@ -67,3 +67,28 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.email
+
+
+class AccountDeletion(models.Model):
+    """An account on its way out.
+
+    Created, with the account made unusable, in the same transaction as the request to delete
+    it; the purge job then removes what the account holds, step by step and re-runnably, and
+    last the account itself (which takes this row with it). While a row exists the account is
+    "deleting": it cannot log in, and the sweep runs the purge again until nothing is left.
+    """
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="deletion")
+    # What the audit trail keeps instead of the person: random, so nothing links it back.
+    anonymous_id = models.CharField(max_length=32, unique=True)
+    requested_at = models.DateTimeField()
+    # Set by the purge that is working on it (a conditional UPDATE), so two never overlap.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("account deletion")
+        verbose_name_plural = _("account deletions")
+
+    def __str__(self) -> str:
+        return f"deletion of {self.user_id} ({self.anonymous_id})"

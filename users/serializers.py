@@ -38,3 +38,11 @@ class PreferencesSerializer(serializers.Serializer[dict[str, str]]):
             "invalid": _("A voice id looks like engine:name, e.g. piper:en_US-joe-medium.")
         },
     )
+
+
+class DeleteAccountSerializer(serializers.Serializer[dict[str, str]]):
+    # Not required here: an account made through social sign-in has no password (the service
+    # then asks for a fresh sign-in with the provider instead).
+    password = StrictCharField(
+        max_length=256, trim_whitespace=False, write_only=True, required=False, allow_blank=True
+    )

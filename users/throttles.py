@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from rest_framework.request import Request
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from users.models import normalize_email
@@ -35,3 +35,9 @@ class LoginAccountThrottle(SimpleRateThrottle):
         # Hashed: an email can be longer than a cache key may be.
         digest = hashlib.sha256(normalize_email(email).encode()).hexdigest()
         return self.cache_format % {"scope": self.scope, "ident": digest}
+
+
+class DeleteAccountThrottle(UserRateThrottle):
+    """Deleting an account checks its password: guesses there count like log-in attempts."""
+
+    scope = "login_account"

@@ -46,6 +46,21 @@ class DeleteForm(forms.Form):
         return typed
 
 
+class DeleteAccountForm(forms.Form):
+    """Deleting an account asks for the password (when it has one) and a ticked box."""
+
+    password = forms.CharField(
+        label=_("Your password"),
+        strip=False,
+        required=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    confirm = forms.BooleanField(
+        label=_("I understand that my documents, audio and shares are deleted for good."),
+        error_messages={"required": _("Tick the box to confirm that you want to delete it all.")},
+    )
+
+
 class ShareForm(forms.Form):
     email = forms.EmailField(label=_("Email address"), max_length=254)
     permission = forms.ChoiceField(label=_("Permission"), choices=DocumentShare.Permission.choices)

@@ -25,7 +25,8 @@ from document_processing import selectors as document_selectors
 from document_processing import services as document_services
 from document_processing.markdown import render_markdown
 from document_processing.models import Page
-from sharing.policy import Action, can, require
+from sharing.policy import Action, can, require, visible_document
+from speech_processing import progress as listening_progress
 from speech_processing import selectors as speech_selectors
 from speech_processing import services as speech_services
 from speech_processing import voices as voice_catalogue
@@ -92,6 +93,26 @@ def reader(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("reader", pk=int(goto))
     user = _user(request)
     return _render_reader(request, user=user, page=_visible_page(user, pk))
+
+
+@login_required
+@require_GET
+def listen(request: HttpRequest, pk: int) -> HttpResponse:
+    """A document's way into the reader: where this person stopped, on any device, else the
+    first page."""
+    user = _user(request)
+    try:
+        document = visible_document(user, pk)
+    except NotFound as exc:
+        raise Http404 from exc
+    saved = listening_progress.progress_of(user=user, document=document)
+    if saved is not None:
+        url = reverse("reader", kwargs={"pk": saved.page_id})
+        return redirect(f"{url}?audio={saved.audio_id}" if saved.audio_id else url)
+    first = document_selectors.page_list(document=document).first()
+    if first is None:
+        return redirect("document-page", pk=document.pk)
+    return redirect("reader", pk=first.pk)
 
 
 @login_required
@@ -200,6 +221,11 @@ def _render_reader(
         "audioUrl": reverse("audio-detail", kwargs={"pk": 0}),
         "playedUrl": reverse("audio-played", kwargs={"pk": 0}),
         "downloadUrl": reverse("audio-download", kwargs={"pk": 0}),
+        "timingsUrl": reverse("audio-timings", kwargs={"pk": 0}),
+        "streamUrl": reverse("audio-stream", kwargs={"pk": 0}),
+        "progressUrl": reverse("document-progress", kwargs={"pk": document.pk}),
+        # Timings index the page's plain text; the script splits it into sentences with them.
+        "pageText": page.text,
         "nextUrl": next_url,
         "selectedAudioId": selected.audio.pk if selected else None,
         "autoplay": autoplay and not autoplay_missing,
@@ -305,6 +331,8 @@ def _script_strings() -> dict[str, str]:
         "pending": _("Waiting for a free speech worker…"),
         "generating": _("Making the audio… (%(seconds)s s)"),
         "ready": _("The audio is ready. Press play to listen."),
+        "readyListening": _("The audio is ready."),
+        "listeningWhileMade": _("Playing from the first sentence while the rest is made."),
         "failed": _("The audio could not be made: %(message)s"),
         "quota": _("%(available)s of %(max)s audios left for this page."),
         "status_pending": _("Pending"),

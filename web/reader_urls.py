@@ -7,6 +7,7 @@ from web import reader
 
 urlpatterns = [
     path("pages/<id:pk>/", reader.reader, name="reader"),
+    path("documents/<id:pk>/listen/", reader.listen, name="document-listen"),
     path("pages/<id:pk>/edit/", reader.edit_page, name="reader-edit"),
     path("pages/<id:pk>/preview/", reader.preview_page, name="reader-preview"),
 ]

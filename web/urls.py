@@ -2,7 +2,7 @@ from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
 import core.converters  # noqa: F401  (registers the "id" converter)
-from web.views import actions, pages
+from web.views import account, actions, pages
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -18,6 +18,8 @@ urlpatterns = [
     path("shares/<id:pk>/", actions.change_share, name="web-share-change"),
     path("shares/<id:pk>/remove/", actions.remove_share, name="web-share-remove"),
     path("settings/", pages.settings_page, name="settings"),
+    path("settings/export/", account.start_export, name="web-export"),
+    path("settings/delete-account/", account.delete_account, name="web-delete-account"),
     path("voices/<str:voice_id>/sample/", pages.voice_sample, name="web-voice-sample"),
     # Translations for the page scripts (gettext, ngettext), served as a file: no inline script.
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),

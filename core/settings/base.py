@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "document_processing",
     "speech_processing",
     "sharing",
+    "operations",
+    "exports",
     "web",
 ]
 
@@ -375,6 +377,8 @@ DOCUMENT_EXTRACTORS: dict[str, str] = {}
 
 # Stored files that belong to a document besides its original (for deletion and export).
 STORED_FILE_COLLECTORS = ["speech_processing.services.stored_files_of_document"]
+# Asked just before stored files are deleted: which of them a row still names (shared audio).
+STORED_FILE_IN_USE = ["speech_processing.reuse.stored_files_in_use"]
 
 # --- Speech ---------------------------------------------------------------------------------------
 # Engines switched on (name → constructor options). Piper is always on; the others only when the
@@ -489,6 +493,19 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "speech_processing.sweep_stuck_audio",
         "schedule": float(STUCK_SWEEP_INTERVAL_SECONDS),
     },
+    # Daily: warn owners of audio about to expire, then expire what is past its retention.
+    "expire-audio": {"task": "operations.expire_audio", "schedule": 24 * 60 * 60.0},
+    # Account exports: expired ZIPs deleted, lost ones requeued. Account deletions run again
+    # until nothing is left. Daily: last month's audit log to storage, unless already there.
+    "sweep-exports": {
+        "task": "exports.sweep_exports",
+        "schedule": float(STUCK_SWEEP_INTERVAL_SECONDS),
+    },
+    "sweep-account-deletions": {
+        "task": "users.sweep_account_deletions",
+        "schedule": float(STUCK_SWEEP_INTERVAL_SECONDS),
+    },
+    "export-audit-log": {"task": "exports.export_audit_log", "schedule": 24 * 60 * 60.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
@@ -496,6 +513,21 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # The request header (as a META key, e.g. HTTP_X_FORWARDED_FOR) a trusted proxy puts the client
 # address in. Empty: the connection's own address is recorded.
 TRUSTED_CLIENT_IP_HEADER = env_str("TRUSTED_CLIENT_IP_HEADER", "")
+
+# --- Exports ------------------------------------------------------------------------------------
+# A person's export ZIP is deleted from storage this many days after it was made.
+EXPORT_RETENTION_DAYS = env_int("EXPORT_RETENTION_DAYS", 7, min_value=1)
+
+# --- Operations ---------------------------------------------------------------------------------
+# Defaults of the site settings staff change in the dashboard: an empty site setting uses these
+# (and AUDIO_MAX_PER_PAGE, UPLOAD_MAX_BYTES, AUDIO_RETENTION_DAYS above).
+AUDIO_EXPIRY_WARNING_DAYS = env_int("AUDIO_EXPIRY_WARNING_DAYS", 30, min_value=0)
+ADMIN_NOTIFICATION_EMAIL = env_str("ADMIN_NOTIFICATION_EMAIL", "")
+# Estimated cost of the paid speech engines, in US dollars per million characters.
+SPEECH_PRICES_PER_MILLION_CHARS = {
+    "polly": env_float("POLLY_PRICE_PER_MILLION_CHARS", 16.0, min_value=0.0),
+    "openai": env_float("OPENAI_TTS_PRICE_PER_MILLION_CHARS", 15.0, min_value=0.0),
+}
 
 # --- Health -------------------------------------------------------------------------------------
 # Each app adds its own probe here (name → dotted path of a callable raising on failure).

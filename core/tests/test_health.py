@@ -7,7 +7,7 @@ from django.core.files.storage import default_storage
 from django.db import OperationalError
 from rest_framework.test import APIClient
 
-from core.celery import app as celery_app
+from core.tests.outage import broker_down
 
 pytestmark = pytest.mark.django_db
 
@@ -64,12 +64,10 @@ def test_database_failure_is_503_naming_the_database(monkeypatch: pytest.MonkeyP
     assert "10.0.0.5" not in str(body)
 
 
-def test_broker_failure_is_503_naming_the_broker(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Nothing listens on port 1: a real connection attempt that fails at once.
-    # Celery reads CELERY_BROKER_URL from the environment before its own setting.
-    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
-    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
-    status, body = get_health()
+def test_broker_failure_is_503_naming_the_broker() -> None:
+    # Nothing listens there: a real connection attempt that fails at once.
+    with broker_down():
+        status, body = get_health()
     assert status == 503
     assert body["checks"]["broker"] == "error"
     assert body["checks"]["database"] == "ok"
@@ -91,11 +89,9 @@ def slow_check() -> None:
     time.sleep(2)
 
 
-def test_liveness_checks_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Celery reads CELERY_BROKER_URL from the environment before its own setting.
-    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
-    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
-    response = APIClient().get("/health/live/")
+def test_liveness_checks_nothing() -> None:
+    with broker_down():
+        response = APIClient().get("/health/live/")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
 

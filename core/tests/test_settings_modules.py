@@ -113,7 +113,7 @@ def test_scaled_out_settings_come_from_the_environment(tmp_path: Path) -> None:
     config = json.loads(result.stdout.strip().splitlines()[-1])
     assert config == {
         "engine": "django.db.backends.postgresql",
-        "storage": "storages.backends.s3.S3Storage",
+        "storage": "core.storage.S3Storage",
         "bucket": "pagecast-media",
         "endpoint": "http://127.0.0.1:9000",
         "sig": "s3v4",

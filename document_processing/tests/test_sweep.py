@@ -80,3 +80,34 @@ def test_the_sweep_runs_on_a_schedule(settings: Any) -> None:
         "speech_processing.sweep_stuck_audio",
     } <= tasks
     assert "document_processing.sweep_stuck_documents" in app.tasks
+
+
+def test_a_redelivered_message_takes_over_the_claim_of_its_dead_worker(alice: User) -> None:
+    document = stored(alice, status=Document.Status.PROCESSING, extraction_attempts=1,
+                      processing_started_at=timezone.now())  # fmt: skip
+    # A duplicate delivery (not a redelivery) leaves a running claim alone…
+    services.extract_document(document_id=document.pk)
+    document.refresh_from_db()
+    assert (document.status, document.extraction_attempts) == (Document.Status.PROCESSING, 1)
+    # …while the broker's redelivery after a worker died takes it over at once.
+    services.extract_document(document_id=document.pk, redelivered=True)
+    document.refresh_from_db()
+    assert (document.status, document.extraction_attempts) == (Document.Status.COMPLETED, 2)
+    assert document.pages.count() == 1
+
+
+def test_a_document_whose_workers_keep_dying_fails_on_redelivery(
+    alice: User, settings: Any
+) -> None:
+    document = stored(alice, status=Document.Status.PROCESSING,
+                      extraction_attempts=settings.MAX_EXTRACTION_ATTEMPTS,
+                      processing_started_at=timezone.now())  # fmt: skip
+    services.extract_document(document_id=document.pk, redelivered=True)
+    document.refresh_from_db()
+    assert document.status == Document.Status.FAILED
+    assert document.error_message == "Processing this document was interrupted too many times."
+    # A completed document is never taken over, however often its message comes back.
+    Document.objects.filter(pk=document.pk).update(status=Document.Status.COMPLETED)
+    services.extract_document(document_id=document.pk, redelivered=True)
+    document.refresh_from_db()
+    assert document.status == Document.Status.COMPLETED

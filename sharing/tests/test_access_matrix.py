@@ -18,8 +18,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from conftest import client_for
-from document_processing.models import Document
+from document_processing.models import Document, Page
 from document_processing.tests.factories import document_with_pages
+from exports.models import Export
 from sharing.models import DocumentShare
 from speech_processing.models import Audio
 from users.models import User
@@ -39,6 +40,7 @@ class World:
     failed_audio_id: int
     share_by_owner: int  # alice → the view_only person
     share_by_sharer: int  # the can_share person → a friend of theirs
+    export_id: int  # the owner's finished export
 
 
 def build_world() -> World:
@@ -69,8 +71,12 @@ def build_world() -> World:
         document=document, shared_with=friend, permission="view_only",
         shared_by=people["can_share"],
     )  # fmt: skip
+    export = Export.objects.create(
+        user=owner, status=Export.Status.COMPLETED, size_bytes=2,
+        file_key=default_storage.save("exports/matrix.zip", ContentFile(b"PK")),
+    )  # fmt: skip
     return World(people, document, page.pk, audio.pk, failed.pk, shares["view_only"].pk,
-                 by_sharer.pk)  # fmt: skip
+                 by_sharer.pk, export.pk)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,15 @@ ROWS = [
     Row("get", "/api/v1/auth/me/", lambda w: "/api/v1/auth/me/", (200,) * 5 + (401,)),
     Row("patch", "/api/v1/auth/me/", lambda w: "/api/v1/auth/me/", (200,) * 5 + (401,),
         body={"preferred_voice": "fake:beta"}),
+    # Everyone may delete their own account (with their password) and export their own data.
+    Row("delete", "/api/v1/auth/me/", lambda w: "/api/v1/auth/me/", (204,) * 5 + (401,),
+        body={"password": DEFAULT_PASSWORD}),
+    Row("post", "/api/v1/auth/me/export/", lambda w: "/api/v1/auth/me/export/",
+        (202,) * 5 + (401,)),
+    Row("get", "/api/v1/exports/{id}/", lambda w: f"/api/v1/exports/{w.export_id}/",
+        (200, 404, 404, 404, 404, 401)),
+    Row("get", "/api/v1/exports/{id}/download/",
+        lambda w: f"/api/v1/exports/{w.export_id}/download/", (200, 404, 404, 404, 404, 401)),
     # Documents and pages
     Row("get", "/api/v1/documents/", lambda w: "/api/v1/documents/", (200,) * 5 + (401,)),
     Row("post", "/api/v1/documents/", lambda w: "/api/v1/documents/", (202,) * 5 + (401,),
@@ -133,6 +148,17 @@ ROWS = [
         (204, 204, 204, 204, 404, 401), body={"position_seconds": 0.5}),
     Row("post", "/api/v1/audios/{id}/retry/",
         lambda w: f"/api/v1/audios/{w.failed_audio_id}/retry/", (202, 202, 202, 403, 404, 401)),
+    Row("get", "/api/v1/audios/{id}/timings/",
+        lambda w: f"/api/v1/audios/{w.audio_id}/timings/?format=vtt", ALL_SEE),
+    Row("get", "/api/v1/audios/{id}/stream/",
+        lambda w: f"/api/v1/audios/{w.audio_id}/stream/", ALL_SEE),
+    Row("get", "/api/v1/documents/{id}/progress/",
+        lambda w: f"/api/v1/documents/{D(w)}/progress/", ALL_SEE),
+    # Everyone who may listen keeps their own place.
+    Row("put", "/api/v1/documents/{id}/progress/",
+        lambda w: f"/api/v1/documents/{D(w)}/progress/", (200, 200, 200, 200, 404, 401),
+        body=lambda role: {"page": Page.objects.order_by("pk").values_list("pk", flat=True)[0],
+                           "position_seconds": 3.5}),
     # Sharing
     Row("get", "/api/v1/documents/{id}/shares/", lambda w: f"/api/v1/documents/{D(w)}/shares/",
         (200, 200, 403, 403, 404, 401)),

@@ -40,11 +40,24 @@ class Voice:
 
 
 @dataclass(frozen=True)
+class SpeechMark:
+    """Where, by the engine's own account, a part of the text it was given starts to sound."""
+
+    char: int  # offset into the text of that call, in characters
+    seconds: float  # from the start of that call's audio
+
+
+@dataclass(frozen=True)
 class AudioPiece:
-    """Raw audio from one engine call: signed 16-bit little-endian mono PCM."""
+    """Raw audio from one engine call: signed 16-bit little-endian mono PCM.
+
+    ``marks`` are optional: engines that report when sentences start (Polly's speech marks)
+    give them, and the pipeline then times sentences by them rather than by character counts.
+    """
 
     pcm: bytes
     sample_rate: int
+    marks: tuple[SpeechMark, ...] = ()
 
     def __post_init__(self) -> None:
         if self.sample_rate <= 0:

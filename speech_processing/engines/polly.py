@@ -1,13 +1,18 @@
 """Amazon Polly through boto3.
 
 Text is always sent with ``TextType="text"``: user text is never SSML. Audio comes back as
-16 kHz 16-bit mono PCM. Every botocore failure is translated into a Transient or Permanent
+16 kHz 16-bit mono PCM. A second request for the same text asks for Polly's sentence speech
+marks (when each sentence starts), so that read-along timings are Polly's own rather than
+shared out by character counts; that request is billed like the first, and ``speech_marks=False``
+saves it. Every botocore failure is translated into a Transient or Permanent
 ``EngineError`` that carries only the error *code*: AWS messages can quote request details,
 and no key or secret may reach an exception or a log line.
 """
 
 from __future__ import annotations
 
+import bisect
+import json
 import logging
 import re
 import threading
@@ -28,6 +33,7 @@ from speech_processing.engines.base import (
     AudioPiece,
     EngineError,
     PermanentEngineError,
+    SpeechMark,
     TransientEngineError,
     Voice,
     language_tag,
@@ -38,6 +44,7 @@ from speech_processing.engines.base import (
 logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000  # Polly's PCM output offers 8000 and 16000 Hz
+MAX_SPEECH_MARKS = 2000  # far more sentences than 3000 characters can hold
 DEFAULT_ENGINE_PREFERENCE = ("neural", "standard")
 
 # Error codes by meaning. Polly spells most of them with an "Exception" suffix and some AWS
@@ -116,8 +123,10 @@ class PollyEngine:
         max_attempts: int = 2,
         max_chunk_chars: int = 2900,
         engine_preference: Iterable[str] = DEFAULT_ENGINE_PREFERENCE,
+        speech_marks: bool = True,
     ) -> None:
         self.max_chunk_chars = max_chunk_chars
+        self.speech_marks = speech_marks
         self.engine_preference = tuple(engine_preference)
         secrets = (aws_access_key_id, aws_secret_access_key, aws_session_token)
         install_log_redaction(secret for secret in secrets if secret)
@@ -202,7 +211,32 @@ class PollyEngine:
             VoiceId=voice,
         )
         pcm = self._read_stream("SynthesizeSpeech", response)
-        return AudioPiece(pcm=pcm[: len(pcm) - len(pcm) % 2], sample_rate=SAMPLE_RATE)
+        marks = (
+            self._sentence_marks(text, voice=voice, engine=entry[1]) if self.speech_marks else ()
+        )
+        return AudioPiece(pcm=pcm[: len(pcm) - len(pcm) % 2], sample_rate=SAMPLE_RATE, marks=marks)
+
+    def _sentence_marks(self, text: str, *, voice: str, engine: str) -> tuple[SpeechMark, ...]:
+        """When each of Polly's sentences starts in the audio of the same request.
+
+        Asked after the audio, and only for precision: if it fails, the audio stands and the
+        pipeline shares the time out by characters instead (the failure's code is logged).
+        """
+        try:
+            response = self._call(
+                "SynthesizeSpeech",
+                self.client.synthesize_speech,
+                Engine=engine,
+                OutputFormat="json",
+                SpeechMarkTypes=["sentence"],
+                Text=text,
+                TextType="text",
+                VoiceId=voice,
+            )
+            body = self._read_stream("SynthesizeSpeech", response)
+        except EngineError:
+            return ()
+        return parse_speech_marks(body, text)
 
     def _read_stream(self, operation: str, response: dict[str, Any]) -> bytes:
         stream = response.get("AudioStream")
@@ -222,6 +256,40 @@ class PollyEngine:
             # "from None": the botocore exception stays out of tracebacks our callers log.
             raise _translate(operation, exc) from None
         return result
+
+
+def parse_speech_marks(body: bytes, text: str) -> tuple[SpeechMark, ...]:
+    """Polly's speech marks (one JSON object a line) as sentence starts in ``text``.
+
+    Polly gives offsets in UTF-8 bytes of the text it was sent; they become character offsets
+    here. Lines that are not sentence marks, or not what Polly documents, are skipped, and the
+    result is ordered with times that never go back.
+    """
+    byte_starts = []  # the UTF-8 byte offset at which each character starts
+    position = 0
+    for char in text:
+        byte_starts.append(position)
+        position += len(char.encode("utf-8", "surrogatepass"))
+    marks: list[SpeechMark] = []
+    for line in body.decode("utf-8", "replace").splitlines()[:MAX_SPEECH_MARKS]:
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict) or item.get("type") != "sentence":
+                continue
+            start, millis = int(item["start"]), float(item["time"])
+        except (ValueError, TypeError, KeyError):
+            continue
+        if not 0 <= start < position or not 0 <= millis < 86_400_000:
+            continue
+        holder = bisect.bisect_right(byte_starts, start) - 1  # the character holding that byte
+        marks.append(SpeechMark(char=holder, seconds=millis / 1000))
+    marks.sort(key=lambda mark: (mark.char, mark.seconds))
+    ordered: list[SpeechMark] = []
+    for mark in marks:
+        if ordered and (mark.char == ordered[-1].char or mark.seconds < ordered[-1].seconds):
+            continue
+        ordered.append(mark)
+    return tuple(ordered)
 
 
 _SESSION: boto3.session.Session | None = None

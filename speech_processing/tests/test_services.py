@@ -1,9 +1,8 @@
-"""Synthesis as the worker runs it: claims, retries, failures, storage and races."""
+"""Synthesis as the worker runs it: claims, retries, failures, storage (races: test_concurrency)."""
 
 from __future__ import annotations
 
 import io
-import threading
 from typing import Any
 
 import boto3
@@ -12,7 +11,6 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from celery.exceptions import SoftTimeLimitExceeded
 from django.core.files.storage import default_storage
-from django.db import connection
 
 from core.exceptions import Conflict, QuotaExceeded
 from document_processing.models import Page
@@ -294,33 +292,3 @@ def test_the_local_piper_voice_speaks_a_page(page: Page, alice: User) -> None:
     with default_storage.open(audio.file_key, "rb") as handle:
         head = handle.read(4)
     assert head[:3] == b"ID3" or head[0] == 0xFF
-
-
-# --- The race, on PostgreSQL --------------------------------------------------------------------
-
-
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_generate_requests_make_one_record(alice: User) -> None:
-    from conftest import client_for
-
-    page = document_with_pages(owner=alice, pages=1).pages.get()
-    statuses: list[int] = []
-    barrier = threading.Barrier(8)
-
-    def attempt() -> None:
-        client = client_for(alice)
-        try:
-            barrier.wait()
-            response = client.post(f"/api/v1/pages/{page.pk}/audios/", {"voice": "fake:alpha"})
-            statuses.append(response.status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=attempt) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert sorted(statuses) == [202] + [409] * 7
-    assert Audio.objects.filter(page=page).count() == 1

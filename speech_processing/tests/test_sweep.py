@@ -56,3 +56,20 @@ def test_pending_audio_is_queued_again_but_deleted_audio_is_not(
     deleted.refresh_from_db()
     assert waiting.status == Audio.Status.COMPLETED
     assert deleted.status == Audio.Status.PENDING
+
+
+def test_audio_being_made_or_briefly_waiting_is_left_alone(
+    alice: User, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    now = timezone.now()
+    running = audio_for(alice, status=Audio.Status.GENERATING, attempts=1, started_at=now)
+    waiting = audio_for(alice)
+    limit = min(settings.CELERY_TASK_TIME_LIMIT, settings.STUCK_PENDING_SECONDS)
+    soon = now + timedelta(seconds=limit - 1)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert services.sweep_stuck_audio(now=soon) == {"failed": 0, "requeued": 0}
+    assert callbacks == []
+    running.refresh_from_db()
+    waiting.refresh_from_db()
+    assert (running.status, running.attempts) == (Audio.Status.GENERATING, 1)
+    assert waiting.status == Audio.Status.PENDING

@@ -247,23 +247,38 @@
     if (Math.abs(position - lastSaved) < 0.5) return;
     lastSaved = position;
     current.row.dataset.position = position.toFixed(3);
-    api(
-      "POST",
-      urlFor(config.playedUrl, current.id),
-      { position_seconds: Math.round(position * 1000) / 1000 },
-      { keepalive: true }
-    );
+    const seconds = Math.round(position * 1000) / 1000;
+    if (!current.streaming) {
+      // (An audio still being made has no play to record yet; its place below is kept.)
+      api("POST", urlFor(config.playedUrl, current.id), { position_seconds: seconds }, { keepalive: true });
+    }
+    // The place in the whole document, for resuming on any device and "continue listening".
+    if (config.progressUrl) {
+      api(
+        "PUT",
+        config.progressUrl,
+        { page: config.pageId, audio: current.id, position_seconds: seconds },
+        { keepalive: true }
+      );
+    }
   }
 
   function load(row, options) {
     if (current) {
       savePosition();
     }
-    current = { id: Number(row.dataset.audioId), voice: row.dataset.voice, row: row, played: false };
+    current = {
+      id: Number(row.dataset.audioId),
+      voice: row.dataset.voice,
+      row: row,
+      played: false,
+      // Listening while it is made: the stream goes on into the made file, to its end.
+      streaming: Boolean(options.streaming),
+    };
     lastSaved = -1;
     startAt = options.fromStart ? 0 : resumePosition(row);
-    if (audio.dataset.audioId !== String(current.id)) {
-      audio.src = row.dataset.downloadUrl;
+    if (options.streaming || audio.dataset.audioId !== String(current.id)) {
+      audio.src = options.streaming ? urlFor(config.streamUrl, current.id) : row.dataset.downloadUrl;
       audio.dataset.audioId = String(current.id);
     } else if (audio.readyState >= HTMLMediaElement.HAVE_METADATA) {
       applyStart(); // already loaded (before this script ran): loadedmetadata will not come
@@ -272,6 +287,7 @@
     setControls(true);
     markCurrent();
     showTime();
+    loadTimings(current.id);
     if (options.autoplay) {
       play();
     }
@@ -286,6 +302,7 @@
     nowText.textContent = t.noAudio;
     setControls(false);
     markCurrent();
+    clearFollow();
     timeText.textContent = "0:00 / 0:00";
     seekbar.value = "0";
   }
@@ -316,9 +333,175 @@
     window.location.assign(url.toString());
   }
 
+  // --- Reading along ---------------------------------------------------------------------------
+  // The page's plain text, one span a sentence (from the audio's timings); the sentence being
+  // read is highlighted and kept in view, and clicking one plays from there.
+
+  const STORE_FOLLOW = "pagecast.reader.follow";
+  const formatted = byId("reader-formatted");
+  const followView = byId("reader-follow");
+  const followBox = byId("reader-follow-toggle");
+  const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
+  let sentences = []; // [{start, end, element}], in order
+  let activeSentence = -1;
+  let timingsOf = null; // the audio id whose timings are shown
+
+  function showFollow() {
+    const on = Boolean(followBox && followBox.checked && sentences.length);
+    followView.hidden = !on;
+    formatted.hidden = on;
+  }
+
+  function clearFollow() {
+    sentences = [];
+    activeSentence = -1;
+    timingsOf = null;
+    if (followView) {
+      followView.textContent = "";
+      showFollow();
+    }
+  }
+
+  function buildFollow(timings) {
+    const text = typeof config.pageText === "string" ? config.pageText : "";
+    const built = [];
+    let paragraph = document.createElement("p");
+    let position = 0;
+    followView.textContent = "";
+
+    function closeParagraph() {
+      if (paragraph.childNodes.length) followView.appendChild(paragraph);
+      paragraph = document.createElement("p");
+    }
+    function addText(piece) {
+      // A blank line starts a new paragraph; single line breaks stay (white-space: pre-line).
+      piece.split(/\n[^\S\n]*\n\s*/).forEach((part, index) => {
+        if (index > 0) closeParagraph();
+        const kept = paragraph.childNodes.length ? part : part.replace(/^\s+/, "");
+        if (kept) paragraph.appendChild(document.createTextNode(kept));
+      });
+    }
+    for (const timing of timings) {
+      const from = Number(timing.char_start);
+      const to = Number(timing.char_end);
+      if (!(from >= position && to > from && to <= text.length)) continue;
+      addText(text.slice(position, from));
+      const span = document.createElement("span");
+      span.className = "reader-sentence";
+      span.textContent = text.slice(from, to);
+      span.dataset.sentence = String(built.length);
+      paragraph.appendChild(span);
+      built.push({ start: Number(timing.start), end: Number(timing.end), element: span });
+      position = to;
+    }
+    addText(text.slice(position));
+    closeParagraph();
+    sentences = built;
+    activeSentence = -1;
+    showFollow();
+    highlight(false);
+  }
+
+  async function loadTimings(id) {
+    if (!followView || !config.timingsUrl) return;
+    if (timingsOf !== id) clearFollow();
+    const result = await api("GET", urlFor(config.timingsUrl, id));
+    if (!current || current.id !== id) return; // another audio was chosen meanwhile
+    if (!result.ok || !Array.isArray(result.data)) {
+      clearFollow(); // an edited page, or no timings: the formatted page stays
+      return;
+    }
+    if (timingsOf === id && result.data.length === sentences.length) return; // nothing new
+    timingsOf = id;
+    buildFollow(result.data);
+  }
+
+  function sentenceAt(time) {
+    // The last sentence that starts at or before `time` (binary search: starts are ordered).
+    let low = 0;
+    let high = sentences.length - 1;
+    let found = -1;
+    while (low <= high) {
+      const middle = (low + high) >> 1;
+      if (sentences[middle].start <= time) {
+        found = middle;
+        low = middle + 1;
+      } else {
+        high = middle - 1;
+      }
+    }
+    return found;
+  }
+
+  function inView(element) {
+    const box = element.getBoundingClientRect();
+    const player = byId("reader-player");
+    // On phones the player covers the bottom of the screen.
+    const playerBox = player && getComputedStyle(player).position === "fixed"
+      ? player.getBoundingClientRect()
+      : null;
+    const bottom = playerBox ? playerBox.top : window.innerHeight;
+    return box.top >= 0 && box.bottom <= bottom;
+  }
+
+  function highlight(scroll) {
+    if (!sentences.length || followView.hidden) return;
+    const index = sentenceAt(audio.currentTime || 0);
+    if (index === activeSentence) return;
+    if (activeSentence >= 0 && sentences[activeSentence]) {
+      const previous = sentences[activeSentence].element;
+      previous.classList.remove("reader-sentence-current");
+      previous.removeAttribute("aria-current");
+    }
+    activeSentence = index;
+    if (index < 0) return;
+    const element = sentences[index].element;
+    element.classList.add("reader-sentence-current");
+    element.setAttribute("aria-current", "true");
+    if (scroll && !inView(element)) {
+      element.scrollIntoView({ block: "center", behavior: reducedMotion.matches ? "auto" : "smooth" });
+    }
+  }
+
+  function seekToSentence(index) {
+    if (!current || index < 0 || index >= sentences.length) return;
+    audio.currentTime = sentences[index].start;
+    showTime();
+    highlight(true);
+  }
+
+  function stepSentence(step) {
+    if (!sentences.length) return false;
+    const here = sentenceAt(audio.currentTime || 0);
+    // Back within the first second of a sentence goes to the one before, as players do.
+    const backToStart = step < 0 && here >= 0 && audio.currentTime - sentences[here].start > 1;
+    seekToSentence(Math.min(Math.max(backToStart ? here : here + step, 0), sentences.length - 1));
+    return true;
+  }
+
+  if (followView) {
+    followView.addEventListener("click", (event) => {
+      const span = event.target instanceof Element ? event.target.closest(".reader-sentence") : null;
+      if (!span || !current) return;
+      seekToSentence(Number(span.dataset.sentence));
+      if (audio.paused) play();
+    });
+  }
+  if (followBox) {
+    followBox.checked = stored(STORE_FOLLOW, "1") === "1";
+    followBox.addEventListener("change", () => {
+      store(STORE_FOLLOW, followBox.checked ? "1" : "0");
+      activeSentence = -1;
+      showFollow();
+      highlight(true);
+    });
+  }
+
   audio.addEventListener("loadedmetadata", applyStart);
   audio.addEventListener("durationchange", showTime);
   audio.addEventListener("timeupdate", showTime);
+  audio.addEventListener("timeupdate", () => highlight(!audio.paused));
+  audio.addEventListener("seeked", () => highlight(true));
   audio.addEventListener("play", () => {
     if (current) current.played = true;
     showToggle();
@@ -330,9 +513,25 @@
     window.clearInterval(saveTimer);
     savePosition();
   });
-  audio.addEventListener("ended", () => {
+  audio.addEventListener("ended", async () => {
+    if (current && current.streaming) {
+      // A stream ends at the end of the made audio, or early if its making broke off.
+      const id = current.id;
+      const result = await api("GET", urlFor(config.audioUrl, id));
+      if (!current || current.id !== id) return;
+      if (!result.ok || !result.data || result.data.status !== "completed") {
+        current.cutShort = audio.currentTime || 0; // carried on from here once it is made
+        return;
+      }
+      current.streaming = false;
+    }
     savePosition();
     goToNextPage();
+  });
+  audio.addEventListener("error", () => {
+    if (current && current.streaming) {
+      current.cutShort = audio.currentTime || 0;
+    }
   });
   window.addEventListener("pagehide", savePosition);
 
@@ -392,6 +591,8 @@
       }
       event.preventDefault();
       togglePlay();
+    } else if (event.shiftKey && (event.key === "ArrowLeft" || event.key === "ArrowRight")) {
+      if (stepSentence(event.key === "ArrowLeft" ? -1 : 1)) event.preventDefault();
     } else if (event.key === "ArrowLeft") {
       event.preventDefault();
       skip(-SKIP_SECONDS);
@@ -538,20 +739,37 @@
         if (data.status === "completed" && data.lifetime_status === "active") {
           following.delete(id);
           showProgress("");
-          announce(t.ready, status);
-          if (row && (!current || audio.paused)) {
-            load(row, { autoplay: false, fromStart: true });
+          const listening = current && current.id === id && current.streaming;
+          if (listening && current.cutShort === undefined) {
+            current.streaming = false; // the stream carries on to the end of the made file
+            announce(t.readyListening, status);
+            loadTimings(id);
+          } else if (listening) {
+            row.dataset.position = String(current.cutShort);
+            load(row, { autoplay: true, fromStart: false });
+            announce(t.readyListening, status);
+          } else {
+            announce(t.ready, status);
+            if (row && (!current || audio.paused)) {
+              load(row, { autoplay: false, fromStart: true });
+            }
           }
           return;
         }
         if (data.status === "failed" || data.lifetime_status !== "active") {
           following.delete(id);
           showProgress("");
+          if (current && current.id === id && current.streaming) {
+            unload();
+          }
           markVoice(data.voice, false);
           announce(format(t.failed, { message: data.error_message || t.errorGeneric }), status);
           return;
         }
         const seconds = Math.round((Date.now() - startedAt) / 1000);
+        if (current && current.id === id && current.streaming && data.status === "generating") {
+          loadTimings(id); // the sentences finished so far, to read along while it is made
+        }
         showProgress(format(t.generating, { seconds: seconds }));
         if (data.status !== lastStatus) {
           lastStatus = data.status;
@@ -582,7 +800,12 @@
         return;
       }
       markVoice(voice, true);
-      upsertRow(result.data);
+      const made = upsertRow(result.data);
+      if (made && config.streamUrl && (!current || audio.paused)) {
+        // Listen from the first sentence while the rest is made.
+        load(made, { autoplay: true, fromStart: true, streaming: result.data.status !== "completed" });
+        announce(t.listeningWhileMade, pageStatus);
+      }
       const followed = follow(result.data.id);
       showProgress(format(t.generating, { seconds: 0 }));
       await followed;

@@ -6,7 +6,9 @@ Screenshots of each step are written under e2e-artifacts/ (git-ignored).
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,14 +16,15 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
+from django.db import transaction
 from django.test import Client
 
 from document_processing.extraction import page_from_markdown
 from document_processing.models import Document, Page
 from document_processing.tests.factories import document_with_pages
 from sharing.models import DocumentShare
-from speech_processing import services
-from speech_processing.models import Audio, PlaybackPosition
+from speech_processing import services, voices
+from speech_processing.models import Audio, ListeningProgress, PlaybackPosition
 from users.models import User
 from users.tests.factories import UserFactory
 
@@ -183,14 +186,22 @@ def test_the_owner_makes_audio_and_listens(sessions: Any) -> None:
     assert sample.value.status in {200, 206}
     tab.click("#reader-voice-preview")  # stop it again
 
-    # Generate: the answer comes back at once, and the page follows the audio until it is made.
-    with tab.expect_response(lambda response: response.request.method == "POST") as generated:
-        tab.click("#reader-generate-button")
+    # Generate: the answer comes back at once, the player starts on the audio's stream (from
+    # its first sentence, while the rest is made), and the page follows it until it is made.
+    with tab.expect_response(lambda response: "/stream/" in response.url) as streamed:
+        with tab.expect_response(lambda response: response.request.method == "POST") as generated:
+            tab.click("#reader-generate-button")
     assert generated.value.status == 202
+    assert streamed.value.status in {200, 206}
     expect(tab.locator("#reader-generate-status")).to_have_text(
-        "The audio is ready. Press play to listen.", timeout=WAIT_MS
+        "The audio is ready.", timeout=WAIT_MS
     )
     audio = Audio.objects.get(page=first)
+    session.wait_audio(
+        f"audio.dataset.audioId === '{audio.pk}' && !audio.paused && audio.currentTime > 0.2"
+    )
+    tab.click("#reader-toggle")  # pause: the steps below start it again
+    session.audio("audio.currentTime = 0")
     row = tab.locator(f'.reader-audio[data-audio-id="{audio.pk}"]')
     expect(row).to_contain_text("Completed")
     expect(row).to_contain_text("made by reader-owner@example.com")
@@ -337,3 +348,135 @@ def test_a_collaborator_previews_and_saves_an_edit(sessions: Any) -> None:
     expect(tab.locator(".messages")).to_contain_text("The page was saved.")
     page.refresh_from_db()
     assert page.markdown.startswith("# Rewritten")
+
+
+def test_the_sentence_being_read_is_highlighted_and_a_click_seeks_to_it(sessions: Any) -> None:
+    from playwright.sync_api import expect
+
+    owner = UserFactory.create(email="reader-along@example.com")
+    (page,) = spoken_document(owner, pages=1, title="Read along")
+    audio = made_audio(page, owner)
+    timings = audio.timings
+    assert len(timings) > 5
+    session = sessions(owner)
+    tab = session.tab
+    session.open(f"/pages/{page.pk}/")
+
+    # The plain text replaces the formatted page, one span a sentence, each the timed range.
+    sentences = tab.locator("#reader-follow .reader-sentence")
+    expect(sentences).to_have_count(len(timings))
+    expect(tab.locator("#reader-formatted")).to_be_hidden()
+    for number in (0, 3):
+        expected = page.text[timings[number]["char_start"] : timings[number]["char_end"]]
+        expect(sentences.nth(number)).to_have_text(expected)
+
+    # Playing highlights the sentence being read, and only that one.
+    tab.click("#reader-toggle")
+    session.wait_audio(f"!audio.paused && audio.currentTime > {timings[1]['start'] + 0.1}")
+    tab.wait_for_function(
+        "() => Number(document.querySelector('.reader-sentence-current')?.dataset.sentence) >= 1",
+        timeout=WAIT_MS,
+    )
+    expect(tab.locator(".reader-sentence-current")).to_have_count(1)
+    # Pause, so that time and highlight can be read together; the place in the document is kept.
+    with tab.expect_response(lambda response: "/progress/" in response.url) as saved:
+        tab.click("#reader-toggle")
+    assert saved.value.status == 200
+    place = ListeningProgress.objects.get(user=owner, document_id=page.document_id)
+    assert (place.page_id, place.audio_id) == (page.pk, audio.pk)
+    index, paused_at = session.audio(
+        "[Number(document.querySelector('.reader-sentence-current').dataset.sentence),"
+        " audio.currentTime]"
+    )
+    assert timings[index]["start"] <= paused_at < timings[index]["end"]
+    session.shot("8-read-along")
+
+    # Clicking a later sentence seeks to its start and highlights it.
+    target = len(timings) - 2
+    sentences.nth(target).click()
+    session.wait_audio(f"audio.currentTime >= {timings[target]['start'] - 0.05}")
+    expect(sentences.nth(target)).to_have_class(re.compile("reader-sentence-current"))
+    assert session.audio("audio.currentTime") < timings[target]["end"] + 1
+
+    # Shift + left arrow goes back a sentence; switching the view off shows the formatted page.
+    tab.locator(".reader-header h1").click()
+    tab.keyboard.press("Shift+ArrowLeft")
+    tab.keyboard.press("Shift+ArrowLeft")
+    assert session.audio("audio.currentTime") < timings[target]["start"]
+    tab.uncheck("#reader-follow-toggle")
+    expect(tab.locator("#reader-formatted")).to_be_visible()
+    expect(tab.locator("#reader-follow")).to_be_hidden()
+
+
+def test_generated_audio_plays_from_its_first_sentence_while_the_rest_is_made(
+    sessions: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playwright.sync_api import expect
+
+    owner = UserFactory.create(email="reader-stream@example.com")
+    (page,) = spoken_document(owner, pages=1, title="Streamed")
+    Page.objects.filter(pk=page.pk).update(text=SPOKEN.strip(), char_count=len(SPOKEN.strip()))
+
+    # A worker in a thread (not eager in the request), whose engine holds every sentence after
+    # the first until the test lets it go: the audio is surely still being made meanwhile.
+    engine = voices.get_engine("fake")
+    release = threading.Event()
+    speak = engine.synthesize
+
+    def held(text: str, *, voice: str) -> Any:
+        if len(engine.calls) >= 1:
+            release.wait(timeout=WAIT_MS / 1000)
+        return speak(text, voice=voice)
+
+    workers: list[threading.Thread] = []
+
+    def enqueue(audio_id: int) -> None:
+        def start() -> None:
+            worker = threading.Thread(
+                target=services.synthesize_audio, kwargs={"audio_id": audio_id}, daemon=True
+            )
+            workers.append(worker)
+            worker.start()
+
+        transaction.on_commit(start)
+
+    monkeypatch.setattr(engine, "synthesize", held)
+    monkeypatch.setattr(services, "_enqueue_on_commit", enqueue)
+    engine.calls.clear()
+    session = sessions(owner)
+    tab = session.tab
+    session.open(f"/pages/{page.pk}/")
+    try:
+        tab.click("#reader-generate-button")
+        import time as _t
+        _t.sleep(4)
+        import urllib.request as _u
+        _req = _u.Request(session.base + f"/api/v1/audios/{Audio.objects.get(page=page).pk}/stream/", headers={"Cookie": "sessionid=" + session.context.cookies()[0]["value"]})
+        try:
+            _r = _u.urlopen(_req, timeout=3)
+            print("DEBUGHTTP", _r.status, dict(_r.headers))
+            print("DEBUGREAD", len(_r.read1(100000)))
+        except Exception as _e:
+            print("DEBUGERR", repr(_e))
+        print("DEBUG", session.audio("[audio.src, audio.readyState, audio.networkState, audio.error && audio.error.code, audio.currentTime, audio.paused, audio.buffered.length]"), list(Audio.objects.values("status", "stream_parts", "attempts")), len(engine.calls))
+        session.wait_audio("!audio.paused && audio.currentTime > 0.3")
+        audio = Audio.objects.get(page=page)
+        assert audio.status == Audio.Status.GENERATING  # heard before it was made
+        assert session.audio("audio.src").endswith(f"/api/v1/audios/{audio.pk}/stream/")
+        expect(tab.locator("#reader-status")).to_have_text(
+            "Playing from the first sentence while the rest is made."
+        )
+        session.shot("9-streaming")
+    finally:
+        release.set()
+        for worker in workers:
+            worker.join(timeout=WAIT_MS / 1000)
+    expect(tab.locator("#reader-generate-status")).to_have_text(
+        "The audio is ready.", timeout=WAIT_MS
+    )
+    audio.refresh_from_db()
+    assert audio.status == Audio.Status.COMPLETED
+    # The same stream plays on, into the made file, to its end.
+    session.audio("audio.playbackRate = 16")
+    session.wait_audio("audio.ended")
+    assert session.audio("Math.abs(audio.duration - %f) < 0.5" % audio.duration_seconds)

@@ -16,7 +16,7 @@ from django.urls import reverse
 from document_processing.models import Document, Page
 from document_processing.tests.factories import document_with_pages
 from sharing.models import DocumentShare
-from speech_processing.models import Audio, PlaybackPosition
+from speech_processing.models import Audio, ListeningProgress, PlaybackPosition
 from speech_processing.tests.factories import AudioFactory
 from users.models import User
 from web.reader import duration_label
@@ -502,3 +502,69 @@ def test_the_edit_form_needs_the_csrf_token(alice: User) -> None:
 )
 def test_duration_labels(seconds: float | None, label: str) -> None:
     assert duration_label(seconds) == label
+
+
+# --- Reading along ----------------------------------------------------------------------------
+
+
+def test_the_page_gives_its_script_the_plain_text_that_timings_index(alice: User) -> None:
+    page = pages_of(document_with_pages(owner=alice, pages=1))[0]
+    Page.objects.filter(pk=page.pk).update(text="One. </script><b>Two</b>?")
+    html = logged_in(alice).get(reverse("reader", kwargs={"pk": page.pk})).content.decode()
+    config = reader_config(html)
+    assert config["pageText"] == "One. </script><b>Two</b>?"
+    assert config["timingsUrl"] == "/api/v1/audios/0/timings/"
+    # The formatted page is shown; the read-along view waits, empty, for the script.
+    assert has_id(html, "reader-formatted")
+    follow = next(attrs for tag, attrs in tags_of(html) if attrs.get("id") == "reader-follow")
+    assert "hidden" in follow
+    assert has_id(html, "reader-follow-toggle")
+
+
+# --- Progress: resuming a document, and continuing from the library --------------------------
+
+
+def test_a_document_opens_where_the_person_stopped_else_at_its_first_page(
+    alice: User, bob: User, charlie: User
+) -> None:
+    document = document_with_pages(owner=alice, pages=3)
+    first, second, _third = pages_of(document)
+    entry = reverse("document-listen", kwargs={"pk": document.pk})
+    assert logged_in(alice).get(entry)["Location"] == f"/pages/{first.pk}/"
+
+    audio = AudioFactory.create(page=second, duration_seconds=60)
+    ListeningProgress.objects.create(
+        user=alice, document=document, page=second, audio=audio, position_seconds=12
+    )
+    assert logged_in(alice).get(entry)["Location"] == f"/pages/{second.pk}/?audio={audio.pk}"
+    share(document, bob, "view_only")
+    assert logged_in(bob).get(entry)["Location"] == f"/pages/{first.pk}/"  # bob's own place
+    assert logged_in(charlie).get(entry).status_code == 404
+    # The document page offers the way in.
+    html = logged_in(alice).get(reverse("document-page", kwargs={"pk": document.pk})).content
+    assert f'href="{entry}"'.encode() in html
+
+
+def test_the_reader_saves_the_place_in_the_document(alice: User) -> None:
+    document = document_with_pages(owner=alice, pages=1)
+    html = logged_in(alice).get(reverse("reader", kwargs={"pk": pages_of(document)[0].pk}))
+    config = reader_config(html.content.decode())
+    assert config["progressUrl"] == f"/api/v1/documents/{document.pk}/progress/"
+
+
+def test_the_library_offers_the_latest_documents_to_continue(alice: User, bob: User) -> None:
+    owned = [document_with_pages(owner=alice, pages=2, title=f"Book {n}") for n in range(4)]
+    for document in owned:
+        ListeningProgress.objects.create(
+            user=alice, document=document, page=pages_of(document)[1], voice="fake:alpha"
+        )
+    html = logged_in(alice).get(reverse("library")).content.decode()
+    section = html.split('class="continue-listening"', 1)[1].split("</section>", 1)[0]
+    links = [attrs["href"] for tag, attrs in tags_of(section) if tag == "a"]
+    assert len(links) == 3
+    latest = owned[-1]
+    assert links[0] == f"/pages/{pages_of(latest)[1].pk}/"
+    assert "Book 3" in section
+    assert "Page 2 of 2" in section
+    # Someone who has listened to nothing is offered nothing.
+    assert "continue-listening" not in logged_in(bob).get(reverse("library")).content.decode()

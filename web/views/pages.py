@@ -25,6 +25,7 @@ from sharing.policy import Action, can, may_change_share, may_grant, permission_
 from speech_processing import samples, voices
 from speech_processing.engines.base import Voice
 from speech_processing.models import Audio
+from speech_processing.progress import continue_listening
 from speech_processing.selectors import audio_counts_by_page
 from speech_processing.streaming import ranged_file_response
 from users import services as user_services
@@ -39,6 +40,7 @@ from web.forms import (
     UploadForm,
     voice_label,
 )
+from web.views.account import account_context
 from web.views.common import report_form_errors, shown_as_page_errors, signed_in
 
 LIBRARY_PAGE_SIZE = 20
@@ -137,6 +139,7 @@ def library(request: HttpRequest) -> HttpResponse:
         # Kept by the pagination links, which add `page=`.
         "query_string": urlencode({"tab": tab, "q": query} if query else {"tab": tab}) + "&",
         "rows": [DocumentRow.of(user, document) for document in page],
+        "continue_listening": continue_listening(user=user),
         "upload_form": UploadForm(),
         "import_form": ImportForm(),
         "paste_form": PasteForm(),
@@ -256,5 +259,6 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         "voices": available,
         "default_voice": voice_label(default) if default else settings.SPEECH_DEFAULT_VOICE,
         "default_voice_id": settings.SPEECH_DEFAULT_VOICE,
+        **account_context(request, user),
     }
     return render(request, "web/settings.html", context)

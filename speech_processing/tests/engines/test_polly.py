@@ -22,7 +22,7 @@ from speech_processing.engines.base import (
     SpeechEngine,
     TransientEngineError,
 )
-from speech_processing.engines.polly import PollyEngine, classify_error
+from speech_processing.engines.polly import PollyEngine, classify_error, parse_speech_marks
 
 KEY = "AKIAEXAMPLEKEY123456"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # a fake, for leak checks
@@ -119,9 +119,102 @@ def test_synthesize_sends_plain_text_pcm_and_the_voice_engine(engine, voice, eng
             "VoiceId": voice,
         },
     )
+    stub_marks(stubber, text, voice=voice, engine_name=engine_name, marks=[])
     piece = polly.synthesize(text, voice=voice)
     assert piece.pcm == PCM
     assert piece.sample_rate == 16000
+    assert piece.marks == ()
+
+
+def stub_marks(
+    stubber: Stubber, text: str, *, voice: str, engine_name: str, marks: list[dict[str, Any]]
+) -> None:
+    body = "\n".join(json.dumps(mark) for mark in marks).encode()
+    stubber.add_response(
+        "synthesize_speech",
+        {
+            "AudioStream": StreamingBody(io.BytesIO(body), len(body)),
+            "ContentType": "application/x-json-stream",
+        },
+        {
+            "Engine": engine_name,
+            "OutputFormat": "json",
+            "SpeechMarkTypes": ["sentence"],
+            "Text": text,
+            "TextType": "text",
+            "VoiceId": voice,
+        },
+    )
+
+
+def stub_audio(stubber: Stubber, text: str) -> None:
+    stubber.add_response(
+        "synthesize_speech",
+        {"AudioStream": StreamingBody(io.BytesIO(PCM), len(PCM)), "ContentType": "audio/pcm"},
+        {"Engine": "neural", "OutputFormat": "pcm", "SampleRate": "16000", "Text": text,
+         "TextType": "text", "VoiceId": "Joanna"},
+    )  # fmt: skip
+
+
+def test_sentence_marks_come_from_a_second_request_in_characters(engine) -> None:
+    polly, stubber = engine
+    stub_voices(stubber)
+    text = "Café au lait. Ça va? Oui."  # é and Ç take two bytes each in UTF-8
+    stub_audio(stubber, text)
+    stub_marks(
+        stubber, text, voice="Joanna", engine_name="neural",
+        marks=[
+            {"time": 0, "type": "sentence", "start": 0, "end": 14, "value": "Café au lait."},
+            {"time": 1250, "type": "sentence", "start": 15, "end": 22, "value": "Ça va?"},
+            {"time": 2100, "type": "sentence", "start": 23, "end": 27, "value": "Oui."},
+        ],
+    )  # fmt: skip
+    piece = polly.synthesize(text, voice="Joanna")
+    assert [(mark.char, mark.seconds) for mark in piece.marks] == [(0, 0.0), (14, 1.25), (21, 2.1)]
+    assert text[14:].startswith("Ça va?")
+    assert text[21:] == "Oui."
+
+
+def test_when_the_marks_fail_the_audio_stands_without_them(engine, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    polly, stubber = engine
+    stub_voices(stubber)
+    stub_audio(stubber, "Hello there.")
+    stubber.add_client_error(
+        "synthesize_speech", service_error_code="ThrottlingException",
+        service_message=f"slow down {KEY} {SECRET}", http_status_code=400,
+    )  # fmt: skip
+    piece = polly.synthesize("Hello there.", voice="Joanna")
+    assert piece.pcm == PCM
+    assert piece.marks == ()
+    assert KEY not in caplog.text
+    assert SECRET not in caplog.text
+
+
+def test_marks_can_be_switched_off() -> None:
+    polly = make_engine(speech_marks=False)
+    with Stubber(polly.client) as stubber:
+        stub_voices(stubber)
+        stub_audio(stubber, "Hello there.")
+        assert polly.synthesize("Hello there.", voice="Joanna").marks == ()
+        stubber.assert_no_pending_responses()  # and no second request was made
+
+
+def test_odd_speech_mark_lines_are_skipped() -> None:
+    text = "One. Two. Three."
+    lines = [
+        b'{"time": 0, "type": "sentence", "start": 0, "end": 4}',
+        b"not json",
+        b'{"time": 400, "type": "word", "start": 5, "end": 8}',
+        b'{"time": 900, "type": "sentence", "start": 10, "end": 16}',
+        b'{"time": 500, "type": "sentence", "start": 5, "end": 9}',
+        b'{"time": 300, "type": "sentence", "start": 7, "end": 9}',  # goes back in time
+        b'{"time": 50, "type": "sentence", "start": 999, "end": 1000}',  # outside the text
+        b'["a list"]',
+        b'{"time": "soon", "type": "sentence", "start": 1}',
+    ]
+    marks = parse_speech_marks(b"\n".join(lines), text)
+    assert [(mark.char, mark.seconds) for mark in marks] == [(0, 0.0), (5, 0.5), (10, 0.9)]
 
 
 def test_chunk_limit(engine) -> None:
@@ -280,9 +373,12 @@ class FakePolly(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         length = int(self.headers["Content-Length"])
-        self.requests.append(
-            {"headers": dict(self.headers), "body": json.loads(self.rfile.read(length))}
-        )
+        body = json.loads(self.rfile.read(length))
+        self.requests.append({"headers": dict(self.headers), "body": body})
+        if body.get("OutputFormat") == "json":  # the speech marks that follow good audio
+            marks = json.dumps({"time": 0, "type": "sentence", "start": 0, "end": 5}).encode()
+            self._reply(200, marks, {"Content-Type": "application/x-json-stream"})
+            return
         outcome = self.script.pop(0)
         if outcome == "ok":
             self._reply(200, PCM, {"Content-Type": "audio/pcm"})
@@ -317,6 +413,13 @@ def test_signed_requests_never_log_the_key(polly_server, caplog: pytest.LogCaptu
     with pytest.raises(PermanentEngineError) as denied:
         polly.synthesize("Third try.", voice="Joanna")
 
+    marks = [
+        request["body"] for request in handler.requests if request["body"]["OutputFormat"] == "json"
+    ]
+    assert marks == [
+        {"Engine": "neural", "OutputFormat": "json", "SpeechMarkTypes": ["sentence"],
+         "Text": "Second try.", "TextType": "text", "VoiceId": "Joanna"}
+    ]  # fmt: skip
     first = handler.requests[0]
     assert KEY in first["headers"]["Authorization"]  # the key really was used to sign
     assert first["body"]["TextType"] == "text"

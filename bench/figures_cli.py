@@ -1,0 +1,139 @@
+"""Figures for the command line: `pagecast convert` against raw Piper, and `--jobs 2` against 1.
+
+`cli_convert_rtf` is the wall time of the whole command (a new process: start-up, settings,
+loading the voice, reading the PDF in its isolated child, speaking, encoding and writing each
+page) per second of audio it made, beside raw `PiperVoice.synthesize` on the same pages' text in
+this process. `cli_jobs2_wall_s` is the wall time of the same conversion with `--jobs 2`, beside
+`--jobs 1`. The three are run in turn, twice, and the best of each is kept: the machine is
+shared, and a busy moment should not decide a figure.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from bench.harness import Figure
+from bench.texts import PAGE_TEXT
+
+ROOT = Path(__file__).resolve().parent.parent
+VOICE = "piper:en_US-joe-medium"
+PAGES = 10
+# Each conversion is minutes of audio: few rounds, the best of each kept.
+ROUNDS = 2
+PAGECAST = Path(sys.executable).with_name("pagecast")
+
+
+def page_texts(pages: int = PAGES) -> list[list[str]]:
+    """Two paragraphs of ordinary prose a page (about 900 characters), each page different."""
+    paragraphs = [part.strip() for part in PAGE_TEXT.split("\n\n") if part.strip()]
+    count = len(paragraphs)
+    return [
+        [paragraphs[index % count], paragraphs[(index + 1 + index // count) % count]]
+        for index in range(pages)
+    ]
+
+
+def write_pdf(path: Path, pages: list[list[str]]) -> Path:
+    from document_processing.tests.extractors.pdf_samples import pdf_bytes
+
+    path.write_bytes(pdf_bytes(pages, title="Benchmark Book", heading="Chapter {page}"))
+    return path
+
+
+@dataclass(frozen=True)
+class Run:
+    wall_s: float
+    audio_s: float
+
+    @property
+    def rtf(self) -> float:
+        return self.wall_s / self.audio_s
+
+
+def run_cli(
+    pdf: Path,
+    out: Path,
+    *,
+    voice: str = VOICE,
+    jobs: int = 1,
+    settings_module: str = "pagecast_cli.settings",
+) -> Run:
+    """`pagecast convert` in a new process, as a person runs it; audio from its page notes."""
+    from pagecast_cli.convert import read_page_note
+
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE=settings_module, PYTHONPATH=str(ROOT))
+    command = [str(PAGECAST), "convert", str(pdf), "--voice", voice, "--jobs", str(jobs)]
+    started = time.perf_counter()
+    subprocess.run(
+        [*command, "--out", str(out), "--quiet"], env=env, cwd=out.parent, check=True, timeout=1800
+    )
+    wall = time.perf_counter() - started
+    notes = [read_page_note(vtt) for vtt in sorted(out.glob("*.vtt"))]
+    audio = sum(float(note["duration"]) for note in notes if note is not None)
+    return Run(wall, audio)
+
+
+def run_raw_piper(texts: list[str]) -> Run:
+    """Piper's own synthesize() on each page's text, in this process, after a warm-up."""
+    from speech_processing.engines.piper import PiperEngine
+    from speech_processing.voices import get_engine
+
+    engine = get_engine("piper")
+    assert isinstance(engine, PiperEngine)
+    voice = engine.load(VOICE.split(":", 1)[1])
+    list(voice.synthesize("Warm up."))
+    samples = 0
+    started = time.perf_counter()
+    for text in texts:
+        samples += sum(len(chunk.audio_int16_bytes) // 2 for chunk in voice.synthesize(text))
+    wall = time.perf_counter() - started
+    return Run(wall, samples / voice.config.sample_rate)
+
+
+def cli_convert(rounds: int = ROUNDS) -> list[Figure]:
+    from document_processing import extraction
+
+    raw: list[Run] = []
+    one: list[Run] = []
+    two: list[Run] = []
+    with tempfile.TemporaryDirectory(prefix="pagecast-bench-cli-") as folder:
+        pdf = write_pdf(Path(folder) / "book.pdf", page_texts())
+        # The same text the command speaks: the pages as the extractor gives them.
+        texts = [page.text for page in extraction.extract_file(pdf, kind="pdf").pages]
+        for number in range(rounds):  # interleaved, so that a busy moment hits all three
+            raw.append(run_raw_piper(texts))
+            one.append(run_cli(pdf, Path(folder) / f"one-{number}", jobs=1))
+            two.append(run_cli(pdf, Path(folder) / f"two-{number}", jobs=2))
+    best_raw = min(raw, key=lambda run: run.rtf)
+    best_one = min(one, key=lambda run: run.rtf)
+    best_two = min(two, key=lambda run: run.wall_s)
+    threads = settings.SPEECH_ENGINES["piper"].get("threads")
+    chars = sum(len(text) for text in texts)
+    return [
+        Figure(
+            "cli_convert_rtf", round(best_one.rtf, 4), "s/s", round(best_raw.rtf, 4),
+            note=f"`pagecast convert` of a {PAGES}-page PDF ({chars} characters, "
+            f"{best_one.audio_s:.0f} s of audio) with --jobs 1: wall time of the whole process "
+            f"per second of audio, vs raw PiperVoice.synthesize on the same pages' text in this "
+            f"process ({threads} threads); best of {rounds} interleaved runs",
+            target="ratio ≤ 1.2",
+        ),
+        Figure(
+            "cli_jobs2_wall_s", round(best_two.wall_s, 2), "s", round(best_one.wall_s, 2),
+            note=f"the same conversion with --jobs 2 (two worker processes, one Piper thread "
+            f"each) vs --jobs 1, wall time on {os.cpu_count()} CPUs; best of {rounds} "
+            "interleaved runs",
+            target="ratio ≤ 0.65",
+        ),
+    ]  # fmt: skip
+
+
+FIGURES = [cli_convert]

@@ -1,0 +1,27 @@
+"""The command-line figure's parts, on a small document with the fake voice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.figures_cli import page_texts, run_cli, write_pdf
+from document_processing import extraction
+
+
+def test_pages_are_different_prose_of_similar_length() -> None:
+    pages = page_texts(10)
+    joined = ["\n\n".join(page) for page in pages]
+    assert len(set(joined)) == 10
+    assert all(600 < len(text) < 1200 for text in joined)
+
+
+def test_a_conversion_is_timed_and_its_audio_counted(tmp_path: Path) -> None:
+    pdf = write_pdf(tmp_path / "book.pdf", page_texts(2))
+    assert len(extraction.extract_file(pdf, kind="pdf").pages) == 2
+    out = tmp_path / "out"
+    run = run_cli(pdf, out, voice="fake:alpha", settings_module="core.settings.test")
+    assert len(list(out.glob("*.mp3"))) == 2
+    # The fake voice speaks 60 ms per character: two pages of ~900 characters.
+    assert 60 < run.audio_s < 150
+    assert run.wall_s > 0
+    assert run.rtf == run.wall_s / run.audio_s

@@ -1,0 +1,228 @@
+"""Listening while audio is made: the worker writes MP3 parts, the stream serves them.
+
+While a page is synthesised, its MP3 bytes are written to storage in parts (the first as soon as
+the first sentence is encoded, then about one a second), and the row counts the parts written
+for the current attempt (`stream_parts`) and the sentences finished so far (`timings`). The
+parts are consecutive slices of one MP3 stream, so together they are the start of the final
+file, byte for byte: a listener who has received `n` bytes of parts goes on with the final file
+from byte `n` once it is stored. The parts are removed as soon as synthesis ends.
+
+Storage rather than a local folder, so that the web process serving the stream and the worker
+making the audio can be on different hosts. Streaming is a convenience: if writing a part fails,
+synthesis carries on and the audio is served once complete.
+
+The stream (a generator under StreamingHttpResponse) looks at the row, sends what exists, and
+sleeps between looks without holding a database connection. It ends when the audio is complete
+(after the rest of the final file), failed or deleted, or when nothing new has come for
+STREAM_IDLE_SECONDS.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import Storage, default_storage
+from django.db import close_old_connections, connection
+from django.utils.translation import gettext as _
+
+from core.exceptions import Conflict, NotFound
+from sharing.policy import Action, require
+from speech_processing.models import Audio
+from speech_processing.synthesis import SentenceTiming, SynthesisPart
+from users.models import User
+
+logger = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 1.0  # after the first part, at most about one part a second
+POLL_SECONDS = 0.1  # how often a waiting stream looks again (first seconds)
+SLOW_POLL_SECONDS = 0.5  # ... and after that
+FAST_POLL_FOR_SECONDS = 5.0
+STREAM_IDLE_SECONDS = 30.0  # a stream that receives nothing new for this long ends
+STREAM_MAX_SECONDS = 1800.0  # and none lasts longer than a task may run
+READ_CHUNK = 64 * 1024
+
+
+def part_key(audio_id: int, attempt: int, number: int) -> str:
+    return f"audio-stream/{audio_id}/{attempt}/{number:05d}.mp3"
+
+
+class PartWriter:
+    """Receives synthesis steps (``on_part``) and writes their MP3 bytes out in parts."""
+
+    def __init__(
+        self,
+        audio_id: int,
+        attempt: int,
+        *,
+        storage: Storage | None = None,
+        flush_seconds: float = FLUSH_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.audio_id = audio_id
+        self.attempt = attempt
+        self.storage = storage or default_storage
+        self.flush_seconds = flush_seconds
+        self.clock = clock
+        self.written = 0  # parts in storage
+        self.stopped = False  # streaming gave up (storage refused, or the row moved on)
+        self._pending: list[bytes] = []
+        self._sentences: list[SentenceTiming] = []
+        self._last_flush = 0.0
+
+    def __call__(self, part: SynthesisPart) -> None:
+        if self.stopped:
+            return
+        self._sentences.extend(part.sentences)
+        if part.mp3:
+            self._pending.append(part.mp3)
+        due = not self.written or self.clock() - self._last_flush >= self.flush_seconds
+        if self._pending and due:
+            self.flush()
+
+    def start(self) -> None:
+        """A new attempt starts from nothing: no parts, no sentences."""
+        Audio.objects.filter(pk=self.audio_id, attempts=self.attempt).update(
+            stream_parts=0, timings=[]
+        )
+
+    def flush(self) -> None:
+        key = part_key(self.audio_id, self.attempt, self.written)
+        try:
+            saved = self.storage.save(key, ContentFile(b"".join(self._pending)))
+            if saved != key:
+                # A leftover under that name (storage kept the new one under another): the
+                # leftover goes, as nobody can be reading a part not yet counted on the row.
+                self.storage.delete(saved)
+                self.storage.delete(key)
+                saved = self.storage.save(key, ContentFile(b"".join(self._pending)))
+        except Exception:
+            # Not the exception's text: storage errors can quote endpoints and request details.
+            logger.warning("Could not write a stream part of audio %s", self.audio_id)
+            self.stopped = True
+            return
+        if saved != key:
+            self.storage.delete(saved)
+            self.stopped = True
+            return
+        self.written += 1
+        self._pending = []
+        self._last_flush = self.clock()
+        moved_on = not Audio.objects.filter(
+            pk=self.audio_id, status=Audio.Status.GENERATING, attempts=self.attempt
+        ).update(
+            stream_parts=self.written, timings=[timing.as_dict() for timing in self._sentences]
+        )
+        if moved_on:
+            self.stopped = True  # deleted, or taken over: nobody streams this attempt
+
+    def discard(self) -> None:
+        for number in range(self.written):
+            try:
+                self.storage.delete(part_key(self.audio_id, self.attempt, number))
+            except Exception:
+                logger.warning("Could not remove a stream part of audio %s", self.audio_id)
+
+
+@contextmanager
+def streamed(audio: Audio) -> Iterator[PartWriter]:
+    """An ``on_part`` for synthesising `audio` (as claimed: its attempt) whose parts are
+    removed when synthesis ends, however it ends."""
+    writer = PartWriter(audio.pk, audio.attempts)
+    writer.start()
+    try:
+        yield writer
+    finally:
+        writer.discard()
+
+
+# --- Serving ---------------------------------------------------------------------------------
+
+
+def require_streamable(*, user: User, audio: Audio) -> None:
+    """An audio the user may listen to as it is made: 404 once deleted, 409 if it failed."""
+    require(user, Action.VIEW, audio.page.document)
+    if audio.lifetime_status != Audio.Lifetime.ACTIVE:
+        raise NotFound(_("This audio is no longer available."))
+    if audio.status == Audio.Status.FAILED:
+        raise Conflict(_("This audio could not be made."))
+
+
+def stream_bytes(
+    audio_id: int,
+    *,
+    storage: Storage | None = None,
+    idle_seconds: float = STREAM_IDLE_SECONDS,
+    max_seconds: float = STREAM_MAX_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[bytes]:
+    """The audio's MP3 from its first byte: parts while it is made, then the final file."""
+    storage = storage or default_storage
+    sent = 0
+    attempt: int | None = None
+    number = 0
+    started = last_progress = clock()
+    while True:
+        row = (
+            Audio.objects.filter(pk=audio_id)
+            .values("status", "lifetime_status", "attempts", "stream_parts", "file_key")
+            .first()
+        )
+        if row is None or row["lifetime_status"] != Audio.Lifetime.ACTIVE:
+            return
+        if row["status"] == Audio.Status.COMPLETED:
+            if row["file_key"]:
+                yield from _file_from(storage, row["file_key"], offset=sent)
+            return
+        if row["status"] == Audio.Status.FAILED:
+            return
+        if row["status"] == Audio.Status.GENERATING:
+            if attempt != row["attempts"]:
+                if sent:
+                    return  # a new attempt started over; what was sent cannot be continued
+                attempt, number = row["attempts"], 0
+            while number < row["stream_parts"]:
+                data = _read(storage, part_key(audio_id, attempt, number))
+                if data is None:
+                    break  # removed: synthesis is over and the file is about to be complete
+                number += 1
+                if data:
+                    sent += len(data)
+                    last_progress = clock()
+                    yield data
+        now = clock()
+        if now - last_progress > idle_seconds or now - started > max_seconds:
+            return
+        _release_connection()
+        sleep(POLL_SECONDS if now - started < FAST_POLL_FOR_SECONDS else SLOW_POLL_SECONDS)
+
+
+def _read(storage: Storage, key: str) -> bytes | None:
+    try:
+        with storage.open(key, "rb") as handle:
+            return bytes(handle.read())
+    except Exception:
+        return None
+
+
+def _file_from(storage: Storage, key: str, *, offset: int) -> Iterator[bytes]:
+    handle = storage.open(key, "rb")
+    try:
+        handle.seek(offset)
+        while chunk := handle.read(READ_CHUNK):
+            yield chunk
+    finally:
+        handle.close()
+
+
+def _release_connection() -> None:
+    """No connection is held while the stream sleeps (a waiting listener must not take one of
+    the database's few); the next look opens one again."""
+    if connection.in_atomic_block:
+        return  # the caller's transaction (tests run inside one) keeps its connection
+    close_old_connections()
+    connection.close()

@@ -1,0 +1,294 @@
+"""Listening while audio is made: parts written by the worker, the stream that serves them."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from rest_framework.test import APIClient
+
+from document_processing.models import Page
+from document_processing.tests.factories import document_with_pages
+from speech_processing import live, services, voices
+from speech_processing.engines.fake import FakeEngine
+from speech_processing.models import Audio
+from speech_processing.synthesis import synthesize_text
+from speech_processing.tests.factories import AudioFactory
+from users.models import User
+
+Capture = Callable[..., AbstractContextManager[Any]]
+TEXT = " ".join(f"Sentence number {n} is spoken here." for n in range(1, 9))
+
+
+@pytest.fixture(autouse=True)
+def _no_parts_left(settings: Any) -> Iterator[None]:
+    # Row ids start again in every test, so parts left by one would meet the next.
+    yield
+    shutil.rmtree(Path(settings.MEDIA_ROOT) / "audio-stream", ignore_errors=True)
+
+
+def page_of(owner: User, text: str = TEXT) -> Page:
+    page = document_with_pages(owner=owner, pages=1).pages.get()
+    Page.objects.filter(pk=page.pk).update(text=text, char_count=len(text))
+    return Page.objects.get(pk=page.pk)
+
+
+def generating(page: Page, user: User) -> Audio:
+    return AudioFactory.create(
+        page=page, status=Audio.Status.GENERATING, attempts=1, created_by=user
+    )
+
+
+def parts_of(audio: Audio, count: int) -> list[bytes]:
+    found = []
+    for number in range(count):
+        with default_storage.open(live.part_key(audio.pk, audio.attempts, number), "rb") as part:
+            found.append(part.read())
+    return found
+
+
+class Ticks:
+    """A clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.django_db
+def test_parts_are_the_start_of_the_final_file_and_the_row_counts_them(alice: User) -> None:
+    audio = generating(page_of(alice), alice)
+    clock = Ticks()
+    writer = live.PartWriter(audio.pk, audio.attempts, clock=clock)
+    seen: list[tuple[int, int]] = []  # (parts, sentences on the row) after each step
+
+    def step(part: Any) -> None:
+        writer(part)
+        clock.now += 0.6  # two engine calls a second
+        row = Audio.objects.get(pk=audio.pk)
+        seen.append((row.stream_parts, len(row.timings)))
+
+    output = synthesize_text(TEXT, engine=FakeEngine(), voice="alpha", on_part=step)
+    # The first part goes out with the first sentence; then about one a second.
+    assert seen[0] == (1, 1)
+    assert writer.written == seen[-1][0]
+    assert 3 <= writer.written < len(seen) - 1
+    parts = parts_of(audio, writer.written)
+    joined = b"".join(parts)
+    assert joined
+    assert output.mp3.startswith(joined)  # the rest, if any, comes with the final file
+    # The row's timings are the finished sentences, the same as the final ones so far.
+    row = Audio.objects.get(pk=audio.pk)
+    assert row.timings == output.timings()[: len(row.timings)]
+    writer.discard()
+    assert not any(
+        default_storage.exists(live.part_key(audio.pk, 1, n)) for n in range(writer.written)
+    )
+
+
+@pytest.mark.django_db
+def test_a_row_that_moved_on_stops_the_parts(alice: User) -> None:
+    audio = generating(page_of(alice), alice)
+    writer = live.PartWriter(audio.pk, audio.attempts, flush_seconds=0)
+    Audio.objects.filter(pk=audio.pk).update(lifetime_status=Audio.Lifetime.DELETED)
+    Audio.objects.filter(pk=audio.pk).update(status=Audio.Status.PENDING)  # released, say
+    output = synthesize_text(TEXT, engine=FakeEngine(), voice="alpha", on_part=writer)
+    assert output.mp3
+    assert writer.stopped
+    assert writer.written == 1  # the one part written before it noticed
+
+
+@pytest.mark.django_db
+def test_storage_trouble_stops_streaming_but_not_synthesis(
+    alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    audio = generating(page_of(alice), alice)
+
+    def refuse(*args: object, **kwargs: object) -> str:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(default_storage, "save", refuse)
+    writer = live.PartWriter(audio.pk, audio.attempts, flush_seconds=0)
+    output = synthesize_text(TEXT, engine=FakeEngine(), voice="alpha", on_part=writer)
+    assert output.mp3
+    assert (writer.stopped, writer.written) == (True, 0)
+
+
+@pytest.mark.django_db
+def test_the_worker_leaves_no_parts_behind(
+    alice: User, django_capture_on_commit_callbacks: Capture
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        audio = services.create_audio_record(page=page_of(alice), voice="fake:alpha", user=alice)
+    audio.refresh_from_db()
+    assert audio.status == Audio.Status.COMPLETED
+    assert audio.stream_parts >= 1  # it did stream
+    assert not default_storage.exists(f"audio-stream/{audio.pk}/1/00000.mp3")
+
+
+# --- The stream ----------------------------------------------------------------------------------
+
+
+class Script:
+    """Stands in for time: each sleep of the stream runs the next scripted change."""
+
+    def __init__(self, *changes: Callable[[], None]) -> None:
+        self.changes = list(changes)
+        self.clock = Ticks()
+
+    def sleep(self, seconds: float) -> None:
+        self.clock.now += seconds
+        if self.changes:
+            self.changes.pop(0)()
+
+
+def write_part(audio: Audio, number: int, data: bytes) -> None:
+    default_storage.save(live.part_key(audio.pk, audio.attempts, number), ContentFile(data))
+    Audio.objects.filter(pk=audio.pk).update(stream_parts=number + 1)
+
+
+def drain(stream: Iterator[bytes]) -> list[bytes]:
+    return list(stream)
+
+
+@pytest.mark.django_db
+def test_the_stream_sends_parts_as_they_come_then_the_rest_of_the_file(alice: User) -> None:
+    audio = generating(page_of(alice), alice)
+    final = bytes(range(256)) * 40
+
+    def complete() -> None:
+        key = default_storage.save("audio/streamed.mp3", ContentFile(final))
+        for number in range(2):  # the worker removes its parts when synthesis ends
+            default_storage.delete(live.part_key(audio.pk, 1, number))
+        Audio.objects.filter(pk=audio.pk).update(status=Audio.Status.COMPLETED, file_key=key)
+
+    script = Script(
+        lambda: None,  # nothing yet
+        lambda: write_part(audio, 0, final[:1000]),
+        lambda: write_part(audio, 1, final[1000:2500]),
+        lambda: None,  # parts gone, the row not yet complete: wait
+        complete,
+    )
+    chunks = drain(live.stream_bytes(audio.pk, sleep=script.sleep, clock=script.clock))
+    assert chunks[0] == final[:1000]
+    assert chunks[1] == final[1000:2500]
+    assert b"".join(chunks) == final
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("ending", ["failed", "deleted", "restarted"])
+def test_the_stream_ends_when_the_audio_cannot_be_continued(alice: User, ending: str) -> None:
+    audio = generating(page_of(alice), alice)
+
+    def end() -> None:
+        if ending == "failed":
+            Audio.objects.filter(pk=audio.pk).update(status=Audio.Status.FAILED)
+        elif ending == "deleted":
+            Audio.objects.filter(pk=audio.pk).update(lifetime_status=Audio.Lifetime.DELETED)
+        else:  # a new attempt starts from the beginning: what was sent cannot be continued
+            Audio.objects.filter(pk=audio.pk).update(attempts=2, stream_parts=0)
+
+    script = Script(lambda: write_part(audio, 0, b"first part"), end)
+    chunks = drain(live.stream_bytes(audio.pk, sleep=script.sleep, clock=script.clock))
+    assert chunks == [b"first part"]
+
+
+@pytest.mark.django_db
+def test_a_stream_that_receives_nothing_gives_up(alice: User) -> None:
+    audio = AudioFactory.create(page=page_of(alice), status=Audio.Status.PENDING)
+    script = Script()
+    assert drain(live.stream_bytes(audio.pk, sleep=script.sleep, clock=script.clock)) == []
+    assert live.STREAM_IDLE_SECONDS <= script.clock.now <= live.STREAM_IDLE_SECONDS + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_listening_starts_while_the_rest_is_still_being_made(alice: User, settings: Any) -> None:
+    # A slow engine (0.15 s a sentence) in a worker thread; the stream is read meanwhile.
+    settings.SPEECH_ENGINES = {**settings.SPEECH_ENGINES, "fake": {"delay_seconds": 0.15}}
+    voices.reset_caches()
+    audio = Audio.objects.create(
+        page=page_of(alice), voice="fake:alpha", engine="fake", created_by=alice
+    )  # pending, as the task finds it
+    worker = threading.Thread(target=services.synthesize_audio, kwargs={"audio_id": audio.pk})
+    worker.start()
+    status_at_first_bytes = None
+    received = []
+    try:
+        for chunk in live.stream_bytes(audio.pk):
+            if status_at_first_bytes is None:
+                status_at_first_bytes = Audio.objects.get(pk=audio.pk).status
+            received.append(chunk)
+    finally:
+        worker.join(timeout=60)
+    assert status_at_first_bytes == Audio.Status.GENERATING
+    audio.refresh_from_db()
+    assert audio.status == Audio.Status.COMPLETED
+    with default_storage.open(audio.file_key, "rb") as stored:
+        assert b"".join(received) == stored.read()
+
+
+# --- The endpoint --------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_made_audio_streams_as_its_download(
+    alice: User, alice_client: APIClient, django_capture_on_commit_callbacks: Capture
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        audio = services.create_audio_record(page=page_of(alice), voice="fake:alpha", user=alice)
+    response = alice_client.get(f"/api/v1/audios/{audio.pk}/stream/", HTTP_RANGE="bytes=0-9")
+    assert response.status_code == 206
+    assert response["Content-Type"] == "audio/mpeg"
+    assert len(b"".join(response.streaming_content)) == 10
+
+
+@pytest.mark.django_db
+def test_audio_being_made_is_streamed_without_a_length(
+    alice: User, alice_client: APIClient
+) -> None:
+    audio = generating(page_of(alice), alice)
+    write_part(audio, 0, b"\xff\xf3first frames")
+    key = default_storage.save("audio/whole.mp3", ContentFile(b"\xff\xf3first frames, and more"))
+    response = alice_client.get(f"/api/v1/audios/{audio.pk}/stream/")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "audio/mpeg"
+    assert response["Cache-Control"] == "no-store"
+    assert not response.has_header("Content-Length")
+    stream = iter(response.streaming_content)
+    assert next(stream) == b"\xff\xf3first frames"
+    Audio.objects.filter(pk=audio.pk).update(status=Audio.Status.COMPLETED, file_key=key)
+    assert b"".join(stream) == b", and more"
+
+
+@pytest.mark.django_db
+def test_the_stream_refuses_what_cannot_be_heard(
+    alice: User,
+    alice_client: APIClient,
+    charlie_client: APIClient,
+    anon_client: APIClient,
+) -> None:
+    page = page_of(alice)
+    failed = AudioFactory.create(page=page, status=Audio.Status.FAILED)
+    deleted = AudioFactory.create(
+        page=page, voice="fake:beta", lifetime_status=Audio.Lifetime.DELETED
+    )
+    pending = AudioFactory.create(page=page, voice="fake:beta", status=Audio.Status.PENDING)
+    cases = [
+        (alice_client, failed, 409),
+        (alice_client, deleted, 404),
+        (charlie_client, pending, 404),
+        (anon_client, pending, 401),
+    ]
+    for client, audio, status in cases:
+        response = client.get(f"/api/v1/audios/{audio.pk}/stream/")
+        assert response.status_code == status
+        assert response.json()["error"]["code"]

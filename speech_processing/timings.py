@@ -1,0 +1,80 @@
+"""Read-along: an audio's sentence timings, as JSON rows or as a WebVTT file.
+
+Each timing is ``{start, end, char_start, char_end}``: seconds into the audio, and character
+offsets into the page's plain ``text`` (the field the page API returns as ``text``, not its
+Markdown or HTML) as it was when the audio was made. The audio keeps the SHA-256 of that text;
+when the page has been edited since, its timings would point at the wrong words, so they are
+refused (409) rather than served.
+
+While an audio is being made its finished sentences are already recorded, so the list grows
+until the audio is complete.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from core.exceptions import Conflict, NotFound
+from sharing.policy import Action, require
+from speech_processing.models import Audio
+from speech_processing.synthesis import text_digest
+from users.models import User
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class AudioTimings:
+    timings: list[dict[str, Any]]
+    text: str  # the page text the character offsets index
+
+
+def audio_timings(*, user: User, audio: Audio) -> AudioTimings:
+    """The sentence timings of an audio the user may listen to (found by ``audio_detail``)."""
+    require(user, Action.VIEW, audio.page.document)
+    if audio.lifetime_status != Audio.Lifetime.ACTIVE:
+        raise NotFound(_("This audio is no longer available."))
+    if audio.status == Audio.Status.FAILED:
+        raise Conflict(_("This audio could not be made, so it has no timings."))
+    text = audio.page.text
+    if audio.text_digest and audio.text_digest != text_digest(text):
+        raise Conflict(
+            _("The page was edited after this audio was made; its timings no longer match it.")
+        )
+    return AudioTimings(timings=list(audio.timings or []), text=text)
+
+
+def webvtt(timings: list[dict[str, Any]], text: str) -> str:
+    """A WebVTT file with one cue per sentence, its words taken from ``text``."""
+    lines = ["WEBVTT", ""]
+    for number, timing in enumerate(timings, start=1):
+        words = _cue_text(text[int(timing["char_start"]) : int(timing["char_end"])])
+        if not words:
+            continue
+        lines += [
+            str(number),
+            f"{timestamp(float(timing['start']))} --> {timestamp(float(timing['end']))}",
+            words,
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def timestamp(seconds: float) -> str:
+    """Seconds as a WebVTT timestamp, hh:mm:ss.ttt."""
+    millis = max(round(seconds * 1000), 0)
+    hours, millis = divmod(millis, 3_600_000)
+    minutes, millis = divmod(millis, 60_000)
+    secs, millis = divmod(millis, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}"
+
+
+def _cue_text(words: str) -> str:
+    # One line per cue (a blank line would end it), and cue text is markup: escape it, which
+    # also keeps a "-->" in the page from reading as a timing line.
+    flat = _WHITESPACE.sub(" ", words).strip()
+    return flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
