@@ -150,7 +150,21 @@ def staff_saved(
 
 
 def staff_delete(*, staff: User, instance: models.Model, via: str) -> None:
-    """Delete an object for staff, its stored files too, and record what it was."""
+    """Delete an object for staff, its stored files too, and record what it was.
+
+    A person's account goes through the same deletion as when they ask themselves (exports,
+    audit anonymisation, people who lose shared documents told, a purge that survives crashes).
+    """
+    if isinstance(instance, User):
+        from users.deletion import start_account_deletion
+
+        with transaction.atomic():
+            record_staff_action(
+                staff=staff, action=StaffAction.Kind.DELETE, via=via, target=instance,
+                before=snapshot(instance),
+            )  # fmt: skip
+            start_account_deletion(user=instance)
+        return
     with transaction.atomic():
         keys = _stored_files(instance)
         record_staff_action(
@@ -174,6 +188,4 @@ def _stored_files(instance: models.Model) -> list[str]:
             .exclude(file_key="")
             .values_list("file_key", flat=True)
         )
-    if isinstance(instance, User):
-        return [key for document in instance.documents.all() for key in stored_files_of(document)]
     return []

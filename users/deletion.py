@@ -108,6 +108,12 @@ def request_account_deletion(
     A wrong password changes nothing. Asking twice is harmless (the first deletion stands).
     """
     verify_identity(user=user, password=password, request=request)
+    return start_account_deletion(user=user)
+
+
+def start_account_deletion(*, user: User) -> AccountDeletion:
+    """Make the account unusable at once and queue its purge (identity already checked, or a
+    staff member's decision). The purge is the same, whoever asked."""
     with transaction.atomic():
         account = User.objects.select_for_update().get(pk=user.pk)
         existing = AccountDeletion.objects.filter(user=account).first()

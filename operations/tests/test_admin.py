@@ -187,6 +187,30 @@ def test_deleting_documents_in_bulk_removes_their_files(
     assert StaffAction.objects.filter(action="delete").count() == 2
 
 
+def test_deleting_a_person_in_the_admin_runs_the_full_account_deletion(
+    boss: User, alice: User, bob: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.core import mail
+
+    from sharing.models import AccessLog, DocumentShare
+
+    document = document_with_pages(owner=alice, pages=1, file_key=stored("originals/a.pdf"))
+    DocumentShare.objects.create(document=document, shared_with=bob, permission="view_only")
+    AccessLog.objects.create(user=alice, document=document, action="play", outcome="success")
+    alice_id = alice.pk
+    with django_capture_on_commit_callbacks(execute=True):
+        response = browser_for(boss).post(url(User, "delete", alice_id), {"post": "yes"})
+    assert response.status_code == 302
+    assert not User.objects.filter(pk=alice_id).exists()
+    assert not Document.objects.filter(pk=document.pk).exists()
+    assert not default_storage.exists(document.file_key)
+    # The same purge as a person's own deletion: audit rows anonymised, bob told.
+    assert not AccessLog.objects.filter(user_id=alice_id).exists()
+    assert [m.to for m in mail.outbox] == [[bob.email]]
+    action = StaffAction.objects.get(action=StaffAction.Kind.DELETE)
+    assert action.before["email"] == "alice@example.com"
+
+
 def test_site_settings_changed_in_the_admin_are_recorded_and_apply(boss: User) -> None:
     client = browser_for(boss)
     assert client.get(url(SiteSettings, "changelist")).status_code == 302

@@ -321,3 +321,14 @@ def test_a_reused_file_counts_once_and_was_not_synthesised_again(alice: User) ->
     figures = selectors.daily(days=1)
     assert figures.characters == [1010]
     assert figures.audios == [3]
+
+
+def test_only_staff_see_the_dashboard_in_the_menu(alice: Any) -> None:
+    from users.tests.factories import UserFactory
+
+    person = Client()
+    person.force_login(alice)
+    assert 'href="/dashboard/"' not in person.get("/library/").content.decode()
+    staff = Client()
+    staff.force_login(UserFactory.create(email="staff@example.com", is_staff=True))
+    assert 'href="/dashboard/"' in staff.get("/library/").content.decode()
