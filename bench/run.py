@@ -82,6 +82,7 @@ def setup() -> Callable[[], None]:
 def groups() -> dict[str, list[Measure]]:
     from bench import (
         figures_api,
+        figures_cli,
         figures_core,
         figures_documents,
         figures_growth,
@@ -96,6 +97,7 @@ def groups() -> dict[str, list[Measure]]:
         "api": figures_api.FIGURES,
         "growth": figures_growth.FIGURES,
         "load": load.FIGURES,
+        "cli": figures_cli.FIGURES,
     }
 
 
