@@ -98,9 +98,10 @@ def run_raw_piper(texts: list[str]) -> Run:
     return Run(wall, samples / voice.config.sample_rate)
 
 
-def cli_convert(rounds: int = ROUNDS) -> list[Figure]:
+def cli_convert() -> list[Figure]:
     from document_processing import extraction
 
+    rounds = ROUNDS
     raw: list[Run] = []
     one: list[Run] = []
     two: list[Run] = []

@@ -87,6 +87,7 @@ def groups() -> dict[str, list[Measure]]:
         figures_documents,
         figures_growth,
         figures_speech,
+        figures_stream,
         load,
     )
 
@@ -98,6 +99,7 @@ def groups() -> dict[str, list[Measure]]:
         "growth": figures_growth.FIGURES,
         "load": load.FIGURES,
         "cli": figures_cli.FIGURES,
+        "stream": figures_stream.FIGURES,
     }
 
 

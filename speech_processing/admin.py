@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from operations.admin_audit import StaffAuditedAdmin
-from speech_processing.models import Audio, ListeningProgress, PlaybackPosition
+from speech_processing.models import Audio, Audiobook, ListeningProgress, PlaybackPosition
 
 
 @admin.register(Audio)
@@ -33,3 +33,15 @@ class ListeningProgressAdmin(StaffAuditedAdmin):
     search_fields = ["user__email", "document__title", "=document__id"]
     raw_id_fields = ["user", "document", "page", "audio"]
     list_select_related = ["user", "document", "page"]
+
+
+@admin.register(Audiobook)
+class AudiobookAdmin(StaffAuditedAdmin):
+    list_display = ["id", "document", "voice", "status", "pages_done", "pages_total",
+                    "created_by", "created_at"]  # fmt: skip
+    list_filter = ["status", "created_at"]
+    search_fields = ["voice", "document__title", "created_by__email", "=id"]
+    readonly_fields = ["file_key", "size_bytes", "duration_seconds", "chapters", "created_at",
+                       "completed_at"]  # fmt: skip
+    raw_id_fields = ["document", "created_by"]
+    list_select_related = ["document", "created_by"]

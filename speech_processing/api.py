@@ -24,9 +24,20 @@ from document_processing.selectors import page_detail
 from sharing.audit import audited
 from sharing.models import AccessLog
 from sharing.policy import Action, get_document, require
-from speech_processing import live, progress, samples, selectors, services, timings, voices
+from speech_processing import (
+    audiobooks,
+    live,
+    progress,
+    samples,
+    selectors,
+    services,
+    timings,
+    voices,
+)
 from speech_processing.models import Audio, ListeningProgress
 from speech_processing.serializers import (
+    AudiobookRequestSerializer,
+    AudiobookSerializer,
     AudioSerializer,
     GenerateSerializer,
     PageAudiosSerializer,
@@ -309,3 +320,64 @@ class DocumentProgressView(APIView):
             voice=data.get("voice"),
         )
         return Response(ProgressSerializer(saved).data)
+
+
+class DocumentAudiobookView(APIView):
+    throttle_classes = [GenerateThrottle]
+
+    @extend_schema(
+        request=AudiobookRequestSerializer,
+        responses={202: AudiobookSerializer},
+        tags=["audio"],
+        description="Make the whole document one M4B audiobook (AAC, a chapter per page) in one "
+        "voice: every page without audio in it gets its audio made first, as by generate "
+        "(permission and each page's quota apply). 409 while one in that voice is being made.",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        user = current_user(request)
+        document = get_document(user, pk)
+        with audited(
+            request._request, user=user, action=AccessLog.Action.GENERATE, document=document
+        ):
+            # Access first: a caller who may not generate learns nothing about the voices.
+            require(user, Action.GENERATE_AUDIO, document)
+            serializer = AudiobookRequestSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            voice = (
+                serializer.validated_data.get("voice")
+                or user.preferred_voice
+                or settings.SPEECH_DEFAULT_VOICE
+            )
+            book = audiobooks.start_audiobook(user=user, document=document, voice=voice)
+        return Response(AudiobookSerializer(book).data, status=status.HTTP_202_ACCEPTED)
+
+
+class AudiobookDetailView(APIView):
+    @extend_schema(responses={200: AudiobookSerializer}, tags=["audio"])
+    def get(self, request: Request, pk: int) -> Response:
+        book = audiobooks.audiobook_detail(user=current_user(request), audiobook_id=pk)
+        return Response(AudiobookSerializer(book).data)
+
+
+class AudiobookDownloadView(APIView):
+    @extend_schema(
+        responses={
+            (200, "audio/mp4"): OpenApiTypes.BINARY,
+            (206, "audio/mp4"): OpenApiTypes.BINARY,
+            302: OpenApiResponse(description="Redirect to a short-lived signed URL (S3)"),
+        },
+        tags=["audio"],
+    )
+    def get(self, request: Request, pk: int) -> HttpResponse | StreamingHttpResponse:
+        user = current_user(request)
+        book = audiobooks.audiobook_detail(user=user, audiobook_id=pk)
+        with audited(
+            request._request, user=user, action=AccessLog.Action.DOWNLOAD, document=book.document
+        ):
+            audiobooks.require_downloadable(user=user, book=book)
+        if settings.STORAGE_BACKEND == "s3":
+            return HttpResponseRedirect(default_storage.url(book.file_key))
+        return ranged_file_response(
+            request._request, storage=default_storage, key=book.file_key,
+            content_type="audio/mp4", filename=f"audiobook-{book.document_id}.m4b",
+        )  # fmt: skip

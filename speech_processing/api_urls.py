@@ -16,4 +16,15 @@ urlpatterns = [
     path(
         "documents/<id:pk>/progress/", api.DocumentProgressView.as_view(), name="document-progress"
     ),
+    path(
+        "documents/<id:pk>/audiobook/",
+        api.DocumentAudiobookView.as_view(),
+        name="document-audiobook",
+    ),
+    path("audiobooks/<id:pk>/", api.AudiobookDetailView.as_view(), name="audiobook-detail"),
+    path(
+        "audiobooks/<id:pk>/download/",
+        api.AudiobookDownloadView.as_view(),
+        name="audiobook-download",
+    ),
 ]

@@ -37,7 +37,10 @@ from users.models import User
 
 logger = logging.getLogger(__name__)
 
-FLUSH_SECONDS = 1.0  # after the first part, at most about one part a second
+# The first parts go out as soon as each engine call is encoded (a player needs a few seconds
+# of audio to start); after those, about one part a second, to keep writes few.
+EAGER_PARTS = 4
+FLUSH_SECONDS = 1.0
 POLL_SECONDS = 0.1  # how often a waiting stream looks again (first seconds)
 SLOW_POLL_SECONDS = 0.5  # ... and after that
 FAST_POLL_FOR_SECONDS = 5.0
@@ -79,7 +82,7 @@ class PartWriter:
         self._sentences.extend(part.sentences)
         if part.mp3:
             self._pending.append(part.mp3)
-        due = not self.written or self.clock() - self._last_flush >= self.flush_seconds
+        due = self.written < EAGER_PARTS or self.clock() - self._last_flush >= self.flush_seconds
         if self._pending and due:
             self.flush()
 

@@ -127,3 +127,52 @@ class ListeningProgress(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} on page {self.page_id} of document {self.document_id}"
+
+
+class Audiobook(models.Model):
+    """A whole document as one M4B file: AAC audio with a chapter per page, in one voice.
+
+    Made by a background job that first has every page's audio made (each page as any other
+    audio: permissions, quota and reuse apply), then joins them. The pages' audio stays, so a
+    job interrupted at any point starts again where it was.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        GENERATING = "generating", _("Generating")
+        COMPLETED = "completed", _("Completed")
+        FAILED = "failed", _("Failed")
+
+    document = models.ForeignKey(
+        "document_processing.Document", on_delete=models.CASCADE, related_name="audiobooks"
+    )
+    voice = models.CharField(max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    error_message = models.TextField(blank=True)
+    pages_total = models.PositiveIntegerField(default=0)
+    pages_done = models.PositiveIntegerField(default=0)
+    file_key = models.CharField(max_length=500, blank=True)
+    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    # [{title, start, end}] in seconds, one per page.
+    chapters = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One book per document and voice being made at a time.
+            models.UniqueConstraint(
+                fields=["document", "voice"],
+                condition=Q(status__in=["pending", "generating"]),
+                name="audiobook_one_in_progress",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.voice} audiobook of document {self.document_id}"

@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from core.serializer_fields import StrictCharField
 from document_processing.serializers import UserSummarySerializer
-from speech_processing.models import Audio, ListeningProgress
+from speech_processing.models import Audio, Audiobook, ListeningProgress
 
 
 class AudioSerializer(serializers.ModelSerializer[Audio]):
@@ -60,6 +60,37 @@ class TimingSerializer(serializers.Serializer[dict[str, Any]]):
     char_end = serializers.IntegerField(
         help_text="Offset just past the sentence's last character in the page's plain `text`."
     )
+
+
+class ChapterSerializer(serializers.Serializer[dict[str, Any]]):
+    title = serializers.CharField()
+    start = serializers.FloatField()
+    end = serializers.FloatField()
+
+
+class AudiobookSerializer(serializers.ModelSerializer[Audiobook]):
+    created_by = UserSummarySerializer(read_only=True, allow_null=True)
+    chapters = ChapterSerializer(many=True, read_only=True)
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Audiobook
+        fields = [
+            "id", "document", "voice", "status", "error_message", "pages_total", "pages_done",
+            "size_bytes", "duration_seconds", "chapters", "created_by", "created_at",
+            "completed_at", "download_url",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_download_url(self, book: Audiobook) -> str | None:
+        if book.status != Audiobook.Status.COMPLETED or not book.file_key:
+            return None
+        return reverse("audiobook-download", kwargs={"pk": book.pk})
+
+
+class AudiobookRequestSerializer(serializers.Serializer[dict[str, Any]]):
+    voice = StrictCharField(max_length=200, required=False)
 
 
 class StrictIdField(serializers.IntegerField):

@@ -6,7 +6,7 @@ from celery import Task, shared_task
 from django.conf import settings
 
 from core.retry import backoff_seconds
-from speech_processing import services
+from speech_processing import audiobooks, services
 
 
 def retry_countdown(retries: int) -> float:
@@ -31,3 +31,16 @@ def generate_audio_task(self: Task, audio_id: int) -> None:
 @shared_task(name="speech_processing.sweep_stuck_audio")
 def sweep_stuck_audio_task() -> dict[str, int]:
     return services.sweep_stuck_audio()
+
+
+# How often a whole-document audiobook looks again at pages still being made.
+AUDIOBOOK_POLL_SECONDS = 5.0
+
+
+@shared_task(bind=True, name="speech_processing.make_audiobook")
+def make_audiobook_task(self: Task, audiobook_id: int) -> None:
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    step = audiobooks.advance_audiobook(audiobook_id=audiobook_id, redelivered=redelivered)
+    # (Run eagerly, as in tests, a step is not queued again: it would run at once, in a loop.)
+    if step is audiobooks.Step.WAITING and not self.request.is_eager:
+        make_audiobook_task.apply_async(args=(audiobook_id,), countdown=AUDIOBOOK_POLL_SECONDS)

@@ -197,10 +197,12 @@ def test_extraction_growth_measures_the_service_beside_raw_pdfium() -> None:
 def test_synthesis_growth_rounds_and_names(monkeypatch: pytest.MonkeyPatch) -> None:
     from bench import figures_growth, figures_speech
 
-    measured: list[tuple[int, int]] = []
+    measured: list[tuple[int, int, bool]] = []
 
-    def fake_measure(text: str, *, rounds: int = 3) -> figures_speech.SynthesisRuns:
-        measured.append((len(text), rounds))
+    def fake_measure(
+        text: str, *, rounds: int = 3, raw: bool = True
+    ) -> figures_speech.SynthesisRuns:
+        measured.append((len(text), rounds, raw))
         return figures_speech.SynthesisRuns(
             len(text), [len(text) / 100] * rounds, [len(text) / 15] * rounds,
             [len(text) / 110] * rounds, [len(text) / 15] * rounds,
@@ -213,10 +215,12 @@ def test_synthesis_growth_rounds_and_names(monkeypatch: pytest.MonkeyPatch) -> N
         "growth_synth_s_n3000",
         "growth_synth_s_n20000",
     ]
-    assert [rounds for _, rounds in measured] == [3, 3, 1]
+    assert [(rounds, raw) for _, rounds, raw in measured] == [(3, True), (3, True), (1, False)]
     assert measured[1][0] == 3_038  # the synth_rtf page: measured once when both run
     assert figures[2].value == pytest.approx(measured[2][0] / 100, abs=0.001)
     assert "one round" in figures[2].note
+    assert figures[2].baseline is None  # the largest point has no raw-Piper baseline
+    assert figures[0].baseline is not None
     assert "median of 3" in figures[0].note
 
 

@@ -376,7 +376,10 @@ URL_IMPORT_ALLOW_LOOPBACK = env_bool("URL_IMPORT_ALLOW_LOOPBACK", False)
 DOCUMENT_EXTRACTORS: dict[str, str] = {}
 
 # Stored files that belong to a document besides its original (for deletion and export).
-STORED_FILE_COLLECTORS = ["speech_processing.services.stored_files_of_document"]
+STORED_FILE_COLLECTORS = [
+    "speech_processing.services.stored_files_of_document",
+    "speech_processing.audiobooks.stored_files_of_document",
+]
 # Asked just before stored files are deleted: which of them a row still names (shared audio).
 STORED_FILE_IN_USE = ["speech_processing.reuse.stored_files_in_use"]
 

@@ -22,7 +22,7 @@ from document_processing.models import Document, Page
 from document_processing.tests.factories import document_with_pages
 from exports.models import Export
 from sharing.models import DocumentShare
-from speech_processing.models import Audio
+from speech_processing.models import Audio, Audiobook
 from users.models import User
 from users.tests.factories import DEFAULT_PASSWORD, UserFactory
 
@@ -41,6 +41,7 @@ class World:
     share_by_owner: int  # alice → the view_only person
     share_by_sharer: int  # the can_share person → a friend of theirs
     export_id: int  # the owner's finished export
+    audiobook_id: int  # the owner's finished audiobook of the document
 
 
 def build_world() -> World:
@@ -75,8 +76,13 @@ def build_world() -> World:
         user=owner, status=Export.Status.COMPLETED, size_bytes=2,
         file_key=default_storage.save("exports/matrix.zip", ContentFile(b"PK")),
     )  # fmt: skip
+    book_key = default_storage.save("audiobooks/matrix.m4b", ContentFile(b"\x00" * 64))
+    book = Audiobook.objects.create(
+        document=document, voice="fake:alpha", created_by=owner, file_key=book_key,
+        status=Audiobook.Status.COMPLETED, size_bytes=64,
+    )  # fmt: skip
     return World(people, document, page.pk, audio.pk, failed.pk, shares["view_only"].pk,
-                 by_sharer.pk, export.pk)  # fmt: skip
+                 by_sharer.pk, export.pk, book.pk)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -152,6 +158,13 @@ ROWS = [
         lambda w: f"/api/v1/audios/{w.audio_id}/timings/?format=vtt", ALL_SEE),
     Row("get", "/api/v1/audios/{id}/stream/",
         lambda w: f"/api/v1/audios/{w.audio_id}/stream/", ALL_SEE),
+    Row("post", "/api/v1/documents/{id}/audiobook/",
+        lambda w: f"/api/v1/documents/{D(w)}/audiobook/", (202, 202, 202, 403, 404, 401),
+        body={"voice": "fake:beta"}),
+    Row("get", "/api/v1/audiobooks/{id}/", lambda w: f"/api/v1/audiobooks/{w.audiobook_id}/",
+        ALL_SEE),
+    Row("get", "/api/v1/audiobooks/{id}/download/",
+        lambda w: f"/api/v1/audiobooks/{w.audiobook_id}/download/", ALL_SEE),
     Row("get", "/api/v1/documents/{id}/progress/",
         lambda w: f"/api/v1/documents/{D(w)}/progress/", ALL_SEE),
     # Everyone who may listen keeps their own place.

@@ -248,7 +248,7 @@ def test_a_made_audio_streams_as_its_download(
     response = alice_client.get(f"/api/v1/audios/{audio.pk}/stream/", HTTP_RANGE="bytes=0-9")
     assert response.status_code == 206
     assert response["Content-Type"] == "audio/mpeg"
-    assert len(b"".join(response.streaming_content)) == 10
+    assert len(b"".join(response.streaming_content)) == 10  # type: ignore[attr-defined]
 
 
 @pytest.mark.django_db
@@ -263,7 +263,7 @@ def test_audio_being_made_is_streamed_without_a_length(
     assert response["Content-Type"] == "audio/mpeg"
     assert response["Cache-Control"] == "no-store"
     assert not response.has_header("Content-Length")
-    stream = iter(response.streaming_content)
+    stream = iter(response.streaming_content)  # type: ignore[attr-defined]
     assert next(stream) == b"\xff\xf3first frames"
     Audio.objects.filter(pk=audio.pk).update(status=Audio.Status.COMPLETED, file_key=key)
     assert b"".join(stream) == b", and more"

@@ -188,7 +188,9 @@
     if (!dragging) {
       seekbar.value = String(Math.floor(position));
     }
-    timeText.textContent = `${clock(position)} / ${clock(total)}`;
+    // While it is made, the length is not known yet: the position alone.
+    const streamingNow = current && current.streaming && !total;
+    timeText.textContent = streamingNow ? clock(position) : `${clock(position)} / ${clock(total)}`;
     seekbar.setAttribute(
       "aria-valuetext",
       format(t.positionOf, { position: clock(position), duration: clock(total) })

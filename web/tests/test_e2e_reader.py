@@ -24,6 +24,7 @@ from document_processing.models import Document, Page
 from document_processing.tests.factories import document_with_pages
 from sharing.models import DocumentShare
 from speech_processing import services, voices
+from speech_processing.engines.fake import FakeEngine
 from speech_processing.models import Audio, ListeningProgress, PlaybackPosition
 from users.models import User
 from users.tests.factories import UserFactory
@@ -188,20 +189,17 @@ def test_the_owner_makes_audio_and_listens(sessions: Any) -> None:
 
     # Generate: the answer comes back at once, the player starts on the audio's stream (from
     # its first sentence, while the rest is made), and the page follows it until it is made.
-    with tab.expect_response(lambda response: "/stream/" in response.url) as streamed:
-        with tab.expect_response(lambda response: response.request.method == "POST") as generated:
-            tab.click("#reader-generate-button")
+    is_stream = lambda response: "/stream/" in response.url  # noqa: E731
+    is_post = lambda response: response.request.method == "POST"  # noqa: E731
+    with tab.expect_response(is_stream) as streamed, tab.expect_response(is_post) as generated:
+        tab.click("#reader-generate-button")
     assert generated.value.status == 202
     assert streamed.value.status in {200, 206}
     expect(tab.locator("#reader-generate-status")).to_have_text(
         "The audio is ready.", timeout=WAIT_MS
     )
     audio = Audio.objects.get(page=first)
-    session.wait_audio(
-        f"audio.dataset.audioId === '{audio.pk}' && !audio.paused && audio.currentTime > 0.2"
-    )
-    tab.click("#reader-toggle")  # pause: the steps below start it again
-    session.audio("audio.currentTime = 0")
+    session.wait_audio(f"audio.dataset.audioId === '{audio.pk}' && !audio.paused")
     row = tab.locator(f'.reader-audio[data-audio-id="{audio.pk}"]')
     expect(row).to_contain_text("Completed")
     expect(row).to_contain_text("made by reader-owner@example.com")
@@ -218,8 +216,7 @@ def test_the_owner_makes_audio_and_listens(sessions: Any) -> None:
         "Audio in this voice exists or is being made."
     )
 
-    # Play: the position advances.
-    tab.click("#reader-toggle")
+    # It plays: the position advances.
     session.wait_audio("!audio.paused && audio.currentTime > 0.5")
     expect(tab.locator("#reader-toggle")).to_have_text("Pause")
     session.shot("3-playing")
@@ -408,6 +405,11 @@ def test_the_sentence_being_read_is_highlighted_and_a_click_seeks_to_it(sessions
     expect(tab.locator("#reader-follow")).to_be_hidden()
 
 
+# Sentences the engine speaks before it is held: a browser starts playing an MP3 stream once
+# it has a second or two of it.
+HOLD_AFTER = 3
+
+
 def test_generated_audio_plays_from_its_first_sentence_while_the_rest_is_made(
     sessions: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -418,13 +420,14 @@ def test_generated_audio_plays_from_its_first_sentence_while_the_rest_is_made(
     Page.objects.filter(pk=page.pk).update(text=SPOKEN.strip(), char_count=len(SPOKEN.strip()))
 
     # A worker in a thread (not eager in the request), whose engine holds every sentence after
-    # the first until the test lets it go: the audio is surely still being made meanwhile.
+    # the first few until the test lets it go: the audio is surely still being made meanwhile.
     engine = voices.get_engine("fake")
+    assert isinstance(engine, FakeEngine)
     release = threading.Event()
     speak = engine.synthesize
 
     def held(text: str, *, voice: str) -> Any:
-        if len(engine.calls) >= 1:
+        if len(engine.calls) >= HOLD_AFTER:
             release.wait(timeout=WAIT_MS / 1000)
         return speak(text, voice=voice)
 
@@ -448,17 +451,6 @@ def test_generated_audio_plays_from_its_first_sentence_while_the_rest_is_made(
     session.open(f"/pages/{page.pk}/")
     try:
         tab.click("#reader-generate-button")
-        import time as _t
-        _t.sleep(4)
-        import urllib.request as _u
-        _req = _u.Request(session.base + f"/api/v1/audios/{Audio.objects.get(page=page).pk}/stream/", headers={"Cookie": "sessionid=" + session.context.cookies()[0]["value"]})
-        try:
-            _r = _u.urlopen(_req, timeout=3)
-            print("DEBUGHTTP", _r.status, dict(_r.headers))
-            print("DEBUGREAD", len(_r.read1(100000)))
-        except Exception as _e:
-            print("DEBUGERR", repr(_e))
-        print("DEBUG", session.audio("[audio.src, audio.readyState, audio.networkState, audio.error && audio.error.code, audio.currentTime, audio.paused, audio.buffered.length]"), list(Audio.objects.values("status", "stream_parts", "attempts")), len(engine.calls))
         session.wait_audio("!audio.paused && audio.currentTime > 0.3")
         audio = Audio.objects.get(page=page)
         assert audio.status == Audio.Status.GENERATING  # heard before it was made
@@ -479,4 +471,4 @@ def test_generated_audio_plays_from_its_first_sentence_while_the_rest_is_made(
     # The same stream plays on, into the made file, to its end.
     session.audio("audio.playbackRate = 16")
     session.wait_audio("audio.ended")
-    assert session.audio("Math.abs(audio.duration - %f) < 0.5" % audio.duration_seconds)
+    assert session.audio(f"Math.abs(audio.duration - {audio.duration_seconds or 0}) < 0.5")

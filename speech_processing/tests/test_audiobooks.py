@@ -1,0 +1,210 @@
+"""Whole-document audiobooks: the pages' audio made as needed, then one M4B with chapters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import av
+import pytest
+from django.core.files.storage import default_storage
+from rest_framework.test import APIClient
+
+from document_processing.models import Document, Page
+from document_processing.services import delete_document
+from document_processing.tests.factories import document_with_pages
+from sharing.models import DocumentShare
+from speech_processing import audiobooks, services
+from speech_processing.audiobooks import Step, advance_audiobook, start_audiobook
+from speech_processing.models import Audio, Audiobook
+from users.models import User
+
+pytestmark = pytest.mark.django_db
+Capture = Callable[..., AbstractContextManager[Any]]
+
+
+@pytest.fixture
+def document(alice: User) -> Document:
+    document = document_with_pages(owner=alice, pages=3, title="A Small Book")
+    Document.objects.filter(pk=document.pk).update(author="Ada Writer")
+    for page in document.pages.all():
+        text = f"This is page {page.number}. It has two sentences."
+        Page.objects.filter(pk=page.pk).update(text=text, title=f"Chapter {page.number}")
+    return Document.objects.get(pk=document.pk)
+
+
+def run(book: Audiobook, capture: Capture, **options: Any) -> Step:
+    """One step of the job, with the page audio it asks for made at once (as workers would)."""
+    with capture(execute=True):
+        return advance_audiobook(audiobook_id=book.pk, **options)
+
+
+def test_a_book_is_made_from_the_pages_audio_with_a_chapter_each(
+    alice: User, document: Document, django_capture_on_commit_callbacks: Capture, tmp_path: Path
+) -> None:
+    second = document.pages.get(number=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        made_before = services.create_audio_record(page=second, voice="fake:alpha", user=alice)
+    book = start_audiobook(user=alice, document=document, voice="fake:alpha")
+    assert (book.status, book.pages_total) == (Audiobook.Status.PENDING, 3)
+
+    # The first step asks for the two pages without audio in that voice, and waits for them.
+    assert run(book, django_capture_on_commit_callbacks) is Step.WAITING
+    book.refresh_from_db()
+    assert (book.status, book.pages_done) == (Audiobook.Status.PENDING, 1)
+    assert Audio.objects.filter(page__document=document, voice="fake:alpha").count() == 3
+
+    # Once they are made, the next step writes the book.
+    assert run(book, django_capture_on_commit_callbacks) is Step.DONE
+    book.refresh_from_db()
+    assert book.status == Audiobook.Status.COMPLETED, book.error_message
+    assert book.pages_done == 3
+    assert [chapter["title"] for chapter in book.chapters] == [
+        "Chapter 1", "Chapter 2", "Chapter 3",
+    ]  # fmt: skip
+    durations = [
+        Audio.objects.get(page__document=document, page__number=n, voice="fake:alpha")
+        for n in (1, 2, 3)
+    ]
+    assert durations[1].pk == made_before.pk  # the page already made was used as it was
+    for chapter, audio in zip(book.chapters, durations, strict=True):
+        assert chapter["end"] - chapter["start"] == pytest.approx(audio.duration_seconds, abs=0.1)
+    assert book.duration_seconds == pytest.approx(book.chapters[-1]["end"])
+
+    # It is an M4B: AAC, the title and author, and the chapters.
+    local = tmp_path / "book.m4b"
+    with default_storage.open(book.file_key, "rb") as stored:
+        local.write_bytes(stored.read())
+    assert local.stat().st_size == book.size_bytes
+    with av.open(str(local)) as container:
+        assert container.streams.audio[0].codec_context.name == "aac"
+        assert container.metadata.get("title") == "A Small Book"
+        assert container.metadata.get("artist") == "Ada Writer"
+        chapters = container.chapters()
+        assert [chapter["metadata"].get("title") for chapter in chapters] == [
+            "Chapter 1", "Chapter 2", "Chapter 3",
+        ]  # fmt: skip
+        assert float(container.duration or 0) / av.time_base == pytest.approx(
+            book.duration_seconds, abs=0.3
+        )
+    with local.open("rb") as handle:
+        assert b"M4B " in handle.read(64)  # the brand players know audiobooks by
+
+
+def test_the_api_starts_follows_and_downloads_a_book(
+    alice: User,
+    alice_client: APIClient,
+    document: Document,
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    response = alice_client.post(
+        f"/api/v1/documents/{document.pk}/audiobook/", {"voice": "fake:beta"}
+    )
+    assert response.status_code == 202, response.json()
+    body = response.json()
+    assert (body["status"], body["voice"], body["download_url"]) == ("pending", "fake:beta", None)
+    again = alice_client.post(f"/api/v1/documents/{document.pk}/audiobook/", {"voice": "fake:beta"})
+    assert again.status_code == 409
+    book = Audiobook.objects.get(pk=body["id"])
+    while run(book, django_capture_on_commit_callbacks) is Step.WAITING:
+        pass
+    detail = alice_client.get(f"/api/v1/audiobooks/{book.pk}/").json()
+    assert detail["status"] == "completed"
+    assert detail["pages_done"] == detail["pages_total"] == 3
+    assert len(detail["chapters"]) == 3
+    download = alice_client.get(detail["download_url"], HTTP_RANGE="bytes=0-99")
+    assert download.status_code == 206
+    assert download["Content-Type"] == "audio/mp4"
+    assert len(b"".join(download.streaming_content)) == 100  # type: ignore[attr-defined]
+
+
+def test_a_page_without_quota_left_fails_the_book_with_a_reason(
+    alice: User, document: Document, settings: Any, django_capture_on_commit_callbacks: Capture
+) -> None:
+    settings.AUDIO_MAX_PER_PAGE = 1
+    third = document.pages.get(number=3)
+    Audio.objects.create(
+        page=third, voice="fake:beta", engine="fake", status=Audio.Status.COMPLETED,
+        lifetime_status=Audio.Lifetime.DELETED,
+    )  # fmt: skip
+    book = start_audiobook(user=alice, document=document, voice="fake:alpha")
+    assert run(book, django_capture_on_commit_callbacks) is Step.DONE
+    book.refresh_from_db()
+    assert book.status == Audiobook.Status.FAILED
+    assert book.error_message.startswith("Page 3: ")
+    assert not book.file_key
+
+
+def test_someone_no_longer_allowed_to_make_audio_gets_no_book(
+    alice: User, bob: User, document: Document, django_capture_on_commit_callbacks: Capture
+) -> None:
+    share = DocumentShare.objects.create(
+        document=document, shared_with=bob, permission="collaborator", shared_by=alice
+    )
+    book = start_audiobook(user=bob, document=document, voice="fake:alpha")
+    share.permission = "view_only"
+    share.save()
+    assert run(book, django_capture_on_commit_callbacks) is Step.DONE
+    book.refresh_from_db()
+    assert book.status == Audiobook.Status.FAILED
+    assert book.error_message == audiobooks.GONE
+    assert not Audio.objects.filter(page__document=document).exists()
+
+
+def test_a_page_whose_audio_fails_fails_the_book(
+    alice: User, document: Document, django_capture_on_commit_callbacks: Capture
+) -> None:
+    Page.objects.filter(document=document, number=2).update(text="FAKE_PERMANENT_ERROR here.")
+    book = start_audiobook(user=alice, document=document, voice="fake:alpha")
+    assert run(book, django_capture_on_commit_callbacks) is Step.WAITING
+    assert run(book, django_capture_on_commit_callbacks) is Step.DONE
+    book.refresh_from_db()
+    assert book.status == Audiobook.Status.FAILED
+    assert book.error_message.startswith("Page 2 could not be read aloud: ")
+
+
+def test_a_job_whose_worker_died_is_taken_over_and_reuses_what_was_made(
+    alice: User, document: Document, django_capture_on_commit_callbacks: Capture
+) -> None:
+    book = start_audiobook(user=alice, document=document, voice="fake:alpha")
+    assert run(book, django_capture_on_commit_callbacks) is Step.WAITING
+    made = set(Audio.objects.values_list("pk", flat=True))
+    # The worker dies while writing the book: the row stays generating.
+    Audiobook.objects.filter(pk=book.pk).update(status=Audiobook.Status.GENERATING)
+    assert run(book, django_capture_on_commit_callbacks) is Step.DONE  # not ours to take
+    book.refresh_from_db()
+    assert book.status == Audiobook.Status.GENERATING
+    # The broker hands the message out again: the new worker goes on from there.
+    assert run(book, django_capture_on_commit_callbacks, redelivered=True) is Step.DONE
+    book.refresh_from_db()
+    assert book.status == Audiobook.Status.COMPLETED
+    assert set(Audio.objects.values_list("pk", flat=True)) == made  # nothing made twice
+
+
+def test_bad_requests_are_refused_and_leave_nothing(
+    alice_client: APIClient, bob_client: APIClient, alice: User, document: Document
+) -> None:
+    url = f"/api/v1/documents/{document.pk}/audiobook/"
+    unknown = alice_client.post(url, {"voice": "nobody:here"})
+    assert unknown.status_code == 400
+    assert "voice" in unknown.json()["error"]["fields"]
+    assert bob_client.post(url, {"voice": "fake:alpha"}).status_code == 404
+    empty = Document.objects.create(owner=alice, title="Empty", status=Document.Status.COMPLETED)
+    assert alice_client.post(f"/api/v1/documents/{empty.pk}/audiobook/").status_code == 409
+    assert not Audiobook.objects.exists()
+
+
+def test_deleting_the_document_removes_the_book_file(
+    alice: User, document: Document, django_capture_on_commit_callbacks: Capture
+) -> None:
+    book = start_audiobook(user=alice, document=document, voice="fake:alpha")
+    while run(book, django_capture_on_commit_callbacks) is Step.WAITING:
+        pass
+    book.refresh_from_db()
+    assert default_storage.exists(book.file_key)
+    with django_capture_on_commit_callbacks(execute=True):
+        delete_document(user=alice, document=document)
+    assert not default_storage.exists(book.file_key)
+    assert not Audiobook.objects.exists()
