@@ -2,40 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from typing import Any
 
 import pytest
 from django.test import Client
 
+from core.tests.browser import CHROMIUM, CHROMIUM_ARGS, E2E_MARKS
 from document_processing.models import Page
 from document_processing.tests.factories import document_with_pages
 from speech_processing import services
 from speech_processing.models import Audio
 from users.tests.factories import UserFactory
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason="needs Chromium (apt install chromium; .ci/run installs it)",
-    ),
-]
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
+pytestmark = E2E_MARKS
 
 
 @pytest.fixture

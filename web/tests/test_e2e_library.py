@@ -7,8 +7,6 @@ Screenshots of each step go to e2e-artifacts/library/.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.db import transaction
 
+from core.tests.browser import CHROMIUM, CHROMIUM_ARGS, E2E_MARKS
 from document_processing import services as document_services
 from document_processing.models import Document
 from document_processing.tests.extractors.pdf_samples import report_pdf
@@ -24,27 +23,10 @@ from sharing.models import DocumentShare
 from users.models import User
 from users.tests.factories import DEFAULT_PASSWORD, UserFactory
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "e2e-artifacts" / "library"
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason="needs Chromium (apt install chromium; .ci/run installs it)",
-    ),
-]
+pytestmark = E2E_MARKS
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # How long the page may take to show what the test waits for (not a speed assertion).
 WAIT_MS = 20_000
 

@@ -5,9 +5,7 @@ Screenshots of each step are written under e2e-artifacts/ (git-ignored).
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.test import Client
 
+from core.tests.browser import CHROMIUM, CHROMIUM_ARGS, E2E_MARKS
 from document_processing.extraction import page_from_markdown
 from document_processing.models import Document, Page
 from document_processing.tests.factories import document_with_pages
@@ -33,32 +32,12 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext
     from playwright.sync_api import Page as Tab
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(settings.BASE_DIR) / "e2e-artifacts"
 WAIT_MS = 20_000
 PLAYER = "const audio = document.getElementById('reader-audio');"
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM),
-        reason="needs Chromium (apt install chromium; .ci/run installs it)",
-    ),
-]
+pytestmark = E2E_MARKS
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--mute-audio",
-    # Continuous play starts the next page's audio without a click, as after a user's gesture.
-    "--autoplay-policy=no-user-gesture-required",
-]
 
 # About 30 s of speech from the fake engine (60 ms a character): long enough to skip around in.
 SPOKEN = "A sentence to listen to, read aloud page by page. " * 10
