@@ -9,7 +9,7 @@ a chapter starts where its file's decoded audio begins, counted in samples.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -44,9 +44,17 @@ class ChapterMark:
 
 
 def write_m4b(
-    path: Path, chapters: Sequence[Chapter], *, title: str, author: str = ""
+    path: Path,
+    chapters: Sequence[Chapter],
+    *,
+    title: str,
+    author: str = "",
+    on_chapter: Callable[[], None] | None = None,
 ) -> list[ChapterMark]:
-    """Write the book to `path`; return where each chapter starts and ends."""
+    """Write the book to `path`; return where each chapter starts and ends.
+
+    `on_chapter` is called after each chapter is encoded (a progress display, say).
+    """
     import av
 
     if not chapters:
@@ -68,6 +76,8 @@ def write_m4b(
                 seconds = _append(book, stream, chapter.mp3, rate)
                 marks.append(ChapterMark(chapter.title, position, position + seconds))
                 position += seconds
+                if on_chapter is not None:
+                    on_chapter()
             for packet in stream.encode(None):
                 book.mux(packet)
             book.set_chapters(
