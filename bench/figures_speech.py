@@ -128,7 +128,7 @@ def synthesis() -> list[Figure]:
 
 
 _WORKER_SCRIPT = """
-import json, os, resource, sys
+import json, os, sys
 import django
 django.setup()
 from django.core.management import call_command
@@ -142,7 +142,11 @@ owner = User.objects.create_user(email="worker@example.com", password="bench pw 
 page = _page(owner, PAGE_TEXT)
 audio = Audio.objects.create(page=page, voice="piper:" + VOICE, engine="piper", created_by=owner)
 services.synthesize_audio(audio_id=audio.pk)
-print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over fork and exec, so a child of
+# a big bench process would report the parent's size.
+with open("/proc/self/status") as status:
+    hwm_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+print(json.dumps({"peak_mb": hwm_kb / 1024}))
 """
 
 
