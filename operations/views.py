@@ -13,14 +13,18 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.exceptions import ValidationError
+from exports.audit_log import export_audit_log, key_for, parse_month
 from operations import charts, selectors, services
 from operations.forms import (
     WINDOWS,
@@ -36,13 +40,13 @@ from users.models import User
 PAGE_SIZE = 25
 RECENT_FAILURES = 10
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def staff_only(view: View) -> View:
     @login_required
     @wraps(view)
-    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not (request.user.is_active and request.user.is_staff):
             raise Http404
         return view(request, *args, **kwargs)
@@ -126,11 +130,51 @@ def activity(request: HttpRequest) -> HttpResponse:
         outcome=filters.get("outcome") or "",
     )
     page, query_string = _page(request, entries)
+    exported = request.GET.get("exported", "")
+    try:
+        download = reverse(
+            "operations:audit-download", kwargs={"month": f"{parse_month(exported):%Y-%m}"}
+        )
+    except ValidationError:
+        download = ""
     return render(
         request,
         "operations/activity.html",
-        {"section": "activity", "form": form, "page_obj": page, "query_string": query_string},
-    )
+        {
+            "section": "activity", "form": form, "page_obj": page,
+            "query_string": query_string, "audit_download": download,
+        },
+    )  # fmt: skip
+
+
+@staff_only
+@require_POST
+def audit_export(request: HttpRequest) -> HttpResponse:
+    """Write one month of the audit log to storage now (beat also does it monthly)."""
+    month = request.POST.get("month", "")
+    try:
+        export_audit_log(month=month)
+    except ValidationError as exc:
+        messages.error(request, exc.message)
+        return redirect("operations:activity")
+    exported = parse_month(month).strftime("%Y-%m")
+    messages.success(request, _("The audit log for %(month)s is ready.") % {"month": exported})
+    return redirect(f"{reverse('operations:activity')}?exported={exported}")
+
+
+@staff_only
+@require_GET
+def audit_download(request: HttpRequest, month: str) -> HttpResponseBase:
+    try:
+        key = key_for(parse_month(month))
+    except ValidationError as exc:
+        raise Http404 from exc
+    if not default_storage.exists(key):
+        raise Http404
+    return FileResponse(
+        default_storage.open(key, "rb"), as_attachment=True,
+        filename=key.rsplit("/", 1)[-1], content_type="application/gzip",
+    )  # fmt: skip
 
 
 @staff_only

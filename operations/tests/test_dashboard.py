@@ -332,3 +332,52 @@ def test_only_staff_see_the_dashboard_in_the_menu(alice: Any) -> None:
     staff = Client()
     staff.force_login(UserFactory.create(email="staff@example.com", is_staff=True))
     assert 'href="/dashboard/"' in staff.get("/library/").content.decode()
+
+
+def test_staff_export_a_month_of_the_audit_log_and_download_it(staff: User, alice: User) -> None:
+    import gzip
+    import json
+
+    AccessLog.objects.create(user=alice, action="play", outcome="success")
+    month = f"{timezone.now():%Y-%m}"
+    browser = browser_for(staff)
+    response = browser.post("/dashboard/activity/export/", {"month": month})
+    assert response.status_code == 302
+    page = browser.get(response["Location"]).content.decode()
+    link = f"/dashboard/activity/export/{month}/"
+    assert f'href="{link}"' in page
+    download = browser.get(link)
+    assert download.status_code == 200
+    assert download["Content-Type"] == "application/gzip"
+    body = b"".join(download.streaming_content)  # type: ignore[attr-defined]
+    lines = gzip.decompress(body).decode().splitlines()
+    (entry,) = [json.loads(line) for line in lines]
+    assert entry["action"] == "play"
+    assert "alice@example.com" not in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("month", "message"),
+    [
+        ("2025-13", "Give the month as YYYY-MM, e.g. 2025-01."),
+        ("next year", "Give the month as YYYY-MM, e.g. 2025-01."),
+        ("2999-01", "That month has not begun yet."),
+    ],
+)
+def test_a_bad_or_future_month_is_refused_with_a_message(
+    staff: User, month: str, message: str
+) -> None:
+    browser = browser_for(staff)
+    response = browser.post("/dashboard/activity/export/", {"month": month}, follow=True)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert browser.get(f"/dashboard/activity/export/{month}/").status_code == 404
+
+
+def test_people_who_are_not_staff_cannot_export_or_download(alice: User) -> None:
+    browser = browser_for(alice)
+    assert browser.post("/dashboard/activity/export/", {"month": "2025-01"}).status_code == 404
+    assert browser.get("/dashboard/activity/export/2025-01/").status_code == 404
+    anonymous = browser_for(None).get("/dashboard/activity/export/2025-01/")
+    assert anonymous.status_code == 302
+    assert "/accounts/login/" in anonymous["Location"]
