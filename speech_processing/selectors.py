@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from core.exceptions import NotFound
 from document_processing.models import Document, Page
 from sharing.policy import visible_document, visible_documents
-from speech_processing.models import Audio, PlaybackPosition
+from speech_processing.models import Audio, Audiobook, PlaybackPosition
 from users.models import User
 
 
@@ -55,3 +55,8 @@ def audio_counts_by_page(*, document: Document) -> dict[int, dict[str, int]]:
     for row in rows:
         counts.setdefault(row["page_id"], {})[row["status"]] = row["count"]
     return counts
+
+
+def recent_audiobooks(*, document: Document, limit: int = 3) -> list[Audiobook]:
+    """The document's latest audiobooks (the caller's access to it already checked)."""
+    return list(Audiobook.objects.filter(document=document).order_by("-created_at", "-id")[:limit])

@@ -14,6 +14,7 @@ urlpatterns = [
     path("documents/<id:pk>/rename/", actions.rename, name="web-rename"),
     path("documents/<id:pk>/delete/", actions.delete, name="web-delete"),
     path("documents/<id:pk>/retry/", actions.retry, name="web-retry"),
+    path("documents/<id:pk>/audiobook/", actions.audiobook, name="web-audiobook"),
     path("documents/<id:pk>/shares/", actions.share, name="web-share"),
     path("shares/<id:pk>/", actions.change_share, name="web-share-change"),
     path("shares/<id:pk>/remove/", actions.remove_share, name="web-share-remove"),

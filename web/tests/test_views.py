@@ -637,3 +637,77 @@ def test_the_scripts_get_their_translations_from_django() -> None:
     response = Client().get("/jsi18n/")
     assert response.status_code == 200
     assert b"gettext" in response.content
+
+
+# --- The audiobook section ----------------------------------------------------------------------
+
+
+def test_a_collaborator_makes_the_audiobook_from_the_document_page(
+    alice: User, bob: User, run_tasks: Capture, settings: object
+) -> None:
+    from speech_processing.models import Audiobook
+
+    document = document_with_pages(owner=alice, pages=2)
+    share(document, bob, "collaborator")
+    browser = client_of(bob)
+    assert f'action="/documents/{document.pk}/audiobook/"' in html_of(
+        bob, f"/documents/{document.pk}/"
+    )
+    with run_tasks(execute=True):
+        response = browser.post(
+            f"/documents/{document.pk}/audiobook/", {"voice": "fake:alpha"}, follow=True
+        )
+    assert response.status_code == 200
+    assert any("audiobook is being made" in message for message in messages_of(response))
+    book = Audiobook.objects.get(document=document)
+    assert (book.voice, book.created_by) == ("fake:alpha", bob)
+    assert AccessLog.objects.filter(user=bob, action="generate", outcome="success").exists()
+    page = html_of(bob, f"/documents/{document.pk}/")
+    assert book.get_status_display() in page
+
+
+def test_a_view_only_person_is_not_offered_the_audiobook_and_is_refused(
+    alice: User, bob: User
+) -> None:
+    from speech_processing.models import Audiobook
+
+    document = document_with_pages(owner=alice, pages=1)
+    share(document, bob, "view_only")
+    assert "/audiobook/" not in html_of(bob, f"/documents/{document.pk}/")
+    response = client_of(bob).post(f"/documents/{document.pk}/audiobook/", {"voice": "fake:alpha"})
+    assert response.status_code in (302, 403)
+    assert not Audiobook.objects.exists()
+    assert AccessLog.objects.filter(user=bob, action="generate", outcome="denied").exists()
+
+
+def test_a_stranger_cannot_make_an_audiobook_of_a_document_they_cannot_see(
+    alice: User, charlie: User
+) -> None:
+    from speech_processing.models import Audiobook
+
+    document = document_with_pages(owner=alice, pages=1)
+    response = client_of(charlie).post(f"/documents/{document.pk}/audiobook/", {})
+    assert response.status_code == 404
+    assert not Audiobook.objects.exists()
+
+
+def test_the_landing_page_offers_the_default_language_first_and_few_voices_per_engine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from speech_processing import voices
+    from speech_processing.engines.base import Voice
+
+    catalogue = [
+        Voice("piper:en_US-joe-medium", "piper", "en_US-joe-medium", "en-US", "male"),
+        *[Voice(f"espeak:{code}", "espeak", code, code, "") for code in ("af", "am", "ar", "en")],
+        Voice("fake:alpha", "fake", "alpha", "en-US", ""),
+        Voice("fake:beta", "fake", "beta", "en-GB", ""),
+        Voice("fake:gamma", "fake", "gamma", "en-US", ""),
+    ]
+    monkeypatch.setattr(voices, "all_voices", lambda: catalogue)
+    html = html_of(None, "/")
+    samples = re.findall(r'<audio controls preload="none" src="/voices/([^/]+)/sample/"', html)
+    assert samples[0] == "fake:alpha"  # the default voice (test settings)
+    assert set(samples) == {
+        "fake:alpha", "fake:beta", "piper:en_US-joe-medium", "espeak:en", "espeak:af",
+    }  # fmt: skip

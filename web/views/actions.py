@@ -21,7 +21,8 @@ from sharing import selectors as sharing_selectors
 from sharing import services as sharing_services
 from sharing.audit import audited
 from sharing.models import AccessLog
-from sharing.policy import Action, get_document
+from sharing.policy import Action, get_document, require
+from speech_processing import audiobooks
 from web.forms import (
     DeleteForm,
     ImportForm,
@@ -32,6 +33,7 @@ from web.forms import (
     UploadForm,
 )
 from web.views.common import (
+    GenerateThrottle,
     RetryThrottle,
     ShareThrottle,
     UploadThrottle,
@@ -158,6 +160,32 @@ def retry(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, _("Processing starts again."))
     if request.POST.get("next") == "library":
         return redirect("library")
+    return _document_page(pk)
+
+
+# --- The whole document as an audiobook ---------------------------------------------------------
+
+
+@login_required
+@require_POST
+def audiobook(request: HttpRequest, pk: int) -> HttpResponse:
+    user = signed_in(request)
+    with reported(request):
+        document = get_document(user, pk)
+        with audited(request, user=user, action=AccessLog.Action.GENERATE, document=document):
+            # Access first: a caller who may not generate learns nothing about the voices.
+            require(user, Action.GENERATE_AUDIO, document)
+            check_rate(request, GenerateThrottle)
+            voice = (
+                request.POST.get("voice", "").strip()
+                or user.preferred_voice
+                or settings.SPEECH_DEFAULT_VOICE
+            )
+            audiobooks.start_audiobook(user=user, document=document, voice=voice)
+        messages.success(
+            request,
+            _("The audiobook is being made: pages without audio in that voice are made first."),
+        )
     return _document_page(pk)
 
 

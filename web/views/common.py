@@ -62,6 +62,10 @@ class ShareThrottle(UserRateThrottle):
     scope = "share"
 
 
+class GenerateThrottle(UserRateThrottle):
+    scope = "generate"
+
+
 def check_rate(request: HttpRequest, throttle_class: type[SimpleRateThrottle]) -> None:
     throttle = throttle_class()
     view: Any = None

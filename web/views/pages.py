@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -26,7 +27,7 @@ from speech_processing import samples, voices
 from speech_processing.engines.base import Voice
 from speech_processing.models import Audio
 from speech_processing.progress import continue_listening
-from speech_processing.selectors import audio_counts_by_page
+from speech_processing.selectors import audio_counts_by_page, recent_audiobooks
 from speech_processing.streaming import ranged_file_response
 from users import services as user_services
 from users.models import User
@@ -66,11 +67,23 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def _landing_voices() -> list[Voice]:
-    """The default voice first, then a few others to compare."""
+    """The default voice first, then a few others to compare: in the default voice's language
+    first, and at most two from one engine (eSpeak alone offers a hundred languages)."""
     every = voices.all_voices()
-    default = [voice for voice in every if voice.id == settings.SPEECH_DEFAULT_VOICE]
-    others = [voice for voice in every if voice.id != settings.SPEECH_DEFAULT_VOICE]
-    return (default + others)[:LANDING_VOICES]
+    chosen = [voice for voice in every if voice.id == settings.SPEECH_DEFAULT_VOICE]
+    language = (chosen[0].language if chosen else "en").split("-")[0].lower()
+    per_engine = Counter(voice.engine for voice in chosen)
+    ranked = sorted(
+        (voice for voice in every if voice not in chosen),
+        key=lambda voice: not voice.language.lower().startswith(language),
+    )  # a stable sort: the catalogue's order otherwise
+    for voice in ranked:
+        if len(chosen) >= LANDING_VOICES:
+            break
+        if per_engine[voice.engine] < 2:
+            chosen.append(voice)
+            per_engine[voice.engine] += 1
+    return chosen
 
 
 @require_safe
@@ -227,6 +240,10 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
             if may_grant(permission, value)
         ],
         "activity": activity,
+        "can_make_audiobook": can(user, Action.GENERATE_AUDIO, document),
+        "audiobooks": recent_audiobooks(document=document),
+        "voices": voices.all_voices(),
+        "preferred_voice": user.preferred_voice or settings.SPEECH_DEFAULT_VOICE,
         "rename_form": RenameForm(initial={"title": document.title}),
         "delete_form": DeleteForm(title=document.title),
         "open_dialog": dialog if dialog in DIALOGS else "",
