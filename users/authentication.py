@@ -6,6 +6,7 @@ An expired token is deleted on first use, so asking for a token again issues a f
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -24,8 +25,15 @@ def token_expired(token: Token) -> bool:
     return token.created <= timezone.now() - timedelta(days=ttl_days)
 
 
+# Keys are 40 hex digits (DRF's Token); anything else is refused before the database is asked
+# (PostgreSQL cannot even compare a string holding NUL).
+_KEY = re.compile(r"[0-9a-f]{40}")
+
+
 class ExpiringTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
+        if not _KEY.fullmatch(key):
+            raise AuthenticationFailed(_("Invalid token."))
         user, token = super().authenticate_credentials(key)
         if token_expired(token):
             token.delete()
