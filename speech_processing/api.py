@@ -108,11 +108,7 @@ class PageAudiosView(APIView):
             require(user, Action.GENERATE_AUDIO, page.document)
             serializer = GenerateSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
-            voice = (
-                serializer.validated_data.get("voice")
-                or user.preferred_voice
-                or settings.SPEECH_DEFAULT_VOICE
-            )
+            voice = voices.voice_for(user, serializer.validated_data.get("voice"))
             audio = services.create_audio_record(page=page, voice=voice, user=user)
             entry["audio_id"] = audio.pk
         return Response(AudioSerializer(audio).data, status=status.HTTP_202_ACCEPTED)
@@ -343,11 +339,7 @@ class DocumentAudiobookView(APIView):
             require(user, Action.GENERATE_AUDIO, document)
             serializer = AudiobookRequestSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
-            voice = (
-                serializer.validated_data.get("voice")
-                or user.preferred_voice
-                or settings.SPEECH_DEFAULT_VOICE
-            )
+            voice = voices.voice_for(user, serializer.validated_data.get("voice"))
             book = audiobooks.start_audiobook(user=user, document=document, voice=voice)
         return Response(AudiobookSerializer(book).data, status=status.HTTP_202_ACCEPTED)
 

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from core.exceptions import ValidationError
 from speech_processing.engines.base import SpeechEngine, Voice
 from speech_processing.engines.registry import DEFAULT_ENGINES, build_engine, parse_voice_id
+from users.models import User
 
 logger = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -60,6 +61,11 @@ def resolve_voice(voice_id: str) -> Voice:
             return voice
     message = _("This voice is not available.")
     raise ValidationError(message, fields={"voice": [message]})
+
+
+def voice_for(user: User, requested: str | None = None) -> str:
+    """The voice to speak in: the one asked for, else the person's preferred, else the site's."""
+    return requested or user.preferred_voice or settings.SPEECH_DEFAULT_VOICE
 
 
 def reset_caches() -> None:

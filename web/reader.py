@@ -195,7 +195,7 @@ def _render_reader(
     ]
     playable = [row for row in rows if row.download_url]
 
-    preferred_voice = user.preferred_voice or settings.SPEECH_DEFAULT_VOICE
+    preferred_voice = voice_catalogue.voice_for(user)
     wanted_voice = request.GET.get("voice", "")
     autoplay = request.GET.get("autoplay") == "1"
     selected = _selected_row(

@@ -22,7 +22,7 @@ from sharing import services as sharing_services
 from sharing.audit import audited
 from sharing.models import AccessLog
 from sharing.policy import Action, get_document, require
-from speech_processing import audiobooks
+from speech_processing import audiobooks, voices
 from web.forms import (
     DeleteForm,
     ImportForm,
@@ -176,11 +176,7 @@ def audiobook(request: HttpRequest, pk: int) -> HttpResponse:
             # Access first: a caller who may not generate learns nothing about the voices.
             require(user, Action.GENERATE_AUDIO, document)
             check_rate(request, GenerateThrottle)
-            voice = (
-                request.POST.get("voice", "").strip()
-                or user.preferred_voice
-                or settings.SPEECH_DEFAULT_VOICE
-            )
+            voice = voices.voice_for(user, request.POST.get("voice", "").strip())
             audiobooks.start_audiobook(user=user, document=document, voice=voice)
         messages.success(
             request,

@@ -243,7 +243,7 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_make_audiobook": can(user, Action.GENERATE_AUDIO, document),
         "audiobooks": recent_audiobooks(document=document),
         "voices": voices.all_voices(),
-        "preferred_voice": user.preferred_voice or settings.SPEECH_DEFAULT_VOICE,
+        "preferred_voice": voices.voice_for(user),
         "rename_form": RenameForm(initial={"title": document.title}),
         "delete_form": DeleteForm(title=document.title),
         "open_dialog": dialog if dialog in DIALOGS else "",
