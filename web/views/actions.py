@@ -6,6 +6,9 @@ the same access policy, the same audit trail and the same rate limits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from core.exceptions import NotFound, PayloadTooLarge
 from document_processing import services as document_services
+from document_processing.models import Document
 from sharing import selectors as sharing_selectors
 from sharing import services as sharing_services
 from sharing.audit import audited
@@ -83,30 +87,37 @@ def upload(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def import_url(request: HttpRequest) -> HttpResponse:
-    user = signed_in(request)
-    with reported(request):
-        check_rate(request, UploadThrottle)
-        form = ImportForm(request.POST)
-        if not form.is_valid():
-            report_form_errors(request, form)
-            return redirect("library")
-        document = document_services.create_document_from_url(owner=user, **form.cleaned_data)
-        messages.success(request, _("“%(title)s” is being imported.") % {"title": document.title})
-    return redirect("library")
+    return _add_document(
+        request, ImportForm, document_services.create_document_from_url,
+        _("“%(title)s” is being imported."),
+    )  # fmt: skip
 
 
 @login_required
 @require_POST
 def paste_text(request: HttpRequest) -> HttpResponse:
+    return _add_document(
+        request, PasteForm, document_services.create_document_from_text,
+        _("“%(title)s” was added."),
+    )  # fmt: skip
+
+
+def _add_document(
+    request: HttpRequest,
+    form_class: type[forms.Form],
+    create: Callable[..., Document],
+    done: str,
+) -> HttpResponse:
+    """The upload limit, the form, one service call and a message: a URL or pasted text."""
     user = signed_in(request)
     with reported(request):
         check_rate(request, UploadThrottle)
-        form = PasteForm(request.POST)
+        form = form_class(request.POST)
         if not form.is_valid():
             report_form_errors(request, form)
             return redirect("library")
-        document = document_services.create_document_from_text(owner=user, **form.cleaned_data)
-        messages.success(request, _("“%(title)s” was added.") % {"title": document.title})
+        document = create(owner=user, **form.cleaned_data)
+        messages.success(request, done % {"title": document.title})
     return redirect("library")
 
 
