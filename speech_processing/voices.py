@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from functools import cache
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -12,7 +13,9 @@ from django.utils.translation import gettext as _
 from core.exceptions import ValidationError
 from speech_processing.engines.base import SpeechEngine, Voice
 from speech_processing.engines.registry import DEFAULT_ENGINES, build_engine, parse_voice_id
-from users.models import User
+
+if TYPE_CHECKING:  # the command line imports this module with no apps (and no models) set up
+    from users.models import User
 
 logger = logging.getLogger(__name__)
 _lock = threading.Lock()
