@@ -17,7 +17,7 @@ import enum
 import logging
 import tempfile
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -273,3 +273,31 @@ def patience() -> timedelta:
         seconds=(settings.SPEECH_MAX_RETRIES + 1)
         * (settings.CELERY_TASK_TIME_LIMIT + settings.SPEECH_RETRY_CAP_SECONDS)
     )
+
+
+def sweep_stuck_audiobooks(*, now: datetime | None = None) -> dict[str, int]:
+    """Audiobooks whose next step was lost (a message gone with a broker) or whose worker died.
+
+    A book waits between steps for seconds, so one left pending for STUCK_PENDING_SECONDS lost
+    its message; one generating for longer than the hard time limit lost its worker and goes back
+    to pending. Both are queued again; a step's claim makes a duplicate harmless.
+    """
+    now = now or timezone.now()
+    running_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    abandoned = list(
+        Audiobook.objects.filter(
+            status=Audiobook.Status.GENERATING, updated_at__lt=running_before
+        ).values_list("pk", flat=True)
+    )
+    Audiobook.objects.filter(pk__in=abandoned, status=Audiobook.Status.GENERATING).update(
+        status=Audiobook.Status.PENDING, updated_at=now
+    )
+    waiting_before = now - timedelta(seconds=settings.STUCK_PENDING_SECONDS)
+    waiting = list(
+        Audiobook.objects.filter(
+            status=Audiobook.Status.PENDING, updated_at__lt=waiting_before
+        ).values_list("pk", flat=True)[:500]
+    )
+    for book_id in sorted({*abandoned, *waiting}):
+        enqueue_on_commit("speech_processing.tasks.make_audiobook_task", book_id)
+    return {"released": len(abandoned), "requeued": len({*abandoned, *waiting})}

@@ -30,7 +30,12 @@ def generate_audio_task(self: Task, audio_id: int) -> None:
 
 @shared_task(name="speech_processing.sweep_stuck_audio")
 def sweep_stuck_audio_task() -> dict[str, int]:
-    return services.sweep_stuck_audio()
+    books = audiobooks.sweep_stuck_audiobooks()
+    return {
+        **services.sweep_stuck_audio(),
+        "audiobooks_released": books["released"],
+        "audiobooks_requeued": books["requeued"],
+    }
 
 
 # How often a whole-document audiobook looks again at pages still being made.

@@ -208,3 +208,50 @@ def test_deleting_the_document_removes_the_book_file(
         delete_document(user=alice, document=document)
     assert not default_storage.exists(book.file_key)
     assert not Audiobook.objects.exists()
+
+
+def test_the_sweep_sends_again_a_book_whose_next_step_was_lost(
+    alice: User, document: Document, django_capture_on_commit_callbacks: Capture, settings: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    book = start_audiobook(user=alice, document=document, voice="fake:alpha")  # message lost
+    fresh = start_audiobook(user=alice, document=document, voice="fake:beta")
+    later = timezone.now() + timedelta(seconds=settings.STUCK_PENDING_SECONDS + 1)
+    Audiobook.objects.filter(pk=fresh.pk).update(updated_at=later)  # still waiting normally
+    with django_capture_on_commit_callbacks(execute=True):
+        result = audiobooks.sweep_stuck_audiobooks(now=later)
+    assert result == {"released": 0, "requeued": 1}
+    # Its step ran: the pages' audio in its voice was asked for, not in the other book's.
+    assert Audio.objects.filter(page__document=document, voice="fake:alpha").count() == 3
+    assert not Audio.objects.filter(voice="fake:beta").exists()
+    book.refresh_from_db()
+    assert book.status == Audiobook.Status.PENDING  # waiting for its pages, not failed
+    # Its next step was lost too (tests run tasks eagerly, without the countdown): the next
+    # sweep sends it again, and the book is written from the pages now made.
+    with django_capture_on_commit_callbacks(execute=True):
+        audiobooks.sweep_stuck_audiobooks(now=later + timedelta(seconds=1))
+    book.refresh_from_db()
+    assert book.status == Audiobook.Status.COMPLETED
+    fresh.refresh_from_db()
+    assert fresh.status == Audiobook.Status.PENDING
+
+
+def test_the_sweep_releases_a_book_whose_worker_died(
+    alice: User, document: Document, django_capture_on_commit_callbacks: Capture, settings: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    book = start_audiobook(user=alice, document=document, voice="fake:alpha")
+    Audiobook.objects.filter(pk=book.pk).update(status=Audiobook.Status.GENERATING)
+    soon = timezone.now() + timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    assert audiobooks.sweep_stuck_audiobooks(now=soon) == {"released": 0, "requeued": 0}
+    gone = timezone.now() + timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 120)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = audiobooks.sweep_stuck_audiobooks(now=gone)
+    assert result == {"released": 1, "requeued": 1}
+    assert Audio.objects.filter(page__document=document, voice="fake:alpha").count() == 3
