@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,14 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def assert_never_connected(sock: socket.socket) -> None:
+    """Nothing connected to the listening socket (the `listener` fixture)."""
+    readable, _, _ = select.select([sock], [], [], 0.05)
+    assert readable == []
+    with pytest.raises(BlockingIOError):
+        sock.accept()
 
 
 @contextmanager

@@ -9,9 +9,7 @@ SQL and template syntax are never interpreted.
 
 from __future__ import annotations
 
-import select
 import socket
-from collections.abc import Iterator
 from html import escape
 from html.parser import HTMLParser
 from typing import Any
@@ -21,6 +19,7 @@ from django.core import mail
 from django.test import Client
 from rest_framework.test import APIClient
 
+from core.tests.outage import assert_never_connected
 from document_processing.models import Document
 from document_processing.tests.factories import DocumentFactory, document_with_pages
 from users.models import User
@@ -248,17 +247,6 @@ def test_hostile_voice_ids_and_import_urls_are_field_errors(
     assert me.status_code == 400
 
 
-@pytest.fixture
-def listener() -> Iterator[socket.socket]:
-    """A socket on 127.0.0.1 that no import may ever connect to."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(8)
-    sock.setblocking(False)
-    yield sock
-    sock.close()
-
-
 SSRF = [
     "http://127.0.0.1:{port}/",
     "http://localhost:{port}/",
@@ -304,5 +292,4 @@ def test_ssrf_urls_in_every_url_form_never_connect(
         assert "url" in response.json()["error"]["fields"]
     assert Document.objects.count() == before
     assert document.pages.count() == 1
-    readable, _, _ = select.select([listener], [], [], 0.05)
-    assert readable == []
+    assert_never_connected(listener)

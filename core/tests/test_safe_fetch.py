@@ -40,6 +40,7 @@ from core.safe_fetch import (
     resolve_and_check,
     validate_url,
 )
+from core.tests.outage import assert_never_connected
 
 STRICT = FetchPolicy(timeout_seconds=5.0)
 LOOPBACK = FetchPolicy(allow_loopback=True, timeout_seconds=5.0)
@@ -257,24 +258,6 @@ def server() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def server_port(server: str) -> int:
     return int(server.rsplit(":", 1)[1])
-
-
-@pytest.fixture
-def listener() -> Iterator[socket.socket]:
-    """A socket on 127.0.0.1 that nobody should ever connect to."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(8)
-    sock.setblocking(False)
-    yield sock
-    sock.close()
-
-
-def assert_never_connected(sock: socket.socket) -> None:
-    readable, _, _ = select.select([sock], [], [], 0.05)
-    assert readable == []
-    with pytest.raises(BlockingIOError):
-        sock.accept()
 
 
 @pytest.fixture
