@@ -47,8 +47,10 @@ def all_at_once(requests: list[Callable[[], Any]]) -> list[Any]:
     threads = [threading.Thread(target=run, args=(index,)) for index in range(len(requests))]
     for thread in threads:
         thread.start()
+    # A guard against a hang, not a speed check: fifty uploads each run their extraction in
+    # this process, and a slow or shared machine may take minutes.
     for thread in threads:
-        thread.join(120)
+        thread.join(900)
     assert not any(thread.is_alive() for thread in threads)
     return results
 
