@@ -16,8 +16,12 @@ What a run writes, in the output folder:
 * with `--format m4b`, `Title.m4b`: the pages joined into one audiobook, a chapter per page.
 
 Every file is written under a temporary name and renamed when complete (`files.atomic_writer`).
-With `--jobs N`, N worker processes each load the voice once and speak whole pages; this
-process writes what they return.
+`--jobs N` is the number of CPU cores the run may use (by default all of them). Pages are
+independent, so processes share the cores better than one engine's threads do: with N cores and
+at least N pages left, N worker processes each load the voice once, with one engine thread, and
+speak whole pages while this process writes what they return. With one core, or one page, the
+page is spoken in this process with N engine threads. PIPER_THREADS, when set, overrides the
+threads per process.
 """
 
 from __future__ import annotations
@@ -94,7 +98,9 @@ class ConvertOptions:
     out: Path | None = None
     format: str = "mp3"
     pages: str | None = None
-    jobs: int = 1
+    jobs: int = 1  # CPU cores to use; see `usable_cores()` for the command's default
+    # True when the engine threads are the command's to choose (PIPER_THREADS was not set).
+    share_cores: bool = True
 
 
 @dataclass
@@ -311,15 +317,32 @@ def _speak_in_worker(job: PageJob) -> SpokenPage | PageFailure:
         return PageFailure(job.number, f"the speech engine failed ({type(exc).__name__}).")
 
 
-def worker_threads(jobs: int) -> int | None:
-    """Engine threads per worker: the cores shared out, unless PIPER_THREADS says otherwise."""
-    if jobs <= 1 or os.environ.get("PIPER_THREADS"):
-        return None
+def usable_cores() -> int:
+    """The CPUs this process may run on: `--jobs` by default."""
     try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return max(1, cores // jobs)
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def claim_cores(jobs: int) -> bool:
+    """Before Django starts: this process's engine gets `jobs` threads (it speaks alone when
+    only one page is spoken at a time), unless PIPER_THREADS says otherwise.
+
+    Returns whether the threads are the command's to share out (`ConvertOptions.share_cores`).
+    """
+    if os.environ.get("PIPER_THREADS"):
+        return False  # the person chose
+    os.environ["PIPER_THREADS"] = str(jobs)
+    return True
+
+
+def worker_threads(cores: int, workers: int, *, share_cores: bool = True) -> int | None:
+    """Engine threads for each of `workers` processes on `cores` cores: one core each, or the
+    cores shared out when there are fewer pages than cores; None keeps PIPER_THREADS."""
+    if not share_cores:
+        return None
+    return max(1, cores // workers)
 
 
 # --- Timings and playlists ---------------------------------------------------------------------
@@ -474,8 +497,10 @@ class Conversion:
         if not todo:
             return
         self.reporter.begin("Speaking", total=sum(max(1, len(p.job.text)) for p in todo))
-        jobs = min(self.options.jobs, len(todo))
-        spoken = self._in_process(todo, voice) if jobs == 1 else self._in_pool(todo, voice, jobs)
+        workers = min(self.options.jobs, len(todo))
+        spoken = (
+            self._in_process(todo, voice) if workers == 1 else self._in_pool(todo, voice, workers)
+        )
         # Closed however the loop ends, so that a failure stops the workers at once instead
         # of leaving them to speak every page that was queued.
         with contextlib.closing(spoken):
@@ -522,15 +547,19 @@ class Conversion:
             yield outcome
 
     def _in_pool(
-        self, todo: list[_Page], voice: Voice, jobs: int
+        self, todo: list[_Page], voice: Voice, workers: int
     ) -> Generator[SpokenPage | PageFailure, None, None]:
         # Spawned, not forked: this process may run threads (the progress display), and a
         # fresh interpreter per worker is what makes "each worker loads the voice once" true.
         executor = ProcessPoolExecutor(
-            max_workers=jobs,
+            max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_worker,
-            initargs=(voice.id, worker_threads(jobs), self.log_level),
+            initargs=(
+                voice.id,
+                worker_threads(self.options.jobs, workers, share_cores=self.options.share_cores),
+                self.log_level,
+            ),
         )
         lengths = {page.job.number: max(1, len(page.job.text)) for page in todo}
         try:

@@ -374,11 +374,18 @@ def convert(
         ),
     ] = None,
     jobs: Annotated[
-        int,
+        int | None,
         typer.Option(
-            "--jobs", "-j", min=1, metavar="N", help="Speak N pages at once, in N processes."
+            "--jobs",
+            "-j",
+            min=1,
+            metavar="N",
+            envvar="PAGECAST_JOBS",
+            help="Use N CPU cores: N pages spoken at once, each in its own process. "
+            "Default: every core of this machine.",
+            show_default=False,
         ),
-    ] = 1,
+    ] = None,
     quiet: Quiet = False,
     verbose: Verbose = 0,
 ) -> None:
@@ -389,6 +396,8 @@ def convert(
     goes on where it stopped.
     """
     ui = _ui(ctx, quiet, verbose)
+    cores = jobs or conversion.usable_cores()
+    share_cores = conversion.claim_cores(cores)
     _setup()
     options = conversion.ConvertOptions(
         source=source,
@@ -396,7 +405,8 @@ def convert(
         out=out,
         format=audio_format.value,
         pages=pages,
-        jobs=jobs,
+        jobs=cores,
+        share_cores=share_cores,
     )
     with ProgressReporter(ui) as reporter:
         result = conversion.convert(options, reporter, log_level=log_level(ui.verbosity))

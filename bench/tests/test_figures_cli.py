@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.figures_cli import page_texts, run_cli, write_pdf
+import pytest
+
+from bench.figures_cli import VOICE, page_texts, run_cli, run_raw_piper, write_pdf
 from document_processing import extraction
+from speech_processing.engines.piper import discover_voices, load_voice
 
 
 def test_pages_are_different_prose_of_similar_length() -> None:
@@ -25,3 +28,12 @@ def test_a_conversion_is_timed_and_its_audio_counted(tmp_path: Path) -> None:
     assert 60 < run.audio_s < 150
     assert run.wall_s > 0
     assert run.rtf == run.wall_s / run.audio_s
+
+
+@pytest.mark.slow
+def test_raw_piper_speaks_on_the_threads_it_is_given() -> None:
+    one = run_raw_piper(["A short sentence to speak."], threads=1)
+    assert 1 < one.audio_s < 5
+    files = discover_voices(voices_dir=None, include_bundled=True)[VOICE.split(":", 1)[1]]
+    session = load_voice(files.model, files.config, threads=1).session
+    assert session.get_session_options().intra_op_num_threads == 1

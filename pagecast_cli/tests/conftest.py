@@ -38,6 +38,22 @@ Lamps were lit along the quay. Somebody sang an old song.
 
 
 @pytest.fixture(autouse=True)
+def _one_core() -> Iterator[None]:
+    """Commands run on one core unless a test asks for more: a worker pool per `convert` would
+    cost each test a new interpreter. `convert` also sets PIPER_THREADS for itself, so this
+    process's values are put back afterwards (after the test's own monkeypatch is undone: this
+    fixture does not use it, so it is torn down last)."""
+    saved = {name: os.environ.get(name) for name in ("PAGECAST_JOBS", "PIPER_THREADS")}
+    os.environ["PAGECAST_JOBS"] = "1"
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
     # A command sets up the root logger for itself; other tests in this process expect theirs.
     root = logging.getLogger()

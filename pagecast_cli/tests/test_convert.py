@@ -219,15 +219,27 @@ def test_a_write_failure_is_one_message_and_leaves_no_partial_file(
 # --- Workers -----------------------------------------------------------------------------------
 
 
-def test_workers_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("PIPER_THREADS", raising=False)
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
-    assert conversion.worker_threads(1) is None  # one process: the configured threads
-    assert conversion.worker_threads(2) == 2
-    assert conversion.worker_threads(3) == 1
-    assert conversion.worker_threads(8) == 1
-    monkeypatch.setenv("PIPER_THREADS", "3")
-    assert conversion.worker_threads(2) is None  # the person chose
+def test_workers_take_a_core_each_or_share_them_when_pages_are_few() -> None:
+    assert conversion.worker_threads(2, 2) == 1
+    assert conversion.worker_threads(8, 8) == 1
+    assert conversion.worker_threads(8, 3) == 2  # three pages left for eight cores
+    assert conversion.worker_threads(1, 1) == 1
+    assert conversion.worker_threads(8, 3, share_cores=False) is None  # PIPER_THREADS decides
+
+
+def test_the_command_claims_its_cores_for_the_engine_unless_the_person_chose() -> None:
+    # The package's autouse fixture puts PIPER_THREADS back afterwards.
+    os.environ.pop("PIPER_THREADS", None)
+    assert conversion.claim_cores(1) is True
+    assert os.environ["PIPER_THREADS"] == "1"  # --jobs 1: one core, one engine thread
+    os.environ["PIPER_THREADS"] = "3"
+    assert conversion.claim_cores(2) is False
+    assert os.environ["PIPER_THREADS"] == "3"
+
+
+def test_usable_cores_are_the_affinity_mask(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3, 5})
+    assert conversion.usable_cores() == 3
 
 
 def test_a_worker_speaks_with_the_voice_it_loaded_once(monkeypatch: pytest.MonkeyPatch) -> None:

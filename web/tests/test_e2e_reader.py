@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
+from django.core.signals import request_finished, request_started
 from django.db import transaction
 from django.test import Client
 
@@ -106,6 +108,8 @@ class Session:
         )
 
     def close(self) -> None:
+        # Leaving the page fires its pagehide save; closing the context stops its timers.
+        self.tab.goto("about:blank")
         self.context.close()
         assert self.foreign == [], "the page asked another host for something"
         assert not [e for e in self.console_errors if "Content Security Policy" in e], (
@@ -113,18 +117,56 @@ class Session:
         )
 
 
+class InFlight:
+    """Counts the live server's requests between start and finish, so that a test ends only once
+    the last request a page sent has finished: the database flush after the test would otherwise
+    race a save still writing (a deadlock on PostgreSQL)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.lock = threading.Lock()
+
+    def started(self, **_: Any) -> None:
+        with self.lock:
+            self.count += 1
+
+    def finished(self, **_: Any) -> None:
+        with self.lock:
+            self.count -= 1
+
+    def wait_idle(self, quiet_s: float = 0.3, limit_s: float = 30.0) -> None:
+        """Returns once no request has been running for `quiet_s` in a row."""
+        deadline = time.monotonic() + limit_s
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            if self.count > 0:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= quiet_s:
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"{self.count} request(s) still running after {limit_s} s")
+
+
 @pytest.fixture
 def sessions(browser: Browser, live_server: Any) -> Iterator[Any]:
     opened: list[Session] = []
+    in_flight = InFlight()
+    request_started.connect(in_flight.started)
+    request_finished.connect(in_flight.finished)
 
     def open_as(user: User) -> Session:
         session = Session(browser, live_server, user)
         opened.append(session)
         return session
 
-    yield open_as
-    for session in opened:
-        session.close()
+    try:
+        yield open_as
+        for session in opened:
+            session.close()
+    finally:
+        in_flight.wait_idle()
+        request_started.disconnect(in_flight.started)
+        request_finished.disconnect(in_flight.finished)
 
 
 def spoken_document(owner: User, *, pages: int, title: str = "Listening notes") -> list[Page]:
