@@ -20,6 +20,7 @@ STREAM_IDLE_SECONDS.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -49,8 +50,11 @@ STREAM_MAX_SECONDS = 1800.0  # and none lasts longer than a task may run
 READ_CHUNK = 64 * 1024
 
 
+PARTS_FOLDER = "audio-stream"
+
+
 def part_key(audio_id: int, attempt: int, number: int) -> str:
-    return f"audio-stream/{audio_id}/{attempt}/{number:05d}.mp3"
+    return f"{PARTS_FOLDER}/{audio_id}/{attempt}/{number:05d}.mp3"
 
 
 class PartWriter:
@@ -87,10 +91,14 @@ class PartWriter:
             self.flush()
 
     def start(self) -> None:
-        """A new attempt starts from nothing: no parts, no sentences."""
+        """A new attempt starts from nothing: no parts, no sentences. The parts of earlier
+        attempts (a worker that died mid-synthesis left them) go: nobody can stream them now."""
         Audio.objects.filter(pk=self.audio_id, attempts=self.attempt).update(
             stream_parts=0, timings=[]
         )
+        for attempt in _attempt_folders(self.storage, self.audio_id):
+            if attempt < self.attempt:
+                _remove_folder(self.storage, self.audio_id, attempt)
 
     def flush(self) -> None:
         key = part_key(self.audio_id, self.attempt, self.written)
@@ -128,6 +136,8 @@ class PartWriter:
                 self.storage.delete(part_key(self.audio_id, self.attempt, number))
             except Exception:
                 logger.warning("Could not remove a stream part of audio %s", self.audio_id)
+                return
+        _remove_empty_dirs(self.storage, f"{PARTS_FOLDER}/{self.audio_id}/{self.attempt}")
 
 
 @contextmanager
@@ -140,6 +150,74 @@ def streamed(audio: Audio) -> Iterator[PartWriter]:
         yield writer
     finally:
         writer.discard()
+
+
+# --- Leftovers ---------------------------------------------------------------------------------
+
+
+def sweep_stream_parts(*, storage: Storage | None = None) -> int:
+    """Remove the parts no stream can read: those of an attempt that is not the one under way.
+
+    A worker killed mid-synthesis leaves its parts behind, and so does one whose audio was
+    deleted or failed for good meanwhile. Parts are kept only for audio being made, in the
+    attempt being made. Returns how many attempts' parts were removed.
+    """
+    storage = storage or default_storage
+    try:
+        folders, _ = storage.listdir(PARTS_FOLDER)
+    except FileNotFoundError:
+        return 0  # nothing was ever streamed here
+    found: dict[int, list[int]] = {}
+    for name in folders:
+        if name.isdigit():
+            found[int(name)] = _attempt_folders(storage, int(name))
+    # Read after listing: an attempt that starts later is not in the listing at all.
+    under_way = dict(
+        Audio.objects.filter(pk__in=found, status=Audio.Status.GENERATING).values_list(
+            "pk", "attempts"
+        )
+    )
+    removed = 0
+    for audio_id, attempts in found.items():
+        for attempt in attempts:
+            if under_way.get(audio_id) != attempt:
+                _remove_folder(storage, audio_id, attempt)
+                removed += 1
+    return removed
+
+
+def _attempt_folders(storage: Storage, audio_id: int) -> list[int]:
+    try:
+        folders, _ = storage.listdir(f"{PARTS_FOLDER}/{audio_id}")
+    except FileNotFoundError:
+        return []
+    return [int(name) for name in folders if name.isdigit()]
+
+
+def _remove_folder(storage: Storage, audio_id: int, attempt: int) -> None:
+    folder = f"{PARTS_FOLDER}/{audio_id}/{attempt}"
+    try:
+        _, files = storage.listdir(folder)
+        for name in files:
+            storage.delete(f"{folder}/{name}")
+    except FileNotFoundError:
+        return
+    except Exception:
+        logger.warning("Could not remove the stream parts of audio %s", audio_id)
+        return
+    _remove_empty_dirs(storage, folder)
+
+
+def _remove_empty_dirs(storage: Storage, folder: str) -> None:
+    """A local folder stays behind when its files go; object stores have no folders."""
+    path = getattr(storage, "path", None)
+    if path is None:
+        return
+    for level in (folder, folder.rsplit("/", 1)[0]):
+        try:
+            os.rmdir(path(level))
+        except (OSError, NotImplementedError):
+            return  # not empty (another attempt), or not a local folder
 
 
 # --- Serving ---------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from celery import Task, shared_task
 from django.conf import settings
 
 from core.retry import backoff_seconds
-from speech_processing import audiobooks, services
+from speech_processing import audiobooks, live, services
 
 
 def retry_countdown(retries: int) -> float:
@@ -35,6 +35,7 @@ def sweep_stuck_audio_task() -> dict[str, int]:
         **services.sweep_stuck_audio(),
         "audiobooks_released": books["released"],
         "audiobooks_requeued": books["requeued"],
+        "stream_parts_removed": live.sweep_stream_parts(),
     }
 
 

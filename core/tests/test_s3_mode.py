@@ -17,6 +17,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from rest_framework.test import APIClient
 
 from core.tests.s3_server import (
@@ -33,10 +35,13 @@ from core.tests.s3_server import (
 from document_processing.models import Document, Page
 from document_processing.tasks import MAX_RETRIES as EXTRACTION_RETRIES
 from document_processing.tasks import extract_document_task
-from speech_processing import services
+from document_processing.tests.factories import document_with_pages
+from speech_processing import live, services
 from speech_processing.models import Audio
 from speech_processing.tasks import generate_audio_task
 from speech_processing.tests.conftest import run_task
+from speech_processing.tests.factories import AudioFactory
+from users.models import User
 
 pytestmark = pytest.mark.django_db
 
@@ -303,6 +308,22 @@ def test_deleting_audio_then_the_document_empties_the_bucket(
     assert response.status_code == 204
     assert s3.keys(bucket) == set()
     assert not Document.objects.filter(pk=document.pk).exists()
+
+
+def test_stream_parts_a_dead_worker_left_in_the_bucket_are_swept(
+    alice: User, s3: S3Server, bucket: str
+) -> None:
+    page = document_with_pages(owner=alice, pages=1).pages.get()
+    under_way = AudioFactory.create(page=page, status=Audio.Status.GENERATING, attempts=2)
+    for attempt in (1, 2):  # attempt 1's worker was killed; attempt 2 is being made now
+        for number in range(2):
+            key = live.part_key(under_way.pk, attempt, number)
+            default_storage.save(key, ContentFile(b"\xff\xfb"))
+    assert live.sweep_stream_parts() == 1
+    assert s3.keys(bucket) == {
+        live.part_key(under_way.pk, 2, 0),
+        live.part_key(under_way.pk, 2, 1),
+    }
 
 
 # --- Storage errors -------------------------------------------------------------------------

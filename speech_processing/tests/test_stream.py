@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from document_processing.models import Page
 from document_processing.tests.factories import document_with_pages
-from speech_processing import live, services, voices
+from speech_processing import live, services, tasks, voices
 from speech_processing.engines.fake import FakeEngine
 from speech_processing.models import Audio
 from speech_processing.synthesis import synthesize_text
@@ -133,6 +133,69 @@ def test_the_worker_leaves_no_parts_behind(
     assert audio.status == Audio.Status.COMPLETED
     assert audio.stream_parts >= 1  # it did stream
     assert not default_storage.exists(f"audio-stream/{audio.pk}/1/00000.mp3")
+
+
+def leave_parts(audio_id: int, attempt: int, count: int = 2) -> None:
+    """What a worker killed mid-synthesis leaves: the parts it had written."""
+    for number in range(count):
+        default_storage.save(live.part_key(audio_id, attempt, number), ContentFile(b"\xff\xfb"))
+
+
+def part_folders() -> set[str]:
+    root = Path(default_storage.path(live.PARTS_FOLDER))
+    return {str(path.relative_to(root)) for path in root.glob("*/*")} if root.exists() else set()
+
+
+@pytest.mark.django_db
+def test_a_new_attempt_removes_the_parts_a_dead_worker_left(
+    alice: User, django_capture_on_commit_callbacks: Capture
+) -> None:
+    with django_capture_on_commit_callbacks(execute=False):
+        audio = services.create_audio_record(page=page_of(alice), voice="fake:alpha", user=alice)
+    # The first attempt's worker was killed after two parts; the message came back.
+    Audio.objects.filter(pk=audio.pk).update(status=Audio.Status.GENERATING, attempts=1)
+    leave_parts(audio.pk, 1)
+    Audio.objects.filter(pk=audio.pk).update(status=Audio.Status.PENDING)
+    services.synthesize_audio(audio_id=audio.pk)
+    audio.refresh_from_db()
+    assert (audio.status, audio.attempts) == (Audio.Status.COMPLETED, 2)
+    assert part_folders() == set()
+    assert not Path(default_storage.path(f"{live.PARTS_FOLDER}/{audio.pk}")).exists()
+
+
+@pytest.mark.django_db
+def test_the_sweep_keeps_only_the_parts_of_the_attempt_under_way(alice: User) -> None:
+    page = page_of(alice)
+    streaming = generating(page, alice)  # attempt 1, being made now
+    Audio.objects.filter(pk=streaming.pk).update(attempts=3)
+    leave_parts(streaming.pk, 3)  # the live attempt: a listener may be reading these
+    leave_parts(streaming.pk, 2)  # an earlier attempt of the same audio
+    failed = AudioFactory.create(page=page, voice="fake:beta", status=Audio.Status.FAILED)
+    leave_parts(failed.pk, 1)  # its worker died for the last time; the sweep failed it
+    leave_parts(987_654, 1)  # its row is gone (the document was deleted meanwhile)
+    default_storage.save(f"{live.PARTS_FOLDER}/not-an-audio/0/00000.mp3", ContentFile(b"x"))
+
+    assert live.sweep_stream_parts() == 3
+    assert part_folders() == {f"{streaming.pk}/3", "not-an-audio/0"}
+    assert parts_of(Audio.objects.get(pk=streaming.pk), 2) == [b"\xff\xfb", b"\xff\xfb"]
+    assert live.sweep_stream_parts() == 0  # nothing more to do
+    # Once the live attempt ends, its own discard removes the rest; the sweep would too.
+    Audio.objects.filter(pk=streaming.pk).update(status=Audio.Status.COMPLETED)
+    assert live.sweep_stream_parts() == 1
+    assert part_folders() == {"not-an-audio/0"}
+
+
+@pytest.mark.django_db
+def test_the_sweep_is_quiet_when_nothing_was_ever_streamed() -> None:
+    assert live.sweep_stream_parts() == 0
+
+
+@pytest.mark.django_db
+def test_the_periodic_sweep_removes_leftover_parts(alice: User) -> None:
+    failed = AudioFactory.create(page=page_of(alice), status=Audio.Status.FAILED)
+    leave_parts(failed.pk, 1)
+    assert tasks.sweep_stuck_audio_task()["stream_parts_removed"] == 1
+    assert part_folders() == set()
 
 
 # --- The stream ----------------------------------------------------------------------------------
