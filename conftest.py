@@ -23,6 +23,15 @@ def _clear_cache() -> Iterator[None]:
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _free_stream_slots() -> Iterator[None]:
+    # A test that reads part of a live stream leaves its response open, and its slot taken.
+    from speech_processing import live
+
+    yield
+    live.SLOTS.in_use = 0
+
+
 @pytest.fixture
 def alice(db: None) -> User:
     return UserFactory.create(email="alice@example.com")

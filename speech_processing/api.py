@@ -177,7 +177,8 @@ class AudioStreamView(APIView):
         description="The audio's MP3 while it is being made: from its first sentence, as the "
         "rest is synthesised, then the stored file to the end (no length is known in advance, "
         "and no Range is served until it is made). A made audio is answered as its download. "
-        "409 for an audio whose making failed.",
+        "409 for an audio whose making failed; 503 with Retry-After when this server is "
+        "already streaming as many audios as it may (the audio can be played once made).",
     )  # fmt: skip
     def get(self, request: Request, pk: int) -> HttpResponse | StreamingHttpResponse:
         user = current_user(request)
@@ -189,7 +190,7 @@ class AudioStreamView(APIView):
             document=audio.page.document, audio_id=audio.pk, once_within=PLAY_AUDIT_WINDOW,
         ):  # fmt: skip
             live.require_streamable(user=user, audio=audio)
-        response = StreamingHttpResponse(live.stream_bytes(audio.pk), content_type="audio/mpeg")
+        response = StreamingHttpResponse(live.held_stream(audio.pk), content_type="audio/mpeg")
         response["Cache-Control"] = "no-store"
         response["Accept-Ranges"] = "none"
         response["X-Accel-Buffering"] = "no"  # a proxy must pass each part on at once

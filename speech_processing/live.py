@@ -21,16 +21,18 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, default_storage
 from django.db import close_old_connections, connection
 from django.utils.translation import gettext as _
 
-from core.exceptions import Conflict, NotFound
+from core.exceptions import Conflict, NotFound, ServiceUnavailable
 from sharing.policy import Action, require
 from speech_processing.models import Audio
 from speech_processing.synthesis import SentenceTiming, SynthesisPart
@@ -221,6 +223,74 @@ def _remove_empty_dirs(storage: Storage, folder: str) -> None:
 
 
 # --- Serving ---------------------------------------------------------------------------------
+
+
+class StreamSlots:
+    """At most STREAM_MAX_PER_PROCESS live streams at once in this process.
+
+    A stream holds a web thread until its audio is made (or it idles out), and the site needs
+    threads for everything else: past the limit a stream is refused with a 503 and Retry-After,
+    and the reader plays the audio from the start once it is made instead.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.in_use = 0
+
+    def take(self) -> Callable[[], None]:
+        """A slot, or ServiceUnavailable; call what it returns (any number of times) to give
+        the slot back."""
+        with self._lock:
+            if self.in_use >= settings.STREAM_MAX_PER_PROCESS:
+                raise ServiceUnavailable(
+                    _(
+                        "Too many people are listening to audio as it is made right now. "
+                        "It will play once it is made."
+                    ),
+                    retry_after=RETRY_STREAM_AFTER_SECONDS,
+                )
+            self.in_use += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            with self._lock:
+                if not released:
+                    released = True
+                    self.in_use -= 1
+
+        return release
+
+
+SLOTS = StreamSlots()
+RETRY_STREAM_AFTER_SECONDS = 5
+
+
+class HeldStream:
+    """A stream's bytes that give its slot back when the response is closed, whether or not
+    they were ever read (a generator's `finally` runs only if it started)."""
+
+    def __init__(self, chunks: Iterator[bytes], release: Callable[[], None]) -> None:
+        self._chunks = chunks
+        self._release = release
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._chunks
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._chunks, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._release()
+
+
+def held_stream(audio_id: int) -> HeldStream:
+    """`stream_bytes(audio_id)` in one of this process's stream slots (ServiceUnavailable when
+    none is free)."""
+    release = SLOTS.take()
+    return HeldStream(stream_bytes(audio_id), release)
 
 
 def require_streamable(*, user: User, audio: Audio) -> None:

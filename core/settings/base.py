@@ -418,6 +418,11 @@ AUDIO_RETENTION_DAYS = env_int("AUDIO_RETENTION_DAYS", 180, min_value=1)
 SPEECH_MAX_RETRIES = env_int("SPEECH_MAX_RETRIES", 5, min_value=0)
 SPEECH_RETRY_BASE_SECONDS = env_float("SPEECH_RETRY_BASE_SECONDS", 10.0, min_value=0.0)
 SPEECH_RETRY_CAP_SECONDS = env_float("SPEECH_RETRY_CAP_SECONDS", 600.0, min_value=1.0)
+# Listening while audio is made holds a web thread per listener until the audio is complete;
+# each web process keeps the rest of its threads (WEB_THREADS) for everything else.
+STREAM_MAX_PER_PROCESS = env_int(
+    "STREAM_MAX_PER_PROCESS", max(1, env_int("WEB_THREADS", 4, min_value=1) // 2), min_value=1
+)
 
 # --- Cache ------------------------------------------------------------------------------------
 REDIS_CACHE_URL = env_str("CACHE_URL", "")

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.core.signals import request_finished
+from django.db import close_old_connections
 from rest_framework.test import APIClient
 
 from document_processing.models import Page
@@ -330,6 +332,63 @@ def test_audio_being_made_is_streamed_without_a_length(
     assert next(stream) == b"\xff\xf3first frames"
     Audio.objects.filter(pk=audio.pk).update(status=Audio.Status.COMPLETED, file_key=key)
     assert b"".join(stream) == b", and more"
+
+
+@pytest.mark.django_db
+def test_live_streams_are_limited_per_process_and_give_their_slot_back(
+    alice: User, alice_client: APIClient, settings: Any
+) -> None:
+    settings.STREAM_MAX_PER_PROCESS = 2
+    page = page_of(alice)
+    audios = [generating(page, alice)]
+    audios += [
+        AudioFactory.create(page=page, voice=voice, status=Audio.Status.GENERATING, attempts=1)
+        for voice in ("fake:beta", "fake:gamma")
+    ]
+    url = "/api/v1/audios/{}/stream/"
+    first, second = (alice_client.get(url.format(audio.pk)) for audio in audios[:2])
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert live.SLOTS.in_use == 2
+
+    refused = alice_client.get(url.format(audios[2].pk))
+    assert refused.status_code == 503
+    assert refused["Retry-After"] == str(live.RETRY_STREAM_AFTER_SECONDS)
+    assert refused.json()["error"]["code"] == "service_unavailable"
+    assert "once it is made" in refused.json()["error"]["message"]
+    # A made audio is a plain download: it never needs a slot.
+    Audio.objects.filter(pk=audios[2].pk).update(
+        status=Audio.Status.COMPLETED,
+        file_key=default_storage.save("audio/made.mp3", ContentFile(b"\xff\xf3made")),
+    )
+    assert alice_client.get(url.format(audios[2].pk)).status_code == 200
+
+    # Closing a response gives its slot back, whether or not a byte of it was read.
+    close(first)
+    assert live.SLOTS.in_use == 1
+    third = alice_client.get(url.format(audios[0].pk))
+    assert third.status_code == 200
+    close(second)
+    close(third)
+    close(third)  # twice is harmless
+    assert live.SLOTS.in_use == 0
+
+
+def close(response: Any) -> None:
+    """What the server does when a response is done, without closing the test's database
+    connection (as Django's test client does for a streamed response it reads to the end)."""
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        request_finished.connect(close_old_connections)
+
+
+def test_a_slot_is_given_back_once_however_often_it_is_released() -> None:
+    slots = live.StreamSlots()
+    release = slots.take()
+    release()
+    release()
+    assert slots.in_use == 0
 
 
 @pytest.mark.django_db
