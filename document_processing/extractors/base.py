@@ -24,6 +24,10 @@ class ExtractionLimits:
     timeout_seconds: float = 300.0
     ocr_enabled: bool = True
     ocr_language: str = "eng"
+    # Covers: the longest side of the JPEG kept, and the size of a source image (width times
+    # height, as its header declares) above which it is not decoded at all.
+    cover_max_side: int = 1400
+    cover_max_pixels: int = 40_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,8 @@ class ExtractionResult:
     author: str = ""
     # Remarks a reader should see (e.g. "3 pages had no text layer and OCR is not installed").
     notes: list[str] = field(default_factory=list)
+    # A JPEG made by `cover.normalise_cover` (or `cover_from_image`), or b"": no cover.
+    cover: bytes = b""
 
 
 class ExtractionError(Exception):

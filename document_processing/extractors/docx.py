@@ -9,29 +9,38 @@ so it never gets the upload itself. Every member is first read through the bound
 is how billion-laughs and external-entity attacks start), and python-docx gets an in-memory copy
 of exactly those vetted bytes. Binary parts (images, embedded objects) are blanked in that copy:
 only text is read, so they need not be held in memory.
+
+The one binary part read is the package thumbnail (what the package relationship of type
+".../metadata/thumbnail" points at, else `docProps/thumbnail.*`), through the same bounded reader,
+as the document's cover, normalised by `cover.normalise_cover`. Word on Windows writes it as a
+WMF or EMF, which is not decoded: such a document has no cover.
 """
 
 from __future__ import annotations
 
 import io
+import posixpath
 import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeAlias
+from urllib.parse import unquote, urlsplit
+from xml.etree.ElementTree import ParseError
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 from lxml import etree
 
-from document_processing.extractors.archive import SafeZip, open_zip
+from document_processing.extractors.archive import SafeZip, is_safe_member_name, open_zip
 from document_processing.extractors.base import (
     ExtractedPage,
     ExtractionError,
     ExtractionLimits,
     ExtractionResult,
 )
+from document_processing.extractors.cover import MAX_SOURCE_BYTES, normalise_cover
 from document_processing.extractors.splitting import PageBudget, split_markdown
 from document_processing.markdown import (
     escape_markdown_inline,
@@ -50,6 +59,10 @@ _KIND = "Word"
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _XML_SUFFIXES = (".xml", ".rels")
 _CORE_PROPERTIES = "docProps/core.xml"
+_PACKAGE_RELATIONSHIPS = "_rels/.rels"
+# Transitional and Strict OOXML name the relationship type under different hosts.
+_THUMBNAIL_TYPE_SUFFIX = "/metadata/thumbnail"
+_THUMBNAIL_NAMES = ("docProps/thumbnail.jpeg", "docProps/thumbnail.jpg", "docProps/thumbnail.png")
 
 _DAMAGED = "This Word document is damaged or is not a .docx file."
 _UNSAFE_XML = "This Word document contains XML entity declarations, which we do not accept."
@@ -62,8 +75,8 @@ class DocxExtractor:
     name: ClassVar[str] = "docx"
 
     def extract(self, path: Path, *, limits: ExtractionLimits) -> ExtractionResult:
-        package, has_core = _vetted_package(path, limits)
-        document = _open_document(package)
+        package = _vetted_package(path, limits)
+        document = _open_document(package.copy)
         try:
             blocks = _Reader(document).read()
         except (ValueError, KeyError, AttributeError, etree.LxmlError) as error:
@@ -72,8 +85,13 @@ class DocxExtractor:
         budget.add(_paginate(blocks, limits))
         if not budget.pages:
             raise ExtractionError(_EMPTY, code="empty")
-        title, author = _core_properties(document) if has_core else ("", "")
-        return ExtractionResult(pages=budget.pages, title=title, author=author)
+        title, author = _core_properties(document) if package.has_core else ("", "")
+        return ExtractionResult(
+            pages=budget.pages,
+            title=title,
+            author=author,
+            cover=normalise_cover(package.thumbnail, limits=limits),
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -81,9 +99,16 @@ class DocxExtractor:
 # ---------------------------------------------------------------------------------------------
 
 
-def _vetted_package(path: Path, limits: ExtractionLimits) -> tuple[io.BytesIO, bool]:
+class _VettedPackage(NamedTuple):
+    copy: io.BytesIO  # only bounded-read, DTD-free XML parts in it
+    has_core: bool
+    thumbnail: bytes  # the thumbnail image as stored, or b""
+
+
+def _vetted_package(path: Path, limits: ExtractionLimits) -> _VettedPackage:
     """An in-memory copy of the package with only bounded-read, DTD-free XML parts in it."""
     copy = io.BytesIO()
+    relationships = b""
     with (
         open_zip(path, limits=limits, kind=_KIND) as archive,
         zipfile.ZipFile(copy, "w", zipfile.ZIP_STORED) as rebuilt,
@@ -91,10 +116,14 @@ def _vetted_package(path: Path, limits: ExtractionLimits) -> tuple[io.BytesIO, b
         for name in archive.names:
             if name.endswith("/"):
                 continue
-            rebuilt.writestr(name, _vetted_member(archive, name))
+            data = _vetted_member(archive, name)
+            if name == _PACKAGE_RELATIONSHIPS:
+                relationships = data
+            rebuilt.writestr(name, data)
         has_core = _CORE_PROPERTIES in archive
+        thumbnail = _read_thumbnail(archive, relationships)
     copy.seek(0)
-    return copy, has_core
+    return _VettedPackage(copy, has_core, thumbnail)
 
 
 def _vetted_member(archive: SafeZip, name: str) -> bytes:
@@ -119,6 +148,53 @@ def _refuse_dtd(data: bytes) -> None:
         raise ExtractionError(_UNSAFE_XML, code="unsafe") from error
     except SafeET.ParseError as error:
         raise ExtractionError(_DAMAGED, code="corrupt") from error
+
+
+def _read_thumbnail(archive: SafeZip, relationships: bytes) -> bytes:
+    """The package thumbnail's bytes, or b"" when there is none or it cannot be read."""
+    name = _thumbnail_name(archive, relationships)
+    if name is None:
+        return b""
+    try:
+        return archive.read(name, max_bytes=MAX_SOURCE_BYTES)
+    except ExtractionError:  # damaged, or over a limit: the text is still readable without it
+        return b""
+
+
+def _thumbnail_name(archive: SafeZip, relationships: bytes) -> str | None:
+    for target in _thumbnail_targets(relationships):
+        name = _part_name(target)
+        if name is not None and name in archive:
+            return name
+    return next((name for name in _THUMBNAIL_NAMES if name in archive), None)
+
+
+def _thumbnail_targets(relationships: bytes) -> list[str]:
+    """The targets of the package's thumbnail relationships, from its `_rels/.rels`."""
+    if not relationships:
+        return []
+    try:
+        root = SafeET.fromstring(relationships)  # already scanned: no DTD, well-formed
+    except (ParseError, DefusedXmlException):
+        return []
+    return [
+        relationship.get("Target", "")
+        for relationship in root.iter()
+        if isinstance(relationship.tag, str)
+        and relationship.tag.rsplit("}", 1)[-1] == "Relationship"
+        and relationship.get("Type", "").endswith(_THUMBNAIL_TYPE_SUFFIX)
+        and relationship.get("TargetMode", "Internal") != "External"
+    ]
+
+
+def _part_name(target: str) -> str | None:
+    """The member a package-level relationship target names, or None if it is not one."""
+    parts = urlsplit(target.strip())
+    if parts.scheme or parts.netloc or not parts.path:
+        return None
+    # Package-level targets are relative to the package root, or absolute from it.
+    name = posixpath.normpath(unquote(parts.path).lstrip("/"))
+    return name if is_safe_member_name(name) and name != "." else None
 
 
 def _open_document(package: io.BytesIO) -> WordDocument:

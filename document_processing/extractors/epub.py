@@ -4,6 +4,11 @@ The package is read by hand, not with EbookLib (AGPL): container.xml points at t
 document, whose manifest and spine give the chapters in reading order. Package XML is parsed with
 defusedxml (no entity declarations, no external references); chapters are parsed as HTML by
 selectolax, which never loads DTDs or entities.
+
+The cover is the manifest item EPUB 3 marks "cover-image", else the one EPUB 2's
+`<meta name="cover">` names, else an image whose id or file name says "cover"; it is read with the
+same bounds as the chapters and normalised by `cover.normalise_cover`. A missing, unsafe or
+undecodable cover only means a book without one.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from document_processing.extractors.base import (
     ExtractionLimits,
     ExtractionResult,
 )
+from document_processing.extractors.cover import MAX_SOURCE_BYTES, normalise_cover
 from document_processing.extractors.html import decode_markup, markup_to_markdown, strip_doctype
 from document_processing.extractors.splitting import PageBudget, fit_blocks, parse_blocks
 
@@ -62,6 +68,7 @@ class _Package:
     author: str = ""
     chapters: list[_Chapter] = field(default_factory=list)
     toc_titles: dict[str, str] = field(default_factory=dict)
+    cover_path: str | None = None
 
 
 class EpubExtractor:
@@ -80,10 +87,16 @@ class EpubExtractor:
                     notes = [_MISSING]
                     continue
                 budget.add(_chapter_pages(archive, chapter, package, limits))
+            # After the chapters, so that the text has the first claim on the archive's budget.
+            cover_image = _read_cover(archive, package.cover_path)
         if not budget.pages:
             raise ExtractionError(_EMPTY, code="empty")
         return ExtractionResult(
-            pages=budget.pages, title=package.title, author=package.author, notes=notes
+            pages=budget.pages,
+            title=package.title,
+            author=package.author,
+            notes=notes,
+            cover=normalise_cover(cover_image, limits=limits),
         )
 
 
@@ -101,6 +114,7 @@ def _read_package(archive: SafeZip) -> _Package:
     package = _Package()
     package.title, package.author = _metadata(opf)
     package.chapters = list(_spine(opf, manifest, skip=nav_path))
+    package.cover_path = _cover_path(opf, manifest)
     if nav_path is not None and nav_path in archive:
         package.toc_titles.update(_nav_titles(archive, nav_path))
     ncx_path = _ncx_path(opf, manifest)
@@ -197,6 +211,30 @@ def _ncx_path(opf: Element, manifest: dict[str, tuple[str, str, set[str]]]) -> s
     return next(ncx, None)
 
 
+def _cover_path(opf: Element, manifest: dict[str, tuple[str, str, set[str]]]) -> str | None:
+    """The archive path of the cover image, by the first rule that names an image:
+    EPUB 3's "cover-image" property, EPUB 2's `<meta name="cover" content="ID">`, or an image
+    whose manifest id or file name contains "cover"."""
+    candidates = [item_id for item_id, (_, _, props) in manifest.items() if "cover-image" in props]
+    metadata = next(_descendants(opf, "metadata"), None)
+    if metadata is not None:
+        candidates.extend(
+            meta.get("content", "").strip()
+            for meta in _descendants(metadata, "meta")
+            if meta.get("name", "").strip().lower() == "cover"
+        )
+    candidates.extend(
+        item_id
+        for item_id, (path, _, _) in manifest.items()
+        if "cover" in item_id.lower() or "cover" in posixpath.basename(path).lower()
+    )
+    for item_id in candidates:
+        entry = manifest.get(item_id)
+        if entry is not None and entry[1].strip().lower().startswith("image/"):
+            return entry[0]
+    return None
+
+
 def _resolve(base_dir: str, href: str) -> str | None:
     """The archive path an href points to, or None if it leaves the archive or is a URL."""
     parts = urlsplit(href.strip())
@@ -260,6 +298,16 @@ def _refuse_drm(archive: SafeZip, package: _Package) -> None:
     }
     if any(chapter.path in encrypted for chapter in package.chapters):
         raise ExtractionError(_DRM, code="encrypted")
+
+
+def _read_cover(archive: SafeZip, path: str | None) -> bytes:
+    """The cover image's bytes as stored, or b"" when there is none or it cannot be read."""
+    if path is None or path not in archive:
+        return b""
+    try:
+        return archive.read(path, max_bytes=MAX_SOURCE_BYTES)
+    except ExtractionError:  # damaged, or over a limit: the book is still readable without it
+        return b""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,7 +20,8 @@ The child:
   database connections and sockets can be neither used nor shut down from it, and freezes the
   inherited objects so that the garbage collector runs none of their finalisers;
 * answers in JSON, not pickle: if a file ever took over the parser, unpickling its answer would
-  hand it the parent too;
+  hand it the parent too; the result's cover travels in it in base64, and the parent keeps it
+  only if it could be a cover the child made (a JPEG of at most `cover.MAX_COVER_BYTES`);
 * leaves with `os._exit`, so no atexit handler or cleanup of the parent's state runs.
 
 The parent waits for the answer until the deadline, kills the child when it is late and always
@@ -48,6 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import enum
 import faulthandler
 import gc
@@ -64,6 +66,7 @@ import time
 import traceback
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn, Protocol, TypeVar, runtime_checkable
 
@@ -73,6 +76,13 @@ from document_processing.extractors.base import (
     ExtractionLimits,
     ExtractionResult,
     Extractor,
+)
+from document_processing.extractors.cover import (
+    MAX_COVER_JSON_CHARS,
+    InvalidCoverError,
+    check_cover,
+    cover_from_json,
+    cover_to_json,
 )
 
 logger = logging.getLogger(__name__)
@@ -304,14 +314,15 @@ def _read_answer(fd: int, deadline: float, limit: int) -> bytes | _Stop:
 
 
 def _answer_limit(limits: ExtractionLimits) -> int:
-    return limits.max_chars * _ANSWER_BYTES_PER_CHAR + _ANSWER_OVERHEAD_BYTES
+    # A cover is on top: it never makes an answer that holds all the text allowed oversized.
+    return limits.max_chars * _ANSWER_BYTES_PER_CHAR + _ANSWER_OVERHEAD_BYTES + MAX_COVER_JSON_CHARS
 
 
 def _outcome(
     answer: bytes, status: int | None, growth: int, limits: ExtractionLimits, path: Path
 ) -> ExtractionResult:
     if answer:
-        return _decode(answer, path, _result_from_json)
+        return _decode(answer, path, partial(_result_from_json, path=path))
     raise _silent_failure(status, growth, limits, path)
 
 
@@ -370,17 +381,34 @@ def _decode(answer: bytes, path: Path, convert: Callable[[Any], _T]) -> _T:
     raise ExtractionError(MSG_UNREADABLE, code="unreadable")
 
 
-def _result_from_json(data: Any) -> ExtractionResult:
+def _result_from_json(data: Any, *, path: Path) -> ExtractionResult:
     pages = [
         ExtractedPage(markdown=_string(markdown), title=_string(title))
         for markdown, title in data["pages"]
     ]
+    try:
+        cover = cover_from_json(data.get("cover"))
+    except InvalidCoverError as problem:
+        logger.warning("Extraction of %s sent a cover that was dropped: %s", path, problem)
+        cover = b""
     return ExtractionResult(
         pages=pages,
         title=_string(data["title"]),
         author=_string(data["author"]),
         notes=[_string(note) for note in data["notes"]],
+        cover=cover,
     )
+
+
+def _with_checked_cover(result: ExtractionResult, path: Path) -> ExtractionResult:
+    """`result`, without its cover unless that could be one a child made: `combine` takes it
+    from what a child sent."""
+    try:
+        check_cover(result.cover)
+    except InvalidCoverError as problem:
+        logger.warning("Extraction of %s sent a cover that was dropped: %s", path, problem)
+        return dataclasses.replace(result, cover=b"")
+    return result
 
 
 def _string(value: Any) -> str:
@@ -436,7 +464,8 @@ def _run_shared(
         crew.reap()
     finally:
         crew.stop()  # does nothing once all are reaped: here for failures and exceptions
-    return _in_parent(path, lambda: extractor.combine(finished, limits=limits))
+    result = _in_parent(path, lambda: extractor.combine(finished, limits=limits))
+    return _with_checked_cover(result, path)
 
 
 def _in_parent(path: Path, step: Callable[[], _T]) -> _T:
@@ -804,6 +833,7 @@ def _result_to_json(result: ExtractionResult) -> dict[str, Any]:
         "title": result.title,
         "author": result.author,
         "notes": list(result.notes),
+        "cover": cover_to_json(result.cover),
     }
 
 

@@ -21,13 +21,19 @@ into consecutive parts by `splitting.fit_markdown`, as other formats are (with a
 document without any text comes back as empty pages plus notes that say why; whether that is a
 failure is for the service to decide.
 
+The cover is page 1, drawn `_COVER_SIDE` pixels on its longest side (a few milliseconds) and
+normalised by `cover.cover_from_image`. A first page that cannot be drawn, is blank, or holds
+images larger than `limits.cover_max_pixels` gives no cover, never a failure.
+
 Error codes: "empty", "not_pdf", "unreadable", "encrypted", "too_many_pages", "too_long".
 
 A long document can be shared between processes (`isolation.PartedExtractor`): each reads a
 range of pages (steps 1 and 2) and surveys them; what needs every page (the body text size, the
 running lines of step 3, the words the document writes with a hyphen) is decided once from the
 surveys; each share then finishes its pages (step 4) and the parts are joined. `extract` takes
-the same steps in one process, so both give the same result.
+the same steps in one process, so both give the same result. Only the share holding page 1 draws
+the cover; it travels with that share's finished pages, in base64, and `combine` takes it from
+there after checking that it is a JPEG.
 
 pdfium is not thread-safe, so calls into it are serialised by a lock; run untrusted files through
 `isolation.run_isolated`, which also gives each extraction its own process (or several).
@@ -44,9 +50,11 @@ import math
 import os
 import re
 import shutil
+import struct
 import subprocess
 import threading
 import unicodedata
+import warnings
 from collections.abc import Collection, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,12 +62,19 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
+from PIL import Image
 
 from document_processing.extractors.base import (
     ExtractedPage,
     ExtractionError,
     ExtractionLimits,
     ExtractionResult,
+)
+from document_processing.extractors.cover import (
+    InvalidCoverError,
+    cover_from_image,
+    cover_from_json,
+    cover_to_json,
 )
 from document_processing.extractors.splitting import fit_markdown
 from document_processing.markdown import (
@@ -99,6 +114,18 @@ _OCR_DPI = 300
 _OCR_MAX_PIXELS = 40_000_000
 _OCR_PAGE_TIMEOUT_SECONDS = 120.0
 _OCR_LANGUAGE = re.compile(r"[A-Za-z0-9_]+(?:\+[A-Za-z0-9_]+)*")
+# The cover: page 1 drawn this many pixels on its longest side, enough for a thumbnail or an
+# audiobook's artwork and cheap to draw. A page with more images than this is not drawn.
+_COVER_SIDE = 800
+_COVER_MAX_IMAGES = 500
+# JPEG and JPEG 2000 images are decoded at the size their data declares, whatever the image's
+# dictionary says; JPEG 2000 also as many components as it declares.
+_CODED_FILTERS = frozenset({"DCTDecode", "JPXDecode"})
+# Filters that can stand before those and are undone to read their header: each gives less data
+# than it takes, so undoing them is no bomb. (reportlab writes JPEGs in ASCII85.)
+_TEXT_FILTERS = frozenset({"ASCII85Decode", "ASCIIHexDecode"})
+_JPX_MAX_COMPONENTS = 4
+_JPX_CODESTREAM = b"\xff\x4f\xff\x51"  # start of codestream, then its size segment (SIZ)
 
 # pdfium replaces a hyphen it judges to be a line-end hyphenation with U+FFFE (older builds: \x02)
 # and joins the two lines. Internally \x02 marks "word broken here"; the joiner decides whether
@@ -243,6 +270,7 @@ class PdfExtractor:
                 title, author = _metadata(pdf) if part == 0 else ("", "")
                 indices = _share_range(page_count, part, parts)
                 raw_pages, chars_read = _read_pages(pdf, limits, indices)
+                cover = _cover(pdf, limits) if part == 0 and page_count else b""
             finally:
                 pdf.close()
         _read_columns_with_pdfminer(path, raw_pages, first=indices.start)
@@ -254,6 +282,7 @@ class PdfExtractor:
             title=title,
             author=author,
             limits=limits,
+            cover=cover,
         )
 
     def decide(self, surveys: list[Any], *, limits: ExtractionLimits) -> dict[str, Any]:
@@ -745,6 +774,115 @@ def _render_png(page: pdfium.PdfPage) -> bytes:
         bitmap.close()
 
 
+# --- Cover -------------------------------------------------------------------------------------
+
+
+def _cover(pdf: pdfium.PdfDocument, limits: ExtractionLimits) -> bytes:
+    """Page 1 drawn as a cover, or b"" when it cannot be drawn or shows nothing."""
+    try:
+        page = pdf[0]
+    except pdfium.PdfiumError:
+        return b""
+    try:
+        width, height = page.get_size()
+        if not (width > 0 and height > 0):  # also false for NaN
+            return b""
+        scale = min(_COVER_SIDE, limits.cover_max_side) / max(width, height)
+        if min(width, height) * scale < 1 or not _cover_images_allowed(page, limits):
+            return b""
+        bitmap = page.render(scale=scale, may_draw_forms=False)
+        try:
+            # A blank first page gives none: cover_from_image refuses single-colour images.
+            # The image shares the bitmap's memory, so it is used before the bitmap is closed.
+            return cover_from_image(bitmap.to_pil(), limits=limits)
+        finally:
+            bitmap.close()
+    except pdfium.PdfiumError:
+        logger.info("PDF page 1 could not be drawn as a cover", exc_info=True)
+        return b""
+    finally:
+        page.close()
+
+
+def _cover_images_allowed(page: pdfium.PdfPage, limits: ExtractionLimits) -> bool:
+    """Whether the images that drawing the page decodes stay within `cover_max_pixels`, all
+    together, by their declared sizes. Text extraction decodes no image; drawing the page must
+    not let a huge one fail (run out of memory) a document that reads well."""
+    pixels = 0.0
+    images = page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,))
+    for count, image in enumerate(images, start=1):
+        pixels += _image_pixels(image)
+        if pixels > limits.cover_max_pixels or count > _COVER_MAX_IMAGES:
+            logger.info("PDF page 1 has too many or too large images to be drawn as a cover")
+            return False
+    return True
+
+
+def _image_pixels(image: pdfium.PdfImage) -> float:
+    """How many pixels drawing `image` decodes at most; infinite when that cannot be told."""
+    width, height = image.get_px_size()
+    pixels = max(width, 0) * max(height, 0)
+    filters = image.get_filters()
+    coded = [name for name in filters if name in _CODED_FILTERS]
+    if not coded:
+        return pixels  # pdfium decodes these to the dictionary's size, and no further
+    if len(coded) != 1 or filters[-1] != coded[0] or not _TEXT_FILTERS.issuperset(filters[:-1]):
+        return math.inf  # compressed again: its header cannot be read without inflating it
+    # pdfium undoes the filters before the image's own, here only the text ones.
+    data = bytes(image.get_data(decode_simple=True))
+    size = _jpeg_size(data) if coded[0] == "DCTDecode" else _jpx_size(data)
+    return math.inf if size is None else max(pixels, size)
+
+
+def _jpeg_size(data: bytes) -> int | None:
+    """Width times height as a JPEG's frame header declares them, or None."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=("JPEG",)) as jpeg:  # headers only
+                width, height = jpeg.size
+    except Exception:  # anything Pillow cannot read, pdfium is not asked to draw either
+        return None
+    return width * height
+
+
+def _jpx_size(data: bytes) -> int | None:
+    """Width times height as a JPEG 2000 codestream's size segment declares them, or None
+    when it declares more components than an image has or cannot be read."""
+    start = _jpx_codestream(data)
+    if start is None or data[start : start + 4] != _JPX_CODESTREAM:
+        return None
+    try:
+        x_end, y_end, x_origin, y_origin = struct.unpack_from(">4I", data, start + 8)
+        (components,) = struct.unpack_from(">H", data, start + 40)
+    except struct.error:
+        return None
+    if components > _JPX_MAX_COMPONENTS:
+        return None
+    return max(x_end - x_origin, 0) * max(y_end - y_origin, 0)
+
+
+def _jpx_codestream(data: bytes) -> int | None:
+    """Where the codestream starts: at once, or in the "jp2c" box of a JP2 file."""
+    if data.startswith(_JPX_CODESTREAM):
+        return 0
+    position = 0
+    while position + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, position)
+        header = 8
+        if length == 1 and position + 16 <= len(data):  # a 64-bit length follows
+            (length,) = struct.unpack_from(">Q", data, position + 8)
+            header = 16
+        elif length == 0:  # the box runs to the end
+            length = len(data) - position
+        if kind == b"jp2c":
+            return position + header
+        if length < header:
+            return None
+        position += length
+    return None
+
+
 # --- Cleaning ----------------------------------------------------------------------------------
 
 
@@ -1122,6 +1260,7 @@ class _Share:
     title: str
     author: str
     limits: ExtractionLimits
+    cover: bytes = b""  # page 1 drawn, in the share that holds it
     edges: list[dict[int, str]] = field(default_factory=list)  # each page's, from survey()
 
     def survey(self) -> dict[str, Any]:
@@ -1191,6 +1330,7 @@ class _Share:
             "notes": _notes_to_json(notes),
             "title": self.title,
             "author": self.author,
+            "cover": cover_to_json(self.cover),
         }
 
 
@@ -1249,7 +1389,17 @@ def _combine(finished: Sequence[Any], limits: ExtractionLimits) -> ExtractionRes
         title=_str(finished[0]["title"]),
         author=_str(finished[0]["author"]),
         notes=_note_texts(notes, limits),
+        cover=_checked_cover(finished[0].get("cover")),
     )
+
+
+def _checked_cover(value: Any) -> bytes:
+    """The first share's cover, if it is one; a bad cover is dropped, not the document."""
+    try:
+        return cover_from_json(value)
+    except InvalidCoverError as problem:
+        logger.warning("The cover of a PDF was dropped: %s", problem)
+        return b""
 
 
 def _notes_to_json(notes: _Notes) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import random
+import struct
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -291,3 +292,79 @@ def write(tmp_path: Path, data: bytes, name: str = "sample.pdf") -> Path:
     path = tmp_path / name
     path.write_bytes(data)
     return path
+
+
+# -- cover images ----------------------------------------------------------------------------------
+
+
+def _picture_bytes(image_format: str, size: tuple[int, int] = (64, 64), **options: object) -> bytes:
+    """A two-colour picture (a single-colour one is no cover) as `image_format`."""
+    image = Image.new("RGB", size, (200, 30, 30))
+    ImageDraw.Draw(image).rectangle((0, 0, size[0] // 2, size[1] // 2), fill=(20, 40, 220))
+    buffer = io.BytesIO()
+    image.save(buffer, format=image_format, **options)
+    return buffer.getvalue()
+
+
+def photo_pdf(size: tuple[int, int] = (400, 600)) -> bytes:
+    """A title over a JPEG picture, stored as the JPEG itself (DCTDecode), then a page of text."""
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4)
+    pdf.setFont(BOLD, 24)
+    pdf.drawString(MARGIN, HEIGHT - 90, "A Book With A Picture")
+    jpeg = ImageReader(io.BytesIO(_picture_bytes("JPEG", size, quality=90)))
+    pdf.drawImage(jpeg, MARGIN, 150, width=size[0] * 0.8, height=size[1] * 0.8)
+    pdf.showPage()
+    pdf.setFont(FONT, 11)
+    pdf.drawString(MARGIN, HEIGHT - 90, "The text of the book begins here.")
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def image_page_pdf(image: bytes, *, image_filter: str, width: int, height: int) -> bytes:
+    """A line of text ("Hello cover world") over an image whose dictionary declares `width` x
+    `height` pixels and `image_filter`, with `image` as its data whatever that declares."""
+    content = b"BT /F1 24 Tf 72 700 Td (Hello cover world) Tj ET q 200 0 0 200 72 300 cm /Im1 Do Q"
+    return handmade_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
+            b" /Resources << /Font << /F1 5 0 R >> /XObject << /Im1 6 0 R >> >> >>",
+            b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+            b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceRGB"
+            b" /BitsPerComponent 8 /Length %d /Filter /%s >>\nstream\n"
+            % (width, height, len(image), image_filter.encode())
+            + image
+            + b"\nendstream",
+        ]
+    )
+
+
+def jpeg_declaring(side: int) -> bytes:
+    """A small JPEG whose frame header claims `side` x `side` pixels."""
+    data = bytearray(_picture_bytes("JPEG"))
+    frame = data.index(b"\xff\xc0")  # marker, length, precision, then height and width
+    struct.pack_into(">HH", data, frame + 5, side, side)
+    return bytes(data)
+
+
+def jpx_declaring(side: int) -> bytes:
+    """A small JPEG 2000 codestream whose size segment claims `side` x `side` pixels."""
+    data = bytearray(_picture_bytes("JPEG2000", no_jp2=True))
+    size = data.index(b"\xff\x51")  # marker, length, capabilities, then width and height
+    struct.pack_into(">II", data, size + 6, side, side)
+    return bytes(data)
+
+
+def zero_size_page_pdf() -> bytes:
+    """A page whose media box has no area."""
+    return handmade_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 0 0] >>",
+        ]
+    )

@@ -5,6 +5,7 @@ Nothing binary is committed; every test builds exactly the file it needs in `tmp
 
 from __future__ import annotations
 
+import io
 import struct
 import zipfile
 import zlib
@@ -52,6 +53,30 @@ def png_bytes() -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
     )
+
+
+def picture(size: tuple[int, int] = (60, 90), *, mode: str = "RGB") -> Any:
+    """A PIL image of two colours (a single-colour image is no cover): red, with a blue square
+    in its top left quarter; in RGBA, transparent with an opaque blue square."""
+    from PIL import Image, ImageDraw
+
+    background = (0, 0, 0, 0) if mode == "RGBA" else (200, 30, 30)
+    image = Image.new(mode, size, background)
+    ImageDraw.Draw(image).rectangle((0, 0, size[0] // 2 - 1, size[1] // 2 - 1), fill=(20, 40, 220))
+    return image
+
+
+def image_bytes(
+    size: tuple[int, int] = (60, 90),
+    *,
+    image_format: str = "JPEG",
+    mode: str = "RGB",
+    **options: Any,
+) -> bytes:
+    """`picture(size, mode=mode)` saved as `image_format` with Pillow's save `options`."""
+    buffer = io.BytesIO()
+    picture(size, mode=mode).save(buffer, format=image_format, **options)
+    return buffer.getvalue()
 
 
 ELF_BYTES = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 8 + b"\x02\x00\x3e\x00" + b"\x00" * 100
@@ -213,7 +238,16 @@ def ncx_xml(chapters: Sequence[Chapter]) -> str:
     )
 
 
-def opf_xml(chapters: Sequence[Chapter], *, title: str, author: str, nav: bool, ncx: bool) -> str:
+def opf_xml(
+    chapters: Sequence[Chapter],
+    *,
+    title: str,
+    author: str,
+    nav: bool,
+    ncx: bool,
+    manifest_extra: str = "",
+    metadata_extra: str = "",
+) -> str:
     items = [
         f'<item id="c{index}" href={quoteattr(chapter.file_name)} '
         'media-type="application/xhtml+xml"/>'
@@ -238,8 +272,8 @@ def opf_xml(chapters: Sequence[Chapter], *, title: str, author: str, nav: bool, 
         '<package xmlns="http://www.idpf.org/2007/opf" version="3.0" unique-identifier="id">\n'
         '<metadata xmlns:dc="http://purl.org/dc/elements/1.1/">'
         f'<dc:identifier id="id">urn:uuid:1</dc:identifier><dc:title>{escape(title)}</dc:title>'
-        f"{creator}<dc:language>en</dc:language></metadata>\n"
-        f"<manifest>{''.join(items)}</manifest>\n"
+        f"{creator}<dc:language>en</dc:language>{metadata_extra}</metadata>\n"
+        f"<manifest>{''.join(items)}{manifest_extra}</manifest>\n"
         f"<spine{spine_toc}>{''.join(refs)}</spine>\n</package>\n"
     )
 
@@ -251,11 +285,23 @@ def epub_members(
     author: str = "An Author",
     nav: bool = True,
     ncx: bool = False,
+    manifest_extra: str = "",
+    metadata_extra: str = "",
 ) -> dict[str, bytes | str]:
+    """`manifest_extra` and `metadata_extra`: XML added at the end of those OPF elements."""
+    opf = opf_xml(
+        chapters,
+        title=title,
+        author=author,
+        nav=nav,
+        ncx=ncx,
+        manifest_extra=manifest_extra,
+        metadata_extra=metadata_extra,
+    )
     members: dict[str, bytes | str] = {
         "mimetype": "application/epub+zip",
         "META-INF/container.xml": CONTAINER_XML,
-        "OEBPS/content.opf": opf_xml(chapters, title=title, author=author, nav=nav, ncx=ncx),
+        "OEBPS/content.opf": opf,
     }
     if nav:
         members["OEBPS/nav.xhtml"] = nav_xhtml(chapters)

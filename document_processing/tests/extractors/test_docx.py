@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import io
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from docx.enum.text import WD_BREAK
+from PIL import Image
 
+from document_processing.extractors import docx as docx_module
 from document_processing.extractors.base import ExtractionError, ExtractionLimits
 from document_processing.extractors.docx import DocxExtractor
 from document_processing.tests.extractors.samples import (
@@ -14,6 +18,7 @@ from document_processing.tests.extractors.samples import (
     ELF_BYTES,
     PASSWD_MARKER,
     XXE_DTD,
+    image_bytes,
     png_bytes,
     replace_member,
     with_dtd,
@@ -307,3 +312,142 @@ def test_files_that_are_not_docx(tmp_path: Path, data: bytes) -> None:
 
 def test_extractor_name() -> None:
     assert DocxExtractor.name == "docx"
+
+
+# --- Cover ---------------------------------------------------------------------------------------
+
+THUMBNAIL_TYPE = "http://schemas.openxmlformats.org/package/2006/relationships/metadata/thumbnail"
+PACKAGE_RELS = "_rels/.rels"
+
+
+def _plain(path: Path) -> Path:
+    return write_docx(path, lambda d: d.add_paragraph("Some text."))
+
+
+def _repackaged(path: Path, *, thumbnail: str | None, parts: dict[str, bytes]) -> Path:
+    """The document without the template's thumbnail, with a package relationship to
+    `thumbnail` (if not None; "External:..." for an external one) and `parts` added."""
+    members = zip_members(path)
+    del members["docProps/thumbnail.jpeg"]
+    rels = members[PACKAGE_RELS].decode()
+    rels = re.sub(r"<Relationship [^>]*metadata/thumbnail[^>]*/>", "", rels)
+    if thumbnail is not None:
+        mode = ' TargetMode="External"' if thumbnail.startswith("External:") else ""
+        target = thumbnail.removeprefix("External:")
+        relationship = f'<Relationship Id="rId9" Type="{THUMBNAIL_TYPE}" Target="{target}"{mode}/>'
+        rels = rels.replace("</Relationships>", relationship + "</Relationships>")
+    members[PACKAGE_RELS] = rels.encode()
+    types = members["[Content_Types].xml"].decode()
+    extra = "".join(
+        f'<Default Extension="{extension}" ContentType="image/{extension}"/>'
+        for extension in ("png", "wmf")
+    )
+    members["[Content_Types].xml"] = types.replace("<Default ", extra + "<Default ", 1).encode()
+    members.update(parts)
+    return write_zip(path, members)
+
+
+def _assert_cover_of_size(cover: bytes, size: tuple[int, int]) -> None:
+    image = Image.open(io.BytesIO(cover))
+    assert (image.format, image.mode, image.size) == ("JPEG", "RGB", size)
+
+
+def test_the_package_thumbnail_is_the_cover(tmp_path: Path) -> None:
+    path = replace_member(
+        _plain(tmp_path / "a.docx"), "docProps/thumbnail.jpeg", image_bytes((60, 90))
+    )
+
+    result = DocxExtractor().extract(path, limits=LIMITS)
+
+    _assert_cover_of_size(result.cover, (60, 90))
+    assert _pages(path) == ["Some text."]
+
+
+def test_the_thumbnail_relationship_is_followed(tmp_path: Path) -> None:
+    png = image_bytes((90, 60), image_format="PNG")
+    path = _repackaged(
+        _plain(tmp_path / "a.docx"),
+        thumbnail="/docProps/preview.png",
+        parts={"docProps/preview.png": png},
+    )
+
+    _assert_cover_of_size(DocxExtractor().extract(path, limits=LIMITS).cover, (90, 60))
+
+
+def test_a_thumbnail_found_by_name_when_no_relationship_names_it(tmp_path: Path) -> None:
+    png = image_bytes(image_format="PNG")
+    path = _repackaged(
+        _plain(tmp_path / "a.docx"), thumbnail=None, parts={"docProps/thumbnail.png": png}
+    )
+
+    _assert_cover_of_size(DocxExtractor().extract(path, limits=LIMITS).cover, (60, 90))
+
+
+def test_the_blank_thumbnail_of_the_template_is_no_cover(tmp_path: Path) -> None:
+    # python-docx's template, like Word's, carries an all-white thumbnail.
+    path = _plain(tmp_path / "a.docx")
+    assert "docProps/thumbnail.jpeg" in zip_members(path)
+
+    assert DocxExtractor().extract(path, limits=LIMITS).cover == b""
+
+
+def test_a_document_without_a_thumbnail_has_no_cover(tmp_path: Path) -> None:
+    path = _repackaged(_plain(tmp_path / "a.docx"), thumbnail=None, parts={})
+
+    result = DocxExtractor().extract(path, limits=LIMITS)
+
+    assert result.cover == b""
+    assert _pages(path) == ["Some text."]
+
+
+@pytest.mark.parametrize(
+    ("target", "name"),
+    [
+        ("docProps/thumbnail.jpeg", "docProps/thumbnail.jpeg"),
+        ("/docProps/thumbnail.jpeg", "docProps/thumbnail.jpeg"),
+        ("docProps/my%20thumb.png", "docProps/my thumb.png"),
+        ("docProps/../media/t.png", "media/t.png"),
+        ("../outside.png", None),
+        ("/docProps/../../outside.png", None),
+        ("https://example.com/x.png", None),
+        ("//example.com/x.png", None),
+        ("", None),
+    ],
+)
+def test_thumbnail_targets_outside_the_package_name_no_part(target: str, name: str | None) -> None:
+    assert docx_module._part_name(target) == name
+
+
+def test_an_external_thumbnail_is_not_fetched_or_read(tmp_path: Path) -> None:
+    path = _repackaged(
+        _plain(tmp_path / "a.docx"),
+        thumbnail="External:docProps/thumb.png",
+        parts={"docProps/thumb.png": image_bytes(image_format="PNG")},
+    )
+
+    result = DocxExtractor().extract(path, limits=LIMITS)
+
+    assert result.cover == b""
+    assert _pages(path) == ["Some text."]
+
+
+@pytest.mark.parametrize("data", [b"not an image", ELF_BYTES, image_bytes((60, 90))[:300]])
+def test_a_corrupt_thumbnail_leaves_a_document_without_a_cover(tmp_path: Path, data: bytes) -> None:
+    path = replace_member(_plain(tmp_path / "a.docx"), "docProps/thumbnail.jpeg", data)
+
+    result = DocxExtractor().extract(path, limits=LIMITS)
+
+    assert result.cover == b""
+    assert _pages(path) == ["Some text."]
+
+
+def test_a_windows_metafile_thumbnail_is_not_decoded(tmp_path: Path) -> None:
+    # Word on Windows writes thumbnail.emf/.wmf: vector formats, left alone.
+    wmf = b"\xd7\xcd\xc6\x9a" + bytes(40)
+    path = _repackaged(
+        _plain(tmp_path / "a.docx"),
+        thumbnail="docProps/thumbnail.wmf",
+        parts={"docProps/thumbnail.wmf": wmf},
+    )
+
+    assert DocxExtractor().extract(path, limits=LIMITS).cover == b""

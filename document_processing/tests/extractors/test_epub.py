@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
+from document_processing.extractors import epub as epub_module
 from document_processing.extractors.base import ExtractionError, ExtractionLimits
 from document_processing.extractors.epub import EpubExtractor
 from document_processing.tests.extractors.samples import (
@@ -15,6 +18,7 @@ from document_processing.tests.extractors.samples import (
     XXE_DTD,
     Chapter,
     epub_members,
+    image_bytes,
     png_bytes,
     with_dtd,
     write_bomb_zip,
@@ -321,3 +325,152 @@ def test_plain_zip_is_not_an_epub(tmp_path: Path) -> None:
 
 def test_extractor_name() -> None:
     assert EpubExtractor.name == "epub"
+
+
+# --- Cover ---------------------------------------------------------------------------------------
+
+COVER_JPEG = image_bytes((60, 90))
+COVER_ITEM = '<item id="{id}" href="{href}" media-type="image/jpeg"{properties}/>'
+
+
+def _cover_item(
+    href: str = "images/front.jpg", *, item_id: str = "art", properties: str = ""
+) -> str:
+    extra = f' properties="{properties}"' if properties else ""
+    return COVER_ITEM.format(id=item_id, href=href, properties=extra)
+
+
+def _cover_of(path: Path, limits: ExtractionLimits = LIMITS) -> bytes:
+    return EpubExtractor().extract(path, limits=limits).cover
+
+
+def _assert_is_the_cover(cover: bytes) -> None:
+    image = Image.open(io.BytesIO(cover))
+    assert (image.format, image.mode, image.size) == ("JPEG", "RGB", (60, 90))
+
+
+def test_the_epub3_cover_image_item_is_the_cover(tmp_path: Path) -> None:
+    path = write_epub(
+        tmp_path / "b.epub",
+        CHAPTERS,
+        manifest_extra=_cover_item("images/front.jpg", properties="cover-image")
+        # Named like a cover, but not the one the package marks.
+        + _cover_item("images/cover.png", item_id="cover"),
+        overrides={
+            "OEBPS/images/front.jpg": COVER_JPEG,
+            "OEBPS/images/cover.png": image_bytes((10, 10), image_format="PNG"),
+        },
+    )
+
+    _assert_is_the_cover(_cover_of(path))
+
+
+def test_the_epub2_meta_cover_names_the_cover(tmp_path: Path) -> None:
+    path = write_epub(
+        tmp_path / "b.epub",
+        CHAPTERS,
+        metadata_extra='<meta name="cover" content="art"/>',
+        manifest_extra=_cover_item("front.jpg"),
+        overrides={"OEBPS/front.jpg": COVER_JPEG},
+    )
+
+    _assert_is_the_cover(_cover_of(path))
+
+
+def test_an_image_named_cover_is_the_cover_when_nothing_says_otherwise(tmp_path: Path) -> None:
+    path = write_epub(
+        tmp_path / "b.epub",
+        CHAPTERS,
+        manifest_extra=_cover_item("images/plate.jpg", item_id="plate")
+        + _cover_item("images/Cover.jpg", item_id="img2"),
+        overrides={
+            "OEBPS/images/plate.jpg": image_bytes((10, 10)),
+            "OEBPS/images/Cover.jpg": COVER_JPEG,
+        },
+    )
+
+    _assert_is_the_cover(_cover_of(path))
+
+
+def test_a_book_without_a_cover_has_none(tmp_path: Path) -> None:
+    path = write_epub(
+        tmp_path / "b.epub",
+        CHAPTERS,
+        manifest_extra=_cover_item("images/plate.jpg", item_id="plate"),
+        overrides={"OEBPS/images/plate.jpg": COVER_JPEG},
+    )
+
+    assert _cover_of(path) == b""
+
+
+def test_a_cover_href_that_leaves_the_archive_is_ignored(tmp_path: Path) -> None:
+    # OEBPS/../../cover.jpg is outside the archive; OEBPS/../cover.jpg would be cover.jpg.
+    path = write_epub(
+        tmp_path / "b.epub",
+        CHAPTERS,
+        manifest_extra=_cover_item("../../cover.jpg", properties="cover-image"),
+        overrides={"cover.jpg": COVER_JPEG},
+    )
+
+    result = EpubExtractor().extract(path, limits=LIMITS)
+
+    assert result.cover == b""
+    assert len(result.pages) == 3
+
+
+def test_a_cover_href_to_the_archive_root_is_followed(tmp_path: Path) -> None:
+    path = write_epub(
+        tmp_path / "b.epub",
+        CHAPTERS,
+        manifest_extra=_cover_item("../front.jpg", properties="cover-image"),
+        overrides={"front.jpg": COVER_JPEG},
+    )
+
+    _assert_is_the_cover(_cover_of(path))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"not a jpeg",
+        COVER_JPEG[: len(COVER_JPEG) // 2],
+        ELF_BYTES,
+        b"\x89PNG\r\n\x1a\n" + bytes(40),
+    ],
+)
+def test_a_corrupt_cover_leaves_a_book_without_one(tmp_path: Path, data: bytes) -> None:
+    path = write_epub(
+        tmp_path / "b.epub",
+        CHAPTERS,
+        manifest_extra=_cover_item(properties="cover-image"),
+        overrides={"OEBPS/images/front.jpg": data},
+    )
+
+    result = EpubExtractor().extract(path, limits=LIMITS)
+
+    assert result.cover == b""
+    assert [page.markdown for page in result.pages] == _extract(
+        write_epub(tmp_path / "plain.epub", CHAPTERS)
+    )
+
+
+def test_a_cover_listed_but_missing_leaves_a_book_without_one(tmp_path: Path) -> None:
+    path = write_epub(
+        tmp_path / "b.epub", CHAPTERS, manifest_extra=_cover_item(properties="cover-image")
+    )
+
+    assert _cover_of(path) == b""
+
+
+def test_a_cover_over_the_byte_cap_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_epub(
+        tmp_path / "b.epub",
+        CHAPTERS,
+        manifest_extra=_cover_item(properties="cover-image"),
+        overrides={"OEBPS/images/front.jpg": COVER_JPEG},
+    )
+    monkeypatch.setattr(epub_module, "MAX_SOURCE_BYTES", len(COVER_JPEG) - 1)
+
+    assert _cover_of(path) == b""

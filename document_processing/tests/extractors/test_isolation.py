@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import atexit
+import base64
 import contextlib
+import dataclasses
+import json
 import logging
 import mmap
 import multiprocessing
@@ -28,9 +31,15 @@ from document_processing.extractors.base import (
     ExtractionLimits,
     ExtractionResult,
 )
+from document_processing.extractors.cover import (
+    MAX_COVER_BYTES,
+    MAX_COVER_JSON_CHARS,
+    normalise_cover,
+)
 from document_processing.extractors.isolation import run_isolated
 from document_processing.extractors.pdf import PdfExtractor
 from document_processing.tests.extractors import pdf_samples as samples
+from document_processing.tests.extractors.samples import image_bytes
 
 MIB = 1024 * 1024
 LIMITS = ExtractionLimits(ocr_enabled=False, memory_limit_bytes=256 * MIB, timeout_seconds=30)
@@ -266,7 +275,7 @@ def test_a_child_that_dies_without_answering_gives_the_generic_message(
 
 def test_an_oversized_answer_is_not_read_whole(pdf_path: Path, children: list[int]) -> None:
     limits = ExtractionLimits(max_chars=10, timeout_seconds=30)
-    flood = CallbackExtractor(lambda _: _pages("x" * (20 * MIB)))
+    flood = CallbackExtractor(lambda _: _pages("x" * (isolation._answer_limit(limits) + MIB)))
 
     error = _error(flood, pdf_path, limits)
 
@@ -684,3 +693,109 @@ def test_shared_runs_leave_no_descriptor_open(pdf_path: Path, children: list[int
         _shared_error(SharingExtractor(survey_with=_in_share(0, lambda: os._exit(0))), pdf_path)
 
     assert open_descriptors() == before
+
+
+# --- Covers ------------------------------------------------------------------------------------
+
+COVER = normalise_cover(image_bytes(), limits=ExtractionLimits())
+NOT_COVERS = {
+    "png": image_bytes(image_format="PNG"),
+    "oversized": b"\xff\xd8\xff" + bytes(MAX_COVER_BYTES),
+}
+
+
+def _with_cover(cover: bytes, *texts: str) -> ExtractionResult:
+    return dataclasses.replace(_pages(*texts), cover=cover)
+
+
+def test_a_cover_survives_the_trip(pdf_path: Path, children: list[int]) -> None:
+    assert COVER.startswith(b"\xff\xd8\xff")
+
+    result = run_isolated(
+        CallbackExtractor(lambda _: _with_cover(COVER, "text")), pdf_path, limits=LIMITS
+    )
+
+    assert result == _with_cover(COVER, "text")
+
+
+@pytest.mark.parametrize("cover", NOT_COVERS.values(), ids=NOT_COVERS.keys())
+def test_a_cover_that_is_not_one_is_dropped_not_the_document(
+    pdf_path: Path, children: list[int], caplog: pytest.LogCaptureFixture, cover: bytes
+) -> None:
+    result = run_isolated(
+        CallbackExtractor(lambda _: _with_cover(cover, "text")), pdf_path, limits=LIMITS
+    )
+
+    assert result == _pages("text")
+    assert "sent a cover that was dropped" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        3,
+        None,
+        ["/9j/"],
+        "not base64!",
+        base64.b64encode(NOT_COVERS["png"]).decode(),
+        "A" * (MAX_COVER_JSON_CHARS + 4),
+    ],
+)
+def test_the_parent_checks_the_cover_it_reads(value: Any) -> None:
+    answer = {**isolation._result_to_json(_pages("text")), "cover": value}
+
+    result = isolation._result_from_json(json.loads(json.dumps(answer)), path=Path("x.pdf"))
+
+    assert result == _pages("text")
+
+
+def test_an_answer_without_a_cover_is_read() -> None:
+    answer = isolation._result_to_json(_pages("text"))
+    del answer["cover"]
+
+    assert isolation._result_from_json(answer, path=Path("x.pdf")) == _pages("text")
+
+
+def test_a_cover_never_makes_an_answer_of_all_the_text_allowed_oversized(
+    pdf_path: Path, children: list[int]
+) -> None:
+    limits = ExtractionLimits(max_chars=MIB, timeout_seconds=30)
+    largest = b"\xff\xd8\xff" + bytes(MAX_COVER_BYTES - 3)
+    # As much text as an answer without a cover may hold (JSON and logs take the rest).
+    without_cover = (
+        limits.max_chars * isolation._ANSWER_BYTES_PER_CHAR + isolation._ANSWER_OVERHEAD_BYTES
+    )
+    text = "x" * (without_cover - 64 * 1024)
+
+    result = run_isolated(
+        CallbackExtractor(lambda _: _with_cover(largest, text)), pdf_path, limits=limits
+    )
+
+    assert result.cover == largest
+    assert len(result.pages[0].markdown) == len(text)
+
+
+@dataclass(frozen=True)
+class CoverSharingExtractor(SharingExtractor):
+    """A SharingExtractor whose `combine` gives the result `cover`."""
+
+    cover: bytes = b""
+
+    def combine(self, finished: list[Any], *, limits: ExtractionLimits) -> ExtractionResult:
+        return dataclasses.replace(super().combine(finished, limits=limits), cover=self.cover)
+
+
+def test_a_cover_joined_from_shares_is_kept(pdf_path: Path, children: list[int]) -> None:
+    result = run_isolated(CoverSharingExtractor(cover=COVER), pdf_path, limits=LIMITS, workers=2)
+
+    assert result == _with_cover(COVER, "0:10", "1:10")
+
+
+@pytest.mark.parametrize("cover", NOT_COVERS.values(), ids=NOT_COVERS.keys())
+def test_a_cover_joined_from_shares_that_is_not_one_is_dropped(
+    pdf_path: Path, children: list[int], caplog: pytest.LogCaptureFixture, cover: bytes
+) -> None:
+    result = run_isolated(CoverSharingExtractor(cover=cover), pdf_path, limits=LIMITS, workers=2)
+
+    assert result == _pages("0:10", "1:10")
+    assert "sent a cover that was dropped" in caplog.text
