@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
+from django.http import HttpResponse
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -138,6 +142,31 @@ class DocumentDetailView(APIView):
         ):  # fmt: skip
             services.delete_document(user=user, document=document)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DocumentCoverView(APIView):
+    @extend_schema(
+        responses={
+            (200, "image/jpeg"): OpenApiTypes.BINARY,
+            304: OpenApiResponse(description="The cover the client already has"),
+        },
+        tags=["documents"],
+        description="The document's cover as JPEG: an EPUB's cover image, a DOCX thumbnail or "
+        "a PDF's first page. 404 when the document has none (`cover_url` is then null).",
+    )
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        user = current_user(request)
+        document = get_document(user, pk, Action.VIEW)
+        # A cover is never changed in place (a new one gets a new key), so its key is its tag.
+        tag = '"' + hashlib.sha256(document.cover_key.encode()).hexdigest()[:32] + '"'
+        if document.cover_key and tag in request.headers.get("If-None-Match", ""):
+            response = HttpResponse(status=status.HTTP_304_NOT_MODIFIED)
+        else:
+            data = services.read_cover(user=user, document=document)
+            response = HttpResponse(data, content_type="image/jpeg")
+        response["ETag"] = tag
+        response["Cache-Control"] = "private, max-age=86400"
+        return response
 
 
 class DocumentRetryView(APIView):

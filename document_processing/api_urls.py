@@ -7,6 +7,7 @@ urlpatterns = [
     path("documents/", api.DocumentListView.as_view(), name="document-list"),
     path("documents/<id:pk>/", api.DocumentDetailView.as_view(), name="document-detail"),
     path("documents/<id:pk>/retry/", api.DocumentRetryView.as_view(), name="document-retry"),
+    path("documents/<id:pk>/cover/", api.DocumentCoverView.as_view(), name="document-cover"),
     path("documents/<id:pk>/pages/", api.DocumentPagesView.as_view(), name="document-pages"),
     path("pages/<id:pk>/", api.PageDetailView.as_view(), name="page-detail"),
 ]

@@ -52,6 +52,7 @@ class ExtractedDocument:
     title: str
     author: str
     notes: list[str]
+    cover: bytes = b""  # a JPEG the isolated child made, or nothing
 
     @property
     def char_count(self) -> int:
@@ -133,6 +134,7 @@ def finish(result: ExtractionResult, *, limits: ExtractionLimits) -> ExtractedDo
         title=result.title.replace("\x00", "").strip()[:300],
         author=result.author.replace("\x00", "").strip()[:300],
         notes=list(result.notes),
+        cover=result.cover,
     )  # fmt: skip
     if document.char_count > limits.max_chars:
         raise ExtractionError(

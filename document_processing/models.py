@@ -36,6 +36,9 @@ class Document(models.Model):
     # What the content turned out to be: pdf, epub, docx, html, markdown, text.
     detected_type = models.CharField(max_length=20, blank=True)
     author = models.CharField(max_length=300, blank=True)
+    # The cover extraction found (an EPUB's cover image, a DOCX thumbnail, a PDF's first page),
+    # re-encoded as JPEG and stored through STORAGES; empty when the source has none.
+    cover_key = models.CharField(max_length=500, blank=True)
     page_count = models.PositiveIntegerField(default=0)
     char_count = models.PositiveBigIntegerField(default=0)
     notes = models.JSONField(default=list, blank=True)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -28,13 +29,14 @@ class DocumentSerializer(serializers.ModelSerializer[Document]):
     owner = UserSummarySerializer(read_only=True)
     permission = serializers.SerializerMethodField()
     source_url = serializers.SerializerMethodField()
+    cover_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Document
         fields = [
             "id", "title", "status", "error_message", "source_type", "source_url",
             "original_filename", "page_count", "char_count", "owner", "permission",
-            "created_at", "updated_at",
+            "cover_url", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -48,6 +50,13 @@ class DocumentSerializer(serializers.ModelSerializer[Document]):
     def get_source_url(self, document: Document) -> str | None:
         """The imported URL, or null for uploads and pasted text."""
         return document.source_url or None
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_cover_url(self, document: Document) -> str | None:
+        """Where the cover is served (a path under the API), or null without one."""
+        if not document.cover_key:
+            return None
+        return reverse("document-cover", kwargs={"pk": document.pk})
 
 
 class DocumentDetailSerializer(DocumentSerializer):

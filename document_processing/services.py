@@ -26,6 +26,7 @@ from kombu.exceptions import KombuError
 
 from core.exceptions import (
     Conflict,
+    NotFound,
     PayloadTooLarge,
     ServiceUnavailable,
     UnsupportedMediaType,
@@ -213,10 +214,37 @@ def delete_document(*, user: User, document: Document) -> None:
 def stored_files_of(document: Document) -> list[str]:
     """Every stored file that belongs to the document: its original, and what other apps keep
     for it (each app names a collector in STORED_FILE_COLLECTORS)."""
-    keys = [document.file_key] if document.file_key else []
+    keys = [key for key in (document.file_key, document.cover_key) if key]
     for path in settings.STORED_FILE_COLLECTORS:
         keys.extend(import_string(path)(document))
     return keys
+
+
+# Covers are re-encoded to at most 1400 px a side; anything far larger in storage is not ours.
+COVER_MAX_BYTES = 8 * 1024 * 1024
+
+
+def read_cover(*, user: User, document: Document) -> bytes:
+    """The document's cover (JPEG bytes) for someone who may view it; NotFound when it has
+    none."""
+    require(user, Action.VIEW, document)
+    cover = stored_cover(document)
+    if not cover:
+        raise NotFound(_("This document has no cover."))
+    return cover
+
+
+def stored_cover(document: Document) -> bytes:
+    """The cover's bytes, or b"" when the document has none (or it is gone from storage);
+    storage errors are raised."""
+    if not document.cover_key:
+        return b""
+    try:
+        with default_storage.open(document.cover_key, "rb") as handle:
+            return bytes(handle.read(COVER_MAX_BYTES))
+    except FileNotFoundError:
+        logger.warning("The cover of document %s is missing from storage", document.pk)
+        return b""
 
 
 def retry_extraction(*, user: User, document: Document) -> Document:
@@ -368,6 +396,39 @@ def _downloaded(key: str) -> Iterator[Path]:
 
 
 def _complete(document: Document, result: extraction.ExtractedDocument) -> None:
+    cover_key = _store_cover(document, result.cover)
+    try:
+        replaced = _save_pages(document, result, cover_key=cover_key)
+    except BaseException:
+        if cover_key:
+            delete_stored_files(keys=[cover_key])
+        raise
+    if replaced is None:  # deleted or changed meanwhile: the new cover belongs to nobody
+        if cover_key:
+            delete_stored_files(keys=[cover_key])
+    elif replaced:
+        delete_stored_files(keys=[replaced])
+
+
+def _store_cover(document: Document, cover: bytes) -> str:
+    """The cover in storage, or "" when there is none or storage refuses: a cover is a nicety,
+    and never holds up or fails the document."""
+    if not cover:
+        return ""
+    key = default_storage.generate_filename(f"covers/{uuid.uuid4().hex}.jpg")
+    try:
+        return default_storage.save(key, ContentFile(cover))
+    except Exception:
+        # Not the exception's text: storage errors can quote endpoints and request details.
+        logger.warning("Could not store the cover of document %s; it has none", document.pk)
+        return ""
+
+
+def _save_pages(
+    document: Document, result: extraction.ExtractedDocument, *, cover_key: str
+) -> str | None:
+    """Store the pages and the cover in one transaction; None if the row is no longer being
+    processed, else the key of a cover this one replaced ("" for none)."""
     with transaction.atomic():
         # The row may have been deleted or changed while the parser ran.
         current = (
@@ -376,7 +437,8 @@ def _complete(document: Document, result: extraction.ExtractedDocument) -> None:
             .first()
         )
         if current is None:
-            return
+            return None
+        replaced = current.cover_key
         Page.objects.filter(document=current).delete()
         Page.objects.bulk_create(
             [_page_row(current, page) for page in result.pages], batch_size=500
@@ -389,7 +451,9 @@ def _complete(document: Document, result: extraction.ExtractedDocument) -> None:
         current.processed_at = timezone.now()
         if not current.title_is_custom and result.title:
             current.title = result.title
+        current.cover_key = cover_key
         current.save()
+    return replaced
 
 
 def _page_row(document: Document, data: extraction.PageData) -> Page:

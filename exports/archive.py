@@ -92,7 +92,10 @@ def _write_document(zf: zipfile.ZipFile, document: Document) -> dict[str, Any]:
         "updated_at": document.updated_at,
         "processed_at": document.processed_at,
         "original": None,
+        "cover": None,
     }
+    if document.cover_key:
+        entry["cover"] = _copy_stored(zf, document.cover_key, f"{folder}/cover.jpg", size=None)
     if document.file_key:
         # Pasted text and imported pages have no file name of their own.
         fallback = "original" + EXTENSIONS.get(document.detected_type, "")

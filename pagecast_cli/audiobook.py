@@ -47,15 +47,20 @@ def write_audiobook(
     *,
     title: str,
     author: str = "",
+    cover: bytes = b"",
     on_chapter: Callable[[], None] | None = None,
 ) -> list[ChapterMark]:
-    """Write `path` (under a temporary name, renamed when complete); return its chapters."""
+    """Write `path` (under a temporary name, renamed when complete); return its chapters.
+
+    `cover`: the source's cover as extraction found it (JPEG), for the book's artwork."""
     require_encoder()
     if not chapters:
         raise AudiobookError("There are no pages to put in the audiobook.")
     partial = partial_path(path)
     try:
-        marks = write_m4b(partial, chapters, title=title, author=author, on_chapter=on_chapter)
+        marks = write_m4b(
+            partial, chapters, title=title, author=author, cover=cover, on_chapter=on_chapter
+        )
         partial.replace(path)
     except M4BError as exc:
         raise AudiobookError(f"The audiobook could not be written: {exc}.") from exc

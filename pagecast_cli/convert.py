@@ -614,6 +614,7 @@ class Conversion:
                     chapters,
                     title=title,
                     author=document.author,
+                    cover=document.cover,
                     on_chapter=lambda: self.reporter.advance(1),
                 )
             except audiobook.AudiobookError as exc:

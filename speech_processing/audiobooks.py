@@ -38,7 +38,7 @@ from core.exceptions import (
 from core.queueing import enqueue_on_commit
 from core.security_utils import log_exception_safely, new_error_id
 from document_processing.models import Document, Page
-from document_processing.services import delete_stored_files
+from document_processing.services import delete_stored_files, stored_cover
 from sharing.policy import Action, require, visible_documents
 from speech_processing import m4b, services, voices
 from speech_processing.models import Audio, Audiobook
@@ -220,7 +220,11 @@ def _write(book: Audiobook, pages: list[tuple[Page, Audio]]) -> None:
         target = Path(folder) / "book.m4b"
         try:
             marks = m4b.write_m4b(
-                target, chapters, title=book.document.title, author=book.document.author
+                target,
+                chapters,
+                title=book.document.title,
+                author=book.document.author,
+                cover=_cover_of(book.document),
             )
         except m4b.M4BError as exc:
             logger.error("Audiobook %s could not be written: %s", book.pk, exc)
@@ -244,6 +248,15 @@ def _write(book: Audiobook, pages: list[tuple[Page, Audio]]) -> None:
     )
     if not completed:
         delete_stored_files(keys=[stored_key])
+
+
+def _cover_of(document: Document) -> bytes:
+    """The document's cover for the book's artwork; a book without one is still a book."""
+    try:
+        return stored_cover(document)
+    except Exception:
+        logger.warning("The cover of document %s could not be read; the book has none", document.pk)
+        return b""
 
 
 def _set(book: Audiobook, status: str) -> None:

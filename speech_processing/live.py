@@ -98,9 +98,14 @@ class PartWriter:
         Audio.objects.filter(pk=self.audio_id, attempts=self.attempt).update(
             stream_parts=0, timings=[]
         )
-        for attempt in _attempt_folders(self.storage, self.audio_id):
-            if attempt < self.attempt:
-                _remove_folder(self.storage, self.audio_id, attempt)
+        try:
+            earlier = [a for a in _attempt_folders(self.storage, self.audio_id) if a < self.attempt]
+        except Exception:
+            # Streaming is a convenience: a store that cannot list leaves them to the sweep.
+            logger.warning("Could not look for old stream parts of audio %s", self.audio_id)
+            return
+        for attempt in earlier:
+            _remove_folder(self.storage, self.audio_id, attempt)
 
     def flush(self) -> None:
         key = part_key(self.audio_id, self.attempt, self.written)
@@ -165,14 +170,17 @@ def sweep_stream_parts(*, storage: Storage | None = None) -> int:
     attempt being made. Returns how many attempts' parts were removed.
     """
     storage = storage or default_storage
+    found: dict[int, list[int]] = {}
     try:
         folders, _ = storage.listdir(PARTS_FOLDER)
+        for name in folders:
+            if name.isdigit():
+                found[int(name)] = _attempt_folders(storage, int(name))
     except FileNotFoundError:
         return 0  # nothing was ever streamed here
-    found: dict[int, list[int]] = {}
-    for name in folders:
-        if name.isdigit():
-            found[int(name)] = _attempt_folders(storage, int(name))
+    except Exception:
+        logger.warning("Could not list the stream parts; the next sweep tries again")
+        return 0
     # Read after listing: an attempt that starts later is not in the listing at all.
     under_way = dict(
         Audio.objects.filter(pk__in=found, status=Audio.Status.GENERATING).values_list(

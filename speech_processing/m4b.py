@@ -1,9 +1,11 @@
-"""An M4B audiobook from MP3 files: AAC audio, a chapter per file, title and author.
+"""An M4B audiobook from MP3 files: AAC audio, a chapter per file, title, author and cover.
 
 Pure: paths in, a file and its chapter marks out; no Django. PyAV (the `av` package) carries
 FFmpeg's libraries, with the AAC encoder and the MP4 ("ipod") muxer, so no program needs to be
 installed. Each MP3 is decoded, resampled to the book's rate (that of the first) and encoded;
-a chapter starts where its file's decoded audio begins, counted in samples.
+a chapter starts where its file's decoded audio begins, counted in samples. The ipod muxer
+takes no picture stream, so the cover is written afterwards as the iTunes `covr` tag, by
+mutagen (which moves the chunk offsets for the larger index, and keeps the chapters).
 """
 
 from __future__ import annotations
@@ -49,11 +51,13 @@ def write_m4b(
     *,
     title: str,
     author: str = "",
+    cover: bytes = b"",
     on_chapter: Callable[[], None] | None = None,
 ) -> list[ChapterMark]:
     """Write the book to `path`; return where each chapter starts and ends.
 
-    `on_chapter` is called after each chapter is encoded (a progress display, say).
+    `cover`: a JPEG for the book's artwork, or nothing. `on_chapter` is called after each
+    chapter is encoded (a progress display, say).
     """
     import av
 
@@ -94,7 +98,30 @@ def write_m4b(
             )
     except av.FFmpegError as exc:
         raise M4BError(f"FFmpeg refused the book ({type(exc).__name__})") from exc
+    if cover:
+        _add_cover(path, cover)
     return marks
+
+
+def _add_cover(path: Path, cover: bytes) -> None:
+    from mutagen import MutagenError
+    from mutagen.mp4 import MP4, MP4Cover
+
+    image_format = MP4Cover.FORMAT_PNG if cover.startswith(PNG_SIGNATURE) else None
+    try:
+        book = MP4(str(path))
+        if book.tags is None:
+            book.add_tags()
+        tags = book.tags
+        if tags is None:
+            raise M4BError("the book takes no tags")
+        tags["covr"] = [MP4Cover(cover, imageformat=image_format or MP4Cover.FORMAT_JPEG)]
+        book.save()
+    except MutagenError as exc:
+        raise M4BError(f"the cover could not be added ({type(exc).__name__})") from exc
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _metadata(title: str, author: str) -> dict[str, str]:

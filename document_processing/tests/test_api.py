@@ -12,6 +12,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from PIL import Image
 from rest_framework.test import APIClient
 
 from document_processing.api import UploadThrottle
@@ -76,6 +77,39 @@ HTML = b"""<!doctype html><html><head><title>An Article</title></head><body>
 <article><h1>An Article</h1><p>Pagecast reads this paragraph aloud to anyone who asks for it.</p>
 <p>A second paragraph of the article with enough words to count as main content.</p></article>
 <footer>Copyright footer text</footer></body></html>"""
+
+
+def test_a_pdf_gets_its_first_page_as_cover_and_text_gets_none(
+    alice_client: APIClient, bob_client: APIClient, django_capture_on_commit_callbacks: Capture
+) -> None:
+    capture = django_capture_on_commit_callbacks
+    pdf = upload(alice_client, pdf_samples.report_pdf(2), "r.pdf", capture)
+    document = detail(alice_client, pdf["body"]["id"])
+    assert document["cover_url"] == f"/api/v1/documents/{document['id']}/cover/"
+    response = alice_client.get(document["cover_url"])
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/jpeg"
+    assert response["Cache-Control"] == "private, max-age=86400"
+    with Image.open(io.BytesIO(response.content)) as image:
+        width, height = image.size
+    assert image.format == "JPEG"
+    assert abs(width / height - 595 / 842) < 0.02  # an A4 page, upright
+    # The browser's copy is still good: no body the second time.
+    again = alice_client.get(document["cover_url"], HTTP_IF_NONE_MATCH=response["ETag"])
+    assert (again.status_code, again.content) == (304, b"")
+    # Someone it is not shared with learns nothing, not even that it has a cover.
+    assert bob_client.get(document["cover_url"]).status_code == 404
+    assert (
+        bob_client.get(document["cover_url"], HTTP_IF_NONE_MATCH=response["ETag"]).status_code
+        == 404
+    )
+
+    text = upload(alice_client, b"# One\n\nFirst.\n", "a.md", capture)
+    plain = detail(alice_client, text["body"]["id"])
+    assert plain["cover_url"] is None
+    missing = alice_client.get(f"/api/v1/documents/{plain['id']}/cover/")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["message"] == "This document has no cover."
 
 
 @pytest.mark.parametrize(

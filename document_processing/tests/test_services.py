@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from typing import Any
 
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from PIL import Image
 
+from core.exceptions import NotFound
 from document_processing import extraction, services
 from document_processing.extractors.base import ExtractionError
 from document_processing.models import Document, Page
+from document_processing.tests.extractors import samples
 from document_processing.tests.factories import DocumentFactory
 from users.models import User
 
@@ -192,3 +197,113 @@ def test_the_character_limit_fails_the_document(alice: User, settings: Any) -> N
     assert document.status == Document.Status.FAILED
     assert "more text" in document.error_message
     assert not Page.objects.filter(document=document).exists()
+
+
+# --- Covers ----------------------------------------------------------------------------------
+
+
+def epub_with_cover(tmp_path: Path) -> bytes:
+    """A one-chapter EPUB 3 whose manifest names a cover image."""
+    return samples.write_epub(
+        tmp_path / "cover.epub",
+        [samples.Chapter("one.xhtml", "<h1>One</h1><p>The keeper climbed the stairs.</p>")],
+        manifest_extra='<item id="art" href="art.png" media-type="image/png" '
+        'properties="cover-image"/>',
+        overrides={"OEBPS/art.png": samples.image_bytes((300, 450), image_format="PNG")},
+    ).read_bytes()
+
+
+def cover_files() -> set[str]:
+    """The covers in storage (this test process's own folder: other tests' covers too)."""
+    try:
+        return set(default_storage.listdir("covers")[1])
+    except FileNotFoundError:
+        return set()
+
+
+def test_the_cover_extraction_finds_is_stored_and_deleted_with_the_document(
+    alice: User, django_capture_on_commit_callbacks: Any, tmp_path: Path
+) -> None:
+    document = stored_document(alice, epub_with_cover(tmp_path), kind="epub")
+    services.extract_document(document_id=document.pk)
+    document.refresh_from_db()
+    assert document.status == Document.Status.COMPLETED
+    assert document.cover_key.startswith("covers/")
+    cover = services.read_cover(user=alice, document=document)
+    with Image.open(io.BytesIO(cover)) as image:
+        assert (image.format, image.size) == ("JPEG", (300, 450))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.delete_document(user=alice, document=document)
+    assert not default_storage.exists(document.cover_key)
+
+
+def test_a_document_without_a_cover_has_none(alice: User) -> None:
+    document = stored_document(alice, b"# One\n\nText.")
+    services.extract_document(document_id=document.pk)
+    document.refresh_from_db()
+    assert document.cover_key == ""
+    with pytest.raises(NotFound):
+        services.read_cover(user=alice, document=document)
+
+
+def test_a_stranger_gets_no_cover(alice: User, bob: User, tmp_path: Path) -> None:
+    document = stored_document(alice, epub_with_cover(tmp_path), kind="epub")
+    services.extract_document(document_id=document.pk)
+    document.refresh_from_db()
+    with pytest.raises(NotFound):
+        services.read_cover(user=bob, document=document)
+
+
+def test_a_store_refusing_the_cover_still_completes_the_document(
+    alice: User, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    document = stored_document(alice, epub_with_cover(tmp_path), kind="epub")
+    real_save = default_storage.save
+
+    def refuse_covers(name: str, content: Any, **kwargs: Any) -> str:
+        if name.startswith("covers/"):
+            raise ConnectionError("storage hiccup")
+        return str(real_save(name, content, **kwargs))
+
+    monkeypatch.setattr(default_storage, "save", refuse_covers)
+    before = cover_files()
+    services.extract_document(document_id=document.pk)
+    document.refresh_from_db()
+    assert (document.status, document.cover_key) == (Document.Status.COMPLETED, "")
+    assert cover_files() == before
+
+
+def test_a_cover_found_for_a_document_deleted_meanwhile_is_not_left_behind(
+    alice: User, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    document = stored_document(alice, epub_with_cover(tmp_path), kind="epub")
+    real = extraction.extract_file
+
+    def delete_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        assert result.cover  # there was one to store
+        Document.objects.filter(pk=document.pk).delete()
+        return result
+
+    monkeypatch.setattr(extraction, "extract_file", delete_meanwhile)
+    before = cover_files()
+    services.extract_document(document_id=document.pk)
+    assert cover_files() == before
+
+
+def test_a_failure_storing_the_pages_removes_the_new_cover(
+    alice: User, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    document = stored_document(alice, epub_with_cover(tmp_path), kind="epub")
+    extracted = extraction.extract_file(Path(default_storage.path(document.file_key)), kind="epub")
+    Document.objects.filter(pk=document.pk).update(status=Document.Status.PROCESSING)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(Page.objects, "bulk_create", broken)
+    before = cover_files()
+    with pytest.raises(RuntimeError, match="database gone"):
+        services._complete(document, extracted)
+    assert cover_files() == before
+    assert Document.objects.get(pk=document.pk).cover_key == ""

@@ -3,6 +3,7 @@ client commands against a running server."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -16,9 +17,12 @@ import pytest
 import urllib3
 from django.conf import settings
 from django.core.files.storage import default_storage
+from mutagen.mp4 import MP4
+from PIL import Image
 
 from document_processing import extraction
 from document_processing.models import Document
+from document_processing.tests.extractors import samples
 from pagecast_cli import audiobook
 from pagecast_cli import convert as conversion
 from pagecast_cli.convert import read_page_note
@@ -407,6 +411,23 @@ def test_an_audiobook_with_a_chapter_per_page(book: Path, tmp_path: Path) -> Non
     ]
     assert chapters[0]["start"] == 0
     assert chapters[1]["start"] == chapters[0]["end"] < chapters[2]["start"] == chapters[1]["end"]
+
+
+def test_the_audiobook_carries_the_sources_cover(tmp_path: Path) -> None:
+    source = samples.write_epub(
+        tmp_path / "lighthouse.epub",
+        [samples.Chapter("one.xhtml", "<h1>One</h1><p>The keeper climbed the stairs.</p>")],
+        manifest_extra='<item id="art" href="art.png" media-type="image/png" '
+        'properties="cover-image"/>',
+        overrides={"OEBPS/art.png": samples.image_bytes((300, 450), image_format="PNG")},
+    )
+    out = tmp_path / "out"
+    result = invoke("convert", source, "--voice", FAKE, "-o", out, "--format", "m4b")
+    assert result.exit_code == 0, result.output
+    tags = MP4(str(out / "lighthouse.m4b")).tags
+    assert tags is not None
+    with Image.open(io.BytesIO(bytes(tags["covr"][0]))) as cover:
+        assert (cover.format, cover.size) == ("JPEG", (300, 450))
 
 
 def test_an_audiobook_without_its_encoder_fails_before_any_work(

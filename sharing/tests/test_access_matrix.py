@@ -53,6 +53,8 @@ def build_world() -> World:
     UserFactory.create(email="newcomer@example.com")
     owner = people["owner"]
     document = document_with_pages(owner=owner, pages=2)
+    document.cover_key = default_storage.save("covers/matrix.jpg", ContentFile(b"\xff\xd8\xff"))
+    document.save(update_fields=["cover_key"])
     page = document.pages.order_by("number").first()
     assert page is not None
     key = default_storage.save("audio/matrix.mp3", ContentFile(b"\xff\xfb\x90\x00" * 64))
@@ -131,6 +133,8 @@ ROWS = [
     Row("post", "/api/v1/documents/{id}/retry/", lambda w: f"/api/v1/documents/{D(w)}/retry/",
         (409, 403, 403, 403, 404, 401)),
     Row("get", "/api/v1/documents/{id}/pages/", lambda w: f"/api/v1/documents/{D(w)}/pages/",
+        ALL_SEE),
+    Row("get", "/api/v1/documents/{id}/cover/", lambda w: f"/api/v1/documents/{D(w)}/cover/",
         ALL_SEE),
     Row("post", "/api/v1/documents/{id}/pages/", lambda w: f"/api/v1/documents/{D(w)}/pages/",
         (201, 201, 201, 403, 404, 401), body={"markdown": "# More\n\nText."}),

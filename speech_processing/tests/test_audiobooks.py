@@ -9,11 +9,14 @@ from typing import Any
 
 import av
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from mutagen.mp4 import MP4, MP4Cover
 from rest_framework.test import APIClient
 
 from document_processing.models import Document, Page
 from document_processing.services import delete_document
+from document_processing.tests.extractors.samples import image_bytes
 from document_processing.tests.factories import document_with_pages
 from sharing.models import DocumentShare
 from speech_processing import audiobooks, services
@@ -91,6 +94,48 @@ def test_a_book_is_made_from_the_pages_audio_with_a_chapter_each(
         )
     with local.open("rb") as handle:
         assert b"M4B " in handle.read(64)  # the brand players know audiobooks by
+
+
+def test_the_documents_cover_is_the_books_artwork(
+    alice: User, document: Document, django_capture_on_commit_callbacks: Capture, tmp_path: Path
+) -> None:
+    cover = image_bytes((200, 300))  # as extraction stores it: a JPEG
+    key = default_storage.save("covers/book.jpg", ContentFile(cover))
+    Document.objects.filter(pk=document.pk).update(cover_key=key)
+    book = start_audiobook(user=alice, document=document, voice="fake:alpha")
+    while run(book, django_capture_on_commit_callbacks) is not Step.DONE:
+        pass
+    book.refresh_from_db()
+    local = tmp_path / "book.m4b"
+    with default_storage.open(book.file_key, "rb") as stored:
+        local.write_bytes(stored.read())
+    tags = MP4(str(local)).tags
+    assert tags is not None
+    assert [bytes(picture) for picture in tags["covr"]] == [cover]
+    assert tags["covr"][0].imageformat == MP4Cover.FORMAT_JPEG
+    # Adding it kept the book whole: the same chapters, and audio that decodes to the end.
+    with av.open(str(local)) as container:
+        assert len(container.chapters()) == 3
+        decoded = sum(frame.samples for frame in container.decode(audio=0))
+        rate = container.streams.audio[0].rate
+    assert decoded / rate == pytest.approx(book.duration_seconds, abs=0.1)
+
+
+def test_a_book_whose_cover_is_gone_from_storage_is_made_without_one(
+    alice: User, document: Document, django_capture_on_commit_callbacks: Capture, tmp_path: Path
+) -> None:
+    Document.objects.filter(pk=document.pk).update(cover_key="covers/lost.jpg")
+    book = start_audiobook(user=alice, document=document, voice="fake:alpha")
+    while run(book, django_capture_on_commit_callbacks) is not Step.DONE:
+        pass
+    book.refresh_from_db()
+    assert book.status == Audiobook.Status.COMPLETED
+    local = tmp_path / "book.m4b"
+    with default_storage.open(book.file_key, "rb") as stored:
+        local.write_bytes(stored.read())
+    tags = MP4(str(local)).tags
+    assert tags is not None
+    assert "covr" not in tags
 
 
 def test_the_api_starts_follows_and_downloads_a_book(

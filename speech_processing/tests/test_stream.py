@@ -193,6 +193,23 @@ def test_the_sweep_is_quiet_when_nothing_was_ever_streamed() -> None:
 
 
 @pytest.mark.django_db
+def test_a_store_that_cannot_list_leaves_the_sweep_for_next_time(
+    alice: User, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    failed = AudioFactory.create(page=page_of(alice), status=Audio.Status.FAILED)
+    leave_parts(failed.pk, 1)
+
+    def refuse(path: str) -> Any:
+        raise PermissionError("listing denied")
+
+    monkeypatch.setattr(default_storage, "listdir", refuse)
+    assert live.sweep_stream_parts() == 0
+    assert "next sweep tries again" in caplog.text
+    monkeypatch.undo()
+    assert live.sweep_stream_parts() == 1
+
+
+@pytest.mark.django_db
 def test_the_periodic_sweep_removes_leftover_parts(alice: User) -> None:
     failed = AudioFactory.create(page=page_of(alice), status=Audio.Status.FAILED)
     leave_parts(failed.pk, 1)

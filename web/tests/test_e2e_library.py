@@ -131,6 +131,13 @@ def test_sign_up_upload_watch_rename_share_and_find_it_as_the_other_person(
     # Rename it on its page.
     row.locator(".document-title a").click()
     tab.wait_for_url("**/documents/*/")
+    # Its first page is its cover, loaded from the app itself.
+    cover = tab.locator("#document-cover img")
+    assert cover.get_attribute("alt") == "Cover of report"
+    tab.wait_for_function(
+        "() => { const img = document.querySelector('#document-cover img');"
+        " return img && img.complete && img.naturalWidth > 0; }"
+    )
     tab.fill("#rename-input", "Quarterly report")
     tab.click("text=Save title")
     tab.locator("h1", has_text="Quarterly report").wait_for()

@@ -134,6 +134,21 @@ def test_the_document_page_follows_the_access_policy(alice: User, bob: User, cha
     assert "Your permission: View only." in html
 
 
+def test_the_document_page_shows_the_cover_and_author_when_there_are_some(alice: User) -> None:
+    document = document_with_pages(owner=alice, pages=1, title="The Lighthouse")
+    url = f"/documents/{document.pk}/"
+    html = html_of(alice, url)
+    assert "<img" not in html.split('id="document-cover"')[1].split("</div>")[0]
+    assert "By " not in html
+    Document.objects.filter(pk=document.pk).update(cover_key="covers/x.jpg", author="Ada Writer")
+    html = html_of(alice, url)
+    cover = re.search(r'<div id="document-cover"[^>]*>\s*<img ([^>]*)>', html)
+    assert cover is not None
+    assert f'src="/api/v1/documents/{document.pk}/cover/"' in cover.group(1)
+    assert 'alt="Cover of The Lighthouse"' in cover.group(1)
+    assert "By Ada Writer" in html
+
+
 def test_a_missing_document_is_the_same_404_as_a_hidden_one(charlie: User) -> None:
     assert client_of(charlie).get("/documents/999999/").status_code == 404
 
@@ -235,6 +250,8 @@ def test_documents_being_processed_are_watched_for_changes(alice: User) -> None:
     assert 'aria-live="polite"' in library
     page = html_of(alice, f"/documents/{pending.pk}/")
     assert f'data-watch="/api/v1/documents/{pending.pk}/"' in page
+    # The cover that processing finds is among what the page refreshes when it is done.
+    assert 'data-refresh="document-cover document-status' in page
 
 
 # --- The library ----------------------------------------------------------------------------
