@@ -81,6 +81,9 @@ def zip_of(client: APIClient, export_id: int) -> zipfile.ZipFile:
     return zipfile.ZipFile(io.BytesIO(body_of(response)))
 
 
+COVER = b"\xff\xd8\xff\xe0 a cover"
+
+
 def alice_library(alice: User, bob: User) -> dict[str, Any]:
     """A pasted document (with its stored original), two pages, an audio, a share to bob."""
     with_original = document_services.create_document_from_text(
@@ -88,6 +91,8 @@ def alice_library(alice: User, bob: User) -> dict[str, Any]:
     )
     Document.objects.filter(pk=with_original.pk).update(status=Document.Status.COMPLETED)
     document = document_with_pages(owner=alice, pages=2, title="Notes on ships")
+    cover_key = default_storage.save("covers/ships.jpg", ContentFile(COVER))
+    Document.objects.filter(pk=document.pk).update(cover_key=cover_key)
     page = document.pages.get(number=2)
     key = default_storage.save("audio/alice.mp3", ContentFile(MP3))
     audio = AudioFactory.create(
@@ -132,8 +137,11 @@ def test_the_export_holds_documents_pages_audio_shares_and_activity(
     assert archive.read(original_path) == b"# The keeper\n\nHe lit the lamp at dusk."
     assert pasted["audio"] == []
     assert pasted["shares"] == []
+    assert pasted["cover"] is None
 
     assert notes["original"] is None  # made by the factory without a stored file
+    assert notes["cover"] == f"documents/{library['document'].pk}/cover.jpg"
+    assert archive.read(notes["cover"]) == COVER
     assert [page["number"] for page in notes["pages"]] == [1, 2]
     assert archive.read(notes["pages"][1]["markdown"]).decode() == (
         library["document"].pages.get(number=2).markdown

@@ -102,6 +102,8 @@ def build_alice(alice: User, bob: User, charlie: User) -> AliceWorld:
         owner=alice, title="Alice's diary", text="# Monday\n\nA quiet day."
     )
     notes = document_with_pages(owner=alice, pages=2, title="Alice's notes")
+    notes_cover = store("covers/alice-notes.jpg", b"\xff\xd8\xff")
+    Document.objects.filter(pk=notes.pk).update(cover_key=notes_cover)
     page = notes.pages.get(number=1)
     hers = AudioFactory.create(page=page, file_key=store("audio/alice-1.mp3"), created_by=alice)
     bobs_on_hers = AudioFactory.create(
@@ -157,7 +159,13 @@ def build_alice(alice: User, bob: User, charlie: User) -> AliceWorld:
         document_ids=documents,
         page_ids=set(Page.objects.filter(document__in=documents).values_list("pk", flat=True)),
         audio_ids={hers.pk, bobs_on_hers.pk},
-        her_files={pasted.file_key, hers.file_key, bobs_on_hers.file_key, export.file_key},
+        her_files={
+            pasted.file_key,
+            notes_cover,
+            hers.file_key,
+            bobs_on_hers.file_key,
+            export.file_key,
+        },
         others_files={charlie_original, made_for_charlie.file_key, bobs_own.file_key},
         charlies_document=charlies,
         audio_she_made_for_charlie=made_for_charlie,
