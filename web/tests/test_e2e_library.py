@@ -133,7 +133,7 @@ def test_sign_up_upload_watch_rename_share_and_find_it_as_the_other_person(
     tab.wait_for_url("**/documents/*/")
     # Its first page is its cover, loaded from the app itself.
     cover = tab.locator("#document-cover img")
-    assert cover.get_attribute("alt") == "Cover of report"
+    assert cover.get_attribute("alt") == "Cover of Example Report"  # its title, from the PDF
     tab.wait_for_function(
         "() => { const img = document.querySelector('#document-cover img');"
         " return img && img.complete && img.naturalWidth > 0; }"
