@@ -278,6 +278,16 @@ def test_the_library_shows_own_and_shared_documents_by_tab(
     assert len(titles_in(html_of(alice, "/library/?tab=nonsense"))) == 2
 
 
+def test_library_rows_show_a_cover_thumbnail_when_there_is_one(alice: User) -> None:
+    with_cover = DocumentFactory.create(owner=alice, title="Covered", cover_key="covers/c.jpg")
+    DocumentFactory.create(owner=alice, title="Plain")
+    html = html_of(alice, "/library/")
+    thumbs = re.findall(r'<img class="document-thumb" ([^>]*)>', html)
+    assert len(thumbs) == 1
+    assert f'src="/api/v1/documents/{with_cover.pk}/cover/"' in thumbs[0]
+    assert 'alt=""' in thumbs[0]  # the title beside it says what it is
+
+
 def test_only_the_owner_is_offered_delete_in_the_library(alice: User, bob: User) -> None:
     document = DocumentFactory.create(owner=bob, title="Bob's")
     share(document, alice, "can_share")
