@@ -7,12 +7,11 @@
   encoding and writing each page) per second of audio it made, beside raw
   `PiperVoice.synthesize` on the same pages' text in this process, on the same one core (one
   onnxruntime thread).
-* `cli_jobs2_wall_s` is the wall time of the same conversion with `--jobs 2`, beside `--jobs 1`.
-* `cli_cores_rtf` is the `--jobs 2` conversion per second of audio, beside raw Piper with one
-  thread per core: the whole machine against the whole machine (`--jobs` defaults to every
-  core, so on a 2-core machine this is what `pagecast convert book.pdf` does).
+* `cli_jobs2_wall_s` is the wall time of the same conversion with `--jobs 2`, beside `--jobs 1`
+  (`--jobs` defaults to every core, so on a 2-core machine `--jobs 2` is what
+  `pagecast convert book.pdf` does).
 
-The four runs are interleaved, so that a busy moment of the shared machine falls on a figure
+The three runs are interleaved, so that a busy moment of the shared machine falls on a figure
 and its baseline alike. `ROUNDS` more rounds keep the best of each.
 """
 
@@ -111,20 +110,17 @@ def cli_convert() -> list[Figure]:
     rounds = ROUNDS
     cores = usable_cores()
     raw_one: list[Run] = []
-    raw_all: list[Run] = []
     one: list[Run] = []
     two: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="pagecast-bench-cli-") as folder:
         pdf = write_pdf(Path(folder) / "book.pdf", page_texts())
         # The same text the command speaks: the pages as the extractor gives them.
         texts = [page.text for page in extraction.extract_file(pdf, kind="pdf").pages]
-        for number in range(rounds):  # interleaved, so that a busy moment hits all four
+        for number in range(rounds):  # interleaved, so that a busy moment hits all three
             raw_one.append(run_raw_piper(texts, threads=1))
             one.append(run_cli(pdf, Path(folder) / f"one-{number}", jobs=1))
-            raw_all.append(run_raw_piper(texts, threads=cores))
             two.append(run_cli(pdf, Path(folder) / f"two-{number}", jobs=2))
     best_raw_one = min(raw_one, key=lambda run: run.rtf)
-    best_raw_all = min(raw_all, key=lambda run: run.rtf)
     best_one = min(one, key=lambda run: run.rtf)
     best_two = min(two, key=lambda run: run.wall_s)
     chars = sum(len(text) for text in texts)
@@ -143,13 +139,6 @@ def cli_convert() -> list[Figure]:
             note=f"the same conversion with --jobs 2 (two worker processes, one Piper thread "
             f"each) vs --jobs 1, wall time on {cores} usable CPUs; {runs}",
             target="ratio ≤ 0.65",
-        ),
-        Figure(
-            "cli_cores_rtf", round(best_two.rtf, 4), "s/s", round(best_raw_all.rtf, 4),
-            note=f"the --jobs 2 conversion per second of audio vs raw Piper with {cores} "
-            f"onnxruntime threads in one process: the whole machine against the whole machine "
-            f"(--jobs defaults to every core: {cores} here); {runs}",
-            target="reported",
         ),
     ]  # fmt: skip
 
