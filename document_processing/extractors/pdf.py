@@ -116,7 +116,7 @@ _OCR_PAGE_TIMEOUT_SECONDS = 120.0
 _OCR_LANGUAGE = re.compile(r"[A-Za-z0-9_]+(?:\+[A-Za-z0-9_]+)*")
 # The cover: page 1 drawn this many pixels on its longest side, enough for a thumbnail or an
 # audiobook's artwork and cheap to draw. A page with more images than this is not drawn.
-_COVER_SIDE = 800
+_COVER_SIDE = 600
 _COVER_MAX_IMAGES = 500
 # JPEG and JPEG 2000 images are decoded at the size their data declares, whatever the image's
 # dictionary says; JPEG 2000 also as many components as it declares.

@@ -574,7 +574,7 @@ def _rgb(image: Image.Image, xy: tuple[int, int]) -> tuple[int, ...]:
 
 def _assert_shaped_like_a4(cover: bytes) -> None:
     image = _cover_image(cover)
-    assert max(image.size) == 800
+    assert max(image.size) == pdf_module._COVER_SIDE
     assert image.width / image.height == pytest.approx(samples.WIDTH / samples.HEIGHT, abs=0.005)
 
 
@@ -601,7 +601,10 @@ def test_the_cover_of_a_wide_page_is_wide(tmp_path: Path) -> None:
         ]
     )
 
-    assert _cover_image(_extract(tmp_path, data).cover).size == (800, 200)
+    assert _cover_image(_extract(tmp_path, data).cover).size == (
+        pdf_module._COVER_SIDE,
+        pdf_module._COVER_SIDE // 4,
+    )
 
 
 def test_the_cover_is_the_same_from_one_child_and_from_several(tmp_path: Path) -> None:
@@ -663,7 +666,7 @@ def test_a_picture_on_the_first_page_is_drawn_on_the_cover(tmp_path: Path) -> No
     image = _cover_image(_extract(tmp_path, samples.photo_pdf()).cover)
 
     # The picture's lower right quarter is red; the page's corner is white.
-    scale = 800 / samples.HEIGHT
+    scale = pdf_module._COVER_SIDE / samples.HEIGHT
     x, y = (72 + 0.8 * 300) * scale, (samples.HEIGHT - 150 - 0.8 * 150) * scale
     red, green, _ = _rgb(image, (round(x), round(y)))
     assert red > 150 > green
