@@ -107,7 +107,6 @@ def _add_cover(path: Path, cover: bytes) -> None:
     from mutagen import MutagenError
     from mutagen.mp4 import MP4, MP4Cover
 
-    image_format = MP4Cover.FORMAT_PNG if cover.startswith(PNG_SIGNATURE) else None
     try:
         book = MP4(str(path))
         if book.tags is None:
@@ -115,13 +114,10 @@ def _add_cover(path: Path, cover: bytes) -> None:
         tags = book.tags
         if tags is None:
             raise M4BError("the book takes no tags")
-        tags["covr"] = [MP4Cover(cover, imageformat=image_format or MP4Cover.FORMAT_JPEG)]
+        tags["covr"] = [MP4Cover(cover, imageformat=MP4Cover.FORMAT_JPEG)]
         book.save()
     except MutagenError as exc:
         raise M4BError(f"the cover could not be added ({type(exc).__name__})") from exc
-
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _metadata(title: str, author: str) -> dict[str, str]:

@@ -204,13 +204,7 @@ def test_the_character_limit_fails_the_document(alice: User, settings: Any) -> N
 
 def epub_with_cover(tmp_path: Path) -> bytes:
     """A one-chapter EPUB 3 whose manifest names a cover image."""
-    return samples.write_epub(
-        tmp_path / "cover.epub",
-        [samples.Chapter("one.xhtml", "<h1>One</h1><p>The keeper climbed the stairs.</p>")],
-        manifest_extra='<item id="art" href="art.png" media-type="image/png" '
-        'properties="cover-image"/>',
-        overrides={"OEBPS/art.png": samples.image_bytes((300, 450), image_format="PNG")},
-    ).read_bytes()
+    return samples.write_epub_with_cover(tmp_path / "cover.epub").read_bytes()
 
 
 def cover_files() -> set[str]:

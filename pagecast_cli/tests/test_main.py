@@ -414,13 +414,7 @@ def test_an_audiobook_with_a_chapter_per_page(book: Path, tmp_path: Path) -> Non
 
 
 def test_the_audiobook_carries_the_sources_cover(tmp_path: Path) -> None:
-    source = samples.write_epub(
-        tmp_path / "lighthouse.epub",
-        [samples.Chapter("one.xhtml", "<h1>One</h1><p>The keeper climbed the stairs.</p>")],
-        manifest_extra='<item id="art" href="art.png" media-type="image/png" '
-        'properties="cover-image"/>',
-        overrides={"OEBPS/art.png": samples.image_bytes((300, 450), image_format="PNG")},
-    )
+    source = samples.write_epub_with_cover(tmp_path / "lighthouse.epub", size=(300, 450))
     out = tmp_path / "out"
     result = invoke("convert", source, "--voice", FAKE, "-o", out, "--format", "m4b")
     assert result.exit_code == 0, result.output

@@ -337,6 +337,17 @@ def write_epub(
 # -- DOCX ----------------------------------------------------------------------------------------
 
 
+def write_epub_with_cover(path: Path, *, size: tuple[int, int] = (300, 450)) -> Path:
+    """A one-chapter EPUB 3 whose manifest marks a PNG of `size` as its cover image."""
+    return write_epub(
+        path,
+        [Chapter("one.xhtml", "<h1>One</h1><p>The keeper climbed the stairs.</p>")],
+        manifest_extra='<item id="art" href="art.png" media-type="image/png" '
+        'properties="cover-image"/>',
+        overrides={"OEBPS/art.png": image_bytes(size, image_format="PNG")},
+    )
+
+
 def write_docx(
     path: Path,
     build: Callable[[Any], None],
