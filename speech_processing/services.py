@@ -52,13 +52,21 @@ ENGINE_GAVE_UP = _("The speech service stayed unavailable. Please retry later.")
 class RetryLater(Exception):
     """A transient failure: the claim is released and the task retries with backoff.
 
-    ``gave_up`` is the sentence the row keeps when the retries run out.
+    ``gave_up`` is the sentence the row keeps when the retries run out. ``retry_after``: the
+    seconds the service asked us to wait (its Retry-After), which the backoff must not undercut.
     """
 
-    def __init__(self, user_message: str, *, gave_up: str = ENGINE_GAVE_UP) -> None:
+    def __init__(
+        self,
+        user_message: str,
+        *,
+        gave_up: str = ENGINE_GAVE_UP,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(user_message)
         self.user_message = user_message
         self.gave_up = gave_up
+        self.retry_after = retry_after
 
 
 # --- Quota ----------------------------------------------------------------------------------
@@ -232,10 +240,10 @@ def _synthesize(audio: Audio) -> SynthesisOutput | None:
     except TransientEngineError as exc:
         logger.warning("Speech engine busy for audio %s: %s", audio.pk, exc)
         _release(audio.pk, exc.user_message)
-        raise RetryLater(exc.user_message) from exc
+        raise RetryLater(exc.user_message, retry_after=exc.retry_after) from exc
     except EngineError as exc:
         logger.error("Speech engine refused audio %s: %s", audio.pk, exc)
-        _fail_for_good(audio.pk, exc.user_message)
+        _fail_for_good(audio.pk, exc.user_message, error_id=exc.error_id or None)
     except SoftTimeLimitExceeded:
         _fail_for_good(audio.pk, _("Making this audio took too long."))
     except NoSpeakableText:

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import logging
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -31,6 +33,7 @@ from speech_processing.encoding import EncoderOptions, Mp3Encoder
 from speech_processing.engines.base import (
     MSG_BAD_AUDIO,
     MSG_FAILED,
+    MSG_NO_SPEECH,
     PCM_SAMPLE_WIDTH,
     AudioPiece,
     PermanentEngineError,
@@ -45,9 +48,18 @@ from speech_processing.text import (
     split_sentences,
 )
 
+logger = logging.getLogger(__name__)
+
 # Remote engines pack sentences into large chunks; the first chunk is kept short so the first
 # audio arrives after about one sentence rather than after 3000 characters.
 FIRST_CHUNK_CHARS = 300
+
+# Audio for a text holds no speech when it is shorter than a tenth of the text read at 25
+# letters a second, faster than anyone speaks (about 15): a speech service answering with a
+# blip of silence, not a fast voice. Texts under 20 letters ("Hi.") are not judged.
+FASTEST_LETTERS_PER_SECOND = 25.0
+LEAST_SHARE_OF_SPOKEN = 0.1
+MIN_JUDGED_LETTERS = 20
 
 
 class NoSpeakableText(ValueError):
@@ -189,6 +201,34 @@ def synthesize_text(
     )
 
 
+def check_speech(text: str, piece: AudioPiece, *, engine: str, voice: str) -> None:
+    """Refuse audio far too short to hold `text` read aloud.
+
+    Permanent: a service that answers a sentence with silence does so again when asked again,
+    and every attempt is billed. The details are logged under an error id (without the text).
+    """
+    letters = sum(1 for char in text if char.isalnum())
+    if letters < MIN_JUDGED_LETTERS:
+        return
+    least = LEAST_SHARE_OF_SPOKEN * letters / FASTEST_LETTERS_PER_SECOND
+    seconds = piece.duration_seconds
+    if seconds >= least:
+        return
+    error_id = uuid.uuid4().hex
+    logger.error(
+        "The speech service returned no speech (error %s): engine %s, voice %s, "
+        "%d characters, %.3f s of audio (at least %.2f s expected)",
+        error_id, engine, voice, len(text), seconds, least,
+        extra={"error_id": error_id},
+    )  # fmt: skip
+    raise PermanentEngineError(
+        f"{engine}: {seconds:.3f} s of audio for {len(text)} characters",
+        user_message=MSG_NO_SPEECH,
+        code="no_speech",
+        error_id=error_id,
+    )
+
+
 def text_digest(text: str) -> str:
     """SHA-256 of a text, as stored beside timings whose offsets index it."""
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
@@ -230,6 +270,7 @@ class _Run:
         last = len(self.plan.chunks) - 1
         for number, chunk in enumerate(self.plan.chunks):
             piece = engine.synthesize(chunk.text, voice=voice)
+            check_speech(chunk.text, piece, engine=engine.name, voice=voice)
             yield self._add(chunk, piece, is_last=number == last)
         if self.encoder is None or not self.samples:
             raise PermanentEngineError("engine returned no audio", user_message=MSG_FAILED)

@@ -5,14 +5,30 @@ from __future__ import annotations
 from celery import Task, shared_task
 from django.conf import settings
 
-from core.retry import backoff_seconds
+from core.retry import retry_delay
 from speech_processing import audiobooks, live, services
 
 
-def retry_countdown(retries: int) -> float:
-    return backoff_seconds(
-        retries, base=settings.SPEECH_RETRY_BASE_SECONDS, cap=settings.SPEECH_RETRY_CAP_SECONDS
+def retry_countdown(retries: int, *, retry_after: float | None = None) -> float:
+    """Backoff, or what the speech service asked for (``retry_after``), within the limits."""
+    return retry_delay(
+        retries,
+        base=settings.SPEECH_RETRY_BASE_SECONDS,
+        cap=longest_retry_wait(),
+        requested=retry_after,
     )
+
+
+def longest_retry_wait() -> float:
+    """SPEECH_RETRY_CAP_SECONDS, or less where waiting longer would be overtaken: the sweep
+    queues an audio again once it has been pending for STUCK_PENDING_SECONDS, and Redis hands a
+    message still held (as a retry waiting for its time is) to another worker after its
+    visibility timeout. Either would start a second chain of attempts, early."""
+    limits = [settings.SPEECH_RETRY_CAP_SECONDS, settings.STUCK_PENDING_SECONDS]
+    visibility = getattr(settings, "BROKER_VISIBILITY_TIMEOUT", None)
+    if visibility:
+        limits.append(visibility)
+    return float(min(limits))
 
 
 @shared_task(bind=True, name="speech_processing.generate_audio", max_retries=None)
@@ -25,7 +41,8 @@ def generate_audio_task(self: Task, audio_id: int) -> None:
         if self.request.retries >= settings.SPEECH_MAX_RETRIES:
             services.fail_after_retries(audio_id=audio_id, message=exc.gave_up)
             return
-        raise self.retry(countdown=retry_countdown(self.request.retries)) from exc
+        countdown = retry_countdown(self.request.retries, retry_after=exc.retry_after)
+        raise self.retry(countdown=countdown) from exc
 
 
 @shared_task(name="speech_processing.sweep_stuck_audio")

@@ -23,6 +23,7 @@ MSG_REJECTED = "The speech service rejected the request."
 MSG_NOT_CONFIGURED = "The speech service is not configured correctly."
 MSG_FAILED = "The speech engine could not read this text."
 MSG_BAD_AUDIO = "The speech service returned audio we could not use."
+MSG_NO_SPEECH = "The speech service returned no speech."
 
 PCM_SAMPLE_WIDTH = 2  # bytes per sample: signed 16-bit little-endian
 
@@ -90,11 +91,13 @@ class EngineError(Exception):
         user_message: str = MSG_FAILED,
         code: str = "",
         retry_after: float | None = None,
+        error_id: str = "",
     ) -> None:
         super().__init__(detail)
         self.user_message = user_message
         self.code = code  # a short machine code such as "ThrottlingException" or "http_429"
         self.retry_after = retry_after  # seconds the service asked us to wait, if it said
+        self.error_id = error_id  # set when the details were logged under this id
 
 
 class TransientEngineError(EngineError):

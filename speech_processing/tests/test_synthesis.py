@@ -21,6 +21,7 @@ from speech_processing.synthesis import (
     NoSpeakableText,
     PauseOptions,
     SynthesisOutput,
+    check_speech,
     iter_synthesis,
     synthesize_text,
 )
@@ -199,6 +200,61 @@ def test_no_audio_at_all_is_an_engine_failure() -> None:
         synthesize_text("One. Two.", engine=OddEngine([16000, 16000], samples=0), voice="x")
 
 
+NO_SPEECH = "The speech service returned no speech."
+
+
+def test_a_sentence_answered_with_a_blip_holds_no_speech() -> None:
+    text = "This sentence has far more than twenty letters in it."
+    with pytest.raises(PermanentEngineError) as caught:
+        synthesize_text(text, engine=OddEngine([16000], samples=16), voice="x")  # 1 ms
+    assert caught.value.user_message == NO_SPEECH
+    assert caught.value.code == "no_speech"
+    assert caught.value.error_id
+
+
+class QuietEngine(FakeEngine):
+    """Speaks like the fake engine, but answers a sentence holding "quiet" with a blip."""
+
+    def synthesize(self, text: str, *, voice: str) -> AudioPiece:
+        if "quiet" in text:
+            self.calls.append((voice, text))
+            return AudioPiece(pcm=bytes(2 * 16), sample_rate=self.sample_rate)
+        return super().synthesize(text, voice=voice)
+
+
+def test_one_silent_sentence_among_spoken_ones_stops_the_page() -> None:
+    engine = QuietEngine()
+    text = "The first sentence is read aloud. The quiet one comes back as a blip. Never asked."
+    with pytest.raises(PermanentEngineError) as caught:
+        synthesize_text(text, engine=engine, voice="alpha")
+    assert caught.value.user_message == NO_SPEECH
+    assert len(engine.calls) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds", "speech"),
+    [
+        ("Hi.", 0.0, True),  # too short to judge
+        ("Nineteen letters ok!", 0.0, True),  # 17 letters and digits
+        ("Alpha bravo delta tango.", 0.081, True),  # 20 letters: a tenth of 0.8 s will do
+        ("Alpha bravo delta tango.", 0.079, False),
+        ("二十个字的中文句子在这里需要被朗读出来才算完成了这个测试", 0.01, False),
+    ],
+)
+def test_what_counts_as_no_speech(text: str, seconds: float, speech: bool) -> None:
+    piece = AudioPiece(pcm=bytes(2 * round(seconds * 16000)), sample_rate=16000)
+    if speech:
+        check_speech(text, piece, engine="odd", voice="x")
+    else:
+        with pytest.raises(PermanentEngineError):
+            check_speech(text, piece, engine="odd", voice="x")
+
+
+def test_a_short_text_with_short_audio_is_spoken() -> None:
+    output = synthesize_text("Hi.", engine=OddEngine([16000], samples=16), voice="x")
+    assert output.num_samples == 16
+
+
 def test_timings_as_dicts() -> None:
     output = synthesize_text("One. Two.", engine=FakeEngine(), voice="alpha")
     assert output.timings() == [
@@ -345,7 +401,7 @@ def test_plain_prose_ranges_are_the_sentences(
 ) -> None:
     text = lead + "".join(word + gap for word, gap in words) + trail
     assert normalize_for_speech(text) == text.strip()  # nothing to replace: plain prose
-    engine = FakeEngine(ms_per_char=1, min_ms=0, chunk_by_sentence=by_sentence)
+    engine = FakeEngine(ms_per_char=5, min_ms=0, chunk_by_sentence=by_sentence)
     output = synthesize_text(text, engine=engine, voice="alpha")
     assert highlighted(output, text) == spoken(output)
     assert_ranges_index_the_original(output, text)
@@ -409,7 +465,7 @@ _junk = st.sampled_from(
 )
 def test_ranges_stay_ordered_inside_the_original(parts: list[str], by_sentence: bool) -> None:
     text = "".join(parts)
-    engine = FakeEngine(ms_per_char=1, min_ms=0, chunk_by_sentence=by_sentence, max_chunk_chars=50)
+    engine = FakeEngine(ms_per_char=5, min_ms=0, chunk_by_sentence=by_sentence, max_chunk_chars=50)
     try:
         output = synthesize_text(text, engine=engine, voice="alpha")
     except NoSpeakableText:
@@ -441,7 +497,7 @@ def test_the_range_of_a_sentence_covers_its_url(
     at = min(at, len(words))
     text = " ".join([*words[:at], url + after, *words[at:]])
     url_start = text.index(url)
-    output = synthesize_text(text, engine=FakeEngine(ms_per_char=1, min_ms=0), voice="alpha")
+    output = synthesize_text(text, engine=FakeEngine(ms_per_char=5, min_ms=0), voice="alpha")
     containing = [t for t in output.sentences if t.char_start <= url_start < t.char_end]
     assert len(containing) == 1
     assert containing[0].char_end >= url_start + len(url)

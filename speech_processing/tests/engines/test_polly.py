@@ -5,9 +5,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -438,3 +442,33 @@ def test_a_client_can_be_handed_in() -> None:
     with Stubber(client) as stubber:
         stubber.add_response("describe_voices", {"Voices": VOICES}, {})
         assert len(PollyEngine(client=client).voices()) == 2
+
+
+def test_polly_endpoint_url_setting_sends_requests_to_that_endpoint(polly_server) -> None:
+    """POLLY_ENDPOINT_URL, read by the settings in a fresh interpreter as a deployment does,
+    reaches the client: a VPC endpoint or a stand-in, not boto3's own AWS_ENDPOINT_URL_POLLY."""
+    url, handler = polly_server
+    handler.script[:] = ["ok"]
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="core.settings.test",
+        PYTHONPATH=str(Path(__file__).resolve().parents[3]),
+        POLLY_REGION="eu-west-1",
+        POLLY_ACCESS_KEY_ID=KEY,
+        POLLY_SECRET_ACCESS_KEY=SECRET,
+        POLLY_ENDPOINT_URL=url,
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )
+    code = (
+        "import django; django.setup(); from speech_processing.voices import get_engine; "
+        "print(len(get_engine('polly').synthesize('Hello there.', voice='Joanna').pcm))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-1] == str(len(PCM))
+    (request,) = [r for r in handler.requests if r["body"]["OutputFormat"] == "pcm"]
+    assert request["body"]["Text"] == "Hello there."
+    assert "eu-west-1/polly" in request["headers"]["Authorization"]  # signed for Polly
