@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -11,7 +13,7 @@ from rest_framework.views import APIView
 
 from core.pagination import PaginatedView, paginated_response
 from sharing import selectors, services
-from sharing.audit import audited
+from sharing.audit import audited, record_removed_with
 from sharing.models import AccessLog
 from sharing.policy import Action, get_document
 from sharing.serializers import (
@@ -19,6 +21,7 @@ from sharing.serializers import (
     ShareChangeSerializer,
     ShareCreateSerializer,
     SharedDocumentSerializer,
+    ShareRemoveSerializer,
     ShareSerializer,
 )
 from users.auth import current_user
@@ -77,19 +80,43 @@ class ShareDetailView(APIView):
             details={"from": share.permission, "to": serializer.validated_data["permission"],
                      "shared_with": share.shared_with_id},
         ):  # fmt: skip
-            share = services.change_share(user=user, share=share, **serializer.validated_data)
+            share, removed = services.change_share(
+                user=user, share=share, **serializer.validated_data
+            )
+        record_removed_with(request._request, user=user, document=share.document,
+                            person_id=share.shared_with_id, removed=removed)  # fmt: skip
         return Response(ShareSerializer(share).data)
 
-    @extend_schema(responses={204: None}, tags=["sharing"])
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "cascade", bool, description="Also remove the shares this person granted."
+            )
+        ],
+        responses={204: None},
+        tags=["sharing"],
+    )
     def delete(self, request: Request, pk: int) -> Response:
         user = current_user(request)
         share = selectors.share_detail(user=user, share_id=pk)
+        serializer = ShareRemoveSerializer(data=_remove_options(request))
+        serializer.is_valid(raise_exception=True)
         with audited(
             request._request, user=user, action=AccessLog.Action.UNSHARE, document=share.document,
             details={"shared_with": share.shared_with_id},
         ):  # fmt: skip
-            services.remove_share(user=user, share=share)
+            removed = services.remove_share(user=user, share=share, **serializer.validated_data)
+        record_removed_with(request._request, user=user, document=share.document,
+                            person_id=share.shared_with_id, removed=removed)  # fmt: skip
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _remove_options(request: Request) -> Any:
+    """`cascade` from a JSON body (as the web page sends it), else from `?cascade=`."""
+    body = request.data
+    if isinstance(body, dict) and "cascade" in body:
+        return body
+    return request.query_params
 
 
 class SharedWithMeView(PaginatedView):

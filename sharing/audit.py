@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from core.exceptions import ApplicationError, NotFound, PermissionDenied
 from document_processing.models import Document
-from sharing.models import AccessLog
+from sharing.models import AccessLog, DocumentShare
 from users.models import User
 
 logger = logging.getLogger(__name__)
@@ -67,6 +67,21 @@ def record(
         )
     except Exception:
         logger.exception("Could not write an audit entry for %s", action)
+
+
+def record_removed_with(
+    request: HttpRequest,
+    *,
+    user: User,
+    document: Document,
+    person_id: int,
+    removed: Iterable[DocumentShare],
+) -> None:
+    """One "unshare" entry for each share removed along with the share of `person_id`."""
+    client = client_info(request)
+    for share in removed:
+        record(user=user, action=AccessLog.Action.UNSHARE, document=document, client=client,
+               details={"shared_with": share.shared_with_id, "granted_by": person_id})  # fmt: skip
 
 
 @contextmanager

@@ -9,7 +9,19 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from django.db.models import Case, CharField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    CharField,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.utils.translation import gettext as _
 
 from core.exceptions import NotFound, PermissionDenied
@@ -127,3 +139,43 @@ def may_change_share(user: User, share: DocumentShare, permission: Permission) -
     if permission == Permission.OWNER:
         return True
     return Action.MANAGE_SHARES in _ALLOWED[permission] and share.shared_by_id == user.pk
+
+
+# The share levels whose holders may give shares; the rest lose that right.
+SHARING_LEVELS = frozenset(
+    level
+    for level in (Permission.VIEW_ONLY, Permission.COLLABORATOR, Permission.CAN_SHARE)
+    if Action.MANAGE_SHARES in _ALLOWED[level]
+)
+
+
+def with_granter_access(shares: QuerySet[DocumentShare]) -> QuerySet[DocumentShare]:
+    """Annotate `granter_has_access`: may whoever gave each share still give it today?
+
+    A share outlives its granter's access (the owner decides, not the granter), so the dialog
+    marks those whose granter is gone: not the owner and no longer holding a share that may
+    share, or an inactive or deleted account. One subquery, so a list costs one query.
+    """
+    granter_may_share = DocumentShare.objects.filter(
+        document=OuterRef("document"),
+        shared_with=OuterRef("shared_by"),
+        permission__in=[level.value for level in SHARING_LEVELS],
+    )
+    return shares.annotate(
+        granter_has_access=Case(
+            When(shared_by__isnull=True, then=Value(False)),
+            When(shared_by=F("document__owner"), then=Value(True)),
+            When(shared_by__is_active=False, then=Value(False)),
+            When(Exists(granter_may_share), then=Value(True)),
+            default=Value(False),
+            output_field=BooleanField(),
+        )
+    )
+
+
+def granter_has_access(share: DocumentShare) -> bool:
+    annotated = getattr(share, "granter_has_access", None)
+    if annotated is not None:
+        return bool(annotated)
+    found = with_granter_access(DocumentShare.objects.filter(pk=share.pk)).first()
+    return bool(getattr(found, "granter_has_access", False))

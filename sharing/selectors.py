@@ -8,21 +8,28 @@ from django.utils.translation import gettext as _
 from core.exceptions import NotFound
 from document_processing.models import Document
 from sharing.models import AccessLog, DocumentShare
-from sharing.policy import Action, require, visible_document, visible_documents
+from sharing.policy import (
+    Action,
+    require,
+    visible_document,
+    visible_documents,
+    with_granter_access,
+)
 from users.models import User
 
 
 def shares_of(*, user: User, document: Document) -> QuerySet[DocumentShare]:
+    """The document's shares, each with who gave it and whether they still may (one query)."""
     require(user, Action.MANAGE_SHARES, document)
-    return DocumentShare.objects.filter(document=document).select_related(
-        "shared_with", "shared_by"
+    return with_granter_access(
+        DocumentShare.objects.filter(document=document).select_related("shared_with", "shared_by")
     )
 
 
 def share_detail(*, user: User, share_id: int) -> DocumentShare:
     """A share of a document the user may see (its owner, sharers and the recipient)."""
     share = (
-        DocumentShare.objects.select_related("shared_with", "shared_by")
+        with_granter_access(DocumentShare.objects.select_related("shared_with", "shared_by"))
         .filter(pk=share_id, document__in=visible_documents(user).values("pk"))
         .first()
     )

@@ -8,16 +8,31 @@ from rest_framework import serializers
 from document_processing.models import Document
 from document_processing.serializers import DocumentSerializer, UserSummarySerializer
 from sharing.models import AccessLog, DocumentShare
+from sharing.policy import granter_has_access
 
 
 class ShareSerializer(serializers.ModelSerializer[DocumentShare]):
     shared_with = UserSummarySerializer(read_only=True)
     shared_by = UserSummarySerializer(read_only=True, allow_null=True)
+    granter_has_access = serializers.SerializerMethodField()
 
     class Meta:
         model = DocumentShare
-        fields = ["id", "document", "shared_with", "permission", "shared_by", "created_at"]
+        fields = [
+            "id",
+            "document",
+            "shared_with",
+            "permission",
+            "shared_by",
+            "created_at",
+            "granter_has_access",
+        ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_granter_has_access(self, share: DocumentShare) -> bool:
+        # False once whoever gave the share may no longer share the document; the share stays.
+        return granter_has_access(share)
 
 
 class ShareCreateSerializer(serializers.Serializer[dict[str, Any]]):
@@ -27,6 +42,17 @@ class ShareCreateSerializer(serializers.Serializer[dict[str, Any]]):
 
 class ShareChangeSerializer(serializers.Serializer[dict[str, Any]]):
     permission = serializers.ChoiceField(choices=DocumentShare.Permission.choices)
+    cascade = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="If the person can no longer share, also remove the shares they granted.",
+    )
+
+
+class ShareRemoveSerializer(serializers.Serializer[dict[str, Any]]):
+    cascade = serializers.BooleanField(
+        required=False, default=False, help_text="Also remove the shares this person granted."
+    )
 
 
 class SharedDocumentSerializer(DocumentSerializer):

@@ -13,7 +13,15 @@ from django.utils.translation import gettext as _
 from core.exceptions import NotFound, PermissionDenied, ValidationError
 from document_processing.models import Document
 from sharing.models import DocumentShare
-from sharing.policy import Action, Permission, may_change_share, may_grant, permission_for, require
+from sharing.policy import (
+    SHARING_LEVELS,
+    Action,
+    Permission,
+    may_change_share,
+    may_grant,
+    permission_for,
+    require,
+)
 from users.models import User, normalize_email
 
 logger = logging.getLogger(__name__)
@@ -88,7 +96,14 @@ def _notify(*, share_id: int) -> None:
         logger.exception("Could not email the share notification %s", share_id)
 
 
-def change_share(*, user: User, share: DocumentShare, permission: str) -> DocumentShare:
+def change_share(
+    *, user: User, share: DocumentShare, permission: str, cascade: bool = False
+) -> tuple[DocumentShare, list[DocumentShare]]:
+    """Change the permission; returns (share, the shares removed with it).
+
+    With `cascade`, a person who loses the right to share also loses the shares they gave on this
+    document; without it those stay (marked in the dialog as given by someone without access).
+    """
     caller = _caller_permission(user, share)
     if not may_change_share(user, share, caller):
         raise PermissionDenied(
@@ -97,20 +112,53 @@ def change_share(*, user: User, share: DocumentShare, permission: str) -> Docume
     if not may_grant(caller, permission):
         message = _("Choose view_only, collaborator or can_share.")
         raise ValidationError(message, fields={"permission": [message]})
-    share.permission = permission
-    share.save(update_fields=["permission", "updated_at"])
-    return share
+    with transaction.atomic():
+        granted: list[DocumentShare] = []
+        if cascade and permission not in SHARING_LEVELS:
+            granted = _granted_by(user=user, share=share, caller=caller)
+            DocumentShare.objects.filter(pk__in=[g.pk for g in granted]).delete()
+        share.permission = permission
+        share.save(update_fields=["permission", "updated_at"])
+    return share, granted
 
 
-def remove_share(*, user: User, share: DocumentShare) -> None:
-    """The owner, whoever made the share, or the person it was given to (leaving) may remove it."""
-    if share.shared_with_id != user.pk:
-        caller = _caller_permission(user, share)
-        if not may_change_share(user, share, caller):
-            raise PermissionDenied(
-                _("Only the owner or the person who shared it may remove this share.")
-            )
-    share.delete()
+def remove_share(*, user: User, share: DocumentShare, cascade: bool = False) -> list[DocumentShare]:
+    """The owner, whoever made the share, or the person it was given to (leaving) may remove it.
+
+    With `cascade`, the shares that person gave on this document go too (one level: shares those
+    people gave in turn stay, marked). Returns the shares removed with it.
+    """
+    leaving = share.shared_with_id == user.pk
+    with transaction.atomic():
+        granted: list[DocumentShare] = []
+        if not leaving or cascade:
+            caller = _caller_permission(user, share)
+            if not leaving and not may_change_share(user, share, caller):
+                raise PermissionDenied(
+                    _("Only the owner or the person who shared it may remove this share.")
+                )
+            if cascade:
+                granted = _granted_by(user=user, share=share, caller=caller)
+        DocumentShare.objects.filter(pk__in=[share.pk, *(g.pk for g in granted)]).delete()
+    return granted
+
+
+def _granted_by(*, user: User, share: DocumentShare, caller: Permission) -> list[DocumentShare]:
+    """The shares the holder of `share` gave on its document, if the caller may remove each one.
+
+    Cascading removes nothing the caller could not remove one by one.
+    """
+    granted = list(
+        DocumentShare.objects.select_for_update(of=("self",))
+        .filter(document_id=share.document_id, shared_by_id=share.shared_with_id)
+        .exclude(pk=share.pk)
+        .select_related("shared_with")
+    )
+    if not all(may_change_share(user, other, caller) for other in granted):
+        raise PermissionDenied(
+            _("Only the owner or the person who shared them may remove the shares they granted.")
+        )
+    return granted
 
 
 def _caller_permission(user: User, share: DocumentShare) -> Permission:

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from conftest import client_for
 from document_processing.models import Document
 from document_processing.tests.factories import DocumentFactory, document_with_pages
 from sharing.api import ShareThrottle
@@ -251,3 +252,213 @@ def test_a_failing_audit_write_never_fails_the_request(
         f"/api/v1/documents/{document.pk}/shares/", {"email": bob.email, "permission": "view_only"}
     )
     assert response.status_code == 201
+
+
+# --- Shares outlive their granter's access (issue 18, point 10) -------------------------------
+
+
+def shares_by_email(client: APIClient, document: Document) -> dict[str, Any]:
+    response = client.get(f"/api/v1/documents/{document.pk}/shares/")
+    assert response.status_code == 200
+    return {entry["shared_with"]["email"]: entry for entry in response.json()}
+
+
+def bob_shares_with_dave(
+    alice: User, bob: User, bob_client: APIClient
+) -> tuple[Document, User, DocumentShare]:
+    document = DocumentFactory.create(owner=alice)
+    bobs = DocumentShare.objects.create(
+        document=document, shared_with=bob, permission="can_share", shared_by=alice
+    )
+    dave = UserFactory.create(email="dave@example.com")
+    made = bob_client.post(
+        f"/api/v1/documents/{document.pk}/shares/", {"email": dave.email, "permission": "view_only"}
+    )
+    assert made.status_code == 201
+    assert made.json()["granter_has_access"] is True
+    return document, dave, bobs
+
+
+def test_a_share_stays_marked_when_its_granter_loses_access(
+    alice: User, bob: User, alice_client: APIClient, bob_client: APIClient
+) -> None:
+    document, dave, bobs = bob_shares_with_dave(alice, bob, bob_client)
+    before = shares_by_email(alice_client, document)
+    assert before["dave@example.com"]["shared_by"] == {"id": bob.pk, "email": bob.email}
+    assert before["dave@example.com"]["granter_has_access"] is True
+    assert before["bob@example.com"]["granter_has_access"] is True
+
+    assert alice_client.delete(f"/api/v1/shares/{bobs.pk}/").status_code == 204
+
+    after = shares_by_email(alice_client, document)
+    assert list(after) == ["dave@example.com"]
+    daves = after["dave@example.com"]
+    assert set(daves) == {
+        "id", "document", "shared_with", "permission", "shared_by", "created_at",
+        "granter_has_access",
+    }  # fmt: skip
+    assert daves["shared_by"] == {"id": bob.pk, "email": bob.email}
+    assert daves["granter_has_access"] is False
+    # Dave keeps his access: nothing vanished silently.
+    assert client_for(dave).get(f"/api/v1/documents/{document.pk}/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("query", "body"),
+    [
+        ("?cascade=true", None),
+        ("?cascade=1", None),
+        ("", {"cascade": True}),
+        ("", {"cascade": "true"}),  # what the share dialog's checkbox sends
+    ],
+    ids=["query", "query-1", "json-body", "json-body-from-the-form"],
+)
+def test_removing_a_person_with_cascade_removes_the_shares_they_granted(
+    alice: User, bob: User, alice_client: APIClient, bob_client: APIClient,
+    query: str, body: dict[str, Any] | None,
+) -> None:  # fmt: skip
+    document, dave, bobs = bob_shares_with_dave(alice, bob, bob_client)
+    # A share alice gave is not bob's, and stays.
+    eve = UserFactory.create(email="eve@example.com")
+    DocumentShare.objects.create(
+        document=document, shared_with=eve, permission="view_only", shared_by=alice
+    )
+    response = alice_client.delete(f"/api/v1/shares/{bobs.pk}/{query}", body, format="json")
+    assert response.status_code == 204
+    assert list(shares_by_email(alice_client, document)) == ["eve@example.com"]
+    assert client_for(dave).get(f"/api/v1/documents/{document.pk}/").status_code == 404
+    removed = list(
+        AccessLog.objects.filter(document=document, action="unshare")
+        .order_by("id")
+        .values_list("user__email", "outcome", "details")
+    )
+    assert removed == [
+        (alice.email, "success", {"shared_with": bob.pk}),
+        (alice.email, "success", {"shared_with": dave.pk, "granted_by": bob.pk}),
+    ]
+
+
+def test_removing_a_person_without_cascade_keeps_the_shares_they_granted(
+    alice: User, bob: User, alice_client: APIClient, bob_client: APIClient
+) -> None:
+    document, dave, bobs = bob_shares_with_dave(alice, bob, bob_client)
+    response = alice_client.delete(f"/api/v1/shares/{bobs.pk}/?cascade=false")
+    assert response.status_code == 204
+    assert DocumentShare.objects.filter(document=document, shared_with=dave).exists()
+    assert AccessLog.objects.filter(document=document, action="unshare").count() == 1
+
+
+def test_downgrading_a_person_with_cascade_removes_the_shares_they_granted(
+    alice: User, bob: User, alice_client: APIClient, bob_client: APIClient
+) -> None:
+    document, dave, bobs = bob_shares_with_dave(alice, bob, bob_client)
+    # Still allowed to share: cascade has nothing to do.
+    kept = alice_client.patch(
+        f"/api/v1/shares/{bobs.pk}/", {"permission": "can_share", "cascade": True}
+    )
+    assert kept.status_code == 200
+    assert DocumentShare.objects.filter(shared_with=dave).exists()
+
+    changed = alice_client.patch(
+        f"/api/v1/shares/{bobs.pk}/", {"permission": "collaborator", "cascade": True}
+    )
+    assert changed.status_code == 200
+    assert changed.json()["permission"] == "collaborator"
+    assert changed.json()["granter_has_access"] is True  # alice gave it
+    assert list(shares_by_email(alice_client, document)) == ["bob@example.com"]
+    assert AccessLog.objects.filter(
+        document=document, action="unshare", details__granted_by=bob.pk
+    ).exists()
+
+
+def test_downgrading_without_cascade_keeps_the_shares_marked(
+    alice: User, bob: User, alice_client: APIClient, bob_client: APIClient
+) -> None:
+    document, dave, bobs = bob_shares_with_dave(alice, bob, bob_client)
+    changed = alice_client.patch(f"/api/v1/shares/{bobs.pk}/", {"permission": "view_only"})
+    assert changed.status_code == 200
+    daves = shares_by_email(alice_client, document)["dave@example.com"]
+    assert daves["granter_has_access"] is False
+    # Bob may no longer list the shares, or touch the one he made.
+    assert bob_client.get(f"/api/v1/documents/{document.pk}/shares/").status_code == 403
+    daves_share = DocumentShare.objects.get(shared_with=dave)
+    assert bob_client.delete(f"/api/v1/shares/{daves_share.pk}/").status_code == 403
+
+
+def test_cascade_removes_nothing_the_caller_could_not_remove_one_by_one(
+    alice: User, bob: User, charlie: User, alice_client: APIClient, bob_client: APIClient,
+    charlie_client: APIClient,
+) -> None:  # fmt: skip
+    document, dave, bobs = bob_shares_with_dave(alice, bob, bob_client)
+    # Carol may share and gave bob's share; dave's share is bob's, not hers.
+    carol = UserFactory.create(email="carol@example.com")
+    DocumentShare.objects.create(
+        document=document, shared_with=carol, permission="can_share", shared_by=alice
+    )
+    bobs.shared_by = carol
+    bobs.save()
+    carol_client = client_for(carol)
+    refused = carol_client.delete(f"/api/v1/shares/{bobs.pk}/?cascade=true")
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "permission_denied"
+    assert DocumentShare.objects.filter(pk=bobs.pk).exists()
+    assert DocumentShare.objects.filter(shared_with=dave).exists()
+    # A stranger learns nothing; a bad value is a 400 and removes nothing.
+    assert charlie_client.delete(f"/api/v1/shares/{bobs.pk}/?cascade=true").status_code == 404
+    bad = alice_client.delete(f"/api/v1/shares/{bobs.pk}/?cascade=perhaps")
+    assert bad.status_code == 400
+    assert "cascade" in bad.json()["error"]["fields"]
+    assert DocumentShare.objects.count() == 3
+    # Bob, leaving, may take the shares he gave with him.
+    assert bob_client.delete(f"/api/v1/shares/{bobs.pk}/?cascade=true").status_code == 204
+    assert list(DocumentShare.objects.values_list("shared_with__email", flat=True)) == [
+        "carol@example.com"
+    ]
+
+
+def test_only_people_who_may_share_list_the_shares(
+    alice: User, bob: User, charlie: User, bob_client: APIClient, charlie_client: APIClient
+) -> None:
+    document = DocumentFactory.create(owner=alice)
+    DocumentShare.objects.create(
+        document=document, shared_with=bob, permission="view_only", shared_by=alice
+    )
+    assert bob_client.get(f"/api/v1/documents/{document.pk}/shares/").status_code == 403
+    assert charlie_client.get(f"/api/v1/documents/{document.pk}/shares/").status_code == 404
+
+
+def test_listing_shares_with_their_granter_costs_the_same_for_2_and_20(
+    alice: User, bob: User, alice_client: APIClient
+) -> None:
+    document = DocumentFactory.create(owner=alice)
+    DocumentShare.objects.create(
+        document=document, shared_with=bob, permission="collaborator", shared_by=alice
+    )
+    gone = UserFactory.create(is_active=False)
+
+    def add(n: int) -> None:
+        # Shares given by the owner, by bob (no longer may share) and by an inactive account.
+        for index in range(n):
+            granter = (alice, bob, gone)[index % 3]
+            DocumentShare.objects.create(
+                document=document, shared_with=UserFactory.create(), permission="view_only",
+                shared_by=granter,
+            )  # fmt: skip
+
+    def count() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as queries:
+            response = alice_client.get(f"/api/v1/documents/{document.pk}/shares/")
+        assert response.status_code == 200
+        return len(response.json()), len(queries)
+
+    add(1)
+    rows, few = count()
+    assert rows == 2
+    add(18)
+    rows, many = count()
+    assert rows == 20
+    assert many == few
+    statuses = [
+        entry["granter_has_access"] for entry in shares_by_email(alice_client, document).values()
+    ]
+    assert statuses.count(False) == 12
