@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.db import models
 from django.http import HttpRequest
 
-from document_processing.models import Document, Page
+from document_processing.models import Document, Page, PageImport
 from operations.admin_audit import StaffAuditedAdmin
 
 
@@ -42,3 +42,21 @@ class PageAdmin(StaffAuditedAdmin):
     search_fields = ["title", "document__title", "=document__id"]
     raw_id_fields = ["document"]
     list_select_related = ["document"]
+
+
+@admin.register(PageImport)
+class PageImportAdmin(StaffAuditedAdmin):
+    """Web pages people asked to add to documents; made and changed by the worker only."""
+
+    list_display = ["document", "requested_by", "status", "url", "page_count", "created_at"]
+    list_filter = ["status", "created_at"]
+    search_fields = ["url", "document__title", "requested_by__email", "=document__id", "=id"]
+    raw_id_fields = ["document", "requested_by", "first_page"]
+    list_select_related = ["document", "requested_by"]
+    readonly_fields = [
+        "document", "requested_by", "url", "status", "error_message", "first_page", "page_count",
+        "attempts", "processing_started_at", "processed_at", "created_at", "updated_at",
+    ]  # fmt: skip
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

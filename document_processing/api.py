@@ -6,6 +6,7 @@ import hashlib
 
 from django.conf import settings
 from django.http import HttpResponse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
@@ -20,7 +21,7 @@ from core.exceptions import PayloadTooLarge, ValidationError
 from core.pagination import PaginatedView, paginated_response
 from core.parsers import JSONParser
 from core.throttles import RetryThrottle
-from document_processing import selectors, services
+from document_processing import page_imports, selectors, services
 from document_processing.models import Page
 from document_processing.serializers import (
     DocumentDetailSerializer,
@@ -32,6 +33,7 @@ from document_processing.serializers import (
     DocumentUrlSerializer,
     PageAppendSerializer,
     PageEditSerializer,
+    PageImportSerializer,
     PageSerializer,
     PageSummarySerializer,
 )
@@ -188,14 +190,51 @@ class DocumentPagesView(PaginatedView):
         pages = selectors.page_list(document=document)
         return paginated_response(request, self, pages, PageSummarySerializer)
 
-    @extend_schema(request=PageAppendSerializer, responses={201: PageSerializer}, tags=["pages"])
+    @extend_schema(
+        request=PageAppendSerializer,
+        responses={201: PageSerializer, 202: PageImportSerializer},
+        tags=["pages"],
+        description="`{markdown}` adds the page at once (201 Page). `{url}` is checked and "
+        "queued (202 PageImport, with its address in `Location`): a worker fetches the web "
+        "page and appends it; the import then says `completed` and names the `page`, or "
+        "`failed` with an `error_message`. Adding by URL counts against the URL import rate "
+        "limit.",
+    )
     def post(self, request: Request, pk: int) -> Response:
         user = current_user(request)
         document = get_document(user, pk, Action.EDIT_PAGES)
         serializer = PageAppendSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        page = services.append_page(user=user, document=document, **serializer.validated_data)
+        if "url" in serializer.validated_data:
+            self._check_url_import_rate(request)
+            page_import = page_imports.start_page_import(
+                user=user, document=document, url=serializer.validated_data["url"]
+            )
+            # Where to follow it until the worker is done.
+            location = reverse("page-import-detail", kwargs={"pk": page_import.pk})
+            return Response(
+                PageImportSerializer(page_import).data,
+                status=status.HTTP_202_ACCEPTED,
+                headers={"Location": location},
+            )
+        page = services.append_page(
+            user=user, document=document, markdown=serializer.validated_data["markdown"]
+        )
         return _page_response(page=selectors.page_detail(user=user, page_id=page.pk), code=201)
+
+    def _check_url_import_rate(self, request: Request) -> None:
+        """A fetch costs what a URL import costs, so it draws on the same allowance; checked
+        after access, so a refused caller spends none of it."""
+        throttle = UploadThrottle()
+        if not throttle.allow_request(request, self):
+            self.throttled(request, throttle.wait() or 1.0)
+
+
+class PageImportDetailView(APIView):
+    @extend_schema(responses={200: PageImportSerializer}, tags=["pages"])
+    def get(self, request: Request, pk: int) -> Response:
+        page_import = selectors.page_import_detail(user=current_user(request), page_import_id=pk)
+        return Response(PageImportSerializer(page_import).data)
 
 
 class PageDetailView(APIView):

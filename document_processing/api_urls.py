@@ -10,4 +10,5 @@ urlpatterns = [
     path("documents/<id:pk>/cover/", api.DocumentCoverView.as_view(), name="document-cover"),
     path("documents/<id:pk>/pages/", api.DocumentPagesView.as_view(), name="document-pages"),
     path("pages/<id:pk>/", api.PageDetailView.as_view(), name="page-detail"),
+    path("page-imports/<id:pk>/", api.PageImportDetailView.as_view(), name="page-import-detail"),
 ]

@@ -81,3 +81,47 @@ class Page(models.Model):
 
     def __str__(self) -> str:
         return f"{self.document_id}:{self.number}"
+
+
+class PageImport(models.Model):
+    """A web page someone asked to add to the end of a document.
+
+    The request only checks the address; a worker fetches the page, converts it and appends it,
+    and this row tells the person how that went.
+    """
+
+    # The same life as a document's processing.
+    Status = Document.Status
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="page_imports")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="page_imports"
+    )
+    url = models.URLField(max_length=2000)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    error_message = models.TextField(blank=True)
+    # The first page it added; a long web page may become several.
+    first_page = models.ForeignKey(
+        Page, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    page_count = models.PositiveIntegerField(default=0)
+    # Claims by a worker; the stuck-job sweep gives up after MAX_EXTRACTION_ATTEMPTS.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    processing_started_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["status", "processing_started_at"], name="page_import_status_started"
+            ),
+            models.Index(
+                fields=["document", "requested_by", "-created_at"], name="page_import_recent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document_id}:{self.url}"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.exceptions import NotFound
-from document_processing.models import Document, Page
+from document_processing.models import Document, Page, PageImport
 from sharing.policy import visible_document, visible_documents
 from users.models import User
 
@@ -78,3 +82,47 @@ def neighbour_ids(*, page: Page) -> tuple[int | None, int | None]:
         .first()
     )
     return previous, following
+
+
+def stored_files_in_use(keys: Iterable[str]) -> set[str]:
+    """Those of `keys` that a document names as its original or its cover (STORED_FILE_IN_USE)."""
+    wanted = [key for key in keys if key]
+    if not wanted:
+        return set()
+    named = Document.objects.filter(Q(file_key__in=wanted) | Q(cover_key__in=wanted))
+    return {key for pair in named.values_list("file_key", "cover_key") for key in pair} & set(
+        wanted
+    )
+
+
+# How long the document page keeps showing a person the pages they asked to add from the web.
+RECENT_PAGE_IMPORTS = timedelta(days=1)
+RECENT_PAGE_IMPORTS_SHOWN = 5
+
+
+def page_import_detail(*, user: User, page_import_id: int) -> PageImport:
+    """An import into a document the user may see (anyone who sees the pages may follow it)."""
+    page_import = (
+        PageImport.objects.filter(
+            pk=page_import_id, document__in=visible_documents(user).values("pk")
+        )
+        .select_related("first_page")
+        .first()
+    )
+    if page_import is None:
+        raise NotFound(_("Page import not found."))
+    return page_import
+
+
+def recent_page_imports(*, user: User, document: Document) -> list[PageImport]:
+    """The pages this person asked to add from the web lately, newest first, whatever became of
+    them: being fetched, added, or failed with a message."""
+    return list(
+        PageImport.objects.filter(
+            document=document,
+            requested_by=user,
+            created_at__gte=timezone.now() - RECENT_PAGE_IMPORTS,
+        )
+        .select_related("first_page")
+        .order_by("-created_at", "-id")[:RECENT_PAGE_IMPORTS_SHOWN]
+    )

@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from core.serializer_fields import StrictCharField
 from document_processing.markdown import render_markdown
-from document_processing.models import Document, Page
+from document_processing.models import Document, Page, PageImport
 from users.models import User
 
 
@@ -141,3 +141,26 @@ class PageAppendSerializer(serializers.Serializer[dict[str, Any]]):
         if ("markdown" in attrs) == ("url" in attrs):
             raise serializers.ValidationError(_("Give either markdown or url."))
         return attrs
+
+
+class PageImportSerializer(serializers.ModelSerializer[PageImport]):
+    """A web page being added to a document: follow it until `status` is completed or failed."""
+
+    page = serializers.IntegerField(
+        source="first_page_id", read_only=True, allow_null=True,
+        help_text="The first page added (a long web page may make several); null until then.",
+    )  # fmt: skip
+    title = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PageImport
+        fields = [
+            "id", "document", "url", "status", "error_message", "page", "page_count", "title",
+            "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_title(self, page_import: PageImport) -> str:
+        """The title of the first page added, or the web address until there is one."""
+        page = page_import.first_page
+        return page.title if page is not None and page.title else page_import.url

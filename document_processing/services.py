@@ -519,21 +519,17 @@ def update_page(*, user: User, page: Page, markdown: str) -> Page:
     return page
 
 
-def append_page(
-    *, user: User, document: Document, markdown: str | None = None, url: str | None = None
-) -> Page:
-    """Add a page at the end, from Markdown or from a web page fetched now."""
+def append_page(*, user: User, document: Document, markdown: str) -> Page:
+    """Add a page written in Markdown at the end (a web page goes through start_page_import)."""
     require(user, Action.EDIT_PAGES, document)
     if document.status != Document.Status.COMPLETED:
         raise Conflict(_("Pages can be added once the document has been processed."))
-    if url is not None:
-        markdown = _markdown_from_url(url)
     with transaction.atomic():
         locked = Document.objects.select_for_update().get(pk=document.pk)
         if locked.page_count >= settings.DOCUMENT_MAX_PAGES:
             raise ValidationError(_("This document already has the most pages allowed."))
         last = locked.pages.aggregate(last=Max("number"))["last"] or 0
-        data = _checked_page(markdown or "", number=last + 1)
+        data = _checked_page(markdown, number=last + 1)
         page = _page_row(locked, data)
         page.save()
         _refresh_counts(locked.pk)
@@ -552,22 +548,6 @@ def _checked_page(markdown: str, *, number: int) -> extraction.PageData:
             _("The page is empty."), fields={"markdown": [_("The page is empty.")]}
         )
     return data
-
-
-def _markdown_from_url(url: str) -> str:
-    try:
-        validate_url(url, policy=extraction.fetch_policy())
-    except FetchError as exc:
-        raise ValidationError(exc.user_message, fields={"url": [exc.user_message]}) from exc
-    try:
-        source = extraction.fetch_source(url)
-        with tempfile.TemporaryDirectory(prefix="pagecast-page-") as folder:
-            path = Path(folder) / "page"
-            path.write_bytes(source.body)
-            result = extraction.extract_file(path, kind=source.kind)
-    except ExtractionError as exc:
-        raise ValidationError(exc.user_message, fields={"url": [exc.user_message]}) from exc
-    return "\n\n".join(page.markdown for page in result.pages)
 
 
 def _refresh_counts(document_id: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import Task, shared_task
 
 from core.retry import backoff_seconds
-from document_processing import services
+from document_processing import page_imports, services
 
 MAX_RETRIES = 5
 
@@ -32,6 +32,18 @@ def delete_stored_files_task(self: Task, keys: list[str]) -> None:
         raise self.retry(args=(failed,), countdown=countdown)
 
 
+@shared_task(bind=True, name="document_processing.import_page")
+def import_page_task(self: Task, page_import_id: int) -> None:
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    page_imports.import_page(page_import_id=page_import_id, redelivered=redelivered)
+
+
 @shared_task(name="document_processing.sweep_stuck_documents")
 def sweep_stuck_documents_task() -> dict[str, int]:
-    return services.sweep_stuck_documents()
+    # Pages being added from the web are document work too, recovered on the same schedule.
+    imports = page_imports.sweep_stuck_page_imports()
+    return {
+        **services.sweep_stuck_documents(),
+        "page_imports_failed": imports["failed"],
+        "page_imports_requeued": imports["requeued"],
+    }

@@ -125,19 +125,3 @@ def test_loopback_is_refused_without_the_test_setting(alice_client: APIClient) -
     )
     assert response.status_code == 400
     assert "url" in response.json()["error"]["fields"]
-
-
-def test_append_a_page_from_a_url(site: str, alice: Any, alice_client: APIClient) -> None:
-    from document_processing.tests.factories import document_with_pages
-
-    document = document_with_pages(owner=alice, pages=1)
-    response = alice_client.post(
-        f"/api/v1/documents/{document.pk}/pages/", {"url": f"{site}/article"}, format="json"
-    )
-    assert response.status_code == 201, response.json()
-    assert "Great Pyramid" in response.json()["markdown"]
-    assert response.json()["number"] == 2
-    bad = alice_client.post(
-        f"/api/v1/documents/{document.pk}/pages/", {"url": f"{site}/paper.pdf"}, format="json"
-    )
-    assert bad.status_code == 400

@@ -18,7 +18,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from conftest import client_for
-from document_processing.models import Document, Page
+from document_processing.models import Document, Page, PageImport
 from document_processing.tests.factories import document_with_pages
 from exports.models import Export
 from sharing.models import DocumentShare
@@ -42,6 +42,7 @@ class World:
     share_by_sharer: int  # the can_share person → a friend of theirs
     export_id: int  # the owner's finished export
     audiobook_id: int  # the owner's finished audiobook of the document
+    page_import_id: int  # the owner's page added by URL
 
 
 def build_world() -> World:
@@ -83,8 +84,11 @@ def build_world() -> World:
         document=document, voice="fake:alpha", created_by=owner, file_key=book_key,
         status=Audiobook.Status.COMPLETED, size_bytes=64,
     )  # fmt: skip
+    page_import = PageImport.objects.create(
+        document=document, requested_by=owner, url="https://example.com/more"
+    )
     return World(people, document, page.pk, audio.pk, failed.pk, shares["view_only"].pk,
-                 by_sharer.pk, export.pk, book.pk)  # fmt: skip
+                 by_sharer.pk, export.pk, book.pk, page_import.pk)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,10 @@ ROWS = [
         ALL_SEE),
     Row("post", "/api/v1/documents/{id}/pages/", lambda w: f"/api/v1/documents/{D(w)}/pages/",
         (201, 201, 201, 403, 404, 401), body={"markdown": "# More\n\nText."}),
+    Row("post", "/api/v1/documents/{id}/pages/", lambda w: f"/api/v1/documents/{D(w)}/pages/",
+        (202, 202, 202, 403, 404, 401), body={"url": "https://example.com/more"}),
+    Row("get", "/api/v1/page-imports/{id}/",
+        lambda w: f"/api/v1/page-imports/{w.page_import_id}/", ALL_SEE),
     Row("get", "/api/v1/pages/{id}/", lambda w: f"/api/v1/pages/{w.page_id}/", ALL_SEE),
     Row("patch", "/api/v1/pages/{id}/", lambda w: f"/api/v1/pages/{w.page_id}/",
         (200, 200, 200, 403, 404, 401), body={"markdown": "# Edited\n\nNew text."}),
