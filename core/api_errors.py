@@ -9,6 +9,8 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from django.utils.html import escape
 from django.utils.translation import gettext as _
 from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.csrf import csrf_exempt
@@ -18,6 +20,7 @@ from rest_framework.views import set_rollback
 
 from core.exceptions import ApplicationError
 from core.security_utils import error_body, log_exception_safely, new_error_id
+from core.storage_errors import OutOfSpace, out_of_space
 
 API_PREFIX = "/api/"
 
@@ -119,10 +122,80 @@ def _unavailable(exc: BaseException, request: HttpRequest | None) -> Response:
     )
 
 
+def out_of_space_message() -> str:
+    return _("The server is out of storage space; try again later.")
+
+
+# A full disk is not fixed in seconds; clients that honour Retry-After come back in minutes.
+OUT_OF_SPACE_RETRY_AFTER = "300"
+
+
+def log_out_of_space(full: OutOfSpace, request: HttpRequest | None) -> str:
+    """One line an operator can act on: what is full, and the request that found out."""
+    error_id = new_error_id()
+    logging.getLogger("pagecast.errors").error(
+        "Out of storage space %s on %s %s: %s is full",
+        error_id, getattr(request, "method", "-"), getattr(request, "path", "-"), full.location,
+    )  # fmt: skip
+    return error_id
+
+
+def _full_disk(exc: BaseException) -> OutOfSpace | None:
+    if isinstance(exc, drf.APIException | Http404 | DjangoPermissionDenied) or (
+        isinstance(exc, ApplicationError) and exc.status_code < 500
+    ):
+        return None  # an answer about the request itself, whatever happened before it
+    return out_of_space(exc)
+
+
+def _out_of_space_body(exc: BaseException, request: HttpRequest | None) -> dict[str, Any] | None:
+    full = _full_disk(exc)
+    if full is None:
+        return None
+    error_id = log_out_of_space(full, request)
+    return error_body(code="service_unavailable", message=out_of_space_message(), error_id=error_id)
+
+
+def out_of_space_answer(exc: BaseException, request: HttpRequest | None) -> JsonResponse | None:
+    """The 503 envelope when `exc` (or its cause) is a full disk, database or quota; else None."""
+    body = _out_of_space_body(exc, request)
+    if body is None:
+        return None
+    return JsonResponse(body, status=503, headers={"Retry-After": OUT_OF_SPACE_RETRY_AFTER})
+
+
+def out_of_space_page(exc: BaseException, request: HttpRequest) -> HttpResponse | None:
+    """The web UI's page for the same (503), or None when `exc` is something else."""
+    full = _full_disk(exc)
+    if full is None:
+        return None
+    error_id = log_out_of_space(full, request)
+    context = {"message": out_of_space_message(), "error_id": error_id}
+    body: str
+    try:
+        body = render_to_string("out_of_space.html", context, request=request)
+    except Exception:
+        # The site's layout needs the database; the message must get out without it too.
+        body = f"<!doctype html><title>Pagecast</title><p>{escape(context['message'])}</p>"
+    return HttpResponse(body, status=503, headers={"Retry-After": OUT_OF_SPACE_RETRY_AFTER})
+
+
+def out_of_space_response(exc: BaseException, request: HttpRequest) -> HttpResponse | None:
+    """503 for a full disk: the envelope on API paths, a page elsewhere; None for other errors."""
+    if is_api_request(request):
+        return out_of_space_answer(exc, request)
+    return out_of_space_page(exc, request)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF's EXCEPTION_HANDLER: every exception raised in an API view ends here."""
     request = context.get("request")
     set_rollback()
+    # First: a service that turned a full disk into its own "could not store" error still
+    # carries the cause, and the answer and the log should say what happened.
+    body = _out_of_space_body(exc, getattr(request, "_request", request))
+    if body is not None:
+        return Response(body, status=503, headers={"Retry-After": OUT_OF_SPACE_RETRY_AFTER})
     if isinstance(exc, ApplicationError):
         return _from_application(exc, getattr(request, "_request", request))
     if isinstance(exc, Http404):

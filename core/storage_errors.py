@@ -10,7 +10,13 @@ goes to the log.
 
 from __future__ import annotations
 
+import errno
+import logging
 import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import (
@@ -19,6 +25,11 @@ from botocore.exceptions import (
     NoCredentialsError,
     PartialCredentialsError,
 )
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
 
 # S3 error codes that no retry can fix: the configuration or the credentials are wrong.
 _PERMANENT_CODES = frozenset(
@@ -78,3 +89,81 @@ def _client_error_details(exc: ClientError) -> tuple[str, int]:
     code = str(response.get("Error", {}).get("Code") or "")
     status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
     return code, status
+
+
+# --- Out of space -------------------------------------------------------------------------------
+# A full disk (or a used-up quota) shows up as ENOSPC or EDQUOT from the file system, SQLITE_FULL
+# from SQLite, SQLSTATE 53100 (disk_full) from PostgreSQL, and MISCONF from a Redis or Valkey
+# server that could not write its append-only file. Wherever it is raised, it is the same answer:
+# 503, and the log names what is full.
+
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+_POSTGRES_DISK_FULL = "53100"
+_SQLITE_FULL_MESSAGE = "database or disk is full"
+
+
+@dataclass(frozen=True)
+class OutOfSpace:
+    """Where space ran out: a path, or the database or cache server that said so."""
+
+    location: str
+
+
+def out_of_space(exc: BaseException) -> OutOfSpace | None:
+    """What is full, when `exc` or anything that caused it says a disk or quota is full."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        found = _full(current)
+        if found is not None:
+            return found
+        current = current.__cause__ or current.__context__
+    return None
+
+
+@contextmanager
+def unless_out_of_space(what: str) -> Iterator[None]:
+    """Run a write that is a nicety beside a read (a play counted, a log-in time, an audit line
+    of a download): on a full disk it is skipped with a warning that names what is full, and
+    the read goes on. Any other failure is raised as before."""
+    try:
+        with transaction.atomic():  # a savepoint: the failed write leaves nothing half-done
+            yield
+    except Exception as exc:
+        full = out_of_space(exc)
+        if full is None:
+            raise
+        logger.warning("Could not save %s: %s is full", what, full.location)
+
+
+def _full(exc: BaseException) -> OutOfSpace | None:
+    if isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS:
+        return OutOfSpace(str(exc.filename) if exc.filename else _storage_location())
+    if isinstance(exc, sqlite3.Error) and (
+        getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+        or _SQLITE_FULL_MESSAGE in str(exc)
+    ):
+        return OutOfSpace(_database_location())
+    code = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+    if code == _POSTGRES_DISK_FULL:
+        return OutOfSpace(_database_location())
+    if type(exc).__module__.startswith("redis") and str(exc).startswith("MISCONF"):
+        return OutOfSpace("the cache and broker server's data folder (it cannot write its files)")
+    return None
+
+
+def _storage_location() -> str:
+    """A write that failed without naming its file (``os.write``): the stored files' folder,
+    or the data folder when files are stored elsewhere."""
+    location = getattr(default_storage, "location", "")
+    if isinstance(location, str) and location.startswith("/"):
+        return location
+    return f"a file under {settings.DATA_DIR}"
+
+
+def _database_location() -> str:
+    database: dict[str, Any] = settings.DATABASES["default"]
+    if "sqlite" in str(database["ENGINE"]):
+        return f"the database {database['NAME']}"
+    return f"the database {database.get('NAME', '')} on {database.get('HOST') or 'localhost'}"

@@ -17,6 +17,7 @@ import enum
 import logging
 import tempfile
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -277,6 +278,14 @@ def stored_files_of_document(document: Document) -> list[str]:
         .exclude(file_key="")
         .values_list("file_key", flat=True)
     )
+
+
+def stored_files_in_use(keys: Iterable[str]) -> set[str]:
+    """Those of `keys` that an audiobook names as its file (STORED_FILE_IN_USE)."""
+    wanted = [key for key in keys if key]
+    if not wanted:
+        return set()
+    return set(Audiobook.objects.filter(file_key__in=wanted).values_list("file_key", flat=True))
 
 
 # How long the job keeps looking for pages still being made (a page's audio gets the task

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -57,6 +58,9 @@ PARTS_FOLDER = "audio-stream"
 
 def part_key(audio_id: int, attempt: int, number: int) -> str:
     return f"{PARTS_FOLDER}/{audio_id}/{attempt}/{number:05d}.mp3"
+
+
+_PART_KEY = re.compile(rf"{PARTS_FOLDER}/(?P<audio>\d+)/(?P<attempt>\d+)/\d+\.mp3")
 
 
 class PartWriter:
@@ -194,6 +198,25 @@ def sweep_stream_parts(*, storage: Storage | None = None) -> int:
                 _remove_folder(storage, audio_id, attempt)
                 removed += 1
     return removed
+
+
+def stream_parts_in_use(keys: Iterable[str]) -> set[str]:
+    """Those of `keys` that are parts of an attempt under way (STORED_FILE_IN_USE): a listener
+    may be reading them, and the worker removes them itself when synthesis ends."""
+    attempts: dict[str, tuple[int, int]] = {}
+    for key in keys:
+        match = _PART_KEY.fullmatch(key)
+        if match is not None:
+            attempts[key] = (int(match["audio"]), int(match["attempt"]))
+    if not attempts:
+        return set()
+    under_way = set(
+        Audio.objects.filter(
+            pk__in={audio_id for audio_id, _ in attempts.values()},
+            status=Audio.Status.GENERATING,
+        ).values_list("pk", "attempts")
+    )
+    return {key for key, attempt in attempts.items() if attempt in under_way}
 
 
 def _attempt_folders(storage: Storage, audio_id: int) -> list[int]:
