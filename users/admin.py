@@ -1,9 +1,15 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from operations.admin_audit import ReadOnlyAdmin, StaffAuditedAdmin
 from users.models import AccountDeletion, User
+
+# The admin has no log-in form of its own: /admin/login/ sends people to the site's log-in
+# (allauth's, with its throttles and lock-out) and back again, as allauth's docs advise. A person
+# already logged in who is not staff gets a 403 there.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 
 @admin.register(User)

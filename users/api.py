@@ -21,7 +21,7 @@ from users.serializers import (
     DeleteAccountSerializer,
     MeSerializer,
     PreferencesSerializer,
-    RegisteredUserSerializer,
+    RegistrationSerializer,
     TokenSerializer,
 )
 from users.throttles import (
@@ -38,14 +38,23 @@ class RegisterView(APIView):
     throttle_classes = [RegisterThrottle]
 
     @extend_schema(
-        request=CredentialsSerializer, responses={201: RegisteredUserSerializer}, tags=["accounts"]
+        request=CredentialsSerializer,
+        responses={201: RegistrationSerializer},
+        tags=["accounts"],
+        description=(
+            "Sign up. The answer is the same whether or not the address already has an account, "
+            "so it never says which addresses do: a new address gets an account and a "
+            "confirmation email; an address with an account gets an email to its owner instead, "
+            "and nothing is created. The account's id is in GET /api/v1/auth/me/ once logged in."
+        ),
     )
     def post(self, request: Request) -> Response:
         serializer = CredentialsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = services.register_user(**serializer.validated_data)
-        services.send_email_confirmation(user=user, request=request._request)
-        return Response(RegisteredUserSerializer(user).data, status=status.HTTP_201_CREATED)
+        email = services.register_user(**serializer.validated_data, request=request._request)
+        return Response(
+            RegistrationSerializer({"email": email}).data, status=status.HTTP_201_CREATED
+        )
 
 
 class TokenView(APIView):

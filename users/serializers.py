@@ -12,10 +12,9 @@ class CredentialsSerializer(serializers.Serializer[dict[str, str]]):
     password = StrictCharField(max_length=256, trim_whitespace=False, write_only=True)
 
 
-class RegisteredUserSerializer(serializers.ModelSerializer[User]):
-    class Meta:
-        model = User
-        fields = ["id", "email"]
+class RegistrationSerializer(serializers.Serializer[dict[str, str]]):
+    # No id: it would tell a new address from one that already has an account.
+    email = serializers.EmailField()
 
 
 class TokenSerializer(serializers.Serializer[dict[str, str]]):

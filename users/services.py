@@ -1,11 +1,17 @@
-"""Account actions: register, issue and revoke API tokens, change preferences."""
+"""Account actions: register, issue and revoke API tokens, react to a new password, change
+preferences."""
 
 from __future__ import annotations
 
+import hashlib
+
+from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
+from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
@@ -17,27 +23,46 @@ from users.authentication import token_expired
 from users.models import User, normalize_email
 from users.selectors import email_taken
 
-_DUPLICATE_EMAIL = _("An account with this email address already exists.")
+# As long as allauth waits before sending another confirmation mail to one address.
+_NOTICE_COOLDOWN_SECONDS = 180
 
 
-def register_user(*, email: str, password: str) -> User:
-    """Create an account. The email is unique without regard to case."""
+def register_user(*, email: str, password: str, request: HttpRequest) -> str:
+    """Sign someone up, answering the same whether or not the address already has an account.
+
+    A new address gets an account and a confirmation link. An address that already has an
+    account gets a notice to its owner instead (someone tried to sign up; log in or reset the
+    password), and nothing is created. Either way the caller learns only the normalised address,
+    so registering cannot be used to find out who has an account.
+    """
     email = normalize_email(email)
-    if email_taken(email=email):
-        raise ValidationError(_DUPLICATE_EMAIL, fields={"email": [_DUPLICATE_EMAIL]})
-    candidate = User(email=email)
     try:
-        validate_password(password, user=candidate)
+        validate_password(password, user=User(email=email))
     except DjangoValidationError as exc:
         raise ValidationError(exc.messages[0], fields={"password": list(exc.messages)}) from exc
+    if email_taken(email=email):
+        _answer_taken_address(email=email, password=password)
+        return email
     try:
         with transaction.atomic():
             user = User.objects.create_user(email=email, password=password)
             EmailAddress.objects.create(user=user, email=email, primary=True, verified=False)
-    except IntegrityError as exc:
+    except IntegrityError:
         # Two registrations for one address at once: the unique constraint decides.
-        raise ValidationError(_DUPLICATE_EMAIL, fields={"email": [_DUPLICATE_EMAIL]}) from exc
-    return user
+        _answer_taken_address(email=email, password=password)
+        return email
+    send_email_confirmation(user=user, request=request)
+    return email
+
+
+def _answer_taken_address(*, email: str, password: str) -> None:
+    # Hash the password as a real sign-up would, so the answer takes as long (Django's log-in
+    # does the same for unknown users).
+    make_password(password)
+    # One notice per address per cooldown, whoever asks: registering cannot flood an inbox.
+    digest = hashlib.sha256(email.encode()).hexdigest()
+    if cache.add(f"account-exists-notice:{digest}", True, timeout=_NOTICE_COOLDOWN_SECONDS):
+        get_account_adapter().send_account_already_exists_mail(email)
 
 
 def send_email_confirmation(*, user: User, request: HttpRequest) -> None:
@@ -68,6 +93,16 @@ def issue_token(*, email: str, password: str) -> Token:
 
 def revoke_token(*, user: User) -> None:
     Token.objects.filter(user=user).delete()
+
+
+def password_changed(*, user: User) -> None:
+    """After a change, reset or first setting of the password: every API token of the account
+    stops working, so whoever held one must log in with the new password.
+
+    Its other browser sessions have stopped working already: Django ties each session to the
+    password hash, and the view making the change re-ties only its own session.
+    """
+    revoke_token(user=user)
 
 
 def update_preferences(*, user: User, preferred_voice: str | None = None) -> User:

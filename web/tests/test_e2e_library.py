@@ -96,13 +96,15 @@ def test_sign_up_upload_watch_rename_share_and_find_it_as_the_other_person(
     assert tab.evaluate("document.activeElement.className") == "skip-link"
     shoot(tab, "01-landing")
 
-    # Sign up; a new account lands in its (empty) library.
+    # Sign up (it ends on "check your email", whether or not the address has an account), log
+    # in; a new account lands in its (empty) library.
     tab.click("main >> text=Sign up free")
     tab.fill('input[name="email"]', "listener@example.com")
     tab.fill('input[name="password1"]', "a long listening passphrase")
     tab.fill('input[name="password2"]', "a long listening passphrase")
     tab.click('form.account-form button[type="submit"]')
-    tab.wait_for_url("**/library/")
+    tab.wait_for_url("**/accounts/confirm-email/")
+    log_in(tab, "listener@example.com", "a long listening passphrase")
     assert tab.locator("text=No documents yet").is_visible()
     shoot(tab, "02-library-empty")
 
