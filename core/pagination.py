@@ -9,6 +9,8 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
+from core.query_params import parse_digits
+
 
 class PageNumberPagination(pagination.PageNumberPagination):
     page_size_query_param = "page_size"
@@ -19,9 +21,10 @@ class PageNumberPagination(pagination.PageNumberPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None or raw == "":
             return self.page_size
-        if not raw.isdecimal() or int(raw) < 1 or len(raw) > 9:
+        size = parse_digits(raw, max_digits=9)
+        if not size:
             raise ValidationError({self.page_size_query_param: [_("Enter a whole number from 1.")]})
-        return min(int(raw), self.max_page_size)
+        return min(size, self.max_page_size)
 
 
 # An API view whose GET answers one page of `{count, next, previous, results}`. Declaring the

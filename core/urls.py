@@ -1,3 +1,5 @@
+import sys
+
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
@@ -38,6 +40,11 @@ def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
+    # Called while the exception is being handled, from a view or a middleware (a session that
+    # cannot be saved): a full disk is a 503 with a message, not a 500.
+    failure = sys.exception()
+    if failure is not None and (full := api_errors.out_of_space_response(failure, request)):
+        return full
     if api_errors.is_api_request(request):
         return api_errors.api_server_error(request)
     return defaults.server_error(request)

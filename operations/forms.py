@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.validators import MaxValueValidator
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from operations.models import SiteSettings
-from operations.site_settings import defaults
+from operations.site_settings import defaults, limits
 from sharing.models import AccessLog
 
 WINDOWS = (7, 30, 90)
@@ -31,6 +32,14 @@ class SiteSettingsForm(forms.ModelForm):
                 "value": shown or _("none")
             }
             field.help_text = f"{field.help_text} {note}".strip()
+        for name, most in limits().items():
+            # Days become dates and counts database integers: both overflow long before the
+            # model fields' own bounds.
+            field = self.fields[name]
+            assert isinstance(field, forms.IntegerField)
+            field.max_value = most
+            field.validators.append(MaxValueValidator(most))
+            field.widget.attrs["max"] = str(most)
         for name, field in self.fields.items():
             if field.help_text:
                 field.widget.attrs["aria-describedby"] = f"id_{name}-help"

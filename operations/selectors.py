@@ -13,6 +13,7 @@ from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from core.query_params import parse_id
 from document_processing.models import Document, Page
 from operations.models import StaffAction, TaskFailure, UsageRecord
 from sharing.models import AccessLog
@@ -201,8 +202,9 @@ def activity(
     if user:
         entries = entries.filter(user__email__icontains=user)
     if document:
-        if document.isdecimal() and len(document) <= 18:
-            entries = entries.filter(document_id=int(document))
+        document_id = parse_id(document)
+        if document_id is not None:
+            entries = entries.filter(document_id=document_id)
         else:
             entries = entries.filter(document__title__icontains=document)
     if action:

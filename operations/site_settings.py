@@ -47,22 +47,36 @@ def defaults() -> dict[str, Any]:
     }
 
 
+def limits() -> dict[str, int]:
+    """The largest value staff may set for each bounded number, the same as the environment's."""
+    return {
+        "max_audios_per_page": settings.MAX_SETTING_AUDIOS_PER_PAGE,
+        "audio_retention_days": settings.MAX_SETTING_DAYS,
+        "expiry_warning_days": settings.MAX_SETTING_DAYS,
+    }
+
+
 def site_settings() -> EffectiveSettings:
     stored = _stored_values()
     fallback = defaults()
+    ceiling = limits()
 
     def value(name: str) -> Any:
         raw = stored.get(name)
         return fallback[name] if raw is None or raw == "" else raw
 
+    def bounded(name: str) -> int:
+        # A row saved before the form had bounds must not overflow the dates made from it.
+        return min(int(value(name)), ceiling[name])
+
     return EffectiveSettings(
         audio_generation_enabled=bool(stored.get("audio_generation_enabled", True)),
         generation_disabled_message=stored.get("generation_disabled_message")
         or _("Making new audio is switched off for now. Please try again later."),
-        max_audios_per_page=int(value("max_audios_per_page")),
+        max_audios_per_page=bounded("max_audios_per_page"),
         upload_max_bytes=min(int(value("upload_max_bytes")), settings.UPLOAD_MAX_BYTES),
-        audio_retention_days=int(value("audio_retention_days")),
-        expiry_warning_days=int(value("expiry_warning_days")),
+        audio_retention_days=bounded("audio_retention_days"),
+        expiry_warning_days=bounded("expiry_warning_days"),
         auto_delete_expired=bool(stored.get("auto_delete_expired", True)),
         admin_email=str(value("admin_email")),
     )

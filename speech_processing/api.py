@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
+from core.storage_errors import unless_out_of_space
 from core.throttles import RetryThrottle
 from document_processing.selectors import page_detail
 from sharing.audit import audited
@@ -151,7 +152,9 @@ def _download(
     request: Request, *, user: User, audio: Audio
 ) -> HttpResponse | StreamingHttpResponse:
     """The stored file of a made audio, with Range support (or a signed URL on S3)."""
-    with audited(
+    # Counting the play and its audit line are writes beside a read: with the disk full they
+    # are skipped (and logged), and the listener still gets the file.
+    with unless_out_of_space(f"the download of audio {audio.pk}"), audited(
         request._request, user=user, action=AccessLog.Action.DOWNLOAD,
         document=audio.page.document, audio_id=audio.pk,
     ):  # fmt: skip

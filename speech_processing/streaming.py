@@ -13,14 +13,20 @@ from typing import IO
 from django.core.files.storage import Storage
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
+from core.query_params import parse_digits
+
 CHUNK_BYTES = 64 * 1024
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# ASCII digits only (RFC 9110); `\d` would also take the digits of every other script.
+_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)")
+# Byte positions are read up to this many digits: a longer one lies past the end of any file.
+_POSITION_DIGITS = 18
+_PAST_ANY_FILE = 10**_POSITION_DIGITS
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | bool | None:
     """(start, end) inclusive for a satisfiable single range; None when there is no usable
     Range header (serve everything); False when the range cannot be satisfied (416)."""
-    match = _RANGE.match(header.strip())
+    match = _RANGE.fullmatch(header.strip())
     if match is None:
         # Multiple ranges or another unit: RFC 9110 lets a server ignore the header.
         return None
@@ -28,15 +34,20 @@ def parse_range(header: str, size: int) -> tuple[int, int] | bool | None:
     if not first and not last:
         return None
     if not first:
-        suffix = int(last)
+        suffix = _position(last)
         if suffix == 0:
             return False
         return max(size - suffix, 0), size - 1
-    start = int(first)
-    end = int(last) if last else size - 1
+    start = _position(first)
+    end = _position(last) if last else size - 1
     if start >= size or end < start:
         return False
     return start, min(end, size - 1)
+
+
+def _position(digits: str) -> int:
+    value = parse_digits(digits.lstrip("0") or "0", max_digits=_POSITION_DIGITS)
+    return _PAST_ANY_FILE if value is None else value
 
 
 def _chunks(handle: IO[bytes], start: int, length: int) -> Iterator[bytes]:

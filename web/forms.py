@@ -30,6 +30,10 @@ class RenameForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=300)
 
 
+class AddPageForm(forms.Form):
+    url = forms.CharField(label=_("Web address"), max_length=2000)
+
+
 class DeleteForm(forms.Form):
     """Deleting asks for the document's title, typed, so it is never done by a slip."""
 
@@ -68,6 +72,13 @@ class ShareForm(forms.Form):
 
 class SharePermissionForm(forms.Form):
     permission = forms.ChoiceField(label=_("Permission"), choices=DocumentShare.Permission.choices)
+    cascade = forms.BooleanField(
+        label=_("If they can no longer share, also remove the shares they granted"), required=False
+    )
+
+
+class ShareRemoveForm(forms.Form):
+    cascade = forms.BooleanField(label=_("Also remove the shares they granted"), required=False)
 
 
 class PreferencesForm(forms.Form):

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from core.exceptions import ApplicationError, NotFound, PermissionDenied, ValidationError
+from core.query_params import parse_id
 from core.security_utils import error_body
 from document_processing import selectors as document_selectors
 from document_processing import services as document_services
@@ -36,8 +37,6 @@ from users.models import User
 
 # Speeds offered by the player; playback keeps the voice's pitch at each of them.
 SPEEDS = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
-# The largest number that the page picker's "goto" accepts (the "id" URL converter's range).
-_MAX_ID_DIGITS = 18
 
 
 @dataclass(frozen=True)
@@ -88,9 +87,9 @@ def duration_label(seconds: float | None) -> str:
 def reader(request: HttpRequest, pk: int) -> HttpResponse:
     # The page picker submits ?goto=<page id> (it works without JavaScript); that page's own
     # view checks access like any other.
-    goto = request.GET.get("goto", "")
-    if goto.isdigit() and len(goto) <= _MAX_ID_DIGITS and int(goto) != pk:
-        return redirect("reader", pk=int(goto))
+    goto = parse_id(request.GET.get("goto"))
+    if goto is not None and goto != pk:
+        return redirect("reader", pk=goto)
     user = _user(request)
     return _render_reader(request, user=user, page=_visible_page(user, pk))
 
@@ -200,7 +199,7 @@ def _render_reader(
     autoplay = request.GET.get("autoplay") == "1"
     selected = _selected_row(
         playable,
-        audio_id=request.GET.get("audio", ""),
+        audio_id=parse_id(request.GET.get("audio")),
         voice=wanted_voice,
         recently_played=[position.audio_id for position in positions],
         preferred_voice=preferred_voice,
@@ -260,7 +259,7 @@ def _render_reader(
 def _selected_row(
     playable: list[AudioRow],
     *,
-    audio_id: str,
+    audio_id: int | None,
     voice: str,
     recently_played: list[int],
     preferred_voice: str,
@@ -269,8 +268,8 @@ def _selected_row(
     play asks), else the one this person listened to last, else the preferred voice's, else the
     newest."""
     by_id = {row.audio.pk: row for row in playable}
-    if audio_id.isdigit() and int(audio_id) in by_id:
-        return by_id[int(audio_id)]
+    if audio_id is not None and audio_id in by_id:
+        return by_id[audio_id]
     in_voice = {}
     for row in reversed(playable):  # newest first: the newest of each voice wins
         in_voice[row.audio.voice] = row

@@ -2,7 +2,7 @@ from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
 import core.converters  # noqa: F401  (registers the "id" converter)
-from web.views import account, actions, pages
+from web.views import account, actions, page_imports, pages
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -14,6 +14,7 @@ urlpatterns = [
     path("documents/<id:pk>/rename/", actions.rename, name="web-rename"),
     path("documents/<id:pk>/delete/", actions.delete, name="web-delete"),
     path("documents/<id:pk>/retry/", actions.retry, name="web-retry"),
+    path("documents/<id:pk>/pages/add/", page_imports.add_page, name="web-add-page"),
     path("documents/<id:pk>/audiobook/", actions.audiobook, name="web-audiobook"),
     path("documents/<id:pk>/shares/", actions.share, name="web-share"),
     path("shares/<id:pk>/", actions.change_share, name="web-share-change"),

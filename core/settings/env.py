@@ -56,14 +56,26 @@ def env_bool(name: str, default: bool | object = _MISSING) -> bool:
     return _parse(name, parse, default, "boolean (true/false)")
 
 
-def env_int(name: str, default: int | object = _MISSING, *, min_value: int | None = None) -> int:
+def env_int(
+    name: str,
+    default: int | object = _MISSING,
+    *,
+    min_value: int | None = None,
+    max_value: int | None = None,
+) -> int:
     def parse(raw: str) -> int:
         value = int(raw.replace("_", ""))
         if min_value is not None and value < min_value:
             raise ValueError(raw)
+        if max_value is not None and value > max_value:
+            raise ValueError(raw)
         return value
 
-    kind = "integer" if min_value is None else f"integer ≥ {min_value}"
+    bounds = [
+        *([f"≥ {min_value}"] if min_value is not None else []),
+        *([f"≤ {max_value}"] if max_value is not None else []),
+    ]
+    kind = " ".join(["integer", *bounds])
     return _parse(name, parse, default, kind)
 
 

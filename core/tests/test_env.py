@@ -26,6 +26,7 @@ def test_defaults_apply_when_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         (lambda: env.env_int("PAGECAST_TEST_VALUE", 1), "ten"),
         (lambda: env.env_int("PAGECAST_TEST_VALUE", 1, min_value=1), "0"),
+        (lambda: env.env_int("PAGECAST_TEST_VALUE", 1, max_value=3650), "3651"),
         (lambda: env.env_float("PAGECAST_TEST_VALUE", 1.0), "fast"),
         (lambda: env.env_bool("PAGECAST_TEST_VALUE", False), "maybe"),
         (lambda: env.env_choice("PAGECAST_TEST_VALUE", ["local", "s3"], "local"), "ftp"),
@@ -54,6 +55,8 @@ def test_lists_and_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
     assert env.env_list("PAGECAST_TEST_VALUE") == ["a.example", "b.example"]
     monkeypatch.setenv("PAGECAST_TEST_VALUE", "52_428_800")
     assert env.env_int("PAGECAST_TEST_VALUE") == 52_428_800
+    monkeypatch.setenv("PAGECAST_TEST_VALUE", "3650")
+    assert env.env_int("PAGECAST_TEST_VALUE", min_value=1, max_value=3650) == 3650
 
 
 def test_paths_are_absolute(monkeypatch: pytest.MonkeyPatch) -> None:

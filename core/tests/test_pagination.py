@@ -10,7 +10,9 @@ from document_processing.tests.factories import DocumentFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "abc", "null", "1.5", "9999999999"])
+@pytest.mark.parametrize(
+    "value", ["0", "-1", "abc", "null", "1.5", "9999999999", "9" * 5000, "٣", "²", "\x00"]
+)
 def test_a_page_size_that_is_not_a_whole_number_from_one_is_a_400(
     value: str, alice_client: APIClient
 ) -> None:

@@ -18,6 +18,7 @@ from document_processing.tests.factories import DocumentFactory, document_with_p
 from operations import selectors
 from operations.models import SiteSettings, StaffAction, TaskFailure
 from operations.services import update_site_settings
+from operations.site_settings import site_settings
 from operations.tests.conftest import browser_for
 from operations.usage import add_usage
 from sharing.models import AccessLog
@@ -263,6 +264,50 @@ def test_bad_settings_are_shown_and_change_nothing(staff: User, settings: Any) -
     row = SiteSettings.objects.get()
     assert (row.upload_max_bytes, row.max_audios_per_page) == (None, None)
     assert not StaffAction.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("audio_retention_days", "3651"),  # ten years is the most
+        ("audio_retention_days", "999999999"),  # a date past the year 9999
+        ("audio_retention_days", "2147483648"),  # past a database integer
+        ("audio_retention_days", "9" * 5000),  # past Python's int() limit
+        ("expiry_warning_days", "999999999"),
+        ("max_audios_per_page", "99999999999"),
+    ],
+)
+def test_numbers_out_of_range_are_refused_with_a_field_error(
+    staff: User, settings: Any, field: str, value: str
+) -> None:
+    # No warning rule in the way: a warning of 0 days comes before any end of retention.
+    form = settings_form(expiry_warning_days="0")
+    form[field] = value
+    response = browser_for(staff).post("/dashboard/settings/", form)
+    assert response.status_code == 400
+    errors = response.context["form"].errors
+    assert list(errors) == [field]
+    assert re.search(r"less than or equal to|whole number", errors[field][0])
+    assert SiteSettings.objects.get().audio_retention_days is None
+    assert not StaffAction.objects.exists()
+    page = browser_for(staff).get("/dashboard/settings/").content.decode()
+    assert f'max="{settings.MAX_SETTING_DAYS}"' in page
+
+
+def test_the_longest_retention_allowed_is_saved_and_dates_follow(staff: User, alice: User) -> None:
+    audio = Audio.objects.create(
+        page=document_with_pages(owner=alice, pages=1).pages.get(), voice="fake:alpha",
+        engine="fake", status=Audio.Status.COMPLETED, created_by=alice,
+        expires_at=timezone.now() + timedelta(days=180),
+    )  # fmt: skip
+    response = browser_for(staff).post(
+        "/dashboard/settings/", settings_form(audio_retention_days="3650")
+    )
+    assert response.status_code == 302
+    audio.refresh_from_db()
+    assert audio.expires_at is not None
+    assert audio.expires_at > timezone.now() + timedelta(days=3649)
+    assert site_settings().audio_retention_days == 3650
 
 
 def test_the_form_shows_the_environments_defaults(staff: User, settings: Any) -> None:

@@ -78,6 +78,18 @@ def test_a_missing_row_reads_as_the_defaults(settings: Any) -> None:
     assert site_settings().max_audios_per_page == 3
 
 
+def test_values_stored_before_the_form_had_bounds_are_read_within_them(settings: Any) -> None:
+    SiteSettings.objects.filter(pk=SITE_SETTINGS_ID).update(
+        audio_retention_days=3_000_000, expiry_warning_days=2_000_000, max_audios_per_page=10**9
+    )
+    config = site_settings()
+    assert config.audio_retention_days == settings.MAX_SETTING_DAYS
+    assert config.expiry_warning_days == settings.MAX_SETTING_DAYS
+    assert config.max_audios_per_page == settings.MAX_SETTING_AUDIOS_PER_PAGE
+    # Made audio gets a date that Python and the database can hold.
+    assert (timezone.now() + timedelta(days=config.audio_retention_days)).year < 9999
+
+
 # --- Changing ---------------------------------------------------------------------------------
 
 

@@ -244,10 +244,13 @@
       errorBox.textContent = "";
     }
     const method = (form.dataset.apiMethod || "POST").toUpperCase();
+    const body = formBody(form);
     setBusy(form, true);
     const result = await api(form.dataset.apiUrl, {
       method: method,
-      body: method === "DELETE" ? undefined : formBody(form),
+      // A DELETE carries a body only when the form asks for something (removing a share with
+      // the shares that person granted).
+      body: method === "DELETE" && Object.keys(body).length === 0 ? undefined : body,
     });
     setBusy(form, false);
     if (!result.ok) {

@@ -173,6 +173,24 @@ def test_the_page_picker_lists_every_page_and_goes_to_the_chosen_one(alice: User
     assert client.get(url, {"goto": "9" * 40}).status_code == 200
 
 
+# Digits that `str.isdigit()` accepts though a URL's ids are ASCII: Arabic-Indic, fullwidth,
+# superscript (which `int()` refuses), and more digits than `int()` reads.
+NOT_IDS = ["٣", "\uff13", "²", "-1", "0", "9" * 5000]
+
+
+@pytest.mark.parametrize("value", NOT_IDS)
+def test_the_page_picker_and_the_audio_choice_take_ascii_ids_only(alice: User, value: str) -> None:
+    pages = pages_of(document_with_pages(owner=alice, pages=4))
+    audio = AudioFactory.create(page=pages[0], voice="fake:alpha", duration_seconds=5)
+    client = logged_in(alice)
+    url = reverse("reader", kwargs={"pk": pages[0].pk})
+    # Page 3 exists, and so may an audio 3: only ASCII digits may name them.
+    assert client.get(url, {"goto": value}).status_code == 200
+    response = client.get(url, {"audio": value})
+    assert response.status_code == 200
+    assert reader_config(response.content.decode())["selectedAudioId"] == audio.pk
+
+
 # --- What each person is offered --------------------------------------------------------------
 
 

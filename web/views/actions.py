@@ -16,15 +16,17 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from core.exceptions import NotFound, PayloadTooLarge
+from core.query_params import parse_digits
 from document_processing import services as document_services
 from document_processing.models import Document
 from sharing import selectors as sharing_selectors
 from sharing import services as sharing_services
-from sharing.audit import audited
-from sharing.models import AccessLog
+from sharing.audit import audited, record_removed_with
+from sharing.models import AccessLog, DocumentShare
 from sharing.policy import Action, get_document, require
 from speech_processing import audiobooks, voices
 from web.forms import (
@@ -34,6 +36,7 @@ from web.forms import (
     RenameForm,
     ShareForm,
     SharePermissionForm,
+    ShareRemoveForm,
     UploadForm,
 )
 from web.views.common import (
@@ -65,7 +68,7 @@ def _document_page(pk: int, *, dialog: str = "") -> HttpResponse:
 def upload(request: HttpRequest) -> HttpResponse:
     user = signed_in(request)
     with reported(request):
-        if int(request.META.get("CONTENT_LENGTH") or 0) > (
+        if (parse_digits(request.META.get("CONTENT_LENGTH")) or 0) > (
             settings.UPLOAD_MAX_BYTES + _MULTIPART_SLACK
         ):
             raise PayloadTooLarge(
@@ -248,8 +251,12 @@ def change_share(request: HttpRequest, pk: int) -> HttpResponse:
             details={"from": existing.permission, "to": form.cleaned_data["permission"],
                      "shared_with": existing.shared_with_id},
         ):  # fmt: skip
-            sharing_services.change_share(user=user, share=existing, **form.cleaned_data)
-        messages.success(request, _("The permission was changed."))
+            _share, removed = sharing_services.change_share(
+                user=user, share=existing, **form.cleaned_data
+            )
+        record_removed_with(request, user=user, document=existing.document,
+                            person_id=existing.shared_with_id, removed=removed)  # fmt: skip
+        messages.success(request, _("The permission was changed.") + _removed_note(removed))
     return _document_page(document_id, dialog="share")
 
 
@@ -261,10 +268,26 @@ def remove_share(request: HttpRequest, pk: int) -> HttpResponse:
         existing = sharing_selectors.share_detail(user=user, share_id=pk)
     document_id = existing.document_id
     with reported(request):
+        form = ShareRemoveForm(request.POST)
+        if not form.is_valid():
+            report_form_errors(request, form)
+            return _document_page(document_id, dialog="share")
         with audited(
             request, user=user, action=AccessLog.Action.UNSHARE, document=existing.document,
             details={"shared_with": existing.shared_with_id},
         ):  # fmt: skip
-            sharing_services.remove_share(user=user, share=existing)
-        messages.success(request, _("The share was removed."))
+            removed = sharing_services.remove_share(user=user, share=existing, **form.cleaned_data)
+        record_removed_with(request, user=user, document=existing.document,
+                            person_id=existing.shared_with_id, removed=removed)  # fmt: skip
+        messages.success(request, _("The share was removed.") + _removed_note(removed))
     return _document_page(document_id, dialog="share")
+
+
+def _removed_note(removed: list[DocumentShare]) -> str:
+    if not removed:
+        return ""
+    return " " + ngettext(
+        "The share they granted (%(emails)s) was removed too.",
+        "The %(count)d shares they granted (%(emails)s) were removed too.",
+        len(removed),
+    ) % {"count": len(removed), "emails": ", ".join(s.shared_with.email for s in removed)}

@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest
 from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 
 from core.exceptions import ApplicationError, NotFound, PermissionDenied, RateLimited
+from core.storage_errors import out_of_space
 from core.throttles import RetryThrottle
 from users.models import User
 
@@ -44,6 +45,8 @@ def reported(request: HttpRequest) -> Iterator[None]:
         except (NotFound, PermissionDenied):
             raise
         except ApplicationError as exc:
+            if exc.status_code >= 500 and out_of_space(exc) is not None:
+                raise  # the out-of-storage page (core.middleware), and a log line naming the path
             messages.error(request, exc.message)
 
 

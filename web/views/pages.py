@@ -17,12 +17,21 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
 from core.exceptions import ValidationError
+from core.query_params import search_term
 from document_processing.models import Document, Page
 from document_processing.selectors import document_detail as select_document
-from document_processing.selectors import document_list
+from document_processing.selectors import document_list, recent_page_imports
 from sharing import selectors as sharing_selectors
 from sharing.models import DocumentShare
-from sharing.policy import Action, can, may_change_share, may_grant, permission_for
+from sharing.policy import (
+    Action,
+    Permission,
+    can,
+    granter_has_access,
+    may_change_share,
+    may_grant,
+    permission_for,
+)
 from speech_processing import samples, voices
 from speech_processing.engines.base import Voice
 from speech_processing.models import Audio
@@ -136,7 +145,7 @@ def library(request: HttpRequest) -> HttpResponse:
     tab = request.GET.get("tab", "all")
     if tab not in TABS:
         tab = "all"
-    query = request.GET.get("q", "").strip()[:200]
+    query = search_term(request.GET.get("q"), max_length=200)
     documents = document_list(user=user, search=query or None, scope=TABS[tab])
     page = Paginator(documents, LIBRARY_PAGE_SIZE).get_page(request.GET.get("page"))
     tabs = [
@@ -178,6 +187,50 @@ class ShareRow:
     share: DocumentShare
     can_change: bool
     form: SharePermissionForm
+    shared_by: str  # "Shared by …", as the reader of the dialog would say it
+    granter_has_access: bool
+    # The shares this person granted, when the caller may remove them along with this one.
+    granted: list[DocumentShare]
+
+    @property
+    def granted_emails(self) -> str:
+        return ", ".join(other.shared_with.email for other in self.granted)
+
+
+def _share_rows(user: User, document: Document, permission: Permission) -> list[ShareRow]:
+    shares = list(sharing_selectors.shares_of(user=user, document=document))
+    given: dict[int, list[DocumentShare]] = {}
+    for share in shares:
+        if share.shared_by_id is not None:
+            given.setdefault(share.shared_by_id, []).append(share)
+    rows = []
+    for share in shares:
+        granted = given.get(share.shared_with_id, [])
+        rows.append(
+            ShareRow(
+                share=share,
+                can_change=may_change_share(user, share, permission),
+                form=SharePermissionForm(
+                    initial={"permission": share.permission}, auto_id=f"share-{share.pk}-%s"
+                ),
+                shared_by=_granter_name(user, document, share),
+                granter_has_access=granter_has_access(share),
+                granted=granted
+                if all(may_change_share(user, other, permission) for other in granted)
+                else [],
+            )
+        )
+    return rows
+
+
+def _granter_name(user: User, document: Document, share: DocumentShare) -> str:
+    if share.shared_by is None:
+        return _("Shared by a deleted account")
+    if share.shared_by_id == user.pk:
+        return _("Shared by you")
+    if share.shared_by_id == document.owner_id:
+        return _("Shared by %(email)s (the owner)") % {"email": share.shared_by.email}
+    return _("Shared by %(email)s") % {"email": share.shared_by.email}
 
 
 @login_required
@@ -205,16 +258,7 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     shares: list[ShareRow] = []
     activity = []
     if may_share:
-        shares = [
-            ShareRow(
-                share=share,
-                can_change=may_change_share(user, share, permission),
-                form=SharePermissionForm(
-                    initial={"permission": share.permission}, auto_id=f"share-{share.pk}-%s"
-                ),
-            )
-            for share in sharing_selectors.shares_of(user=user, document=document)
-        ]
+        shares = _share_rows(user, document, permission)
         activity = list(
             sharing_selectors.activity_of(user=user, document=document)[:ACTIVITY_SHOWN]
         )
@@ -240,6 +284,11 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
             if may_grant(permission, value)
         ],
         "activity": activity,
+        # Pages from the web are fetched by a worker; the person's recent requests say how each
+        # went (being fetched, added, or why not).
+        "can_add_pages": document.status == Document.Status.COMPLETED
+        and can(user, Action.EDIT_PAGES, document),
+        "page_imports": recent_page_imports(user=user, document=document),
         "can_make_audiobook": can(user, Action.GENERATE_AUDIO, document),
         "audiobooks": recent_audiobooks(document=document),
         "voices": voices.all_voices(),
