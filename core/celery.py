@@ -1,18 +1,28 @@
 """The Celery application. Settings come from Django settings under the CELERY_ prefix."""
 
 import os
+import time
 from typing import Any
 
 from celery import Celery, signals
 from django.dispatch import Signal
-
-import core.broker  # noqa: F401  (registers the embedded broker's URL scheme)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings.dev")
 
 app = Celery("pagecast")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Every message carries the time it was sent, so `/health/` can tell how long the job next in line
+# has waited (core.health.check_queue).
+QUEUED_AT_HEADER = "pagecast_queued_at"
+
+
+@signals.before_task_publish.connect
+def stamp_queued_at(headers: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    if headers is not None:
+        headers.setdefault(QUEUED_AT_HEADER, time.time())
+
 
 # Sent after a task that failed for good is logged, with the error id of that log line, so an app
 # can record the failure (operations does) without core importing it. Arguments: task_name,

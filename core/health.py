@@ -6,6 +6,8 @@ never imports an app.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import time
 import uuid
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -51,6 +54,52 @@ def check_broker() -> None:
         channel: Any = conn.default_channel
         channel.queue_declare(queue="pagecast.health", auto_delete=True)
         channel.queue_delete(queue="pagecast.health")
+
+
+def check_queue() -> None:
+    """The oldest job waiting on a queue waits no longer than QUEUE_MAX_WAIT_SECONDS.
+
+    Each message carries the time it was sent (core/celery.py); a job given a countdown counts
+    from the time it became due. Only Redis lets a queue be read without taking from it; on
+    another broker this check passes.
+    """
+    from core.celery import QUEUED_AT_HEADER, app
+
+    if not str(settings.CELERY_BROKER_URL).startswith(("redis://", "rediss://", "redis+socket://")):
+        return
+    oldest = oldest_waiting_since(app, QUEUED_AT_HEADER)
+    if oldest is not None and time.time() - oldest > settings.QUEUE_MAX_WAIT_SECONDS:
+        raise RuntimeError(f"a job has waited {time.time() - oldest:.0f} s for a worker")
+
+
+def oldest_waiting_since(app: Any, header: str) -> float | None:
+    """When the job next in line on any queue was sent (or became due), as a Unix time."""
+    oldest: float | None = None
+    with app.connection_for_read() as conn:
+        channel: Any = conn.default_channel
+        client = channel.client
+        for queue in settings.CELERY_TASK_QUEUES:
+            for priority in channel.priority_steps:
+                raw = client.lindex(channel._q_for_pri(queue.name, priority), -1)
+                if raw is None:
+                    continue
+                since = _waiting_since(raw, header)
+                if since is not None and (oldest is None or since < oldest):
+                    oldest = since
+    return oldest
+
+
+def _waiting_since(raw: bytes, header: str) -> float | None:
+    try:
+        headers = json.loads(raw).get("headers") or {}
+        since = float(headers[header])
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+    eta = headers.get("eta")
+    if eta:
+        with contextlib.suppress(ValueError):
+            since = max(since, datetime.fromisoformat(str(eta)).timestamp())
+    return since
 
 
 def check_storage() -> None:

@@ -15,6 +15,7 @@ from operations.models import (
     StaffAction,
     TaskFailure,
     UsageRecord,
+    WorkerHeartbeat,
 )
 from users.models import User
 
@@ -88,3 +89,9 @@ class ExpiryNoticeAdmin(ReadOnlyAdmin):
 class FailureAlertAdmin(ReadOnlyAdmin):
     list_display = ["object_key", "last_sent_at"]
     search_fields = ["object_key"]
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(ReadOnlyAdmin):
+    list_display = ["nodename", "host", "pid", "started_at", "last_seen_at", "stopped_at"]
+    search_fields = ["nodename", "host"]

@@ -246,3 +246,28 @@ class ExpiryNotice(models.Model):
 
     def __str__(self) -> str:
         return f"audio {self.audio_id} expiring {self.expires_at:%Y-%m-%d}"
+
+
+class WorkerHeartbeat(models.Model):
+    """A running Celery worker, as it last reported in (every WORKER_HEARTBEAT_SECONDS).
+
+    `/health/` reads these to know that some worker is alive, and the workers read each other's
+    to give back to the queue the jobs that a dead worker had taken (`held`: the broker's
+    delivery tags of the messages it holds unacknowledged).
+    """
+
+    instance = models.CharField(max_length=64, unique=True)
+    nodename = models.CharField(max_length=255)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField(db_index=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    held = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("worker")
+        verbose_name_plural = _("workers")
+
+    def __str__(self) -> str:
+        return f"{self.nodename} (pid {self.pid})"

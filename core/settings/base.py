@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import shutil
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 from kombu import Queue
 
+from core import embedded_broker
 from core.settings.env import (
     env_bool,
     env_choice,
@@ -158,6 +160,10 @@ ACCOUNT_EMAIL_VERIFICATION = env_choice(
     "ACCOUNT_EMAIL_VERIFICATION", ["none", "optional", "mandatory"], "optional"
 )
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+# Sign-up answers the same whether or not the address has an account (users/forms.py), and the
+# owner of a taken address is emailed a log-in and a password-reset link (users/adapter.py).
+ACCOUNT_ADAPTER = "users.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"signup": "users.forms.SignupForm"}
 # Browser log-in lockout (django-allauth's rate limits): after this many failed attempts for one
 # account the log-in form refuses it for the timeout; one address may also fail 10 times a minute.
 LOGIN_ATTEMPTS_LIMIT = env_int("LOGIN_ATTEMPTS_LIMIT", 5, min_value=1)
@@ -255,8 +261,12 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # Serve static files straight from the apps in development; production runs collectstatic.
 WHITENOISE_USE_FINDERS = True
 # Uploads always stream to a temporary file in chunks: a large upload never sits whole in memory,
-# and type detection can open it as a file (zip containers need that).
-FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
+# and type detection can open it as a file (zip containers need that). Django's handler, except
+# that a file whose write failed (a full disk) is removed at once.
+FILE_UPLOAD_HANDLERS = ["core.uploads.TemporaryFileUploadHandler"]
+# ... in a folder only Pagecast uses (made at start-up), so the orphan sweep can remove what a
+# killed web process left there without touching other programs' temporary files.
+FILE_UPLOAD_TEMP_DIR = DATA_DIR / "tmp" / "uploads"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
 
@@ -380,8 +390,22 @@ STORED_FILE_COLLECTORS = [
     "speech_processing.services.stored_files_of_document",
     "speech_processing.audiobooks.stored_files_of_document",
 ]
-# Asked just before stored files are deleted: which of them a row still names (shared audio).
-STORED_FILE_IN_USE = ["speech_processing.reuse.stored_files_in_use"]
+# Asked just before stored files are deleted, and by the orphan sweep: which of them a row
+# still names. Every app that stores files answers for its own rows.
+STORED_FILE_IN_USE = [
+    "document_processing.selectors.stored_files_in_use",
+    "speech_processing.reuse.stored_files_in_use",
+    "speech_processing.audiobooks.stored_files_in_use",
+    "speech_processing.live.stream_parts_in_use",
+    "exports.selectors.stored_files_in_use",
+]
+# The folders of stored files that rows name; the orphan sweep looks only here (audit log
+# exports and voice samples are kept by name, and a shared bucket keeps other programs' files).
+STORED_FILE_FOLDERS = [
+    "originals", "covers", "audio", "audio-stream", "audiobooks", "exports", "health",
+]  # fmt: skip
+# Temporary uploads and stored files that nothing names are removed once this old (hourly).
+ORPHAN_MIN_AGE_SECONDS = env_int("ORPHAN_MIN_AGE_SECONDS", 3600, min_value=300)
 
 # --- Speech ---------------------------------------------------------------------------------------
 # Engines switched on (name → constructor options). Piper is always on; the others only when the
@@ -401,6 +425,8 @@ if POLLY_REGION:
         "region_name": POLLY_REGION,
         "aws_access_key_id": env_str("POLLY_ACCESS_KEY_ID", "") or None,
         "aws_secret_access_key": env_str("POLLY_SECRET_ACCESS_KEY", "") or None,
+        # A VPC endpoint or a stand-in server; empty: the region's public endpoint.
+        "endpoint_url": env_str("POLLY_ENDPOINT_URL", "") or None,
     }
 OPENAI_TTS_URL = env_str("OPENAI_TTS_URL", "")
 if OPENAI_TTS_URL:
@@ -413,8 +439,14 @@ if OPENAI_TTS_URL:
 # Engine classes over the built-in ones (name → dotted path), e.g. a different Piper build.
 SPEECH_ENGINE_CLASSES: dict[str, str] = {}
 AUDIO_MP3_BITRATE_KBPS = env_int("AUDIO_MP3_BITRATE_KBPS", 64, min_value=8)
-AUDIO_MAX_PER_PAGE = env_int("AUDIO_MAX_PER_PAGE", 4, min_value=1)
-AUDIO_RETENTION_DAYS = env_int("AUDIO_RETENTION_DAYS", 180, min_value=1)
+# Upper bounds of these settings, from the environment or from the dashboard's site settings: a
+# date this many days ahead still fits the calendars of Python and the database (year 9999).
+MAX_SETTING_DAYS = 3_650
+MAX_SETTING_AUDIOS_PER_PAGE = 1_000
+AUDIO_MAX_PER_PAGE = env_int(
+    "AUDIO_MAX_PER_PAGE", 4, min_value=1, max_value=MAX_SETTING_AUDIOS_PER_PAGE
+)
+AUDIO_RETENTION_DAYS = env_int("AUDIO_RETENTION_DAYS", 180, min_value=1, max_value=MAX_SETTING_DAYS)
 SPEECH_MAX_RETRIES = env_int("SPEECH_MAX_RETRIES", 5, min_value=0)
 SPEECH_RETRY_BASE_SECONDS = env_float("SPEECH_RETRY_BASE_SECONDS", 10.0, min_value=0.0)
 SPEECH_RETRY_CAP_SECONDS = env_float("SPEECH_RETRY_CAP_SECONDS", 600.0, min_value=1.0)
@@ -425,39 +457,25 @@ STREAM_MAX_PER_PROCESS = env_int(
 )
 
 # --- Cache ------------------------------------------------------------------------------------
-REDIS_CACHE_URL = env_str("CACHE_URL", "")
-if REDIS_CACHE_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_CACHE_URL,
-        }
+# The embedded default's Valkey server (see core/embedded_broker.py) holds the cache too, in its
+# own database: rate limits and stream slots are shared by every process, as with CACHE_URL.
+REDIS_CACHE_URL = env_str("CACHE_URL", "") or embedded_broker.cache_url(DATA_DIR)
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_CACHE_URL,
     }
-else:
-    # Shared by every process on the machine (web and workers), unlike the local-memory cache.
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(DATA_DIR / "cache"),
-        }
-    }
+}
 
 # --- Celery -----------------------------------------------------------------------------------
-# The embedded default broker keeps messages as files under the data directory; see core/broker.py.
-BROKER_DIR = DATA_DIR / "broker"
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "pagecastfs://localhost/")
+# Without CELERY_BROKER_URL, the embedded Valkey server under DATA_DIR (core/embedded_broker.py),
+# on the same Redis transport and settings as a scaled-out deployment.
+EMBEDDED_BROKER = not env_str("CELERY_BROKER_URL", "")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "") or embedded_broker.broker_url(DATA_DIR)
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
-if CELERY_BROKER_URL.startswith("pagecastfs://"):
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
-        "control_folder": str(BROKER_DIR / "control"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "polling_interval": env_float("BROKER_POLLING_INTERVAL", 0.1, min_value=0.01),
-    }
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60, min_value=1)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30 * 60, min_value=2)
-if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "redis+socket://")):
     # Redis has no acknowledgements of its own: a message a worker took and did not acknowledge
     # (the worker died) is delivered again after this long. It must outlast the longest task, or
     # a task still running would be delivered a second time.
@@ -488,6 +506,13 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_KB", 1_500_000, min_value=1)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Workers report in this often (0: never, as in most tests); one silent for WORKER_LOST_SECONDS
+# is taken for dead (`/health/` fails, naming `worker`). A message taken by a worker that died is
+# given back to its queue at once when the dead worker had reported holding it, else after the
+# grace (operations/workers.py).
+WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 10, min_value=0)
+WORKER_LOST_SECONDS = env_int("WORKER_LOST_SECONDS", 60, min_value=2)
+WORKER_RECOVERY_GRACE_SECONDS = env_int("WORKER_RECOVERY_GRACE_SECONDS", 30, min_value=1)
 # Work left behind by a lost message or a killed worker is found and queued again.
 STUCK_SWEEP_INTERVAL_SECONDS = env_int("STUCK_SWEEP_INTERVAL_SECONDS", 300, min_value=10)
 STUCK_PENDING_SECONDS = env_int("STUCK_PENDING_SECONDS", 900, min_value=10)
@@ -514,6 +539,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": float(STUCK_SWEEP_INTERVAL_SECONDS),
     },
     "export-audit-log": {"task": "exports.export_audit_log", "schedule": 24 * 60 * 60.0},
+    "sweep-orphans": {"task": "operations.sweep_orphans", "schedule": 60 * 60.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
@@ -524,12 +550,14 @@ TRUSTED_CLIENT_IP_HEADER = env_str("TRUSTED_CLIENT_IP_HEADER", "")
 
 # --- Exports ------------------------------------------------------------------------------------
 # A person's export ZIP is deleted from storage this many days after it was made.
-EXPORT_RETENTION_DAYS = env_int("EXPORT_RETENTION_DAYS", 7, min_value=1)
+EXPORT_RETENTION_DAYS = env_int("EXPORT_RETENTION_DAYS", 7, min_value=1, max_value=MAX_SETTING_DAYS)
 
 # --- Operations ---------------------------------------------------------------------------------
 # Defaults of the site settings staff change in the dashboard: an empty site setting uses these
 # (and AUDIO_MAX_PER_PAGE, UPLOAD_MAX_BYTES, AUDIO_RETENTION_DAYS above).
-AUDIO_EXPIRY_WARNING_DAYS = env_int("AUDIO_EXPIRY_WARNING_DAYS", 30, min_value=0)
+AUDIO_EXPIRY_WARNING_DAYS = env_int(
+    "AUDIO_EXPIRY_WARNING_DAYS", 30, min_value=0, max_value=MAX_SETTING_DAYS
+)
 ADMIN_NOTIFICATION_EMAIL = env_str("ADMIN_NOTIFICATION_EMAIL", "")
 # Estimated cost of the paid speech engines, in US dollars per million characters.
 SPEECH_PRICES_PER_MILLION_CHARS = {
@@ -544,18 +572,29 @@ HEALTH_CHECKS = {
     "broker": "core.health.check_broker",
     "storage": "core.health.check_storage",
     "tts": "speech_processing.health.check_tts",
+    "worker": "operations.health.check_worker",
+    "queue": "core.health.check_queue",
 }
+# `queue` fails when the job next in line has waited longer than this for a worker.
+QUEUE_MAX_WAIT_SECONDS = env_int("QUEUE_MAX_WAIT_SECONDS", 300, min_value=1)
 HEALTH_CHECK_TIMEOUT_SECONDS = env_float("HEALTH_CHECK_TIMEOUT_SECONDS", 3.0, min_value=0.1)
 
 # --- Logging ------------------------------------------------------------------------------------
 LOG_LEVEL = env_choice("LOG_LEVEL", ["DEBUG", "INFO", "WARNING", "ERROR"], "INFO")
 LOG_FORMAT = env_choice("LOG_FORMAT", ["text", "json"], "text")
+# Under `pagecast serve` each line names its process (web, worker, beat), as one terminal shows
+# them all.
+_PROCESS_NAME = re.sub(r"[^A-Za-z0-9_-]", "", env_str("PAGECAST_PROCESS", ""))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "core.logging.RedactSecretsFilter"}},
     "formatters": {
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "text": {
+            "format": "%(asctime)s "
+            + (f"{_PROCESS_NAME} " if _PROCESS_NAME else "")
+            + "%(levelname)s %(name)s %(message)s"
+        },
         "json": {"()": "core.logging.JsonFormatter"},
     },
     "handlers": {
@@ -571,3 +610,11 @@ LOGGING = {
         "celery": {"level": LOG_LEVEL},
     },
 }
+if _PROCESS_NAME:
+    CELERY_WORKER_LOG_FORMAT = (
+        f"[%(asctime)s: {_PROCESS_NAME} %(levelname)s/%(processName)s] %(message)s"
+    )
+    CELERY_WORKER_TASK_LOG_FORMAT = (
+        f"[%(asctime)s: {_PROCESS_NAME} %(levelname)s/%(processName)s] "
+        "%(task_name)s[%(task_id)s]: %(message)s"
+    )

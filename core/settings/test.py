@@ -49,6 +49,8 @@ if not CELERY_BROKER_URL.startswith("redis"):
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = dict(CELERY_BROKER_TRANSPORT_OPTIONS)
 CELERY_TASK_ALWAYS_EAGER = True
+# Worker processes that tests start report in (core/tests/worker_settings.py turns it on).
+WORKER_HEARTBEAT_SECONDS = 0
 CELERY_TASK_EAGER_PROPAGATES = True
 
 STATIC_ROOT = TEST_DATA_DIR / "static"

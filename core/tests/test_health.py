@@ -1,15 +1,29 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core.files.storage import default_storage
 from django.db import OperationalError
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from core.tests.outage import broker_down
+from operations.models import WorkerHeartbeat
 
-pytestmark = pytest.mark.django_db
+# Committed rows: the checks run in threads of their own, with their own connections.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def live_worker() -> WorkerHeartbeat:
+    """A worker that reported in a moment ago, as a running worker does every few seconds."""
+    now = timezone.now()
+    return WorkerHeartbeat.objects.create(
+        instance="test-worker", nodename="celery@test", host="test", pid=1,
+        started_at=now, last_seen_at=now,
+    )  # fmt: skip
 
 
 def get_health(path: str = "/health/") -> tuple[int, dict[str, Any]]:
@@ -23,7 +37,14 @@ def test_all_checks_pass_without_authentication(path: str) -> None:
     assert status == 200
     assert body == {
         "status": "ok",
-        "checks": {"database": "ok", "broker": "ok", "storage": "ok", "tts": "ok"},
+        "checks": {
+            "database": "ok",
+            "broker": "ok",
+            "storage": "ok",
+            "tts": "ok",
+            "worker": "ok",
+            "queue": "ok",
+        },
     }
 
 
@@ -44,7 +65,14 @@ def test_storage_failure_is_503_naming_storage(monkeypatch: pytest.MonkeyPatch) 
     status, body = get_health()
     assert status == 503
     assert body["status"] == "error"
-    assert body["checks"] == {"database": "ok", "broker": "ok", "storage": "error", "tts": "ok"}
+    assert body["checks"] == {
+        "database": "ok",
+        "broker": "ok",
+        "storage": "error",
+        "tts": "ok",
+        "worker": "ok",
+        "queue": "ok",
+    }
     assert "read-only" not in str(body)
 
 
@@ -105,3 +133,27 @@ def test_speech_failure_is_503_naming_tts(monkeypatch: pytest.MonkeyPatch, setti
     assert status == 503
     assert body["checks"]["tts"] == "error"
     assert body["checks"]["database"] == "ok"
+
+
+def test_no_worker_is_503_naming_the_worker(live_worker: WorkerHeartbeat) -> None:
+    live_worker.delete()
+    status, body = get_health()
+    assert status == 503
+    assert body["checks"]["worker"] == "error"
+    assert body["checks"]["database"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("silent_for", "stopped", "healthy"),
+    [(timedelta(seconds=30), False, True), (timedelta(seconds=61), False, False),
+     (timedelta(0), True, False)],
+)  # fmt: skip
+def test_a_worker_counts_while_it_reported_in_within_the_last_minute(
+    live_worker: WorkerHeartbeat, silent_for: timedelta, stopped: bool, healthy: bool
+) -> None:
+    now = timezone.now()
+    WorkerHeartbeat.objects.filter(pk=live_worker.pk).update(
+        last_seen_at=now - silent_for, stopped_at=now if stopped else None
+    )
+    status, body = get_health()
+    assert (status, body["checks"]["worker"]) == ((200, "ok") if healthy else (503, "error"))

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from core import embedded_broker
+
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_KEY = "k" + "".join(chr(ord("a") + i % 26) for i in range(60))
 
@@ -70,13 +72,16 @@ def test_production_passes_the_deployment_checklist(tmp_path: Path) -> None:
     assert "no issues" in result.stdout
 
 
-def test_embedded_default_uses_sqlite_wal_local_files_and_the_file_broker(tmp_path: Path) -> None:
+def test_embedded_default_uses_sqlite_wal_local_files_and_the_embedded_valkey(
+    tmp_path: Path,
+) -> None:
     code = SETUP + (
         "import json; db = settings.DATABASES['default']; print(json.dumps({"
         "'engine': db['ENGINE'], 'name': str(db['NAME']), 'options': db['OPTIONS'],"
         "'storage': settings.STORAGES['default']['BACKEND'],"
         "'location': settings.STORAGES['default']['OPTIONS']['location'],"
-        "'broker': settings.CELERY_BROKER_URL}))"
+        "'broker': settings.CELERY_BROKER_URL,"
+        "'cache': settings.CACHES['default']}))"
     )
     result = run_python(code, {"DJANGO_SETTINGS_MODULE": "core.settings.dev"}, tmp_path)
     assert result.returncode == 0, result.stderr
@@ -88,7 +93,13 @@ def test_embedded_default_uses_sqlite_wal_local_files_and_the_file_broker(tmp_pa
     assert config["options"]["timeout"] >= 5
     assert config["storage"] == "django.core.files.storage.FileSystemStorage"
     assert config["location"] == str(tmp_path / "media")
-    assert config["broker"].startswith("pagecastfs://")
+    # Celery and the cache share the Valkey server on a socket under DATA_DIR.
+    socket = embedded_broker.socket_path(tmp_path)
+    assert config["broker"] == f"redis+socket://{socket}?virtual_host=0"
+    assert config["cache"] == {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": f"unix://{socket}?db=1",
+    }
 
 
 def test_scaled_out_settings_come_from_the_environment(tmp_path: Path) -> None:

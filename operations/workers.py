@@ -1,0 +1,245 @@
+"""Workers report in, and the jobs a dead worker had taken go back to the queue at once.
+
+Each Celery worker's main process runs a reporter thread (started when the worker is ready)
+that every WORKER_HEARTBEAT_SECONDS writes a `WorkerHeartbeat`: who it is, and the delivery tags
+of the messages it holds unacknowledged (running, waiting for a pool process, or waiting for
+their countdown). `/health/` reads these rows to know that some worker is alive.
+
+On Redis (the embedded broker is one too) a message a worker took stays in the broker's
+`unacked` hash until the worker acknowledges it. When the worker dies whole (SIGKILL, the OOM
+killer, a power cut), nobody acknowledges it, and Redis would hand it out again only after the
+visibility timeout: longer than the longest task, half an hour by default. So each reporter also
+looks at that hash: a message that no living worker holds has lost its worker, and is put back
+on its queue, marked as redelivered, so the task takes over the dead worker's claim
+(extract_document, synthesize_audio…). A message a dead worker listed in its last report goes
+back at once; any other waits WORKER_RECOVERY_GRACE_SECONDS, for a live worker that took it a
+moment ago to list it. (When only a pool process dies, the worker itself gives its message back
+at once: CELERY_TASK_REJECT_ON_WORKER_LOST.)
+
+RabbitMQ gives back a dead consumer's messages by itself; there is nothing to do there.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.db.models import Q
+from django.utils import timezone
+
+from operations.models import WorkerHeartbeat
+
+logger = logging.getLogger(__name__)
+
+REDIS_SCHEMES = ("redis://", "rediss://", "redis+socket://")
+
+
+# --- Reports ---------------------------------------------------------------------------------
+
+
+def record_heartbeat(
+    *,
+    instance: str,
+    nodename: str,
+    pid: int,
+    started_at: datetime,
+    held: list[str],
+    host: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    now = now or timezone.now()
+    WorkerHeartbeat.objects.update_or_create(
+        instance=instance,
+        defaults={
+            "nodename": nodename,
+            "host": host or socket.gethostname(),
+            "pid": pid,
+            "started_at": started_at,
+            "last_seen_at": now,
+            "stopped_at": None,
+            "held": held,
+        },
+    )
+
+
+def record_stopped(*, instance: str, now: datetime | None = None) -> None:
+    """A worker that shut down cleanly gave its messages back itself (kombu restores them)."""
+    WorkerHeartbeat.objects.filter(instance=instance).update(
+        stopped_at=now or timezone.now(), held=[]
+    )
+
+
+def live_workers(*, now: datetime | None = None) -> Any:
+    now = now or timezone.now()
+    return WorkerHeartbeat.objects.filter(
+        stopped_at__isnull=True,
+        last_seen_at__gte=now - timedelta(seconds=settings.WORKER_LOST_SECONDS),
+    )
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def mark_dead_on_this_host(*, instance: str, now: datetime | None = None) -> int:
+    """Workers of this host whose process is gone are dead now, not in a minute: a worker that
+    a supervisor restarts gives back at once what its predecessor held."""
+    now = now or timezone.now()
+    host = socket.gethostname()
+    dead = [
+        worker.pk
+        for worker in WorkerHeartbeat.objects.filter(host=host, stopped_at__isnull=True).exclude(
+            instance=instance
+        )
+        if not _pid_alive(worker.pid)
+    ]
+    return WorkerHeartbeat.objects.filter(pk__in=dead).update(stopped_at=now)
+
+
+def forget_old(*, now: datetime | None = None) -> int:
+    """Reports of workers gone for a day are of no use any more."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=1)
+    count, _ = WorkerHeartbeat.objects.filter(
+        Q(stopped_at__lt=cutoff) | Q(last_seen_at__lt=cutoff)
+    ).delete()
+    return count
+
+
+# --- Recovery ---------------------------------------------------------------------------------
+
+
+def _tags(values: list[Any]) -> set[str]:
+    return {value.decode() if isinstance(value, bytes) else str(value) for value in values}
+
+
+def recover_lost_messages(*, now: datetime | None = None) -> int:
+    """Put back on their queues the messages that no living worker holds; returns how many."""
+    if not str(settings.CELERY_BROKER_URL).startswith(REDIS_SCHEMES):
+        return 0
+    from core.celery import app
+
+    now = now or timezone.now()
+    live = live_workers(now=now)
+    held: set[str] = set()
+    for tags in live.values_list("held", flat=True):
+        held |= _tags(list(tags or []))
+    dead_held: set[str] = set()
+    recently_dead = WorkerHeartbeat.objects.exclude(pk__in=live.values("pk")).filter(
+        last_seen_at__gte=now - timedelta(days=1)
+    )
+    for tags in recently_dead.values_list("held", flat=True):
+        dead_held |= _tags(list(tags or []))
+    grace_before = time.time() - settings.WORKER_RECOVERY_GRACE_SECONDS
+    restored = 0
+    with app.connection_for_write() as conn:
+        channel: Any = conn.default_channel
+        client = channel.client
+        for raw_tag, delivered_at in client.zrange(
+            channel.unacked_index_key, 0, -1, withscores=True
+        ):
+            tag = raw_tag.decode() if isinstance(raw_tag, bytes) else str(raw_tag)
+            if tag in held:
+                continue
+            if tag not in dead_held and delivered_at > grace_before:
+                continue
+            channel.qos.restore_by_tag(tag, client=client)
+            restored += 1
+    if restored:
+        logger.warning("Gave back to the queue %d job(s) that a stopped worker had taken", restored)
+    return restored
+
+
+# --- The reporter thread in each worker --------------------------------------------------------
+
+
+class Reporter(threading.Thread):
+    """Runs in a worker's main process: reports in, then gives back dead workers' messages."""
+
+    def __init__(self, *, consumer: Any, nodename: str) -> None:
+        super().__init__(name="pagecast-heartbeat", daemon=True)
+        self.consumer = consumer
+        self.nodename = nodename
+        self.instance = uuid.uuid4().hex
+        self.pid = os.getpid()
+        self.started_at = timezone.now()
+        self.stopping = threading.Event()
+
+    def held_tags(self) -> list[str]:
+        try:
+            qos = self.consumer.task_consumer.channel.qos
+            return [str(tag) for tag in list(getattr(qos, "_delivered", {}).keys())]
+        except (AttributeError, RuntimeError):  # not connected yet, or changed while read
+            return []
+
+    def beat(self) -> None:
+        record_heartbeat(
+            instance=self.instance,
+            nodename=self.nodename,
+            pid=self.pid,
+            started_at=self.started_at,
+            held=self.held_tags(),
+        )
+
+    def run(self) -> None:
+        first = True
+        while not self.stopping.is_set():
+            try:
+                close_old_connections()
+                self.beat()
+                if first:
+                    mark_dead_on_this_host(instance=self.instance)
+                    forget_old()
+                    first = False
+                recover_lost_messages()
+            except Exception:
+                # A database or broker hiccup: report again at the next beat.
+                logger.exception("Could not report this worker in")
+            finally:
+                connection.close()
+            self.stopping.wait(settings.WORKER_HEARTBEAT_SECONDS)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        try:
+            record_stopped(instance=self.instance)
+        except Exception:
+            logger.exception("Could not record that this worker stopped")
+        finally:
+            connection.close()
+
+
+_reporter: Reporter | None = None
+
+
+def start_reporter(sender: Any = None, **kwargs: Any) -> None:
+    """celery `worker_ready`: `sender` is the worker's consumer."""
+    global _reporter
+    if _reporter is not None or sender is None or settings.WORKER_HEARTBEAT_SECONDS <= 0:
+        return
+    nodename = str(getattr(sender, "hostname", "") or socket.gethostname())
+    _reporter = Reporter(consumer=sender, nodename=nodename)
+    _reporter.start()
+
+
+def stop_reporter(**kwargs: Any) -> None:
+    """celery `worker_shutdown`."""
+    global _reporter
+    if _reporter is None:
+        return
+    _reporter.stop()
+    _reporter = None
