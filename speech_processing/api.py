@@ -75,7 +75,13 @@ class VoiceListView(APIView):
 
 
 class VoiceSampleView(APIView):
-    @extend_schema(responses={(200, "audio/mpeg"): OpenApiTypes.BINARY}, tags=["voices"])
+    @extend_schema(
+        responses={(200, "audio/mpeg"): OpenApiTypes.BINARY},
+        tags=["voices"],
+        description="A short preview of the voice, made on first request. 503 "
+        "service_unavailable when the speech service cannot make it now (with Retry-After "
+        "when the service said when to try again).",
+    )
     def get(self, request: Request, voice_id: str) -> HttpResponse | StreamingHttpResponse:
         voice = voices.resolve_voice(voice_id)
         key = samples.sample_key(voice=voice)

@@ -1,11 +1,20 @@
-"""Pagecast's django-allauth adapter (ACCOUNT_ADAPTER)."""
+"""Pagecast's django-allauth adapters (ACCOUNT_ADAPTER, SOCIALACCOUNT_ADAPTER)."""
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.models import SocialApp
+from allauth.socialaccount.providers.base.constants import AuthError
 from allauth.utils import build_absolute_uri
+from django.http import Http404, HttpRequest
 from django.urls import reverse
+
+logger = logging.getLogger(__name__)
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -24,3 +33,40 @@ class AccountAdapter(DefaultAccountAdapter):
                 ),
             },
         )
+
+
+class ProviderNotOffered(SocialApp.DoesNotExist, Http404):
+    """A sign-in provider that is not switched on here.
+
+    Its URLs exist all the same (the provider apps are always installed), so a visitor can ask
+    for them: a 404. It stays a SocialApp.DoesNotExist for allauth's own code that catches that.
+    """
+
+
+class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    def get_app(self, request: HttpRequest, provider: str, client_id: str | None = None) -> Any:
+        try:
+            return super().get_app(request, provider, client_id=client_id)
+        except SocialApp.DoesNotExist as exc:
+            raise ProviderNotOffered(provider) from exc
+
+    def on_authentication_error(
+        self,
+        request: HttpRequest,
+        provider: Any,
+        error: Any = None,
+        exception: BaseException | None = None,
+        extra_context: dict[str, Any] | None = None,
+    ) -> None:
+        """allauth's error page says only that the sign-in failed; the log says why (a provider
+        that could not be reached, a refused code, a forged state)."""
+        super().on_authentication_error(
+            request, provider, error=error, exception=exception, extra_context=extra_context
+        )
+        if error == AuthError.CANCELLED:
+            return
+        logger.warning(
+            "Sign-in with %s failed on %s %s (%s): %s",
+            getattr(provider, "id", "a provider"), request.method, request.path, error,
+            exception or "no details",
+        )  # fmt: skip

@@ -95,6 +95,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "users.middleware.SocialSignInErrorsMiddleware",
     "csp.middleware.CSPMiddleware",
     "core.middleware.ApiExceptionMiddleware",
 ]
@@ -208,6 +209,8 @@ SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
 SOCIALACCOUNT_QUERY_EMAIL = True
 SOCIALACCOUNT_STORE_TOKENS = False
 SOCIALACCOUNT_LOGIN_ON_GET = False
+# A provider that is not switched on is a 404; one that cannot be reached, a 503 page.
+SOCIALACCOUNT_ADAPTER = "users.adapter.SocialAccountAdapter"
 
 # --- Email ------------------------------------------------------------------------------------
 _email = env_email_url("EMAIL_URL")

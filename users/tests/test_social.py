@@ -14,9 +14,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 from allauth.account.models import EmailAddress
-from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
-from allauth.socialaccount.models import SocialAccount, SocialToken
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter, get_adapter
+from allauth.socialaccount.models import SocialAccount, SocialApp, SocialToken
 from django.test import Client
 
 from users.models import User
@@ -158,6 +159,105 @@ def test_a_forged_state_is_refused(github: FakeGitHub) -> None:
     assert logged_in_user(client) is None
     assert response.status_code == 401  # allauth's authentication-error page
     assert github.calls == []  # the code was never exchanged
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/accounts/google/login/"),
+        ("post", "/accounts/google/login/"),
+        ("get", "/accounts/google/login/callback/?code=the-code&state=s"),
+        ("post", "/accounts/github/login/"),
+        ("get", "/accounts/github/login/callback/"),
+        ("post", "/accounts/oidc/oidc/login/"),
+    ],
+)
+def test_a_provider_that_is_not_switched_on_is_not_found(
+    settings: Any, method: str, path: str
+) -> None:
+    settings.SOCIALACCOUNT_PROVIDERS = {}
+    response = getattr(Client(raise_request_exception=False), method)(path)
+    assert response.status_code == 404
+
+
+def test_allauth_still_sees_a_missing_provider_as_a_missing_app(settings: Any) -> None:
+    settings.SOCIALACCOUNT_PROVIDERS = {}
+    with pytest.raises(SocialApp.DoesNotExist):
+        get_adapter().get_app(None, "google")
+
+
+OIDC = {
+    "openid_connect": {
+        "APPS": [
+            {
+                "provider_id": "oidc",
+                "name": "Single sign-on",
+                "client_id": "oidc-id",
+                "secret": "oidc-secret",
+                "settings": {"server_url": "https://sso.example.com"},
+            }
+        ]
+    }
+}
+OIDC_CONFIGURATION = {
+    "issuer": "https://sso.example.com",
+    "authorization_endpoint": "https://sso.example.com/authorize",
+    "token_endpoint": "https://sso.example.com/token",
+    "userinfo_endpoint": "https://sso.example.com/userinfo",
+    "jwks_uri": "https://sso.example.com/jwks",
+}
+
+
+class FakeOpenIDProvider:
+    """Serves the provider's configuration until it goes down."""
+
+    def __init__(self) -> None:
+        self.down = False
+
+    def __enter__(self) -> FakeOpenIDProvider:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def get(self, url: str, **kwargs: Any) -> _Answer:
+        if self.down:
+            raise requests.ConnectionError(f"Failed to resolve {urlsplit(url).netloc}")
+        assert url == "https://sso.example.com/.well-known/openid-configuration"
+        return _Answer(200, OIDC_CONFIGURATION)
+
+
+@pytest.fixture
+def openid(settings: Any, monkeypatch: pytest.MonkeyPatch) -> FakeOpenIDProvider:
+    settings.SOCIALACCOUNT_PROVIDERS = OIDC
+    fake = FakeOpenIDProvider()
+    monkeypatch.setattr(DefaultSocialAccountAdapter, "get_requests_session", lambda self: fake)
+    return fake
+
+
+def test_an_unreachable_openid_provider_is_the_sign_in_error_page(
+    openid: FakeOpenIDProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    openid.down = True
+    response = Client(raise_request_exception=False).post("/accounts/oidc/oidc/login/")
+    assert response.status_code == 401  # allauth's authentication-error page
+    assert "Third-Party Login Failure" in response.content.decode()
+    assert "sso.example.com" not in response.content.decode()
+    assert "Sign-in with a provider failed on POST /accounts/oidc/oidc/login/" in caplog.text
+    assert "Failed to resolve sso.example.com" in caplog.text
+
+
+def test_an_openid_provider_that_goes_down_before_the_callback_is_the_error_page(
+    openid: FakeOpenIDProvider,
+) -> None:
+    client = Client(raise_request_exception=False)
+    started = client.post("/accounts/oidc/oidc/login/")
+    assert started.status_code == 302
+    state = parse_qs(urlsplit(started["Location"]).query)["state"][0]
+    openid.down = True
+    response = client.get("/accounts/oidc/oidc/login/callback/", {"code": "c", "state": state})
+    assert response.status_code == 401
+    assert logged_in_user(client) is None
 
 
 def _settings_with(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

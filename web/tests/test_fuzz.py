@@ -93,7 +93,7 @@ def world(alice: User, bob: User) -> World:
 
 
 # Social sign-in as a deployment that switched providers on has it. (OpenID Connect fetches its
-# provider's configuration when a log-in starts: see the known gaps at the end.)
+# provider's configuration when a log-in starts: see the tests at the end.)
 PROVIDERS = {
     "google": {"APPS": [{"client_id": "google-id", "secret": "google-secret"}]},
     "github": {"APPS": [{"client_id": "github-id", "secret": "github-secret"}]},
@@ -449,19 +449,17 @@ def test_generated_query_strings_are_never_a_server_error(
     assert response.status_code < 500, (path, query)
 
 
-# --- Known gaps, outside the web app's own code ------------------------------------------------
-# Social sign-in (users/ and django-allauth) still answers these with a 500. Each test passes once
-# that is fixed: then remove its marker.
+# --- Social sign-in outside what the sweep switches on -------------------------------------------
+# A provider that is not switched on, and one that cannot be reached (users/adapter.py,
+# users/middleware.py).
 
 
-@pytest.mark.xfail(strict=True, reason="allauth raises SocialApp.DoesNotExist")
 @pytest.mark.parametrize("path", ["/accounts/google/login/", "/accounts/github/login/callback/"])
 def test_a_provider_that_is_not_switched_on_is_refused(settings: Any, path: str) -> None:
     settings.SOCIALACCOUNT_PROVIDERS = {}
     assert _browser(None).get(path).status_code < 500
 
 
-@pytest.mark.xfail(strict=True, reason="the failed fetch of the provider's configuration escapes")
 def test_an_unreachable_openid_provider_is_an_error_page(settings: Any) -> None:
     settings.SOCIALACCOUNT_PROVIDERS = {
         "openid_connect": {

@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
-from core.exceptions import ValidationError
+from core.exceptions import ServiceUnavailable, ValidationError
 from core.query_params import search_term
 from document_processing.models import Document, Page
 from document_processing.selectors import document_detail as select_document
@@ -102,7 +102,15 @@ def voice_sample(request: HttpRequest, voice_id: str) -> HttpResponse | Streamin
         voice = voices.resolve_voice(voice_id)
     except ValidationError as exc:
         raise Http404(exc.message) from exc
-    key = samples.sample_key(voice=voice)
+    try:
+        key = samples.sample_key(voice=voice)
+    except ServiceUnavailable as exc:
+        # An <audio> element shows no page: the message is for whoever opens the link itself.
+        refusal = HttpResponse(exc.message, status=503, content_type="text/plain; charset=utf-8")
+        refusal["Cache-Control"] = "no-store"
+        if exc.retry_after is not None:
+            refusal["Retry-After"] = str(max(exc.retry_after, 1))
+        return refusal
     response = ranged_file_response(
         request, storage=default_storage, key=key,
         content_type="audio/mpeg", filename=f"{voice.name}-sample.mp3",
