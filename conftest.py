@@ -8,9 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from operations.models import WorkerHeartbeat
 from users.models import User
 from users.tests.factories import UserFactory
 
@@ -30,6 +32,20 @@ def _free_stream_slots() -> Iterator[None]:
 
     yield
     live.SLOTS.in_use = 0
+
+
+@pytest.fixture
+def live_worker(db: None) -> WorkerHeartbeat:
+    """A worker that reported in a moment ago, as a running worker does: `/health/` wants one.
+
+    The health checks run in threads with their own connections, so the tests that read
+    `/health/` are transactional and see this row.
+    """
+    now = timezone.now()
+    return WorkerHeartbeat.objects.create(
+        instance="test-worker", nodename="celery@test", host="test", pid=1,
+        started_at=now, last_seen_at=now,
+    )  # fmt: skip
 
 
 @pytest.fixture

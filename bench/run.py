@@ -20,6 +20,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 from bench.harness import Figure
@@ -59,6 +60,13 @@ def setup() -> Callable[[], None]:
     data_dir = Path(settings.DATA_DIR)
     # Only the folder bench.settings made for this process, never one it was handed.
     scratch = "BENCH_DATA_DIR" not in os.environ and data_dir.name.startswith("pagecast-bench-")
+    # The embedded default's broker and cache, as `make run` starts them (unless CELERY_BROKER_URL
+    # names another), shared by the servers and workers the benchmarks start.
+    from core import embedded_broker  # (importing `core` sets up Celery for these settings)
+
+    services = ExitStack()
+    if settings.EMBEDDED_BROKER:
+        services.enter_context(embedded_broker.running(data_dir))
     if connection.vendor == "sqlite":
         call_command("migrate", verbosity=0, interactive=False)
         old_name = None
@@ -69,6 +77,7 @@ def setup() -> Callable[[], None]:
         )
 
     def teardown() -> None:
+        services.close()
         if old_name is not None:
             connection.creation.destroy_test_db(old_name, verbosity=0)
             os.environ.pop("BENCH_DATABASE_NAME", None)

@@ -45,7 +45,12 @@ def _schema() -> dict[str, Any]:
 schema = schemathesis.openapi.from_dict(_schema()).exclude(method="POST", path="/api/v1/documents/")
 schema.app = application
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+# `/health/` answers 200 while a worker reports in (the `live_worker` row).
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("live_worker"),
+]
 
 
 @pytest.fixture
