@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -33,6 +33,11 @@ BUILD_TASK = "exports.tasks.build_export_task"
 # What storage and the temporary file raise; anything else is a bug, not worth retrying.
 STORAGE_ERRORS = (OSError, BotoCoreError, ClientError)
 ALREADY_RUNNING = _("An export is already being made. Wait for it to finish.")
+# Runs of one export in all (each claim counts: the retries of a storage outage, up to
+# exports.tasks.MAX_RETRIES, and takeovers from workers that died): an export that kills its
+# worker every time (out of memory, say) is not taken over for ever.
+MAX_ATTEMPTS = 8
+INTERRUPTED_AGAIN = _("Making this export was interrupted several times. Please start a new one.")
 
 
 class TransientStorageError(Exception):
@@ -97,17 +102,27 @@ def download_filename(export: Export) -> str:
 # --- Building the ZIP (the task's body) -------------------------------------------------------
 
 
-def build_export(*, export_id: int) -> None:
+def build_export(*, export_id: int, redelivered: bool = False) -> None:
     """Claim a pending export, write its ZIP to a temporary file, then store it.
 
     Safe to run twice: only the run that moves the row from pending to running does work, and a
     ZIP whose row went away meanwhile (the account was deleted) is removed again.
+
+    `redelivered`: the broker gave this message back because the worker that held it died. That
+    worker's claim is abandoned, so a row still running is taken over, up to MAX_ATTEMPTS in
+    all; past that it fails with a clear message. Should the old worker be alive after all, only
+    the first of the two to finish completes the row; the other's ZIP is removed.
     """
     now = timezone.now()
-    claimed = Export.objects.filter(pk=export_id, status=Export.Status.PENDING).update(
+    claimable = Q(status=Export.Status.PENDING)
+    if redelivered:
+        claimable |= Q(status=Export.Status.RUNNING, attempts__lt=MAX_ATTEMPTS)
+    claimed = Export.objects.filter(claimable, pk=export_id).update(
         status=Export.Status.RUNNING, started_at=now, attempts=F("attempts") + 1, updated_at=now
     )
     if not claimed:
+        if redelivered and _fail(export_id, INTERRUPTED_AGAIN):
+            _report(export_id, INTERRUPTED_AGAIN)
         logger.info("Export %s is not pending; nothing to do", export_id)
         return
     export = Export.objects.select_related("user").get(pk=export_id)

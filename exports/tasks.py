@@ -13,7 +13,9 @@ MAX_RETRIES = 5
 @shared_task(bind=True, name="exports.build_export", max_retries=MAX_RETRIES)
 def build_export_task(self: Task, export_id: int) -> None:
     try:
-        services.build_export(export_id=export_id)
+        # A message the broker hands out again lost its worker (see build_export).
+        redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+        services.build_export(export_id=export_id, redelivered=redelivered)
     except services.TransientStorageError as exc:
         if self.request.retries >= MAX_RETRIES:
             services.fail_after_retries(export_id=export_id)

@@ -27,6 +27,7 @@ import socket
 import threading
 import time
 import uuid
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -166,6 +167,18 @@ def recover_lost_messages(*, now: datetime | None = None) -> int:
 
 # --- The reporter thread in each worker --------------------------------------------------------
 
+# SQLite must not be carried across fork() (https://www.sqlite.org/howtocorrupt.html, 2.6): a pool
+# process that the worker forks (to replace one that died, or one recycled for its memory) while
+# the reporter is inside a transaction inherits SQLite's record of that transaction's lock, and
+# every write it makes fails, "database is locked", for as long as it lives. On SQLite, forks
+# wait for the reporter to be done with the database (a local file: a few milliseconds).
+_using_database = threading.Lock()
+os.register_at_fork(
+    before=_using_database.acquire,
+    after_in_parent=_using_database.release,
+    after_in_child=_using_database.release,
+)
+
 
 class Reporter(threading.Thread):
     """Runs in a worker's main process: reports in, then gives back dead workers' messages."""
@@ -198,19 +211,20 @@ class Reporter(threading.Thread):
     def run(self) -> None:
         first = True
         while not self.stopping.is_set():
-            try:
-                close_old_connections()
-                self.beat()
-                if first:
-                    mark_dead_on_this_host(instance=self.instance)
-                    forget_old()
-                    first = False
-                recover_lost_messages()
-            except Exception:
-                # A database or broker hiccup: report again at the next beat.
-                logger.exception("Could not report this worker in")
-            finally:
-                connection.close()
+            with _using_database if connection.vendor == "sqlite" else nullcontext():
+                try:
+                    close_old_connections()
+                    self.beat()
+                    if first:
+                        mark_dead_on_this_host(instance=self.instance)
+                        forget_old()
+                        first = False
+                    recover_lost_messages()
+                except Exception:
+                    # A database or broker hiccup: report again at the next beat.
+                    logger.exception("Could not report this worker in")
+                finally:
+                    connection.close()
             self.stopping.wait(settings.WORKER_HEARTBEAT_SECONDS)
 
     def stop(self) -> None:

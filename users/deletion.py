@@ -193,17 +193,24 @@ def _tell_share_recipients(owner_email: str, notices: dict[str, _Notice]) -> Non
 # --- Purging (the task's body) --------------------------------------------------------------
 
 
-def purge_account(*, user_id: int, now: datetime | None = None) -> bool:
+def purge_account(*, user_id: int, redelivered: bool = False, now: datetime | None = None) -> bool:
     """Remove what the account holds, then the account. True once nothing is left.
 
     Only the run that claims the deletion works; a claim older than the hard time limit
     belonged to a worker that died, and is taken over. Each step finds what earlier runs left.
+
+    `redelivered`: the broker gave this message back because the worker that held it died, so
+    its claim, however recent, is abandoned and taken over at once. (Should that worker be alive
+    after all, two runs overlap harmlessly: each step deletes what is still there.)
     """
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    claimable = Q(claimed_at__isnull=True) | Q(claimed_at__lt=stale)
+    if redelivered:
+        claimable = Q()
     claimed = (
         AccountDeletion.objects.filter(user_id=user_id)
-        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=stale))
+        .filter(claimable)
         .update(claimed_at=now, attempts=F("attempts") + 1)
     )
     if not claimed:

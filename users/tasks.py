@@ -13,7 +13,9 @@ MAX_RETRIES = 8
 @shared_task(bind=True, name="users.purge_account", max_retries=MAX_RETRIES)
 def purge_account_task(self: Task, user_id: int) -> bool:
     try:
-        return deletion.purge_account(user_id=user_id)
+        # A message the broker hands out again lost its worker (see purge_account).
+        redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+        return deletion.purge_account(user_id=user_id, redelivered=redelivered)
     except deletion.DeletionIncomplete as exc:
         if self.request.retries >= MAX_RETRIES:
             # The beat sweep runs it again later; the account stays unusable meanwhile.

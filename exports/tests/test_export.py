@@ -411,6 +411,55 @@ def test_running_the_task_twice_builds_one_zip(alice: User) -> None:
     assert stored_keys("exports") == {export.file_key}
 
 
+def deliver(export: Export, *, redelivered: bool) -> Export:
+    """The export task, run as a worker runs a message with this delivery flag."""
+    task: Any = build_export_task  # (the stubs do not know the request's fields)
+    task.push_request(
+        id="an-export", args=[export.pk], kwargs={}, retries=0, is_eager=False,
+        called_directly=False, delivery_info={"routing_key": "default", "redelivered": redelivered},
+    )  # fmt: skip
+    try:
+        task.run(export.pk)
+    finally:
+        task.pop_request()
+    export.refresh_from_db()
+    return export
+
+
+def running_export(user: User, *, attempts: int = 1) -> Export:
+    """An export whose worker claimed it and then died (SIGKILL, out of memory)."""
+    return Export.objects.create(
+        user=user, status=Export.Status.RUNNING, attempts=attempts, started_at=timezone.now()
+    )
+
+
+def test_a_redelivered_message_takes_over_the_export_of_a_dead_worker(alice: User) -> None:
+    export = deliver(running_export(alice), redelivered=True)
+
+    assert (export.status, export.attempts) == (Export.Status.COMPLETED, 2)
+    assert stored_keys("exports") == {export.file_key}
+
+
+def test_a_duplicate_message_leaves_a_running_export_alone(alice: User) -> None:
+    export = deliver(running_export(alice), redelivered=False)
+
+    assert (export.status, export.attempts) == (Export.Status.RUNNING, 1)
+    assert stored_keys("exports") == set()
+
+
+def test_an_export_whose_workers_keep_dying_fails_clearly(alice: User) -> None:
+    export = deliver(running_export(alice, attempts=services.MAX_ATTEMPTS), redelivered=True)
+
+    assert export.status == Export.Status.FAILED
+    assert export.error == services.INTERRUPTED_AGAIN
+    assert "interrupted several times" in export.error
+    assert stored_keys("exports") == set()
+    # A finished export is never made again, however often its message comes back.
+    Export.objects.filter(pk=export.pk).update(status=Export.Status.COMPLETED, attempts=1)
+    export = deliver(export, redelivered=True)
+    assert (export.status, export.attempts) == (Export.Status.COMPLETED, 1)
+
+
 # --- The sweep: expiry and lost work ------------------------------------------------------------
 
 

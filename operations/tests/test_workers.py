@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 from kombu import Connection
 
@@ -36,6 +39,8 @@ def valkey(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     folder = Path(tempfile.mkdtemp(prefix="pc-vk-"))
     with embedded_broker.running(folder) as url:
         settings.CELERY_BROKER_URL = url
+        # Celery reads CELERY_BROKER_URL from the environment before its own setting.
+        monkeypatch.setenv("CELERY_BROKER_URL", url)
         monkeypatch.setitem(app.conf, "broker_url", url)
         monkeypatch.setitem(app.conf, "broker_write_url", None)
         monkeypatch.setitem(app.conf, "broker_read_url", None)
@@ -190,3 +195,46 @@ def test_every_message_is_stamped_with_the_time_it_was_queued(valkey: str) -> No
     send(valkey)
     waiting, _ = queue_and_unacked(valkey)
     assert before <= waiting[0]["headers"][QUEUED_AT_HEADER] <= time.time()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pool_process_forked_during_a_report_can_still_write_to_sqlite(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The worker forks pool processes while its reporter runs (a replacement for one that was
+    killed): SQLite, carried across that fork in the middle of a transaction, would leave the new
+    process unable to write at all ("database is locked")."""
+    if connection.vendor != "sqlite":
+        pytest.skip("the fork hazard is SQLite's")
+    in_transaction, may_commit = threading.Event(), threading.Event()
+    real_record = workers.record_heartbeat
+
+    def slow_report(**kwargs: Any) -> None:
+        with transaction.atomic():
+            real_record(**kwargs)
+            in_transaction.set()
+            may_commit.wait(10)
+
+    monkeypatch.setattr(workers, "record_heartbeat", slow_report)
+    reporter = workers.Reporter(consumer=None, nodename="celery@forking")
+    reporter.start()
+    try:
+        assert in_transaction.wait(10)
+        # The report commits a moment later, while the fork below is (or is not) waiting for it.
+        threading.Timer(0.5, may_commit.set).start()
+        pid = os.fork()
+        if pid == 0:  # the new pool process: a connection of its own, as Django opens one
+            code = 1
+            try:
+                own = sqlite3.connect(connection.settings_dict["NAME"], timeout=2)
+                own.execute("UPDATE operations_workerheartbeat SET pid = pid")
+                own.commit()
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        may_commit.set()
+        reporter.stopping.set()
+        reporter.join(10)
+    assert os.waitstatus_to_exitcode(status) == 0

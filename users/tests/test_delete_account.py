@@ -43,6 +43,7 @@ from speech_processing.models import Audio, PlaybackPosition
 from speech_processing.tests.factories import AudioFactory
 from users import deletion
 from users.models import AccountDeletion, User
+from users.tasks import purge_account_task
 from users.tests.factories import DEFAULT_PASSWORD, UserFactory
 from users.tests.test_social import FakeGitHub, sign_in_with_github
 from users.tests.test_social import github as github
@@ -520,6 +521,38 @@ def test_a_purge_that_died_mid_way_is_taken_over_and_finishes(
     assert_nothing_of_alice_is_left(world)
     # Running it again finds nothing to do.
     assert deletion.purge_account(user_id=world.alice_id) is True
+
+
+def purge_delivered(user_id: int, *, redelivered: bool) -> bool:
+    """The purge task, run as a worker runs a message with this delivery flag."""
+    task: Any = purge_account_task  # (the stubs do not know the request's fields)
+    task.push_request(
+        id="a-purge", args=[user_id], kwargs={}, retries=0, is_eager=False,
+        called_directly=False, delivery_info={"routing_key": "default", "redelivered": redelivered},
+    )  # fmt: skip
+    try:
+        return bool(task.run(user_id))
+    finally:
+        task.pop_request()
+
+
+def test_a_redelivered_purge_takes_over_the_claim_of_its_dead_worker_at_once(
+    alice: User, bob: User, charlie: User, django_capture_on_commit_callbacks: Capture
+) -> None:
+    world = build_alice(alice, bob, charlie)
+    with django_capture_on_commit_callbacks(execute=False):
+        deletion.start_account_deletion(user=alice)
+    # A worker claimed the purge a moment ago and was killed (SIGKILL, out of memory).
+    AccountDeletion.objects.update(claimed_at=timezone.now(), attempts=1)
+
+    # The same message again, not redelivered, is a duplicate: the claim may still be worked on.
+    assert purge_delivered(world.alice_id, redelivered=False) is False
+    assert User.objects.filter(pk=world.alice_id).exists()
+    # Given back by the broker because its worker died: taken over now, not after the time limit.
+    assert purge_delivered(world.alice_id, redelivered=True) is True
+    assert_nothing_of_alice_is_left(world)
+    # Delivered once more, it finds nothing to do.
+    assert purge_delivered(world.alice_id, redelivered=True) is True
 
 
 def test_an_export_finishing_after_the_account_went_leaves_no_file(
