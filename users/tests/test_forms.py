@@ -44,7 +44,7 @@ def test_a_taken_address_gets_the_same_answer_as_a_new_one(alice: User, taken: s
     assert taken_response["Location"] == new_response["Location"]
     assert set(taken_response.cookies) == set(new_response.cookies)
     assert taken_page == new_page
-    assert "Verify Your Email Address" in new_page
+    assert "Check your email" in new_page
     # Neither is logged in by signing up.
     assert "_auth_user_id" not in new_client.session
     assert "_auth_user_id" not in taken_client.session
