@@ -42,6 +42,7 @@ def valkey(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         # Celery reads CELERY_BROKER_URL from the environment before its own setting.
         monkeypatch.setenv("CELERY_BROKER_URL", url)
         monkeypatch.setitem(app.conf, "broker_url", url)
+        monkeypatch.setitem(app.conf, "task_always_eager", False)
         monkeypatch.setitem(app.conf, "broker_write_url", None)
         monkeypatch.setitem(app.conf, "broker_read_url", None)
         with Connection(url) as conn:
