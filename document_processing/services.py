@@ -42,6 +42,8 @@ from document_processing.models import Document, Page
 from document_processing.utils import sanitize_filename
 from operations.failures import record_task_failure
 from operations.site_settings import site_settings
+from sharing import audit
+from sharing.models import AccessLog
 from sharing.policy import Action, require
 from users.models import User
 
@@ -516,6 +518,9 @@ def update_page(*, user: User, page: Page, markdown: str) -> Page:
         page.title = data.title or page.title
         page.save(update_fields=["markdown", "text", "char_count", "title", "updated_at"])
         _refresh_counts(page.document_id)
+    # Who changed the text, and when: audio made before now is outdated from here on.
+    audit.record(user=user, action=AccessLog.Action.PAGE_EDIT, document=page.document,
+                 details={"page": page.pk, "number": page.number})  # fmt: skip
     return page
 
 

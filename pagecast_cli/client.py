@@ -13,11 +13,12 @@ import mimetypes
 import os
 import shutil
 import stat
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import urllib3
 
@@ -226,6 +227,15 @@ class ListenResult:
     downloaded: list[Path]
     kept: list[Path]  # already there, same size
     missing: list[int]  # page numbers without finished audio
+    # Why a missing page has no audio, when the server said (the playlist's reasons of API.md:
+    # no_text, not_permitted, quota_exceeded, not_made), by page number.
+    reasons: dict[int, str] = field(default_factory=dict)
+    voice: str = ""
+
+
+# Pages still being made are asked about again this often, for at most MAKE_WAIT_SECONDS.
+POLL_SECONDS = 2.0
+MAKE_WAIT_SECONDS = 30 * 60
 
 
 def listen(
@@ -233,10 +243,18 @@ def listen(
     *,
     out: Path | None,
     voice: str | None = None,
+    make: bool = False,
+    wait_seconds: float = MAKE_WAIT_SECONDS,
     on_page: Callable[[], None] | None = None,
     on_total: Callable[[int], None] | None = None,
+    on_making: Callable[[int], None] | None = None,
 ) -> ListenResult:
-    """Download the finished audio of every page of a document, one MP3 per page."""
+    """Download the finished audio of every page of a document, one MP3 per page.
+
+    The server's playlist says which audio each page has in the voice (default: the person's
+    own voice, as on the server). With `make`, the pages it could make (none yet, or outdated)
+    are asked for in one request, and their audio is waited for before downloading.
+    """
     credentials = load_login()
     api = Api(credentials.url, credentials.token)
     document = api.request("GET", f"{API}/documents/{document_id}/")
@@ -245,36 +263,82 @@ def listen(
         raise ClientError(f"Document {document_id} could not be read: {document['error_message']}")
     if status != "completed":
         raise ClientError(f"Document {document_id} is still being read ({status}); try later.")
-    pages = document.get("pages") or []
     folder = out if out is not None else Path.cwd() / document_stem(document.get("title") or "")
     try:
         check_folder(folder)
     except OutputError as exc:
         raise ClientError(str(exc)) from exc
+    playlist = _playlist(api, document_id, voice)
+    if make:
+        playlist = _make_missing(
+            api, document_id, playlist, wait_seconds=wait_seconds, on_making=on_making
+        )
+    entries = playlist.get("pages") or []
+    page_count = len(document.get("pages") or entries)
     if on_total is not None:
-        on_total(len(pages))
-    result = ListenResult(folder=folder, downloaded=[], kept=[], missing=[])
-    for page in pages:
-        audio = _chosen_audio(api, page["id"], voice)
-        if audio is None:
-            result.missing.append(page["number"])
+        on_total(len(entries))
+    result = ListenResult(
+        folder=folder, downloaded=[], kept=[], missing=[], voice=str(playlist.get("voice") or "")
+    )
+    for entry in entries:
+        page, audio = entry["page"], entry.get("audio")
+        if audio and audio.get("download_url"):
+            _fetch_page(api, page, audio, page_count=page_count, result=result)
         else:
-            _fetch_page(api, page, audio, page_count=len(pages), result=result)
+            result.missing.append(page["number"])
+            if entry.get("reason"):
+                result.reasons[page["number"]] = str(entry["reason"])
         if on_page is not None:
             on_page()
     return result
 
 
-def _chosen_audio(api: Api, page_id: int, voice: str | None) -> dict[str, Any] | None:
-    answer = api.request("GET", f"{API}/pages/{page_id}/audios/")
-    ready = [
-        audio
-        for audio in answer.get("audios", [])
-        if audio.get("download_url") and (voice is None or audio.get("voice") == voice)
-    ]
-    # The newest finished audio of the page (in the voice asked for).
-    ready.sort(key=lambda audio: str(audio.get("created_at") or ""), reverse=True)
-    return ready[0] if ready else None
+def _playlist(api: Api, document_id: int, voice: str | None) -> dict[str, Any]:
+    query = f"?{urlencode({'voice': voice})}" if voice else ""
+    answer = api.request("GET", f"{API}/documents/{document_id}/playlist/{query}")
+    if not isinstance(answer, dict) or not isinstance(answer.get("pages"), list):
+        raise ClientError(f"{api.url} did not answer like a Pagecast server.")
+    return answer
+
+
+def _wanted(entry: dict[str, Any]) -> bool:
+    """A page whose audio could be made now: none yet, or made from text since changed."""
+    audio = entry.get("audio")
+    return entry.get("reason") == "not_made" or bool(audio and audio.get("outdated"))
+
+
+def _being_made(entry: dict[str, Any]) -> bool:
+    audio = entry.get("audio")
+    return bool(audio and audio.get("status") in ("pending", "generating"))
+
+
+def _make_missing(
+    api: Api,
+    document_id: int,
+    playlist: dict[str, Any],
+    *,
+    wait_seconds: float,
+    on_making: Callable[[int], None] | None,
+) -> dict[str, Any]:
+    """Ask for the audio the playlist lacks, then wait until none of it is being made."""
+    wanted = [entry["page"]["id"] for entry in playlist["pages"] if _wanted(entry)]
+    voice = str(playlist["voice"])
+    if wanted:
+        api.request(
+            "POST",
+            f"{API}/documents/{document_id}/audios/",
+            json_body={"voice": voice, "pages": wanted},
+        )
+    playlist = _playlist(api, document_id, voice)
+    waiting = [entry for entry in playlist["pages"] if _being_made(entry)]
+    if on_making is not None:
+        on_making(len(waiting))
+    deadline = time.monotonic() + wait_seconds
+    while waiting and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+        playlist = _playlist(api, document_id, voice)
+        waiting = [entry for entry in playlist["pages"] if _being_made(entry)]
+    return playlist
 
 
 def _fetch_page(

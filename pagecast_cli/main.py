@@ -600,25 +600,48 @@ def listen(
     ] = None,
     voice: Annotated[
         str | None,
-        typer.Option("--voice", metavar="ID", help="Only audio in this voice. Default: newest."),
+        typer.Option(
+            "--voice",
+            metavar="ID",
+            help="The voice to listen in. Default: your preferred voice on the server, else "
+            "the server's.",
+            show_default=False,
+        ),
     ] = None,
+    make: Annotated[
+        bool,
+        typer.Option(
+            "--make",
+            help="Ask the server to make the audio that is missing (or outdated) in that "
+            "voice, and wait for it before downloading.",
+        ),
+    ] = False,
     quiet: Quiet = False,
     verbose: Verbose = 0,
 ) -> None:
     """Download a document's finished audio from the server: one MP3 per page."""
     ui = _ui(ctx, quiet, verbose)
+
+    def making(count: int) -> None:
+        if count:
+            noun = "page" if count == 1 else "pages"
+            ui.note(f"Waiting for the server to make the audio of {count} {noun}.")
+
     with ProgressReporter(ui) as reporter:
         result = client.listen(
             document,
             out=out,
             voice=voice,
+            make=make,
+            on_making=making,
             on_total=lambda total: reporter.begin("Downloading", total=total),
             on_page=lambda: reporter.advance(1),
         )
         reporter.end()
     if not result.downloaded and not result.kept:
+        hint = "" if make else " (or run this again with --make)"
         raise client.ClientError(
-            f"Document {document} has no finished audio yet; make it on the server first."
+            f"Document {document} has no finished audio yet; make it on the server first{hint}."
         )
     message = f"Downloaded {_count(result.downloaded, 'file')} to {result.folder}"
     if result.kept:
@@ -627,7 +650,19 @@ def listen(
         noun = "pages" if len(result.missing) > 1 else "page"
         numbers = ", ".join(str(number) for number in result.missing)
         message += f". No finished audio yet for {noun} {numbers}"
+    for reason, why in _WHY_MISSING.items():
+        pages = [str(number) for number, said in result.reasons.items() if said == reason]
+        if pages:
+            message += f". {'Page' if len(pages) == 1 else 'Pages'} {', '.join(pages)}: {why}"
     ui.say(message + ".")
+
+
+# Pages whose audio --make cannot bring, and why (the playlist's reasons in API.md).
+_WHY_MISSING = {
+    "no_text": "no text to speak",
+    "not_permitted": "you may listen but not make audio here",
+    "quota_exceeded": "no audio left in the page's quota",
+}
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ class AccessLog(models.Model):
         SHARE = "share", _("Share")
         UNSHARE = "unshare", _("Remove share")
         PERMISSION_CHANGE = "permission_change", _("Change permission")
+        PAGE_EDIT = "page_edit", _("Edit page")
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", _("Success")

@@ -22,12 +22,13 @@ from rest_framework.views import APIView
 from core.storage_errors import unless_out_of_space
 from core.throttles import RetryThrottle
 from document_processing.selectors import page_detail
-from sharing.audit import audited
+from sharing.audit import audited, client_info
 from sharing.models import AccessLog
 from sharing.policy import Action, get_document, require
 from speech_processing import (
     audiobooks,
     live,
+    playlist,
     progress,
     samples,
     selectors,
@@ -40,9 +41,13 @@ from speech_processing.serializers import (
     AudiobookRequestSerializer,
     AudiobookSerializer,
     AudioSerializer,
+    DocumentAudiosRequestSerializer,
+    DocumentAudiosSerializer,
     GenerateSerializer,
     PageAudiosSerializer,
     PlayedSerializer,
+    PlaylistQuerySerializer,
+    PlaylistSerializer,
     ProgressSerializer,
     ProgressUpdateSerializer,
     TimingSerializer,
@@ -104,7 +109,14 @@ class PageAudiosView(APIView):
         }
         return Response(body)
 
-    @extend_schema(request=GenerateSerializer, responses={202: AudioSerializer}, tags=["audio"])
+    @extend_schema(
+        request=GenerateSerializer,
+        responses={202: AudioSerializer},
+        tags=["audio"],
+        description="Make the page's audio in a voice. 409 while an up-to-date audio of that "
+        "voice exists or is being made. An outdated one (the page was edited after it was "
+        "made) is replaced: it is removed, and the new audio takes no further quota slot.",
+    )
     def post(self, request: Request, pk: int) -> Response:
         user = current_user(request)
         page = page_detail(user=user, page_id=pk)
@@ -268,8 +280,10 @@ class AudioTimingsView(APIView):
         },
         tags=["audio"],
         description="Sentence timings for reading along. Character offsets index the page's "
-        "plain `text` as it was when the audio was made (409 once the page has been edited); "
-        "while the audio is being made the list holds the sentences finished so far.",
+        "plain `text` as it was when the audio was made; while the audio is being made the list "
+        "holds the sentences finished so far. Once the page has been edited the audio is "
+        "`outdated` and the list is empty (an empty WebVTT file): the audio still plays, "
+        "without highlighting, until it is regenerated.",
     )  # fmt: skip
     def get(self, request: Request, pk: int) -> Response:
         user = current_user(request)
@@ -383,3 +397,58 @@ class AudiobookDownloadView(APIView):
             request._request, storage=default_storage, key=book.file_key,
             content_type="audio/mp4", filename=f"audiobook-{book.document_id}.m4b",
         )  # fmt: skip
+
+
+class DocumentPlaylistView(APIView):
+    @extend_schema(
+        parameters=[PlaylistQuerySerializer],
+        responses={200: PlaylistSerializer},
+        tags=["audio"],
+        description="The document's pages in reading order from `from_page` (a page id; "
+        "default the first), each with its playable audio in `voice` (default: the caller's "
+        "preferred voice, else the site's): made, or being made (play its `stream_url`). "
+        "Without one, `reason` says why: `no_text`, `not_permitted`, `quota_exceeded` or "
+        "`not_made`. 400 for an unknown voice or a `from_page` of another document.",
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        user = current_user(request)
+        document = get_document(user, pk)
+        query = PlaylistQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        voice = voices.voice_for(user, query.validated_data.get("voice"))
+        entries = playlist.playlist(
+            user=user, document=document, voice=voice,
+            from_page=query.validated_data.get("from_page"),
+        )  # fmt: skip
+        return Response(PlaylistSerializer({"voice": voice, "pages": entries}).data)
+
+
+class DocumentAudiosView(APIView):
+    # One request for several pages counts once: a listener asks for the next
+    # LISTEN_AHEAD_PAGES pages at a time (core/settings/base.py: THROTTLE_GENERATE).
+    throttle_classes = [GenerateThrottle]
+
+    @extend_schema(
+        request=DocumentAudiosRequestSerializer,
+        responses={202: DocumentAudiosSerializer},
+        tags=["audio"],
+        description="Make the audio of several pages (or `all`) in one voice, each page as a "
+        "single generate would (permission, quota, reuse, outdated audio replaced), in its own "
+        "transaction. Each result's `outcome`: `created`, `exists`, `reused`, `replaced`, "
+        "`not_permitted`, `quota_exceeded` or `no_text`. A caller who may only view gets "
+        "`not_permitted` (or `exists`) outcomes, as the playlist's reasons say, not a 403. "
+        "400 for an unknown voice, a page of another document, or more pages than a document "
+        "may have; 503 while generation is switched off.",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        user = current_user(request)
+        document = get_document(user, pk)
+        serializer = DocumentAudiosRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        results = playlist.make_document_audio(
+            user=user, document=document,
+            voice=voices.voice_for(user, serializer.validated_data.get("voice")),
+            pages=serializer.validated_data["pages"], client=client_info(request._request),
+        )  # fmt: skip
+        body = DocumentAudiosSerializer({"results": results}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED)

@@ -17,6 +17,10 @@ urlpatterns = [
         "documents/<id:pk>/progress/", api.DocumentProgressView.as_view(), name="document-progress"
     ),
     path(
+        "documents/<id:pk>/playlist/", api.DocumentPlaylistView.as_view(), name="document-playlist"
+    ),
+    path("documents/<id:pk>/audios/", api.DocumentAudiosView.as_view(), name="document-audios"),
+    path(
         "documents/<id:pk>/audiobook/",
         api.DocumentAudiobookView.as_view(),
         name="document-audiobook",

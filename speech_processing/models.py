@@ -49,6 +49,11 @@ class Audio(models.Model):
     content_hash = models.CharField(max_length=64, blank=True, db_index=True)
     # Made by sharing a twin's file: nothing was synthesised, and the quota was not charged.
     reused = models.BooleanField(default=False)
+    # The outdated audio of the same page and voice that this one was made to replace (a page
+    # edited after its audio was made): the replacement takes no further quota slot.
+    replaces = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     # MP3 parts written so far by the attempt making it, for listening while it is made
     # (speech_processing.live).
     stream_parts = models.PositiveIntegerField(default=0)

@@ -11,6 +11,7 @@ from core.exceptions import NotFound
 from document_processing.models import Document, Page
 from sharing.policy import visible_document, visible_documents
 from speech_processing.models import Audio, Audiobook, PlaybackPosition
+from speech_processing.synthesis import text_digest
 from users.models import User
 
 
@@ -28,9 +29,24 @@ def audio_detail(*, user: User, audio_id: int) -> Audio:
     return audio
 
 
+def is_outdated(audio: Audio, *, page_text: str) -> bool:
+    """Made from another text than the page has now: its words and timings no longer match.
+
+    Only a made audio knows what it said (an audio still being made speaks the page as it is
+    when its synthesis starts); one made before digests were kept cannot tell.
+    """
+    return (
+        audio.status == Audio.Status.COMPLETED
+        and bool(audio.text_digest)
+        and audio.text_digest != text_digest(page_text)
+    )
+
+
 def page_audios(*, page: Page) -> QuerySet[Audio]:
     return (
-        Audio.objects.filter(page=page).select_related("created_by").order_by("-created_at", "-id")
+        Audio.objects.filter(page=page)
+        .select_related("created_by", "page")
+        .order_by("-created_at", "-id")
     )
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
@@ -10,20 +11,29 @@ from rest_framework import serializers
 from core.serializer_fields import StrictCharField
 from document_processing.serializers import UserSummarySerializer
 from speech_processing.models import Audio, Audiobook, ListeningProgress
+from speech_processing.selectors import is_outdated
 
 
 class AudioSerializer(serializers.ModelSerializer[Audio]):
     created_by = UserSummarySerializer(read_only=True, allow_null=True)
+    outdated = serializers.SerializerMethodField(
+        help_text="The page's text changed after this audio was made: its words and read-along "
+        "timings no longer match the page. Generating in its voice replaces it."
+    )
     download_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Audio
         fields = [
-            "id", "page", "voice", "engine", "status", "lifetime_status", "error_message",
-            "duration_seconds", "size_bytes", "created_by", "created_at", "last_played_at",
-            "expires_at", "download_url",
+            "id", "page", "voice", "engine", "status", "lifetime_status", "outdated",
+            "error_message", "duration_seconds", "size_bytes", "created_by", "created_at",
+            "last_played_at", "expires_at", "download_url",
         ]  # fmt: skip
         read_only_fields = fields
+
+    def get_outdated(self, audio: Audio) -> bool:
+        # The page comes with the audio (the selectors join it): no query per row.
+        return is_outdated(audio, page_text=audio.page.text)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_download_url(self, audio: Audio) -> str | None:
@@ -144,3 +154,108 @@ class VoiceSerializer(serializers.Serializer[dict[str, Any]]):
     language = serializers.CharField()
     gender = serializers.CharField()
     sample_url = serializers.CharField()
+
+
+# --- Listening to a whole document ------------------------------------------------------------
+
+
+class PlaylistAudioSerializer(AudioSerializer):
+    stream_url = serializers.SerializerMethodField()
+
+    class Meta(AudioSerializer.Meta):
+        fields = [*AudioSerializer.Meta.fields, "stream_url"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_stream_url(self, audio: Audio) -> str | None:
+        """Where to listen while it is made (and after: the stream answers as the download)."""
+        if audio.lifetime_status != Audio.Lifetime.ACTIVE or audio.status == Audio.Status.FAILED:
+            return None
+        return reverse("audio-stream", kwargs={"pk": audio.pk})
+
+
+class PlaylistPageSerializer(serializers.Serializer[dict[str, Any]]):
+    id = serializers.IntegerField()
+    number = serializers.IntegerField()
+    title = serializers.CharField()
+
+
+class PlaylistEntrySerializer(serializers.Serializer[Any]):
+    page = PlaylistPageSerializer()
+    audio = PlaylistAudioSerializer(allow_null=True)
+    reason = serializers.ChoiceField(
+        choices=["no_text", "not_permitted", "quota_exceeded", "not_made"],
+        allow_null=True,
+        help_text="Why there is no audio: `no_text` (nothing to speak), `not_permitted` (the "
+        "caller may not generate), `quota_exceeded` (the page's quota is used up), `not_made` "
+        "(it could be made: POST /documents/{id}/audios/). Null when there is audio.",
+    )
+
+
+class PlaylistSerializer(serializers.Serializer[Any]):
+    voice = serializers.CharField()
+    pages = PlaylistEntrySerializer(many=True)
+
+
+class PlaylistQuerySerializer(serializers.Serializer[dict[str, Any]]):
+    voice = StrictCharField(max_length=200, required=False)
+    from_page = serializers.IntegerField(
+        required=False, min_value=1, max_value=10**18 - 1,
+        help_text="A page of this document to start from (default: the first).",
+    )  # fmt: skip
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "enum": ["all"]},
+            {"type": "array", "items": {"type": "integer"}},
+        ]
+    }
+)
+class DocumentPagesField(serializers.Field[Any, Any, Any, Any]):
+    """`"all"`, or a list of page ids (JSON integers; a repeat counts once)."""
+
+    default_error_messages = {
+        "invalid": _('Give a list of page ids, or "all".'),
+        "too_many": _("At most %(limit)d pages at a time."),
+        "empty": _("Name at least one page."),
+    }
+
+    def to_internal_value(self, data: Any) -> Any:
+        if data == "all":
+            return "all"
+        if not isinstance(data, list):
+            self.fail("invalid")
+        if not data:
+            self.fail("empty")
+        if len(data) > settings.DOCUMENT_MAX_PAGES:
+            self.fail("too_many", limit=settings.DOCUMENT_MAX_PAGES)
+        ids = StrictIdField()
+        return list(dict.fromkeys(ids.run_validation(item) for item in data))
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class DocumentAudiosRequestSerializer(serializers.Serializer[dict[str, Any]]):
+    voice = StrictCharField(
+        max_length=200, required=False,
+        help_text="Default: the caller's preferred voice, else the site's.",
+    )  # fmt: skip
+    pages = DocumentPagesField(help_text='Ids of pages of this document, or "all".')
+
+
+class DocumentAudioResultSerializer(serializers.Serializer[Any]):
+    page = serializers.IntegerField()
+    outcome = serializers.ChoiceField(
+        choices=[
+            "created", "exists", "reused", "replaced", "not_permitted", "quota_exceeded",
+            "no_text",
+        ]
+    )  # fmt: skip
+    audio = PlaylistAudioSerializer(allow_null=True)
+
+
+class DocumentAudiosSerializer(serializers.Serializer[Any]):
+    results = DocumentAudioResultSerializer(many=True)

@@ -36,6 +36,7 @@ from speech_processing.encoding import EncoderOptions
 from speech_processing.engines.base import EngineError, TransientEngineError
 from speech_processing.engines.registry import parse_voice_id
 from speech_processing.models import Audio, PlaybackPosition
+from speech_processing.selectors import is_outdated
 from speech_processing.synthesis import NoSpeakableText, SynthesisOutput, synthesize_text
 from speech_processing.text import has_speakable_text, normalize_for_speech
 from users.models import User
@@ -72,11 +73,20 @@ class RetryLater(Exception):
 # --- Quota ----------------------------------------------------------------------------------
 
 
-def counted_audios(*, page: Page) -> QuerySet[Audio]:
+def counted() -> QuerySet[Audio]:
     """What the per-page quota counts: every audio made or being made, deleted and expired
     included; failed attempts, which produced nothing, are not counted, nor audio that reused
-    an identical twin's file (speech_processing.reuse), which cost nothing."""
-    return Audio.objects.filter(page=page).exclude(status=Audio.Status.FAILED).exclude(reused=True)
+    an identical twin's file (speech_processing.reuse), which cost nothing, nor the replacement
+    of an outdated audio, whose slot the replaced one still holds."""
+    return (
+        Audio.objects.exclude(status=Audio.Status.FAILED)
+        .exclude(reused=True)
+        .filter(replaces__isnull=True)
+    )
+
+
+def counted_audios(*, page: Page) -> QuerySet[Audio]:
+    return counted().filter(page=page)
 
 
 def quota_for(*, page: Page) -> dict[str, int]:
@@ -89,7 +99,10 @@ def quota_for(*, page: Page) -> dict[str, int]:
 
 
 def create_audio_record(*, page: Page, voice: str, user: User) -> Audio:
-    """One audio of `voice` for `page`, or 409 if one exists or is being made.
+    """One audio of `voice` for `page`, or 409 if an up-to-date one exists or is being made.
+
+    An audio of that voice made before the page was edited (outdated) is replaced: it is
+    removed as by delete_audio, and the new one, whose `replaces` names it, takes no quota slot.
 
     The page row is locked so the quota check and the insert are one step; a conditional unique
     constraint backs it, so that two requests that race still make one record.
@@ -99,7 +112,7 @@ def create_audio_record(*, page: Page, voice: str, user: User) -> Audio:
     costs no quota (speech_processing.reuse).
     """
     require(user, Action.GENERATE_AUDIO, page.document)
-    _require_generation_on()
+    require_generation_on()
     chosen = voices.resolve_voice(voice)
     if not has_speakable_text(normalize_for_speech(page.text)):
         raise ValidationError(NO_SPEAKABLE_TEXT, fields={"voice": [NO_SPEAKABLE_TEXT]})
@@ -108,7 +121,11 @@ def create_audio_record(*, page: Page, voice: str, user: User) -> Audio:
         digest = reuse.content_hash(text=locked.text, voice=chosen)
         twin = reuse.find_twin(user=user, digest=digest)
         timings = reuse.timings_for_text(twin, text=locked.text, voice=chosen) if twin else None
-        _check_slot(page=locked, voice=chosen.id, charged=timings is None)
+        outdated = _outdated_audio(page=locked, voice=chosen.id)
+        if outdated is not None:
+            _remove(outdated)
+        else:
+            _check_slot(page=locked, voice=chosen.id, charged=timings is None)
         try:
             with transaction.atomic():
                 audio = Audio.objects.create(
@@ -118,6 +135,7 @@ def create_audio_record(*, page: Page, voice: str, user: User) -> Audio:
                     created_by=user,
                     char_count=len(locked.text),
                     content_hash=digest,
+                    replaces=outdated,
                 )
         except IntegrityError as exc:
             raise Conflict(_("Audio in this voice exists or is being made.")) from exc
@@ -126,6 +144,16 @@ def create_audio_record(*, page: Page, voice: str, user: User) -> Audio:
         else:
             _enqueue_on_commit(audio.pk)
     return audio
+
+
+def _outdated_audio(*, page: Page, voice: str) -> Audio | None:
+    """The page's active audio of `voice`, when it is outdated (the page row is locked)."""
+    current = Audio.objects.filter(
+        page=page, voice=voice, lifetime_status=Audio.Lifetime.ACTIVE, status=Audio.Status.COMPLETED
+    ).first()
+    if current is None or not is_outdated(current, page_text=page.text):
+        return None
+    return current
 
 
 def _check_slot(
@@ -148,7 +176,7 @@ def _check_slot(
         )
 
 
-def _require_generation_on() -> None:
+def require_generation_on() -> None:
     """Staff may switch generation off (site settings); asked only once access is checked."""
     config = site_settings()
     if not config.audio_generation_enabled:
@@ -386,27 +414,35 @@ def delete_audio(*, user: User, audio: Audio) -> Audio:
     _require_visible(user, audio, Action.DELETE)
     if audio.lifetime_status != Audio.Lifetime.ACTIVE:
         return audio
-    keys = [audio.file_key] if audio.file_key else []
     with transaction.atomic():
-        Audio.objects.filter(pk=audio.pk).update(
-            lifetime_status=Audio.Lifetime.DELETED,
-            deleted_at=timezone.now(),
-            file_key="",
-            updated_at=timezone.now(),
-        )
-        transaction.on_commit(lambda: delete_stored_files(keys=keys))
+        _remove(audio)
     audio.refresh_from_db()
     return audio
 
 
+def _remove(audio: Audio) -> None:
+    """Mark the audio deleted and remove its file once that is committed (inside a transaction)."""
+    keys = [audio.file_key] if audio.file_key else []
+    Audio.objects.filter(pk=audio.pk).update(
+        lifetime_status=Audio.Lifetime.DELETED,
+        deleted_at=timezone.now(),
+        file_key="",
+        updated_at=timezone.now(),
+    )
+    transaction.on_commit(lambda: delete_stored_files(keys=keys))
+
+
 def retry_audio(*, user: User, audio: Audio) -> Audio:
     _require_visible(user, audio, Action.GENERATE_AUDIO)
-    _require_generation_on()
+    require_generation_on()
     if audio.status != Audio.Status.FAILED or audio.lifetime_status != Audio.Lifetime.ACTIVE:
         raise Conflict(_("Only audio whose making failed can be retried."))
     with transaction.atomic():
         page = Page.objects.select_for_update().get(pk=audio.page_id)
-        _check_slot(page=page, voice=audio.voice, exclude=audio.pk)
+        # A replacement's retry is still free: the audio it replaced holds the slot.
+        _check_slot(
+            page=page, voice=audio.voice, exclude=audio.pk, charged=audio.replaces_id is None
+        )
         try:
             with transaction.atomic():
                 updated = Audio.objects.filter(pk=audio.pk, status=Audio.Status.FAILED).update(

@@ -3,8 +3,11 @@
 Each timing is ``{start, end, char_start, char_end}``: seconds into the audio, and character
 offsets into the page's plain ``text`` (the field the page API returns as ``text``, not its
 Markdown or HTML) as it was when the audio was made. The audio keeps the SHA-256 of that text;
-when the page has been edited since, its timings would point at the wrong words, so they are
-refused (409) rather than served.
+when the page has been edited since (the audio is ``outdated``), its timings would point at the
+wrong words, so none are served: the answer is an empty list (an empty WebVTT file), not an
+error, because the audio itself still plays. A player loading an outdated audio gets a normal
+answer on every load and plays it without highlighting; the audio's ``outdated`` field says
+why, and generating in its voice replaces it.
 
 While an audio is being made its finished sentences are already recorded, so the list grows
 until the audio is complete.
@@ -21,7 +24,7 @@ from django.utils.translation import gettext as _
 from core.exceptions import Conflict, NotFound
 from sharing.policy import Action, require
 from speech_processing.models import Audio
-from speech_processing.synthesis import text_digest
+from speech_processing.selectors import is_outdated
 from users.models import User
 
 _WHITESPACE = re.compile(r"\s+")
@@ -31,6 +34,7 @@ _WHITESPACE = re.compile(r"\s+")
 class AudioTimings:
     timings: list[dict[str, Any]]
     text: str  # the page text the character offsets index
+    outdated: bool = False  # the page changed since: no timings
 
 
 def audio_timings(*, user: User, audio: Audio) -> AudioTimings:
@@ -41,10 +45,8 @@ def audio_timings(*, user: User, audio: Audio) -> AudioTimings:
     if audio.status == Audio.Status.FAILED:
         raise Conflict(_("This audio could not be made, so it has no timings."))
     text = audio.page.text
-    if audio.text_digest and audio.text_digest != text_digest(text):
-        raise Conflict(
-            _("The page was edited after this audio was made; its timings no longer match it.")
-        )
+    if is_outdated(audio, page_text=text):
+        return AudioTimings(timings=[], text=text, outdated=True)
     return AudioTimings(timings=list(audio.timings or []), text=text)
 
 

@@ -308,6 +308,15 @@ USE_TZ = True
 
 # --- API --------------------------------------------------------------------------------------
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 20, min_value=1)
+# Listening to a document, a client asks for the audio of the next LISTEN_AHEAD_PAGES pages in
+# one request (POST /api/v1/documents/{id}/audios/), once per that many pages played.
+LISTEN_AHEAD_PAGES = env_int("LISTEN_AHEAD_PAGES", 2, min_value=1, max_value=50)
+# The generate rate such a listener never reaches at 3x speed. Speech runs at about 150 words a
+# minute, 450 at 3x: 7.5 words a second. Pages of 11 words on average over an hour (a line each,
+# 1.5 s at 3x) make a listener ask 3600 / (1.5 x LISTEN_AHEAD_PAGES) times an hour: 1200 with
+# 2 pages a request. Real pages are far longer, and a bulk request counts once however many
+# pages it names, so an hour of listening stays well inside the default.
+_LISTENER_GENERATE_PER_HOUR = -(-3600 * 2 // (3 * LISTEN_AHEAD_PAGES))
 REST_FRAMEWORK = {
     # Token first: DRF answers 401 (not 403) to anonymous callers only when the first
     # authentication class names a WWW-Authenticate scheme.
@@ -331,7 +340,7 @@ REST_FRAMEWORK = {
         "login_ip": env_str("THROTTLE_LOGIN_IP", "30/minute"),
         "login_account": env_str("THROTTLE_LOGIN_ACCOUNT", "10/minute"),
         "upload": env_str("THROTTLE_UPLOAD", "10/hour"),
-        "generate": env_str("THROTTLE_GENERATE", "60/hour"),
+        "generate": env_str("THROTTLE_GENERATE", f"{_LISTENER_GENERATE_PER_HOUR}/hour"),
         "retry": env_str("THROTTLE_RETRY", "30/hour"),
         "share": env_str("THROTTLE_SHARE", "60/hour"),
     },

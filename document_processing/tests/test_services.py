@@ -301,3 +301,28 @@ def test_a_failure_storing_the_pages_removes_the_new_cover(
         services._complete(document, extracted)
     assert cover_files() == before
     assert Document.objects.get(pk=document.pk).cover_key == ""
+
+
+def test_a_page_edit_is_in_the_documents_activity(alice: User, bob: User) -> None:
+    from conftest import client_for
+    from document_processing.tests.factories import document_with_pages
+    from sharing.models import DocumentShare
+
+    document = document_with_pages(owner=alice, pages=2)
+    DocumentShare.objects.create(
+        document=document, shared_with=bob, permission="collaborator", shared_by=alice
+    )
+    page = document.pages.get(number=2)
+    edited = client_for(bob).patch(
+        f"/api/v1/pages/{page.pk}/", {"markdown": "# Two\n\nNew words."}, format="json"
+    )
+    assert edited.status_code == 200
+    # A refused edit is not an edit.
+    with pytest.raises(NotFound):
+        services.update_page(user=User.objects.create(email="x@example.com"), page=page,
+                             markdown="No.")  # fmt: skip
+    activity = client_for(alice).get(f"/api/v1/documents/{document.pk}/activity/").json()
+    assert [(r["action"], r["outcome"], r["user"]["email"]) for r in activity["results"]] == [
+        ("page_edit", "success", bob.email)
+    ]
+    assert activity["results"][0]["created_at"]

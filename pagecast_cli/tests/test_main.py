@@ -640,6 +640,49 @@ def test_login_upload_and_listen(live_server: Any, alice: User, book: Path, tmp_
     assert "(2 already there)" in again.stdout
 
 
+def test_listen_make_asks_for_the_missing_audio_and_waits_for_it(
+    live_server: Any, alice: User, bob: User, tmp_path: Path
+) -> None:
+    from document_processing.models import Page
+    from document_processing.tests.factories import document_with_pages
+    from sharing.models import DocumentShare
+
+    document = document_with_pages(owner=alice, pages=3, title="Three")
+    Page.objects.filter(document=document, number=3).update(text="* * *", markdown="* * *")
+    env = _config(tmp_path)
+    invoke("login", live_server.url, input=f"{alice.email}\n{DEFAULT_PASSWORD}\n", env=env)
+    out = tmp_path / "audio"
+
+    nothing = invoke("listen", str(document.pk), "--out", out, env=env)
+    assert nothing.exit_code == 1
+    assert "--make" in error_line(nothing.stderr)
+    assert not Audio.objects.exists()
+
+    made = invoke("listen", str(document.pk), "--out", out, "--make", env=env)
+    assert made.exit_code == 0, made.output
+    assert files_in(out) == ["001 - Page 1.mp3", "002 - Page 2.mp3"]
+    assert "Downloaded 2 files" in made.stdout
+    assert "Page 3: no text to speak" in made.stdout
+    audios = Audio.objects.filter(page__document=document)
+    assert sorted(audios.values_list("page__number", "voice", "status")) == [
+        (1, FAKE, "completed"), (2, FAKE, "completed"),
+    ]  # fmt: skip
+
+    # Who may only listen gets what there is, and is told why the rest is not made.
+    DocumentShare.objects.create(
+        document=document, shared_with=bob, permission="view_only", shared_by=alice
+    )
+    Audio.objects.filter(page__number=2).delete()
+    bob_env = _config(tmp_path / "bob")
+    invoke("login", live_server.url, input=f"{bob.email}\n{DEFAULT_PASSWORD}\n", env=bob_env)
+    listened = invoke(
+        "listen", str(document.pk), "--out", tmp_path / "bob-audio", "--make", env=bob_env
+    )
+    assert listened.exit_code == 0, listened.output
+    assert "Page 2: you may listen but not make audio here" in listened.stdout
+    assert Audio.objects.filter(page__document=document).count() == 1
+
+
 def test_login_with_a_wrong_password_saves_nothing(
     live_server: Any, alice: User, tmp_path: Path
 ) -> None:

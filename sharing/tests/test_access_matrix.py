@@ -170,6 +170,11 @@ ROWS = [
         lambda w: f"/api/v1/audios/{w.audio_id}/timings/?format=vtt", ALL_SEE),
     Row("get", "/api/v1/audios/{id}/stream/",
         lambda w: f"/api/v1/audios/{w.audio_id}/stream/", ALL_SEE),
+    Row("get", "/api/v1/documents/{id}/playlist/",
+        lambda w: f"/api/v1/documents/{D(w)}/playlist/?voice=fake:alpha", ALL_SEE),
+    # Who may only view learns per page that they may not make it (as the playlist says).
+    Row("post", "/api/v1/documents/{id}/audios/", lambda w: f"/api/v1/documents/{D(w)}/audios/",
+        (202, 202, 202, 202, 404, 401), body={"voice": "fake:beta", "pages": "all"}),
     Row("post", "/api/v1/documents/{id}/audiobook/",
         lambda w: f"/api/v1/documents/{D(w)}/audiobook/", (202, 202, 202, 403, 404, 401),
         body={"voice": "fake:beta"}),

@@ -254,3 +254,85 @@ def test_deleting_a_document_removes_its_audio_files(
     assert not default_storage.exists(key)
     assert not Audio.objects.exists()
     assert not Document.objects.exists()
+
+
+# --- Outdated audio and its replacement ----------------------------------------------------------
+
+
+def edit(client: APIClient, page: Page, markdown: str = "# Changed\n\nOther words now.") -> None:
+    response = client.patch(f"/api/v1/pages/{page.pk}/", {"markdown": markdown}, format="json")
+    assert response.status_code == 200, response.json()
+
+
+def test_audio_of_an_edited_page_is_outdated(
+    alice_client: APIClient, page: Page, django_capture_on_commit_callbacks: Capture
+) -> None:
+    audio_id = generate(alice_client, page, django_capture_on_commit_callbacks).json()["id"]
+    assert alice_client.get(f"/api/v1/audios/{audio_id}/").json()["outdated"] is False
+    edit(alice_client, page)
+    assert alice_client.get(f"/api/v1/audios/{audio_id}/").json()["outdated"] is True
+    listed = alice_client.get(f"/api/v1/pages/{page.pk}/audios/").json()["audios"]
+    assert [audio["outdated"] for audio in listed] == [True]
+    # Back to the words it was made from: it matches again.
+    edit(alice_client, page, "# Page 1\n\nSome words to read.")
+    assert alice_client.get(f"/api/v1/audios/{audio_id}/").json()["outdated"] is False
+
+
+@pytest.mark.parametrize("max_per_page", [1, 4])
+def test_generating_over_outdated_audio_replaces_it_without_a_new_quota_slot(
+    alice_client: APIClient,
+    page: Page,
+    settings: Any,
+    max_per_page: int,
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    settings.AUDIO_MAX_PER_PAGE = max_per_page
+    old_id = generate(alice_client, page, django_capture_on_commit_callbacks).json()["id"]
+    old_key = Audio.objects.get(pk=old_id).file_key
+    assert default_storage.exists(old_key)
+    edit(alice_client, page)
+
+    response = generate(alice_client, page, django_capture_on_commit_callbacks)
+    assert response.status_code == 202, response.json()
+    new = Audio.objects.get(pk=response.json()["id"])
+    assert new.pk != old_id
+    assert new.replaces_id == old_id
+    assert new.status == Audio.Status.COMPLETED
+    old = alice_client.get(f"/api/v1/audios/{old_id}/").json()
+    assert old["lifetime_status"] == "deleted"
+    assert not default_storage.exists(old_key)
+    listing = alice_client.get(f"/api/v1/pages/{page.pk}/audios/").json()
+    assert listing["quota"]["used"] == 1
+    assert [(audio["id"], audio["outdated"]) for audio in listing["audios"]] == [
+        (new.pk, False),
+        (old_id, True),
+    ]
+    timings = alice_client.get(f"/api/v1/audios/{new.pk}/timings/").json()
+    assert timings != []
+    # Up to date again: a second request is the usual conflict.
+    again = generate(alice_client, page, django_capture_on_commit_callbacks)
+    assert again.status_code == 409
+
+
+def test_who_may_generate_may_replace_outdated_audio(
+    alice: User,
+    bob: User,
+    bob_client: APIClient,
+    page: Page,
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    from sharing.models import DocumentShare
+
+    share = DocumentShare.objects.create(
+        document=page.document, shared_with=bob, permission="view_only", shared_by=alice
+    )
+    old = AudioFactory.create(page=page, voice="fake:alpha", text_digest="0" * 64, created_by=alice)
+    refused = generate(bob_client, page, django_capture_on_commit_callbacks)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "permission_denied"
+    share.permission = "collaborator"
+    share.save()
+    response = generate(bob_client, page, django_capture_on_commit_callbacks)
+    assert response.status_code == 202, response.json()
+    old.refresh_from_db()
+    assert old.lifetime_status == Audio.Lifetime.DELETED

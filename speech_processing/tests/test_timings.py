@@ -171,14 +171,21 @@ def test_errors_are_the_envelope_whatever_format_was_asked(
     assert unknown.json()["error"]["code"] == "not_found"
 
 
-def test_an_edited_page_has_no_timings_for_its_old_audio(
+def test_an_edited_page_has_no_timings_for_its_old_audio_and_no_error_either(
     alice: User, alice_client: APIClient, made: Audio
 ) -> None:
+    assert alice_client.get(f"/api/v1/audios/{made.pk}/timings/").json() != []
     update_page(user=alice, page=made.page, markdown="Something else entirely.")
-    for suffix in ("", "?format=vtt"):
-        response = alice_client.get(f"/api/v1/audios/{made.pk}/timings/{suffix}")
-        assert response.status_code == 409
-        assert response.json()["error"]["code"] == "conflict"
+    # Every load of an outdated audio answers normally: it plays, without highlighting.
+    for _load in range(2):
+        response = alice_client.get(f"/api/v1/audios/{made.pk}/timings/")
+        assert response.status_code == 200
+        assert response.json() == []
+    vtt = alice_client.get(f"/api/v1/audios/{made.pk}/timings/?format=vtt")
+    assert vtt.status_code == 200
+    assert vtt.content.decode().strip() == "WEBVTT"
+    audio = alice_client.get(f"/api/v1/audios/{made.pk}/").json()
+    assert audio["outdated"] is True
 
 
 def test_deleted_and_failed_audio_have_no_timings(
