@@ -8,6 +8,7 @@ form here, through the same page-edit service.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -104,14 +105,20 @@ def listen(request: HttpRequest, pk: int) -> HttpResponse:
         document = visible_document(user, pk)
     except NotFound as exc:
         raise Http404 from exc
+    # ?listen=1 (the document page's and the library's "Listen") also starts playing there, on
+    # to the last page.
+    query = {"listen": "1"} if request.GET.get("listen") == "1" else {}
     saved = listening_progress.progress_of(user=user, document=document)
     if saved is not None:
         url = reverse("reader", kwargs={"pk": saved.page_id})
-        return redirect(f"{url}?audio={saved.audio_id}" if saved.audio_id else url)
+        if saved.audio_id:
+            query = {"audio": str(saved.audio_id), **query}
+        return redirect(f"{url}?{urlencode(query)}" if query else url)
     first = document_selectors.page_list(document=document).first()
     if first is None:
         return redirect("document-page", pk=document.pk)
-    return redirect("reader", pk=first.pk)
+    url = reverse("reader", kwargs={"pk": first.pk})
+    return redirect(f"{url}?{urlencode(query)}" if query else url)
 
 
 @login_required
@@ -226,6 +233,15 @@ def _render_reader(
         # Timings index the page's plain text; the script splits it into sentences with them.
         "pageText": page.text,
         "nextUrl": next_url,
+        "nextPageId": next_id,
+        # Continuous play: the document's playlist in the listener's voice, the bulk request
+        # for the pages ahead, and this reader's URL for any page (its text is swapped in).
+        "voice": preferred_voice,
+        "playlistUrl": reverse("document-playlist", kwargs={"pk": document.pk}),
+        "documentAudiosUrl": reverse("document-audios", kwargs={"pk": document.pk}),
+        "readerUrl": reverse("reader", kwargs={"pk": 0}),
+        "listenAhead": settings.LISTEN_AHEAD_PAGES,
+        "listen": request.GET.get("listen") == "1",
         "selectedAudioId": selected.audio.pk if selected else None,
         "autoplay": autoplay and not autoplay_missing,
         "mayDelete": may_delete_audio,
@@ -356,4 +372,12 @@ def _script_strings() -> dict[str, str]:
         "errorNetwork": _("The server could not be reached. Check your connection and retry."),
         "errorGeneric": _("Something went wrong. Please try again."),
         "speedChanged": _("Speed: %(speed)s"),
+        "listenNow": _("Page %(number)s: %(title)s, %(voice)s"),
+        "listenNowUntitled": _("Page %(number)s, %(voice)s"),
+        "listenNoText": _("Page %(number)s has no text"),
+        "listenNotPermitted": _("Page %(number)s: you may not make audio here"),
+        "listenQuota": _("Page %(number)s: this page's audio quota is used up"),
+        "listenFailed": _("Page %(number)s: its audio could not be made"),
+        "listenNotMade": _("Page %(number)s has no audio in this voice"),
+        "listenEnd": _("That was the last page."),
     }

@@ -5,6 +5,9 @@
  * Security Policy forbids it) and every message shown here comes translated from the server.
  * Calls go to the same API as every other client, with the session cookie and the CSRF token.
  */
+import { continuousPlay } from "./listen.js";
+import { detachedRow } from "./playlist.js";
+
 (function () {
   "use strict";
 
@@ -327,13 +330,69 @@
   }
 
   function goToNextPage() {
+    if (continuous.isOn()) {
+      continuous.next();
+      return;
+    }
     if (!continueBox.checked || !config.nextUrl || !current) return;
-    const url = new URL(config.nextUrl, window.location.href);
+    continuous.start(config.nextPageId, current.voice);
+  }
+
+  function loadPage(pageUrl, voice) {
+    // Without the playlist, the next page the old way: a page load that starts playing.
+    const url = new URL(pageUrl, window.location.href);
     url.searchParams.set("autoplay", "1");
-    url.searchParams.set("voice", current.voice);
+    url.searchParams.set("voice", voice);
     announce(t.nextPage);
     window.location.assign(url.toString());
   }
+
+  // Continuous play (listen.js): the page's player, as that module needs it.
+  const continuous = continuousPlay({
+    config: config,
+    t: t,
+    format: format,
+    api: api,
+    announce: announce,
+    urlFor: urlFor,
+    current: () => current,
+    rowFor: rowFor,
+    upsertRow: upsertRow,
+    load: load,
+    play: play,
+    follow: follow,
+    savePosition: savePosition,
+    loadPage: loadPage,
+  });
+
+  // The player's menu closes with Escape (focus back on its button) and on a click elsewhere.
+  const moreMenu = byId("reader-more");
+  if (moreMenu) {
+    moreMenu.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && moreMenu.open) {
+        moreMenu.open = false;
+        moreMenu.querySelector("summary").focus();
+      }
+    });
+    document.addEventListener("click", (event) => {
+      if (moreMenu.open && event.target instanceof Node && !moreMenu.contains(event.target)) {
+        moreMenu.open = false;
+      }
+    });
+  }
+
+  // The page keeps room under its text for the bar as tall as the bar really is (it wraps
+  // differently with the width, the font size and the language).
+  const bar = byId("reader-player");
+  if (bar && "ResizeObserver" in window) {
+    new ResizeObserver(() => {
+      const height = Math.ceil(bar.getBoundingClientRect().height);
+      document.documentElement.style.setProperty("--reader-bar-room", `${height}px`);
+    }).observe(bar);
+  }
+
+  // Back and forward through pages shown here load them as they are.
+  window.addEventListener("popstate", () => window.location.reload());
 
   // --- Reading along ---------------------------------------------------------------------------
   // The page's plain text, one span a sentence (from the audio's timings); the sentence being
@@ -438,7 +497,7 @@
   function inView(element) {
     const box = element.getBoundingClientRect();
     const player = byId("reader-player");
-    // On phones the player covers the bottom of the screen.
+    // The player bar covers the bottom of the screen.
     const playerBox = player && getComputedStyle(player).position === "fixed"
       ? player.getBoundingClientRect()
       : null;
@@ -737,18 +796,21 @@
           return;
         }
         const data = result.data;
-        const row = upsertRow(data);
+        // (After continuous play moved on, an audio of an earlier page has no row here.)
+        const shown = data.page === undefined || Number(data.page) === config.pageId;
+        const row = shown ? upsertRow(data) : rowFor(data.id);
         if (data.status === "completed" && data.lifetime_status === "active") {
           following.delete(id);
           showProgress("");
-          const listening = current && current.id === id && current.streaming;
-          if (listening && current.cutShort === undefined) {
+          const streamedHere = current && current.id === id && current.streaming;
+          if (streamedHere && current.cutShort === undefined) {
             current.streaming = false; // the stream carries on to the end of the made file
             announce(t.readyListening, status);
             loadTimings(id);
-          } else if (listening) {
-            row.dataset.position = String(current.cutShort);
-            load(row, { autoplay: true, fromStart: false });
+          } else if (streamedHere) {
+            const made = row || detachedRow(data); // (a listener without the list's template)
+            made.dataset.position = String(current.cutShort);
+            load(made, { autoplay: true, fromStart: false });
             announce(t.readyListening, status);
           } else {
             announce(t.ready, status);
@@ -912,6 +974,9 @@
     setControls(false);
   }
   showToggle();
+  if (config.listen && config.playlistUrl) {
+    continuous.start(config.pageId, current ? current.voice : config.voice);
+  }
   if (list) {
     for (const row of list.querySelectorAll(".reader-audio")) {
       if (row.dataset.status === "pending" || row.dataset.status === "generating") {

@@ -558,9 +558,9 @@ def test_a_document_opens_where_the_person_stopped_else_at_its_first_page(
     share(document, bob, "view_only")
     assert logged_in(bob).get(entry)["Location"] == f"/pages/{first.pk}/"  # bob's own place
     assert logged_in(charlie).get(entry).status_code == 404
-    # The document page offers the way in.
+    # The document page offers the way in (which also starts playing).
     html = logged_in(alice).get(reverse("document-page", kwargs={"pk": document.pk})).content
-    assert f'href="{entry}"'.encode() in html
+    assert f'href="{entry}?listen=1"'.encode() in html
 
 
 def test_the_reader_saves_the_place_in_the_document(alice: User) -> None:
@@ -586,3 +586,63 @@ def test_the_library_offers_the_latest_documents_to_continue(alice: User, bob: U
     assert "Page 2 of 2" in section
     # Someone who has listened to nothing is offered nothing.
     assert "continue-listening" not in logged_in(bob).get(reverse("library")).content.decode()
+
+
+# --- The player bar and continuous play --------------------------------------------------------
+
+
+def test_the_player_is_a_bar_of_its_own_with_its_options_in_a_menu(alice: User) -> None:
+    page = pages_of(document_with_pages(owner=alice, pages=1))[0]
+    html = logged_in(alice).get(reverse("reader", kwargs={"pk": page.pk})).content.decode()
+    side = html[html.index('class="reader-side"') : html.index('id="reader-player"')]
+    assert "reader-toggle" not in side  # no longer in the side column that scrolls away
+    player = html[html.index('id="reader-player"') :]
+    for control in ("reader-toggle", "reader-back", "reader-forward", "reader-seekbar"):
+        assert f'id="{control}"' in player
+    assert 'id="reader-speed"' in player
+    menu = player[player.index('id="reader-more"') :]
+    assert menu.index("<summary>") < menu.index('id="reader-follow-toggle"')
+    assert 'id="reader-continue"' in menu
+    # Continuous play needs the script: without it the button stays hidden (the page links stay).
+    listen = next(attrs for _, attrs in tags_of(html) if attrs.get("id") == "reader-listen")
+    assert "hidden" in listen
+
+
+def test_the_page_gives_its_script_the_playlist_of_its_document(alice: User) -> None:
+    document = document_with_pages(owner=alice, pages=2)
+    first, second = pages_of(document)
+    html = logged_in(alice).get(reverse("reader", kwargs={"pk": first.pk})).content.decode()
+    config = reader_config(html)
+    assert config["playlistUrl"] == f"/api/v1/documents/{document.pk}/playlist/"
+    assert config["documentAudiosUrl"] == f"/api/v1/documents/{document.pk}/audios/"
+    assert config["readerUrl"] == "/pages/0/"
+    assert config["nextPageId"] == second.pk
+    assert config["listenAhead"] == django_settings.LISTEN_AHEAD_PAGES
+    assert config["voice"] == "fake:alpha"
+    assert config["listen"] is False
+    strings = config["strings"]
+    assert isinstance(strings, dict)
+    assert strings["listenNoText"] == "Page %(number)s has no text"
+    listened = logged_in(alice).get(reverse("reader", kwargs={"pk": first.pk}), {"listen": "1"})
+    assert reader_config(listened.content.decode())["listen"] is True
+
+
+def test_listen_from_the_document_page_or_the_library_starts_playing(alice: User) -> None:
+    document = document_with_pages(owner=alice, pages=2)
+    first, second = pages_of(document)
+    entry = reverse("document-listen", kwargs={"pk": document.pk})
+    client = logged_in(alice)
+    assert client.get(entry, {"listen": "1"})["Location"] == f"/pages/{first.pk}/?listen=1"
+    audio = AudioFactory.create(page=second, duration_seconds=60)
+    ListeningProgress.objects.create(
+        user=alice, document=document, page=second, audio=audio, position_seconds=12
+    )
+    assert (
+        client.get(entry, {"listen": "1"})["Location"]
+        == f"/pages/{second.pk}/?audio={audio.pk}&listen=1"
+    )
+    assert client.get(entry)["Location"] == f"/pages/{second.pk}/?audio={audio.pk}"
+    page_html = client.get(reverse("document-page", kwargs={"pk": document.pk})).content.decode()
+    assert f'href="{entry}?listen=1"' in page_html
+    library = client.get(reverse("library")).content.decode()
+    assert f'href="{entry}?listen=1"' in library
