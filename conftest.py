@@ -16,6 +16,9 @@ from operations.models import WorkerHeartbeat
 from users.models import User
 from users.tests.factories import UserFactory
 
+# A local S3 server and a bucket per test (`s3`, `built`, `bucket`), for any app's S3 tests.
+pytest_plugins = ["core.tests.s3_server"]
+
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import boto3
+import pytest
 from moto.core.authorization import enable_iam_authentication
 from moto.server import ThreadedMotoServer
 
@@ -186,3 +187,31 @@ def sigv4_query_signature(url: str, *, secret: str, method: str = "GET") -> str:
     for part in (date, region, service, terminator):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
     return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+# --- Fixtures, for any test module (the root conftest loads this module as a plugin) ---------
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[S3Server]:
+    with running_s3_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def built(s3: S3Server) -> dict[str, Any]:
+    """The storage settings production builds for that server (the bucket is set per test)."""
+    return production_storage_settings(endpoint=s3.endpoint, bucket="set-per-test")
+
+
+@pytest.fixture
+def bucket(settings: Any, s3: S3Server, built: dict[str, Any]) -> str:
+    """A new bucket, made the default storage for the test."""
+    name = s3.new_bucket()
+    settings.STORAGE_BACKEND = built["STORAGE_BACKEND"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {**built["default"], "OPTIONS": {**built["default"]["OPTIONS"],
+                                                    "bucket_name": name}},
+    }  # fmt: skip
+    return name

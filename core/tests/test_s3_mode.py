@@ -29,7 +29,6 @@ from core.tests.s3_server import (
     iam_enforced,
     production_storage_settings,
     refused_endpoint,
-    running_s3_server,
     sigv4_query_signature,
 )
 from document_processing.models import Document, Page
@@ -56,13 +55,8 @@ ALLOW_ALL = {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
 
 
 @pytest.fixture(scope="module")
-def s3() -> Iterator[S3Server]:
-    with running_s3_server() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def built(s3: S3Server) -> dict[str, Any]:
+    """As the plugin's, with a signed URL lifetime of this module's own."""
     return production_storage_settings(
         endpoint=s3.endpoint,
         bucket="set-per-test",

@@ -9,7 +9,7 @@ import io
 import json
 import urllib.request
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -19,7 +19,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from conftest import client_for
-from core.tests.s3_server import S3Server, production_storage_settings, running_s3_server
+from core.tests.s3_server import S3Server
 from document_processing import services as document_services
 from document_processing.models import Document
 from document_processing.tests.factories import PageFactory
@@ -31,29 +31,6 @@ from users.tests.factories import DEFAULT_PASSWORD
 pytestmark = pytest.mark.django_db
 
 Capture = Callable[..., AbstractContextManager[Any]]
-
-
-@pytest.fixture(scope="module")
-def s3() -> Iterator[S3Server]:
-    with running_s3_server() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def built(s3: S3Server) -> dict[str, Any]:
-    return production_storage_settings(endpoint=s3.endpoint, bucket="set-per-test")
-
-
-@pytest.fixture
-def bucket(settings: Any, s3: S3Server, built: dict[str, Any]) -> str:
-    name = s3.new_bucket()
-    settings.STORAGE_BACKEND = built["STORAGE_BACKEND"]
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {**built["default"], "OPTIONS": {**built["default"]["OPTIONS"],
-                                                    "bucket_name": name}},
-    }  # fmt: skip
-    return name
 
 
 def test_the_zip_goes_to_the_bucket_and_downloads_by_a_signed_url(

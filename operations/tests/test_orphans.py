@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from django.core.management import call_command
 from django.db import DatabaseError
 from django.utils import timezone
 
-from core.tests.s3_server import S3Server, production_storage_settings, running_s3_server
+from core.tests.s3_server import S3Server
 from document_processing.tests.factories import DocumentFactory
 from exports.models import Export
 from operations.orphans import sweep_orphans
@@ -239,29 +238,6 @@ def test_the_sweep_runs_hourly(settings: Any) -> None:
 
 
 # --- S3 -----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def s3() -> Iterator[S3Server]:
-    with running_s3_server() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def built(s3: S3Server) -> dict[str, Any]:
-    return production_storage_settings(endpoint=s3.endpoint, bucket="set-per-test")
-
-
-@pytest.fixture
-def bucket(settings: Any, s3: S3Server, built: dict[str, Any]) -> str:
-    name = s3.new_bucket()
-    settings.STORAGE_BACKEND = built["STORAGE_BACKEND"]
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {**built["default"], "OPTIONS": {**built["default"]["OPTIONS"],
-                                                    "bucket_name": name}},
-    }  # fmt: skip
-    return name
 
 
 def test_on_s3_old_objects_nothing_names_go_and_named_ones_stay(

@@ -5,11 +5,9 @@ Screenshots are written under e2e-artifacts/ (git-ignored).
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
-from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 
 from core.tests.browser import E2E_MARKS
@@ -17,8 +15,6 @@ from document_processing.extraction import page_from_markdown
 from document_processing.models import Page
 from document_processing.tests.factories import document_with_pages
 from sharing.models import DocumentShare
-from speech_processing import services, voices
-from speech_processing.engines.fake import FakeEngine
 from speech_processing.models import Audio
 from users.tests.factories import UserFactory
 
@@ -32,6 +28,7 @@ from web.tests.test_e2e_reader import (  # noqa: F401
     made_audio,
     sessions,
     spoken_document,
+    synthesis_held,
 )
 
 pytestmark = E2E_MARKS
@@ -324,37 +321,11 @@ def test_a_page_still_being_made_plays_from_its_stream(
     first, second = spoken_document(owner, pages=2, title="Made while heard")
     heard = made_audio(first, owner)
 
-    # A worker in a thread whose engine holds every sentence after the first few until the test
-    # lets it go: the next page's audio is surely still being made while it plays.
-    engine = voices.get_engine("fake")
-    assert isinstance(engine, FakeEngine)
-    release = threading.Event()
-    speak = engine.synthesize
-
-    def held(text: str, *, voice: str) -> Any:
-        if len(engine.calls) >= HOLD_AFTER:
-            release.wait(timeout=WAIT_MS / 1000)
-        return speak(text, voice=voice)
-
-    workers: list[threading.Thread] = []
-
-    def enqueue(audio_id: int) -> None:
-        def start() -> None:
-            worker = threading.Thread(
-                target=services.synthesize_audio, kwargs={"audio_id": audio_id}, daemon=True
-            )
-            workers.append(worker)
-            worker.start()
-
-        transaction.on_commit(start)
-
-    monkeypatch.setattr(engine, "synthesize", held)
-    monkeypatch.setattr(services, "_enqueue_on_commit", enqueue)
-    engine.calls.clear()
     session = sessions(owner)
     tab = session.tab
     session.open(f"/pages/{first.pk}/")
-    try:
+    # The next page is surely still being made while this one plays.
+    with synthesis_held(monkeypatch):
         tab.click("#reader-listen")
         finish_current(session, heard)
         expect(tab.locator(".reader-header h1")).to_have_text("Chapter 2", timeout=WAIT_MS)
@@ -365,7 +336,3 @@ def test_a_page_still_being_made_plays_from_its_stream(
         assert session.audio("audio.src").endswith(f"/api/v1/audios/{made.pk}/stream/")
         made.refresh_from_db()
         assert made.status == Audio.Status.GENERATING  # heard before it was made
-    finally:
-        release.set()
-        for worker in workers:
-            worker.join(timeout=WAIT_MS / 1000)

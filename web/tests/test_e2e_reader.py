@@ -9,6 +9,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -433,17 +434,11 @@ def test_the_sentence_being_read_is_highlighted_and_a_click_seeks_to_it(sessions
 HOLD_AFTER = 3
 
 
-def test_generated_audio_plays_from_its_first_sentence_while_the_rest_is_made(
-    sessions: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from playwright.sync_api import expect
-
-    owner = UserFactory.create(email="reader-stream@example.com")
-    (page,) = spoken_document(owner, pages=1, title="Streamed")
-    Page.objects.filter(pk=page.pk).update(text=SPOKEN.strip(), char_count=len(SPOKEN.strip()))
-
-    # A worker in a thread (not eager in the request), whose engine holds every sentence after
-    # the first few until the test lets it go: the audio is surely still being made meanwhile.
+@contextmanager
+def synthesis_held(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Audio is made by a worker in a thread (not eagerly in the request), whose engine holds
+    every sentence after the first HOLD_AFTER until the block ends: audio asked for inside the
+    block is surely still being made while the browser plays it. The workers are joined after."""
     engine = voices.get_engine("fake")
     assert isinstance(engine, FakeEngine)
     release = threading.Event()
@@ -469,10 +464,27 @@ def test_generated_audio_plays_from_its_first_sentence_while_the_rest_is_made(
     monkeypatch.setattr(engine, "synthesize", held)
     monkeypatch.setattr(services, "_enqueue_on_commit", enqueue)
     engine.calls.clear()
+    try:
+        yield
+    finally:
+        release.set()
+        for worker in workers:
+            worker.join(timeout=WAIT_MS / 1000)
+
+
+def test_generated_audio_plays_from_its_first_sentence_while_the_rest_is_made(
+    sessions: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playwright.sync_api import expect
+
+    owner = UserFactory.create(email="reader-stream@example.com")
+    (page,) = spoken_document(owner, pages=1, title="Streamed")
+    Page.objects.filter(pk=page.pk).update(text=SPOKEN.strip(), char_count=len(SPOKEN.strip()))
+
     session = sessions(owner)
     tab = session.tab
     session.open(f"/pages/{page.pk}/")
-    try:
+    with synthesis_held(monkeypatch):
         tab.click("#reader-generate-button")
         session.wait_audio("!audio.paused && audio.currentTime > 0.3")
         audio = Audio.objects.get(page=page)
@@ -482,10 +494,6 @@ def test_generated_audio_plays_from_its_first_sentence_while_the_rest_is_made(
             "Playing from the first sentence while the rest is made."
         )
         session.shot("9-streaming")
-    finally:
-        release.set()
-        for worker in workers:
-            worker.join(timeout=WAIT_MS / 1000)
     expect(tab.locator("#reader-generate-status")).to_have_text(
         "The audio is ready.", timeout=WAIT_MS
     )
