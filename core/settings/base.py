@@ -209,7 +209,8 @@ SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
 SOCIALACCOUNT_QUERY_EMAIL = True
 SOCIALACCOUNT_STORE_TOKENS = False
 SOCIALACCOUNT_LOGIN_ON_GET = False
-# A provider that is not switched on is a 404; one that cannot be reached, a 503 page.
+# A provider that is not switched on is a 404; one that cannot be reached, allauth's error page
+# with the cause logged (users/middleware.py).
 SOCIALACCOUNT_ADAPTER = "users.adapter.SocialAccountAdapter"
 
 # --- Email ------------------------------------------------------------------------------------
