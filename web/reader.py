@@ -27,6 +27,8 @@ from document_processing import selectors as document_selectors
 from document_processing import services as document_services
 from document_processing.markdown import render_markdown
 from document_processing.models import Page
+from sharing.audit import audited
+from sharing.models import AccessLog
 from sharing.policy import Action, can, require, visible_document
 from speech_processing import progress as listening_progress
 from speech_processing import selectors as speech_selectors
@@ -35,6 +37,7 @@ from speech_processing import voices as voice_catalogue
 from speech_processing.engines.base import Voice
 from speech_processing.models import Audio
 from users.models import User
+from web.views.common import GenerateThrottle, check_rate, reported
 
 # Speeds offered by the player; playback keeps the voice's pitch at each of them.
 SPEEDS = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
@@ -48,6 +51,8 @@ class AudioRow:
     download_url: str | None
     position_seconds: float
     duration_label: str
+    # Made before the page was edited: its words and read-along no longer match the page.
+    outdated: bool
 
 
 @dataclass(frozen=True)
@@ -166,6 +171,33 @@ def preview_page(request: HttpRequest, pk: int) -> JsonResponse:
     return JsonResponse({"html": render_markdown(markdown)})
 
 
+@login_required
+@require_POST
+def generate_audio(request: HttpRequest, pk: int) -> HttpResponse:
+    """Make the page's audio in a voice without JavaScript: its "Regenerate" button. An outdated
+    audio of that voice is replaced by the service in the same step, taking no further slot."""
+    user = _user(request)
+    page = _visible_page(user, pk)
+    made: Audio | None = None
+    with (
+        reported(request),
+        audited(
+            request, user=user, action=AccessLog.Action.GENERATE, document=page.document
+        ) as entry,
+    ):
+        # Access first: a caller who may not generate learns nothing about voices or quota.
+        require(user, Action.GENERATE_AUDIO, page.document)
+        check_rate(request, GenerateThrottle)
+        voice = voice_catalogue.voice_for(user, request.POST.get("voice", "").strip())
+        made = speech_services.create_audio_record(page=page, voice=voice, user=user)
+        entry["audio_id"] = made.pk
+    if made is not None:
+        messages.success(
+            request, _("The audio in %(voice)s is being made.") % {"voice": made.voice}
+        )
+    return redirect("reader", pk=pk)
+
+
 def _render_reader(
     request: HttpRequest,
     *,
@@ -196,6 +228,7 @@ def _render_reader(
             ),
             position_seconds=position_of.get(audio.pk, 0.0),
             duration_label=duration_label(audio.duration_seconds),
+            outdated=speech_selectors.is_outdated(audio, page_text=page.text),
         )
         for audio in audios
     ]
@@ -299,6 +332,10 @@ def _selected_row(
     return playable[0] if playable else None
 
 
+def now_playing_outdated_label() -> str:
+    return _("Now playing: %(voice)s. This audio was made before the page was edited.")
+
+
 def already_made_label() -> str:
     return _("%(voice)s: already made")
 
@@ -341,6 +378,7 @@ def _script_strings() -> dict[str, str]:
         "previewFailed": _("The voice preview could not be played."),
         "positionOf": _("%(position)s of %(duration)s"),
         "nowPlaying": _("Now playing: %(voice)s"),
+        "nowPlayingOutdated": now_playing_outdated_label(),
         "noAudio": _("No audio for this page yet."),
         "starting": _("Asking for audio in %(voice)s…"),
         "pending": _("Waiting for a free speech worker…"),
@@ -348,6 +386,7 @@ def _script_strings() -> dict[str, str]:
         "ready": _("The audio is ready. Press play to listen."),
         "readyListening": _("The audio is ready."),
         "listeningWhileMade": _("Playing from the first sentence while the rest is made."),
+        "regenerating": _("Making the audio again in %(voice)s…"),
         "failed": _("The audio could not be made: %(message)s"),
         "quota": _("%(available)s of %(max)s audios left for this page."),
         "status_pending": _("Pending"),

@@ -10,4 +10,5 @@ urlpatterns = [
     path("documents/<id:pk>/listen/", reader.listen, name="document-listen"),
     path("pages/<id:pk>/edit/", reader.edit_page, name="reader-edit"),
     path("pages/<id:pk>/preview/", reader.preview_page, name="reader-preview"),
+    path("pages/<id:pk>/generate/", reader.generate_audio, name="reader-generate"),
 ]

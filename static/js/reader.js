@@ -288,11 +288,18 @@ import { detachedRow } from "./playlist.js";
     } else if (audio.readyState >= HTMLMediaElement.HAVE_METADATA) {
       applyStart(); // already loaded (before this script ran): loadedmetadata will not come
     }
-    nowText.textContent = format(t.nowPlaying, { voice: current.voice });
+    // Made before the page was edited: it still plays, but its timings no longer match the
+    // page, so reading along is not offered (and not asked for).
+    const outdated = row.dataset.outdated === "1";
+    nowText.textContent = format(outdated ? t.nowPlayingOutdated : t.nowPlaying, { voice: current.voice });
     setControls(true);
     markCurrent();
     showTime();
-    loadTimings(current.id);
+    if (outdated) {
+      clearFollow();
+    } else {
+      loadTimings(current.id);
+    }
     if (options.autoplay) {
       play();
     }
@@ -709,6 +716,18 @@ import { detachedRow } from "./playlist.js";
     }
     play.hidden = !data.download_url;
     download.hidden = !data.download_url;
+    if (data.outdated) {
+      row.dataset.outdated = "1";
+    } else {
+      delete row.dataset.outdated;
+    }
+    const outdatedNote = row.querySelector(".reader-audio-outdated");
+    if (outdatedNote) outdatedNote.hidden = !data.outdated;
+    const regenerate = row.querySelector(".reader-audio-regenerate");
+    if (regenerate) {
+      regenerate.elements.voice.value = data.voice;
+      regenerate.hidden = !data.outdated;
+    }
   }
 
   function upsertRow(data) {
@@ -753,6 +772,12 @@ import { detachedRow } from "./playlist.js";
       } else if (button.classList.contains("reader-audio-delete")) {
         deleteRow(row);
       }
+    });
+    list.addEventListener("submit", (event) => {
+      const form = event.target instanceof Element ? event.target.closest(".reader-audio-regenerate") : null;
+      if (!form) return;
+      event.preventDefault();
+      regenerate(form);
     });
   }
 
@@ -848,6 +873,46 @@ import { detachedRow } from "./playlist.js";
     }
   }
 
+  function dropReplaced(data) {
+    // Asking for a voice whose audio is outdated replaced that audio: it is gone.
+    if (!list) return;
+    for (const row of list.querySelectorAll(".reader-audio[data-outdated='1']")) {
+      if (row.dataset.voice === data.voice && Number(row.dataset.audioId) !== data.id) {
+        if (current && current.row === row) unload();
+        row.remove();
+      }
+    }
+  }
+
+  async function startMaking(data) {
+    dropReplaced(data);
+    markVoice(data.voice, true);
+    const made = upsertRow(data);
+    if (made && config.streamUrl && (!current || audio.paused)) {
+      // Listen from the first sentence while the rest is made.
+      load(made, { autoplay: true, fromStart: true, streaming: data.status !== "completed" });
+      announce(t.listeningWhileMade, pageStatus);
+    }
+    const followed = follow(data.id);
+    showProgress(format(t.generating, { seconds: 0 }));
+    await followed;
+    await refreshQuota();
+  }
+
+  async function regenerate(form) {
+    const voice = form.elements.voice.value;
+    const button = form.querySelector("button");
+    button.disabled = true;
+    announce(format(t.regenerating, { voice: voice }), generateStatus);
+    const result = await api("POST", config.pageAudiosUrl, { voice: voice });
+    if (!result.ok) {
+      announce(result.message, generateStatus);
+      button.disabled = false;
+      return;
+    }
+    await startMaking(result.data);
+  }
+
   if (generateForm) {
     generateForm.addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -863,17 +928,7 @@ import { detachedRow } from "./playlist.js";
         }
         return;
       }
-      markVoice(voice, true);
-      const made = upsertRow(result.data);
-      if (made && config.streamUrl && (!current || audio.paused)) {
-        // Listen from the first sentence while the rest is made.
-        load(made, { autoplay: true, fromStart: true, streaming: result.data.status !== "completed" });
-        announce(t.listeningWhileMade, pageStatus);
-      }
-      const followed = follow(result.data.id);
-      showProgress(format(t.generating, { seconds: 0 }));
-      await followed;
-      await refreshQuota();
+      await startMaking(result.data);
     });
   }
 

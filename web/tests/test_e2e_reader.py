@@ -21,6 +21,7 @@ from django.db import transaction
 from django.test import Client
 
 from core.tests.browser import CHROMIUM, CHROMIUM_ARGS, E2E_MARKS
+from document_processing import services as document_services
 from document_processing.extraction import page_from_markdown
 from document_processing.models import Document, Page
 from document_processing.tests.factories import document_with_pages
@@ -503,3 +504,59 @@ def test_generated_audio_plays_from_its_first_sentence_while_the_rest_is_made(
     session.audio("audio.playbackRate = 16")
     session.wait_audio("audio.ended")
     assert session.audio(f"Math.abs(audio.duration - {audio.duration_seconds or 0}) < 0.5")
+
+
+def test_audio_made_before_an_edit_is_marked_and_regenerated_in_its_voice(sessions: Any) -> None:
+    from playwright.sync_api import expect
+
+    owner = UserFactory.create(email="reader-outdated@example.com")
+    (page,) = spoken_document(owner, pages=1, title="Edited later")
+    old = made_audio(page, owner)
+    document_services.update_page(
+        user=owner, page=page, markdown="# Chapter 1\n\n" + "Other words, read again. " * 10
+    )
+    session = sessions(owner)
+    tab = session.tab
+    timings_asked: list[str] = []
+    tab.on(
+        "request",
+        lambda request: timings_asked.append(request.url) if "/timings/" in request.url else None,
+    )
+    session.open(f"/pages/{page.pk}/")
+
+    # Marked in words, and playing it says so, without reading along.
+    row = tab.locator(f'.reader-audio[data-audio-id="{old.pk}"]')
+    expect(row.locator(".reader-audio-outdated")).to_have_text(
+        "Outdated made before the page was edited"
+    )
+    expect(tab.locator("#reader-now")).to_have_text(
+        "Now playing: fake:alpha. This audio was made before the page was edited."
+    )
+    row.locator(".reader-audio-play").click()
+    session.wait_audio(f"audio.dataset.audioId === '{old.pk}' && !audio.paused")
+    expect(tab.locator("#reader-follow")).to_be_hidden()
+    expect(tab.locator("#reader-formatted")).to_be_visible()
+    assert timings_asked == []
+    session.shot("9-outdated")
+
+    # Regenerate: the same voice again in one step; the old audio goes, the new one plays.
+    is_post = lambda response: response.request.method == "POST" and "/audios/" in response.url  # noqa: E731
+    with tab.expect_response(is_post) as generated:
+        row.locator(".reader-audio-regenerate button").click()
+    assert generated.value.status == 202
+    expect(tab.locator("#reader-generate-status")).to_have_text(
+        "The audio is ready.", timeout=WAIT_MS
+    )
+    new = Audio.objects.get(page=page, lifetime_status=Audio.Lifetime.ACTIVE)
+    assert (new.voice, new.replaces_id) == ("fake:alpha", old.pk)
+    expect(row).to_have_count(0)
+    fresh = tab.locator(f'.reader-audio[data-audio-id="{new.pk}"]')
+    expect(fresh).to_contain_text("Completed")
+    expect(fresh.locator(".reader-audio-outdated")).to_be_hidden()
+    expect(fresh.locator(".reader-audio-regenerate")).to_be_hidden()
+    session.wait_audio(f"audio.dataset.audioId === '{new.pk}' && !audio.paused")
+    expect(tab.locator("#reader-now")).to_have_text("Now playing: fake:alpha")
+    # No further slot: the replaced audio held it.
+    expect(tab.locator("#reader-quota")).to_have_text("3 of 4 audios left for this page.")
+    assert session.console_errors == []
+    session.shot("10-regenerated")

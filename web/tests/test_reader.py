@@ -17,6 +17,7 @@ from document_processing.models import Document, Page
 from document_processing.tests.factories import document_with_pages
 from sharing.models import DocumentShare
 from speech_processing.models import Audio, ListeningProgress, PlaybackPosition
+from speech_processing.synthesis import text_digest
 from speech_processing.tests.factories import AudioFactory
 from users.models import User
 from web.reader import duration_label
@@ -646,3 +647,135 @@ def test_listen_from_the_document_page_or_the_library_starts_playing(alice: User
     assert f'href="{entry}?listen=1"' in page_html
     library = client.get(reverse("library")).content.decode()
     assert f'href="{entry}?listen=1"' in library
+
+
+# --- Audio made before the page was edited ------------------------------------------------------
+
+
+def outdated_audio(page: Page, *, voice: str = "fake:alpha", created_by: User | None) -> Audio:
+    """A made audio whose text is not the page's any more (the page was edited since)."""
+    return AudioFactory.create(
+        page=page, voice=voice, created_by=created_by, text_digest=text_digest("Older words.")
+    )
+
+
+def audio_rows(html: str) -> dict[str, dict[str, str | None]]:
+    return {
+        str(attrs["data-audio-id"]): attrs
+        for tag, attrs in tags_of(html)
+        if tag == "li" and attrs.get("data-audio-id")
+    }
+
+
+def row_html(html: str, audio: Audio) -> str:
+    match = re.search(rf'<li class="reader-audio" data-audio-id="{audio.pk}".*?</li>', html, re.S)
+    assert match, "the audio is listed"
+    return match.group(0)
+
+
+@pytest.mark.parametrize(
+    ("permission", "regenerate"),
+    [(None, True), ("collaborator", True), ("view_only", False)],
+)
+def test_an_outdated_audio_says_so_and_who_may_generate_is_offered_to_regenerate_it(
+    alice: User, bob: User, permission: str | None, regenerate: bool
+) -> None:
+    document = document_with_pages(owner=alice, pages=1)
+    page = pages_of(document)[0]
+    reader = alice
+    if permission is not None:
+        share(document, bob, permission)
+        reader = bob
+    old = outdated_audio(page, created_by=alice)
+    fresh = AudioFactory.create(
+        page=page, voice="fake:beta", created_by=alice, text_digest=text_digest(page.text)
+    )
+    html = logged_in(reader).get(reverse("reader", kwargs={"pk": page.pk})).content.decode()
+
+    rows = audio_rows(html)
+    assert rows[str(old.pk)].get("data-outdated") == "1"
+    assert "data-outdated" not in rows[str(fresh.pk)]
+    old_row, fresh_row = row_html(html, old), row_html(html, fresh)
+    # Said in words, with why, not by colour alone.
+    assert "Outdated" in old_row
+    assert "made before the page was edited" in old_row
+    assert "Outdated" not in fresh_row
+    assert "Regenerate" not in fresh_row
+    assert ("Regenerate" in old_row) is regenerate
+    if regenerate:
+        action = reverse("reader-generate", kwargs={"pk": page.pk})
+        assert f'action="{action}"' in old_row
+        assert 'name="voice" value="fake:alpha"' in old_row
+        assert "csrfmiddlewaretoken" in old_row
+
+
+def test_an_outdated_audio_in_the_player_says_it_was_made_before_the_edit(alice: User) -> None:
+    page = pages_of(document_with_pages(owner=alice, pages=1))[0]
+    old = outdated_audio(page, created_by=alice)
+    html = logged_in(alice).get(reverse("reader", kwargs={"pk": page.pk})).content.decode()
+    assert reader_config(html)["selectedAudioId"] == old.pk
+    now = re.search(r'<p id="reader-now" class="reader-now">(.*?)</p>', html, re.S)
+    assert now
+    assert "This audio was made before the page was edited." in now.group(1)
+    strings = reader_config(html)["strings"]
+    assert isinstance(strings, dict)
+    assert "This audio was made before the page was edited." in strings["nowPlayingOutdated"]
+
+
+def test_regenerate_without_javascript_replaces_the_audio_and_takes_no_further_slot(
+    alice: User,
+) -> None:
+    page = pages_of(document_with_pages(owner=alice, pages=1))[0]
+    for _ in range(3):
+        AudioFactory.create(page=page, lifetime_status=Audio.Lifetime.DELETED)
+    old = outdated_audio(page, created_by=alice)  # the fourth, last slot of the page
+    client = logged_in(alice, enforce_csrf=True)
+    html = client.get(reverse("reader", kwargs={"pk": page.pk})).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+    assert token
+    assert "0 of 4 audios left for this page." in html
+
+    response = client.post(
+        reverse("reader-generate", kwargs={"pk": page.pk}),
+        {"voice": "fake:alpha", "csrfmiddlewaretoken": token.group(1)},
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("reader", kwargs={"pk": page.pk})
+    old.refresh_from_db()
+    assert old.lifetime_status != Audio.Lifetime.ACTIVE
+    new = Audio.objects.get(page=page, lifetime_status=Audio.Lifetime.ACTIVE)
+    assert (new.voice, new.replaces_id, new.created_by_id) == ("fake:alpha", old.pk, alice.pk)
+    after = client.get(response["Location"]).content.decode()
+    assert "0 of 4 audios left for this page." in after
+    assert "The audio in fake:alpha is being made." in after
+    assert str(new.pk) in audio_rows(after)
+    assert str(old.pk) not in audio_rows(after)
+
+
+def test_regenerate_without_javascript_follows_the_access_policy(
+    alice: User, bob: User, charlie: User
+) -> None:
+    document = document_with_pages(owner=alice, pages=1)
+    share(document, bob, "view_only")
+    page = pages_of(document)[0]
+    old = outdated_audio(page, created_by=alice)
+    url = reverse("reader-generate", kwargs={"pk": page.pk})
+    assert logged_in(bob).post(url, {"voice": "fake:alpha"}).status_code == 403
+    assert logged_in(charlie).post(url, {"voice": "fake:alpha"}).status_code == 404
+    assert logged_in(alice).get(url).status_code == 405
+    old.refresh_from_db()
+    assert old.lifetime_status == Audio.Lifetime.ACTIVE
+    assert Audio.objects.filter(page=page).count() == 1
+
+
+def test_regenerating_an_up_to_date_voice_is_refused_with_a_message(alice: User) -> None:
+    page = pages_of(document_with_pages(owner=alice, pages=1))[0]
+    AudioFactory.create(page=page, created_by=alice, text_digest=text_digest(page.text))
+    client = logged_in(alice)
+    response = client.post(
+        reverse("reader-generate", kwargs={"pk": page.pk}), {"voice": "fake:alpha"}, follow=True
+    )
+    assert response.status_code == 200
+    assert "Audio in this voice exists or is being made." in response.content.decode()
+    assert Audio.objects.filter(page=page).count() == 1
