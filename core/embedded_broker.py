@@ -26,6 +26,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+# Broker URLs of the kombu Redis transport (the embedded server's included): those whose queues
+# and unacknowledged messages the health check and the workers' recovery can read.
+REDIS_SCHEMES = ("redis://", "rediss://", "redis+socket://")
 # A unix socket's path must fit in sockaddr_un (108 bytes on Linux, 104 on macOS).
 MAX_SOCKET_PATH = 100
 

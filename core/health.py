@@ -64,8 +64,9 @@ def check_queue() -> None:
     another broker this check passes.
     """
     from core.celery import QUEUED_AT_HEADER, app
+    from core.embedded_broker import REDIS_SCHEMES
 
-    if not str(settings.CELERY_BROKER_URL).startswith(("redis://", "rediss://", "redis+socket://")):
+    if not str(settings.CELERY_BROKER_URL).startswith(REDIS_SCHEMES):
         return
     oldest = oldest_waiting_since(app, QUEUED_AT_HEADER)
     if oldest is not None and time.time() - oldest > settings.QUEUE_MAX_WAIT_SECONDS:

@@ -36,11 +36,10 @@ from django.db import close_old_connections, connection
 from django.db.models import Q
 from django.utils import timezone
 
+from core.embedded_broker import REDIS_SCHEMES
 from operations.models import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
-
-REDIS_SCHEMES = ("redis://", "rediss://", "redis+socket://")
 
 
 # --- Reports ---------------------------------------------------------------------------------

@@ -488,7 +488,7 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "") or embedded_broker.broker_u
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60, min_value=1)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30 * 60, min_value=2)
-if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "redis+socket://")):
+if CELERY_BROKER_URL.startswith(embedded_broker.REDIS_SCHEMES):
     # Redis has no acknowledgements of its own: a message a worker took and did not acknowledge
     # (the worker died) is delivered again after this long. It must outlast the longest task, or
     # a task still running would be delivered a second time.

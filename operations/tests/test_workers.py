@@ -27,6 +27,7 @@ from kombu import Connection
 from core import embedded_broker
 from core.celery import QUEUED_AT_HEADER, app
 from core.health import check_queue, oldest_waiting_since
+from core.tests.workers import publishing_to
 from operations import workers
 from operations.models import WorkerHeartbeat
 
@@ -34,17 +35,12 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def valkey(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A Valkey server of its own, made the Celery app's broker for the test."""
+def valkey(settings: Any) -> Iterator[str]:
+    """A Valkey server of its own, made the Celery app's broker for the test (and forgotten
+    after it, pooled connections included)."""
     folder = Path(tempfile.mkdtemp(prefix="pc-vk-"))
-    with embedded_broker.running(folder) as url:
+    with embedded_broker.running(folder) as url, publishing_to(url):
         settings.CELERY_BROKER_URL = url
-        # Celery reads CELERY_BROKER_URL from the environment before its own setting.
-        monkeypatch.setenv("CELERY_BROKER_URL", url)
-        monkeypatch.setitem(app.conf, "broker_url", url)
-        monkeypatch.setitem(app.conf, "task_always_eager", False)
-        monkeypatch.setitem(app.conf, "broker_write_url", None)
-        monkeypatch.setitem(app.conf, "broker_read_url", None)
         with Connection(url) as conn:
             for queue in settings.CELERY_TASK_QUEUES:
                 queue(conn.default_channel).declare()
