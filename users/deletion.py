@@ -58,6 +58,7 @@ PURGE_TASK = "users.tasks.purge_account_task"
 # Session stores whose sessions can be listed (rows in the database). Others cannot be searched;
 # their sessions stop working anyway, because the password hash they were made with is gone.
 _LISTABLE_SESSION_ENGINES = {
+    "core.sessions",
     "django.contrib.sessions.backends.db",
     "django.contrib.sessions.backends.cached_db",
 }

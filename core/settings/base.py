@@ -152,6 +152,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "account_login"
+# Sessions live in the database; while it cannot take a write (a full disk), a session is carried
+# in a signed cookie for at most this long instead (core/sessions.py), so log-in keeps working.
+SESSION_ENGINE = "core.sessions"
+SESSION_FALLBACK_SECONDS = env_int("SESSION_FALLBACK_SECONDS", 3600, min_value=60)
 LOGIN_REDIRECT_URL = "/"
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
@@ -472,10 +476,12 @@ STREAM_MAX_PER_PROCESS = env_int(
 # --- Cache ------------------------------------------------------------------------------------
 # The embedded default's Valkey server (see core/embedded_broker.py) holds the cache too, in its
 # own database: rate limits and stream slots are shared by every process, as with CACHE_URL.
+# core.cache.RedisCache is Django's, except that writes the server refuses for a full disk are
+# kept in the process meanwhile, so log-in lockouts and throttles keep counting.
 REDIS_CACHE_URL = env_str("CACHE_URL", "") or embedded_broker.cache_url(DATA_DIR)
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "core.cache.RedisCache",
         "LOCATION": REDIS_CACHE_URL,
     }
 }

@@ -2,9 +2,8 @@
 nothing behind, and the log says what is full.
 
 A disk cannot be filled in a test, so the layers that would notice are made to fail as they do:
-every SQL write fails with a genuine SQLite "database or disk is full" error (made by a scratch
-database whose page limit is reached), wrapped by Django as it wraps the real one; storage and
-temporary upload files fail with ENOSPC naming the file.
+the database and the cache server as core/tests/full_disk.py describes; storage and temporary
+upload files fail with ENOSPC naming the file.
 """
 
 from __future__ import annotations
@@ -13,23 +12,25 @@ import errno
 import io
 import logging
 import re
-import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from django.contrib.auth.signals import user_logged_in
+from django.contrib.sessions.models import Session
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
-from django.db import OperationalError, connection
+from django.db import OperationalError
 from django.test import Client, RequestFactory
 from rest_framework.test import APIClient
 
 from core.apps import update_last_login_if_possible
+from core.sessions import SIGNED_PREFIX
 from core.storage_errors import OutOfSpace, out_of_space, unless_out_of_space
+from core.tests.full_disk import FullableValkey, database_refusing_writes, genuine_sqlite_full
 from core.urls import handler500
 from document_processing.models import Document
 from document_processing.tests.factories import document_with_pages
@@ -40,35 +41,11 @@ from users.tests.factories import DEFAULT_PASSWORD
 pytestmark = pytest.mark.django_db
 
 MESSAGE = "The server is out of storage space; try again later."
-WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
-
-
-def genuine_sqlite_full() -> sqlite3.OperationalError:
-    """The error SQLite raises when its disk is full (SQLITE_FULL), made for real."""
-    scratch = sqlite3.connect(":memory:")
-    scratch.execute("PRAGMA max_page_count = 2")
-    try:
-        scratch.execute("CREATE TABLE filler (data BLOB)")
-        scratch.execute("INSERT INTO filler VALUES (randomblob(100000))")
-    except sqlite3.OperationalError as exc:
-        return exc
-    finally:
-        scratch.close()
-    raise AssertionError("the scratch database did not fill up")
 
 
 @pytest.fixture
 def database_full() -> Iterator[None]:
-    """Every SQL write fails as on a full disk; reads work."""
-    cause = genuine_sqlite_full()
-    assert cause.sqlite_errorcode == sqlite3.SQLITE_FULL
-
-    def refuse_writes(execute: Callable[..., Any], sql: str, *args: Any) -> Any:
-        if sql.lstrip().upper().startswith(WRITES):
-            raise OperationalError(*cause.args) from cause
-        return execute(sql, *args)
-
-    with connection.execute_wrapper(refuse_writes):
+    with database_refusing_writes():
         yield
 
 
@@ -316,18 +293,65 @@ def test_django_s_own_last_login_receiver_is_replaced() -> None:
     assert all(getattr(r, "__name__", "") != "update_last_login" for r in receivers)
 
 
-def test_a_browser_log_in_answers_a_friendly_503_page_when_its_session_cannot_be_saved(
-    alice: User, disk_full: None
-) -> None:
-    browser = Client(raise_request_exception=False)
+def log_in(browser: Client, email: str, password: str = DEFAULT_PASSWORD) -> Any:
     browser.get("/accounts/login/")
+    return browser.post("/accounts/login/", {"login": email, "password": password})
 
-    response = browser.post(
-        "/accounts/login/", {"login": alice.email, "password": DEFAULT_PASSWORD}
-    )
 
-    assert response.status_code == 503
-    assert MESSAGE in response.content.decode()
+def test_a_browser_log_in_works_with_its_session_in_a_signed_cookie(
+    alice: User, library: dict[str, int], disk_full: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    browser = Client()
+    with caplog.at_level(logging.WARNING, logger="core.sessions"):
+        response = log_in(browser, alice.email)
+
+    assert response.status_code == 302
+    assert browser.cookies["sessionid"].value.startswith(SIGNED_PREFIX)
+    assert not Session.objects.exists()
+    library_page = browser.get("/library/")
+    assert library_page.status_code == 200
+    assert library_page.context["user"] == alice
+    assert re.search(r"kept in a signed cookie for up to 3600 s: the database \S+.* is full",
+                     caplog.text)  # fmt: skip
+
+
+def test_once_space_is_freed_the_session_moves_back_into_the_database(
+    alice: User, storage_full: None
+) -> None:
+    browser = Client()
+    with database_refusing_writes():
+        assert log_in(browser, alice.email).status_code == 302
+
+    assert browser.get("/library/").status_code == 200
+
+    key = browser.cookies["sessionid"].value
+    assert not key.startswith(SIGNED_PREFIX)
+    assert Session.objects.get(session_key=key).get_decoded()["_auth_user_id"] == str(alice.pk)
+    assert browser.get("/library/").context["user"] == alice
+
+
+def test_log_in_lockout_keeps_counting_when_the_cache_server_is_full(
+    alice: User,
+    bob: User,
+    database_full: None,
+    fullable_valkey: FullableValkey,
+    settings: Any,
+) -> None:
+    settings.CACHES = {
+        "default": {"BACKEND": "core.cache.RedisCache", "LOCATION": fullable_valkey.cache_url()}
+    }
+    fullable_valkey.fill_disk()
+    browser = Client()
+
+    for _ in range(settings.LOGIN_ATTEMPTS_LIMIT):
+        assert log_in(browser, alice.email, "wrong password").status_code == 200
+    refused = log_in(browser, alice.email)
+
+    assert refused.status_code == 200  # the form again, not a log-in
+    assert "Too many failed login attempts" in refused.content.decode()
+    assert browser.get("/library/").status_code == 302  # to the log-in page
+    # Someone else logs in as usual.
+    assert log_in(Client(), bob.email).status_code == 302
 
 
 @pytest.mark.parametrize("path", ["/library/", "/api/v1/documents/"])

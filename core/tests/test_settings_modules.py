@@ -97,7 +97,7 @@ def test_embedded_default_uses_sqlite_wal_local_files_and_the_embedded_valkey(
     socket = embedded_broker.socket_path(tmp_path)
     assert config["broker"] == f"redis+socket://{socket}?virtual_host=0"
     assert config["cache"] == {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "core.cache.RedisCache",
         "LOCATION": f"unix://{socket}?db=1",
     }
 
