@@ -1,7 +1,8 @@
 """`pagecast serve`: migrate, then run the broker, web, worker and beat under a supervisor.
 
 The processes are the `Procfile`'s, plus (without CELERY_BROKER_URL) the embedded Valkey server
-of core/embedded_broker.py. supervisord (the `supervisor` package) runs them: a process that
+of core/embedded_broker.py and (with SQLite) core/sqlite_keeper.py, which keeps the database
+readable on a full disk. supervisord (the `supervisor` package) runs them: a process that
 exits is started again at once, and one that keeps failing to start is retried with a growing
 pause (1 s, 2 s, 3 s…), each with a log line naming it; the others go on serving. Ctrl-C stops
 them all, the broker last.
@@ -11,9 +12,12 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
+
+import environ
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROCFILE = PROJECT_DIR / "Procfile"
@@ -76,7 +80,19 @@ def _program(name: str, command: str, *, priority: int) -> str:
     )
 
 
-def supervisor_config(env: dict[str, str], *, embedded_broker: bool) -> str:
+def sqlite_database(env: dict[str, str]) -> Path | None:
+    """The SQLite database's file, or None when the database is not SQLite."""
+    url = env.get("DATABASE_URL", "")
+    if not url:
+        return Path(env["DATA_DIR"]) / "db.sqlite3"
+    if not url.startswith("sqlite:"):
+        return None
+    return Path(str(environ.Env.db_url_config(url)["NAME"]))
+
+
+def supervisor_config(
+    env: dict[str, str], *, embedded_broker: bool, sqlite: Path | None = None
+) -> str:
     run_dir = Path(env["DATA_DIR"]) / "run"
     python = sys.executable
     sections = [
@@ -102,6 +118,14 @@ def supervisor_config(env: dict[str, str], *, embedded_broker: bool) -> str:
         )
         # The others start once the broker answers, instead of failing their first requests.
         wait = f"{python} -m core.embedded_broker wait && "
+    if sqlite is not None:
+        sections.append(
+            _program(
+                "dbkeeper",
+                f"exec {python} -m core.sqlite_keeper {shlex.quote(str(sqlite))}",
+                priority=20,
+            )
+        )
     for index, (name, command) in enumerate(others.items()):
         # `exec` makes the process itself the one supervised; `env` keeps a Procfile line's
         # leading VAR=value assignments working after it.
@@ -121,7 +145,11 @@ def serve() -> int:
     run_dir = Path(env["DATA_DIR"]) / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
     config = run_dir / "supervisord.conf"
-    config.write_text(supervisor_config(env, embedded_broker=not env.get("CELERY_BROKER_URL")))
+    config.write_text(
+        supervisor_config(
+            env, embedded_broker=not env.get("CELERY_BROKER_URL"), sqlite=sqlite_database(env)
+        )
+    )
     url = f"http://127.0.0.1:{env['PORT']}/"
     print(
         f"Pagecast is starting at {url} (data in {env['DATA_DIR']}). Press Ctrl-C to stop.",

@@ -124,6 +124,22 @@ def test_the_supervisor_runs_the_procfile_and_the_embedded_broker() -> None:
     assert "core.embedded_broker" not in scaled
 
 
+def test_with_sqlite_a_keeper_holds_the_database_open() -> None:
+    env = {"DATA_DIR": "/srv/pagecast data", "PORT": "8000"}
+    database = serve.sqlite_database(env)
+    assert database == Path("/srv/pagecast data/db.sqlite3")
+    assert serve.sqlite_database({**env, "DATABASE_URL": "sqlite:////var/lib/p.db"}) == Path(
+        "/var/lib/p.db"
+    )
+    assert serve.sqlite_database({**env, "DATABASE_URL": "postgres://db/pagecast"}) is None
+
+    config = serve.supervisor_config(env, embedded_broker=True, sqlite=database)
+
+    assert "[program:dbkeeper]" in config
+    assert "-m core.sqlite_keeper '/srv/pagecast data/db.sqlite3'" in config
+    assert "[program:dbkeeper]" not in serve.supervisor_config(env, embedded_broker=True)
+
+
 def test_a_procfile_line_with_leading_variables_still_runs() -> None:
     processes = serve.procfile_processes("worker: FOO=${FOO:-2} celery -A core worker\n\nbad line")
     assert processes == {"worker": "FOO=${FOO:-2} celery -A core worker"}
