@@ -13,8 +13,6 @@ Any other failure (the server cannot be reached) is raised as before.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -22,13 +20,12 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 
-from core.storage_errors import OutOfSpace, out_of_space
+from core.storage_errors import OccasionalWarning, out_of_space
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-WARN_EVERY_SECONDS = 60.0
 _LOCAL_ENTRIES = 10_000
 
 
@@ -39,8 +36,7 @@ class RedisCache(DjangoRedisCache):
         local_params["OPTIONS"] = {"MAX_ENTRIES": _LOCAL_ENTRIES}
         self._local = LocMemCache(f"pagecast-held-writes-{id(self)}", local_params)
         self._holding = False
-        self._warned_at = -WARN_EVERY_SECONDS
-        self._lock = threading.Lock()
+        self._warn = OccasionalWarning(logger)
 
     @property
     def holding_writes(self) -> bool:
@@ -164,21 +160,13 @@ class RedisCache(DjangoRedisCache):
             full = out_of_space(exc)
             if full is None:
                 raise
-            self._warn(full)
+            self._warn(
+                "The cache cannot save: %s is full; rate limits and locks are kept in this "
+                "process until it can",
+                full.location,
+            )
             self._holding = True
             return held()
         if self._holding:  # the server has the newest value again
             self._local.delete_many(keys, version)
         return result
-
-    def _warn(self, full: OutOfSpace) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if now - self._warned_at < WARN_EVERY_SECONDS:
-                return
-            self._warned_at = now
-        logger.warning(
-            "The cache cannot save: %s is full; rate limits and locks are kept in this "
-            "process until it can",
-            full.location,
-        )

@@ -22,9 +22,10 @@ from django.conf import settings
 from django.contrib.sessions.backends import db
 from django.core import signing
 
-from core.storage_errors import out_of_space, unless_out_of_space
+from core.storage_errors import OccasionalWarning, out_of_space, unless_out_of_space
 
 logger = logging.getLogger(__name__)
+_warn = OccasionalWarning(logger)
 
 # Database keys are lower-case letters and digits, so a signed session can never be taken for one.
 SIGNED_PREFIX = "signed:"
@@ -76,8 +77,8 @@ class SessionStore(db.SessionStore):
             full = out_of_space(exc)
             if full is None:
                 raise
-            logger.warning(
-                "A session is kept in a signed cookie for up to %d s: %s is full",
+            _warn(
+                "Sessions are kept in signed cookies for up to %d s: %s is full",
                 settings.SESSION_FALLBACK_SECONDS,
                 full.location,
             )

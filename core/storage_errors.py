@@ -14,6 +14,8 @@ import errno
 import logging
 import re
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -135,6 +137,25 @@ def unless_out_of_space(what: str) -> Iterator[None]:
         if full is None:
             raise
         logger.warning("Could not save %s: %s is full", what, full.location)
+
+
+class OccasionalWarning:
+    """A warning logged at most once per `seconds` in a process: the same full disk, met by
+    every request, is one line a minute, not one per request."""
+
+    def __init__(self, log: logging.Logger, seconds: float = 60.0) -> None:
+        self._log = log
+        self._seconds = seconds
+        self._last = -seconds
+        self._lock = threading.Lock()
+
+    def __call__(self, message: str, *args: object) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last < self._seconds:
+                return
+            self._last = now
+        self._log.warning(message, *args)
 
 
 def _full(exc: BaseException) -> OutOfSpace | None:

@@ -4,6 +4,9 @@ S3 server; these cover the answers that server cannot be made to give (throttlin
 
 from __future__ import annotations
 
+import logging
+import time
+
 import pytest
 from botocore.exceptions import (
     ClientError,
@@ -12,7 +15,11 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from core.storage_errors import is_transient_storage_error, storage_error_code
+from core.storage_errors import (
+    OccasionalWarning,
+    is_transient_storage_error,
+    storage_error_code,
+)
 
 
 def client_error(code: str, status: int) -> ClientError:
@@ -80,3 +87,20 @@ def test_the_logged_code_is_the_s3_code_or_the_class_never_the_message() -> None
     assert storage_error_code(client_error("Bad code with spaces", 400)) == "ClientError"
     refused = EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
     assert storage_error_code(refused) == "EndpointConnectionError"
+
+
+def test_an_occasional_warning_is_logged_once_per_period(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    warn = OccasionalWarning(logging.getLogger("test.occasional"), seconds=60)
+
+    with caplog.at_level(logging.WARNING, logger="test.occasional"):
+        warn("%s is full", "the disk")
+        clock[0] += 59
+        warn("%s is full", "the disk")
+        clock[0] += 2
+        warn("%s is full", "the disk")
+
+    assert [r.getMessage() for r in caplog.records] == ["the disk is full", "the disk is full"]
