@@ -1,6 +1,6 @@
 """The ZIP of everything a person keeps in Pagecast, written entry by entry.
 
-Layout (all paths are made from ids, never from titles, so no name can escape or collide):
+Layout (folders are made from ids, never from titles, so no name can escape or collide):
 
     manifest.json                          the account, every document and what is in the ZIP
     activity.jsonl                         the person's audit entries, one JSON object a line
@@ -8,6 +8,9 @@ Layout (all paths are made from ids, never from titles, so no name can escape or
     documents/<id>/pages/<number>.md       each page's Markdown
     documents/<id>/audio/<audio id>.mp3    each finished audio of the document
     documents/<id>/audio/<audio id>.json   its voice, engine, duration and sentence timings
+    documents/<id>/audiobook/<title>.m4b   the latest finished audiobook in each voice, named as
+                                           its download is (sanitised; the voice added when
+                                           there are several)
 
 Stored files are copied in chunks from storage straight into the ZIP, so neither a large original
 nor a long audio is ever held in memory; the caller decides where the ZIP itself goes.
@@ -29,7 +32,8 @@ from document_processing.models import Document, Page
 from document_processing.services import EXTENSIONS
 from document_processing.utils import sanitize_filename
 from sharing.models import AccessLog, DocumentShare
-from speech_processing.models import Audio
+from speech_processing.audiobooks import download_filename
+from speech_processing.models import Audio, Audiobook
 from users.models import User
 
 FORMAT = "pagecast-export"
@@ -111,6 +115,7 @@ def _write_document(zf: zipfile.ZipFile, document: Document) -> dict[str, Any]:
         _write_audio(zf, folder, audio, page_number=pages.get(audio.page_id))
         for audio in _finished_audio(document)
     ]
+    entry["audiobooks"] = _write_audiobooks(zf, folder, document)
     entry["shares"] = [
         {
             "shared_with": share.shared_with.email,
@@ -167,6 +172,47 @@ def _write_audio(
     _write_json(zf, timings_path, {**details, "timings": audio.timings})
     mp3 = _copy_stored(zf, audio.file_key, f"{folder}/audio/{audio.pk}.mp3", size=audio.size_bytes)
     return {**details, "file": mp3, "timings": timings_path}
+
+
+def _finished_audiobooks(document: Document) -> list[Audiobook]:
+    """The latest finished audiobook in each voice, oldest voice first."""
+    latest: dict[str, Audiobook] = {}
+    rows = (
+        Audiobook.objects.filter(document=document, status=Audiobook.Status.COMPLETED)
+        .exclude(file_key="")
+        .order_by("-completed_at", "-id")
+    )
+    for book in rows:
+        latest.setdefault(book.voice, book)
+    return sorted(latest.values(), key=lambda book: (book.created_at, book.pk))
+
+
+def _write_audiobooks(zf: zipfile.ZipFile, folder: str, document: Document) -> list[dict[str, Any]]:
+    books = _finished_audiobooks(document)
+    taken: set[str] = set()
+    written = []
+    for book in books:
+        name = download_filename(document.title, voice=book.voice if len(books) > 1 else None)
+        stem, _dot, extension = name.rpartition(".")
+        number = 2
+        while name.casefold() in taken:  # two voices with the same name in different engines
+            name = f"{stem} {number}.{extension}"
+            number += 1
+        taken.add(name.casefold())
+        path = f"{folder}/audiobook/{name}"
+        written.append(
+            {
+                "id": book.pk,
+                "voice": book.voice,
+                "file": _copy_stored(zf, book.file_key, path, size=book.size_bytes),
+                "size_bytes": book.size_bytes,
+                "duration_seconds": book.duration_seconds,
+                "chapters": book.chapters,
+                "created_at": book.created_at,
+                "completed_at": book.completed_at,
+            }
+        )
+    return written
 
 
 def _copy_stored(zf: zipfile.ZipFile, key: str, path: str, *, size: int | None) -> str | None:

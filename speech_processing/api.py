@@ -26,6 +26,7 @@ from sharing.audit import audited, client_info
 from sharing.models import AccessLog
 from sharing.policy import Action, get_document, require
 from speech_processing import (
+    audio_progress,
     audiobooks,
     live,
     playlist,
@@ -40,6 +41,8 @@ from speech_processing.models import Audio, ListeningProgress
 from speech_processing.serializers import (
     AudiobookRequestSerializer,
     AudiobookSerializer,
+    AudioProgressQuerySerializer,
+    AudioProgressSerializer,
     AudioSerializer,
     DocumentAudiosRequestSerializer,
     DocumentAudiosSerializer,
@@ -53,7 +56,7 @@ from speech_processing.serializers import (
     TimingSerializer,
     VoiceSerializer,
 )
-from speech_processing.streaming import ranged_file_response
+from speech_processing.streaming import attachment_disposition, ranged_file_response
 from users.auth import current_user
 from users.models import User
 
@@ -369,10 +372,16 @@ class DocumentAudiobookView(APIView):
 
 
 class AudiobookDetailView(APIView):
-    @extend_schema(responses={200: AudiobookSerializer}, tags=["audio"])
+    @extend_schema(
+        responses={200: AudiobookSerializer},
+        tags=["audio"],
+        description="While the book is made, `pages_done` counts its pages whose audio is "
+        "made now, and `seconds_left` estimates the time until they all are.",
+    )
     def get(self, request: Request, pk: int) -> Response:
         book = audiobooks.audiobook_detail(user=current_user(request), audiobook_id=pk)
-        return Response(AudiobookSerializer(book).data)
+        progress = audiobooks.live_progress(book)
+        return Response(AudiobookSerializer(book, context={"progress": progress}).data)
 
 
 class AudiobookDownloadView(APIView):
@@ -391,11 +400,17 @@ class AudiobookDownloadView(APIView):
             request._request, user=user, action=AccessLog.Action.DOWNLOAD, document=book.document
         ):
             audiobooks.require_downloadable(user=user, book=book)
+        filename = audiobooks.download_filename(book.document.title)
+        disposition = attachment_disposition(filename, fallback_stem="audiobook")
         if settings.STORAGE_BACKEND == "s3":
-            return HttpResponseRedirect(default_storage.url(book.file_key))
+            # The signed URL makes S3 answer with the same file name.
+            url = default_storage.url(  # type: ignore[call-arg]
+                book.file_key, parameters={"ResponseContentDisposition": disposition}
+            )
+            return HttpResponseRedirect(url)
         return ranged_file_response(
             request._request, storage=default_storage, key=book.file_key,
-            content_type="audio/mp4", filename=f"audiobook-{book.document_id}.m4b",
+            content_type="audio/mp4", filename=filename, disposition=disposition,
         )  # fmt: skip
 
 
@@ -421,6 +436,29 @@ class DocumentPlaylistView(APIView):
             from_page=query.validated_data.get("from_page"),
         )  # fmt: skip
         return Response(PlaylistSerializer({"voice": voice, "pages": entries}).data)
+
+
+class DocumentAudioProgressView(APIView):
+    @extend_schema(
+        parameters=[AudioProgressQuerySerializer],
+        responses={200: AudioProgressSerializer},
+        tags=["audio"],
+        description="How far the document's audio in `voice` (default: the caller's preferred "
+        "voice, else the site's) has got: pages made, being made and failed of all, and an "
+        "estimate of the seconds left. For anyone who may see the document; a fixed number of "
+        "queries whatever its length, so that a page may ask every few seconds while audio is "
+        'made (`POST /documents/{id}/audios/` with `pages: "all"`). 400 for an unknown voice.',
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        user = current_user(request)
+        document = get_document(user, pk)
+        query = AudioProgressQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        voice = voices.voice_for(user, query.validated_data.get("voice"))
+        found = audio_progress.audio_progress(document=document, voice=voice)
+        response = Response(AudioProgressSerializer(found).data)
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class DocumentAudiosView(APIView):

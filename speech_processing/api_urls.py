@@ -21,6 +21,11 @@ urlpatterns = [
     ),
     path("documents/<id:pk>/audios/", api.DocumentAudiosView.as_view(), name="document-audios"),
     path(
+        "documents/<id:pk>/audio-progress/",
+        api.DocumentAudioProgressView.as_view(),
+        name="document-audio-progress",
+    ),
+    path(
         "documents/<id:pk>/audiobook/",
         api.DocumentAudiobookView.as_view(),
         name="document-audiobook",

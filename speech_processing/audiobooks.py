@@ -9,11 +9,16 @@ already made are used as they are, and each page's audio is made by its own task
 
 The book names the person who asked for it; they must still be allowed to make audio for the
 document at every step.
+
+A finished book keeps a digest of the audio it was made from; the same book is made again only
+once the pages' audio in its voice has changed (a page regenerated, added or removed).
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
 import logging
 import tempfile
 import uuid
@@ -35,13 +40,16 @@ from core.exceptions import (
     NotFound,
     QuotaExceeded,
     ServiceUnavailable,
+    ValidationError,
 )
 from core.queueing import enqueue_on_commit
 from core.security_utils import log_exception_safely, new_error_id
 from document_processing.models import Document, Page
 from document_processing.services import delete_stored_files, stored_cover
+from document_processing.utils import sanitize_filename
 from sharing.policy import Action, require, visible_documents
 from speech_processing import m4b, services, voices
+from speech_processing.audio_progress import AudioProgress, audio_progress
 from speech_processing.models import Audio, Audiobook
 from users.models import User
 
@@ -49,6 +57,10 @@ logger = logging.getLogger(__name__)
 
 NO_PAGES = _("This document has no pages to read yet.")
 GONE = _("The person who asked for this audiobook may no longer make audio for the document.")
+UP_TO_DATE = _(
+    "The audiobook in this voice is up to date: the pages' audio has not changed since it was "
+    "made. Download it instead."
+)
 
 
 class Step(enum.Enum):
@@ -62,6 +74,8 @@ def start_audiobook(*, user: User, document: Document, voice: str) -> Audiobook:
     chosen = voices.resolve_voice(voice)
     if document.status != Document.Status.COMPLETED or not document.pages.exists():
         raise Conflict(NO_PAGES)
+    if up_to_date_books(document=document, books=[_latest_finished(document, chosen.id)]):
+        raise Conflict(UP_TO_DATE)
     try:
         with transaction.atomic():
             book = Audiobook.objects.create(
@@ -74,6 +88,87 @@ def start_audiobook(*, user: User, document: Document, voice: str) -> Audiobook:
     except IntegrityError as exc:
         raise Conflict(_("An audiobook in this voice is already being made.")) from exc
     return book
+
+
+def _latest_finished(document: Document, voice: str) -> Audiobook | None:
+    return (
+        Audiobook.objects.filter(document=document, voice=voice, status=Audiobook.Status.COMPLETED)
+        .exclude(file_key="")
+        .order_by("-completed_at", "-id")
+        .first()
+    )
+
+
+# --- What a book was made from ------------------------------------------------------------------
+
+Source = tuple[int, int | None, str]  # (page id, audio id, stored file of that audio)
+
+
+def sources_fingerprint(sources: Iterable[Source]) -> str:
+    """A digest of the pages in reading order with the audio of each."""
+    payload = json.dumps([list(source) for source in sources], separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def current_fingerprints(*, document: Document, voices: Iterable[str]) -> dict[str, str]:
+    """For each voice, the digest a book made now would have: every page with its audio in that
+    voice that is made or being made (two queries for any number of voices and pages)."""
+    wanted = sorted(set(voices))
+    if not wanted:
+        return {}
+    pages = list(
+        Page.objects.filter(document=document).order_by("number").values_list("pk", flat=True)
+    )
+    audio: dict[tuple[str, int], tuple[int, str]] = {}
+    rows = Audio.objects.filter(
+        page__document=document,
+        voice__in=wanted,
+        lifetime_status=Audio.Lifetime.ACTIVE,
+        status__in=Audio.LIVE_STATUSES,
+    ).values_list("voice", "page_id", "pk", "file_key")
+    for voice, page_id, audio_id, file_key in rows:
+        audio[(voice, page_id)] = (audio_id, file_key)
+    return {
+        voice: sources_fingerprint(
+            (page_id, *audio.get((voice, page_id), (None, ""))) for page_id in pages
+        )
+        for voice in wanted
+    }
+
+
+def up_to_date_books(*, document: Document, books: Iterable[Audiobook | None]) -> set[int]:
+    """The ids of those finished `books` (of `document`) made from the pages' current audio."""
+    finished = [
+        book
+        for book in books
+        if book is not None
+        and book.status == Audiobook.Status.COMPLETED
+        and book.file_key
+        and book.source_fingerprint
+    ]
+    current = current_fingerprints(document=document, voices=[book.voice for book in finished])
+    return {book.pk for book in finished if current.get(book.voice) == book.source_fingerprint}
+
+
+def download_filename(title: str, *, voice: str | None = None) -> str:
+    """The book's file name: the document's title (with the voice, when several are named),
+    safe to store, to put in a ZIP and in a Content-Disposition header."""
+    # A slash in a title is a separator of words, not of folders.
+    stem = title.replace("/", "-").replace("\\", "-").strip()
+    if voice:
+        stem = f"{stem} ({voice.split(':')[-1]})"
+    return sanitize_filename(f"{stem}.m4b", fallback="audiobook")
+
+
+def live_progress(book: Audiobook) -> AudioProgress | None:
+    """How far the pages of a book being made have got, read from their audio now (the job
+    writes its own count only at each step); None once the book is finished or failed."""
+    if book.status not in (Audiobook.Status.PENDING, Audiobook.Status.GENERATING):
+        return None
+    try:
+        return audio_progress(document=book.document, voice=book.voice)
+    except ValidationError:  # its voice is no longer offered: the job's own count stands
+        return None
 
 
 def audiobook_detail(*, user: User, audiobook_id: int) -> Audiobook:
@@ -245,6 +340,9 @@ def _write(book: Audiobook, pages: list[tuple[Page, Audio]]) -> None:
         pages_total=len(pages),
         completed_at=now,
         error_message="",
+        source_fingerprint=sources_fingerprint(
+            (page.pk, audio.pk, audio.file_key) for page, audio in pages
+        ),
         updated_at=now,
     )
     if not completed:

@@ -164,6 +164,10 @@ class Audiobook(models.Model):
     duration_seconds = models.FloatField(null=True, blank=True)
     # [{title, start, end}] in seconds, one per page.
     chapters = models.JSONField(default=list, blank=True)
+    # What the finished book was made from: a digest of each page with the audio used for it
+    # (speech_processing.audiobooks.sources_fingerprint). A book is made again only once the
+    # pages' audio in its voice no longer gives the same digest. Empty for books made before.
+    source_fingerprint = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)

@@ -82,21 +82,74 @@ class AudiobookSerializer(serializers.ModelSerializer[Audiobook]):
     created_by = UserSummarySerializer(read_only=True, allow_null=True)
     chapters = ChapterSerializer(many=True, read_only=True)
     download_url = serializers.SerializerMethodField()
+    seconds_left = serializers.SerializerMethodField(
+        help_text="While the book is made: an estimate of the seconds until its pages' audio is "
+        "made, from the synthesis measured so far. Null when nothing is measured yet, while no "
+        "page is being made (before the job asks for them, and while the book is joined), and "
+        "once finished."
+    )
 
     class Meta:
         model = Audiobook
         fields = [
             "id", "document", "voice", "status", "error_message", "pages_total", "pages_done",
-            "size_bytes", "duration_seconds", "chapters", "created_by", "created_at",
-            "completed_at", "download_url",
+            "seconds_left", "size_bytes", "duration_seconds", "chapters", "created_by",
+            "created_at", "completed_at", "download_url",
         ]  # fmt: skip
         read_only_fields = fields
+
+    def to_representation(self, instance: Audiobook) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        progress = self.context.get("progress")
+        if progress is not None:
+            # Read from the pages' audio now, not from the job's last step.
+            data["pages_total"] = progress.pages_total
+            data["pages_done"] = progress.pages_done
+        return data
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_seconds_left(self, book: Audiobook) -> int | None:
+        progress = self.context.get("progress")
+        if progress is None or progress.finished or progress.pages_done >= progress.pages_total:
+            return None  # finished, being joined, or pages not asked for yet: nothing to measure
+        seconds: int | None = progress.seconds_left
+        return seconds
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_download_url(self, book: Audiobook) -> str | None:
         if book.status != Audiobook.Status.COMPLETED or not book.file_key:
             return None
         return reverse("audiobook-download", kwargs={"pk": book.pk})
+
+
+class AudioProgressSerializer(serializers.Serializer[Any]):
+    voice = serializers.CharField()
+    pages_total = serializers.IntegerField(help_text="The document's pages.")
+    pages_done = serializers.IntegerField(help_text="Pages whose audio in the voice is made.")
+    pages_in_progress = serializers.IntegerField(
+        help_text="Pages whose audio in the voice is waiting to be made or being made."
+    )
+    pages_failed = serializers.IntegerField(
+        help_text="Pages whose last attempt failed, with nothing else on its way."
+    )
+    pages_without_audio = serializers.IntegerField(
+        help_text="Pages nobody asked audio for in the voice (or with nothing to read aloud, or "
+        "no quota left)."
+    )
+    finished = serializers.BooleanField(help_text="Nothing is being made in the voice.")
+    seconds_left = serializers.IntegerField(
+        allow_null=True,
+        help_text="An estimate of the seconds until the pages being made are made: from the "
+        "characters made per second since this work began, else from the voice's recent "
+        "synthesis speed. 0 when nothing is being made; null when nothing is measured yet.",
+    )
+
+
+class AudioProgressQuerySerializer(serializers.Serializer[dict[str, Any]]):
+    voice = StrictCharField(
+        max_length=200, required=False,
+        help_text="Default: the caller's preferred voice, else the site's.",
+    )  # fmt: skip
 
 
 class AudiobookRequestSerializer(serializers.Serializer[dict[str, Any]]):

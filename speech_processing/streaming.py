@@ -7,8 +7,10 @@ seek in long audio. This is a small response over `storage.open()` + `seek()`.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from typing import IO
+from urllib.parse import quote
 
 from django.core.files.storage import Storage
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -64,6 +66,24 @@ def _chunks(handle: IO[bytes], start: int, length: int) -> Iterator[bytes]:
         handle.close()
 
 
+def attachment_disposition(filename: str, *, fallback_stem: str = "download") -> str:
+    """A Content-Disposition that saves the file under `filename` (already safe: see
+    document_processing.utils.sanitize_filename) in every browser: an ASCII `filename` for old
+    clients (`fallback_stem` when nothing of the name is ASCII) and, for a name with other
+    characters, the exact name as RFC 5987 `filename*`."""
+    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode().strip()
+    stem, dot, extension = ascii_name.rpartition(".")
+    if not dot:
+        stem, extension = ascii_name, ""
+    if not stem.strip(" ._-()"):
+        ascii_name = f"{fallback_stem}.{extension}" if extension else fallback_stem
+    ascii_name = ascii_name.replace("\\", "_").replace('"', "_")
+    header = f'attachment; filename="{ascii_name}"'
+    if ascii_name != filename:
+        header += f"; filename*=UTF-8''{quote(filename, safe='')}"
+    return header
+
+
 def ranged_file_response(
     request: HttpRequest,
     *,
@@ -71,7 +91,10 @@ def ranged_file_response(
     key: str,
     content_type: str,
     filename: str,
+    disposition: str | None = None,
 ) -> HttpResponse | StreamingHttpResponse:
+    """The stored file, or the part a Range asks for. `disposition`, when given, is the whole
+    Content-Disposition (see attachment_disposition); else the file plays inline as `filename`."""
     size = storage.size(key)
     requested = parse_range(request.headers.get("Range", ""), size) if size else None
     if requested is False:
@@ -91,6 +114,6 @@ def ranged_file_response(
     response["Accept-Ranges"] = "bytes"
     if isinstance(requested, tuple):
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
-    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    response["Content-Disposition"] = disposition or f'inline; filename="{filename}"'
     response["Cache-Control"] = "private, max-age=0"
     return response

@@ -16,6 +16,7 @@ urlpatterns = [
     path("documents/<id:pk>/retry/", actions.retry, name="web-retry"),
     path("documents/<id:pk>/pages/add/", page_imports.add_page, name="web-add-page"),
     path("documents/<id:pk>/audiobook/", actions.audiobook, name="web-audiobook"),
+    path("documents/<id:pk>/audios/", actions.make_all_audio, name="web-make-audio"),
     path("documents/<id:pk>/shares/", actions.share, name="web-share"),
     path("shares/<id:pk>/", actions.change_share, name="web-share-change"),
     path("shares/<id:pk>/remove/", actions.remove_share, name="web-share-remove"),

@@ -594,3 +594,66 @@ def test_staff_see_exports_in_the_admin_without_changing_them(alice: User) -> No
     refused = browser.post(f"/admin/exports/export/{export.pk}/delete/", {"post": "yes"})
     assert refused.status_code == 403
     assert Export.objects.filter(pk=export.pk).exists()
+
+
+# --- Audiobooks -------------------------------------------------------------------------------
+
+
+def test_the_export_holds_each_voices_latest_audiobook_named_by_the_title(
+    alice: User, alice_client: APIClient, django_capture_on_commit_callbacks: Capture
+) -> None:
+    from speech_processing.models import Audiobook
+
+    document = document_with_pages(owner=alice, pages=2, title="Notes on ships/boats")
+    chapters = [{"title": "Page 1", "start": 0.0, "end": 1.5}]
+
+    def book(voice: str, content: bytes, **fields: Any) -> Audiobook:
+        key = default_storage.save("audiobooks/book.m4b", ContentFile(content))
+        return Audiobook.objects.create(
+            document=document, voice=voice, status=Audiobook.Status.COMPLETED, file_key=key,
+            size_bytes=len(content), duration_seconds=1.5, chapters=chapters,
+            completed_at=timezone.now(), **fields,
+        )  # fmt: skip
+
+    older = book("fake:alpha", b"older alpha")
+    Audiobook.objects.filter(pk=older.pk).update(completed_at=timezone.now() - timedelta(days=1))
+    alpha = book("fake:alpha", b"alpha book")
+    beta = book("fake:beta", b"beta book")
+    Audiobook.objects.create(document=document, voice="fake:gamma")  # still being made
+
+    body = finished_export(alice_client, django_capture_on_commit_callbacks)
+
+    archive = zip_of(alice_client, body["id"])
+    [entry] = json.loads(archive.read("manifest.json"))["documents"]
+    folder = f"documents/{document.pk}/audiobook"
+    assert [(item["id"], item["voice"], item["file"]) for item in entry["audiobooks"]] == [
+        (alpha.pk, "fake:alpha", f"{folder}/Notes on ships-boats (alpha).m4b"),
+        (beta.pk, "fake:beta", f"{folder}/Notes on ships-boats (beta).m4b"),
+    ]
+    assert archive.read(entry["audiobooks"][0]["file"]) == b"alpha book"
+    assert archive.read(entry["audiobooks"][1]["file"]) == b"beta book"
+    assert entry["audiobooks"][0]["chapters"] == chapters
+    assert entry["audiobooks"][0]["duration_seconds"] == 1.5
+    assert not any(name.endswith(f"/{older.pk}.m4b") or "book.m4b" in name
+                   for name in archive.namelist())  # fmt: skip
+
+
+def test_a_single_audiobook_is_named_by_the_title_alone(
+    alice: User, alice_client: APIClient, django_capture_on_commit_callbacks: Capture
+) -> None:
+    from speech_processing.models import Audiobook
+
+    document = document_with_pages(owner=alice, pages=1, title="Café notes")
+    key = default_storage.save("audiobooks/book.m4b", ContentFile(b"one book"))
+    Audiobook.objects.create(
+        document=document, voice="fake:alpha", status=Audiobook.Status.COMPLETED, file_key=key,
+        size_bytes=8,
+    )  # fmt: skip
+
+    body = finished_export(alice_client, django_capture_on_commit_callbacks)
+
+    archive = zip_of(alice_client, body["id"])
+    [entry] = json.loads(archive.read("manifest.json"))["documents"]
+    [only] = entry["audiobooks"]
+    assert only["file"] == f"documents/{document.pk}/audiobook/Café notes.m4b"
+    assert archive.read(only["file"]) == b"one book"

@@ -175,6 +175,9 @@ ROWS = [
     # Who may only view learns per page that they may not make it (as the playlist says).
     Row("post", "/api/v1/documents/{id}/audios/", lambda w: f"/api/v1/documents/{D(w)}/audios/",
         (202, 202, 202, 202, 404, 401), body={"voice": "fake:beta", "pages": "all"}),
+    # How far the document's audio in a voice has got: anyone who may see it.
+    Row("get", "/api/v1/documents/{id}/audio-progress/",
+        lambda w: f"/api/v1/documents/{D(w)}/audio-progress/?voice=fake:alpha", ALL_SEE),
     Row("post", "/api/v1/documents/{id}/audiobook/",
         lambda w: f"/api/v1/documents/{D(w)}/audiobook/", (202, 202, 202, 403, 404, 401),
         body={"voice": "fake:beta"}),

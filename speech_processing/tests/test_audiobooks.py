@@ -300,3 +300,126 @@ def test_the_sweep_releases_a_book_whose_worker_died(
         result = audiobooks.sweep_stuck_audiobooks(now=gone)
     assert result == {"released": 1, "requeued": 1}
     assert Audio.objects.filter(page__document=document, voice="fake:alpha").count() == 3
+
+
+# --- The download's name, live progress, and making a book again ----------------------------------
+
+
+def finished_book(document: Document, *, voice: str = "fake:alpha", **fields: Any) -> Audiobook:
+    key = default_storage.save("audiobooks/made.m4b", ContentFile(b"\x00" * 64))
+    return Audiobook.objects.create(
+        document=document, voice=voice, status=Audiobook.Status.COMPLETED, file_key=key,
+        size_bytes=64, created_by=document.owner, **fields,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("title", "disposition"),
+    [
+        ("A Small Book", 'attachment; filename="A Small Book.m4b"'),
+        # Not ASCII: an ASCII name for old clients, and the exact name (RFC 5987) for the rest.
+        ("Café: Ünïcode/notes",
+         "attachment; filename=\"Cafe_ Unicode-notes.m4b\"; "
+         "filename*=UTF-8''Caf%C3%A9_%20%C3%9Cn%C3%AFcode-notes.m4b"),
+        ("東京", "attachment; filename=\"audiobook.m4b\"; filename*=UTF-8''%E6%9D%B1%E4%BA%AC.m4b"),
+        # Quotes and separators never reach the header.
+        ('He said "no"; done', 'attachment; filename="He said _no_ done.m4b"'),
+    ],
+)  # fmt: skip
+def test_the_download_is_named_after_the_documents_title(
+    alice_client: APIClient, document: Document, title: str, disposition: str
+) -> None:
+    Document.objects.filter(pk=document.pk).update(title=title)
+    book = finished_book(document)
+
+    response = alice_client.get(f"/api/v1/audiobooks/{book.pk}/download/")
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == disposition
+    assert b"".join(response.streaming_content) == b"\x00" * 64  # type: ignore[attr-defined]
+
+
+def test_a_book_being_made_shows_its_pages_made_now_and_the_time_left(
+    alice: User, alice_client: APIClient, document: Document
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    book = start_audiobook(user=alice, document=document, voice="fake:alpha")  # the job waits
+    first, second, _third = document.pages.order_by("number")
+    made = Audio.objects.create(
+        page=first, voice="fake:alpha", engine="fake", status=Audio.Status.COMPLETED,
+        char_count=100, file_key="audio/1.mp3",
+    )  # fmt: skip
+    now = timezone.now()
+    # Made earlier at 20 characters a second…
+    Audio.objects.filter(pk=made.pk).update(
+        created_at=now - timedelta(seconds=30), started_at=now - timedelta(seconds=10),
+        completed_at=now - timedelta(seconds=5),
+    )  # fmt: skip
+    # …so the 200 characters being made now take about 10 s.
+    Audio.objects.create(page=second, voice="fake:alpha", engine="fake", char_count=200)
+
+    body = alice_client.get(f"/api/v1/audiobooks/{book.pk}/").json()
+
+    assert book.pages_done == 0  # the job has not looked yet
+    assert (body["status"], body["pages_done"], body["pages_total"]) == ("pending", 1, 3)
+    assert body["seconds_left"] == 10
+
+    Audiobook.objects.filter(pk=book.pk).update(
+        status=Audiobook.Status.COMPLETED, pages_done=3, file_key="audiobooks/x.m4b"
+    )
+    body = alice_client.get(f"/api/v1/audiobooks/{book.pk}/").json()
+    assert (body["pages_done"], body["pages_total"], body["seconds_left"]) == (3, 3, None)
+
+
+def test_a_finished_book_is_made_again_only_once_its_pages_audio_changed(
+    alice: User,
+    alice_client: APIClient,
+    document: Document,
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    url = f"/api/v1/documents/{document.pk}/audiobook/"
+    book = start_audiobook(user=alice, document=document, voice="fake:alpha")
+    while run(book, django_capture_on_commit_callbacks) is not Step.DONE:
+        pass
+    book.refresh_from_db()
+    assert book.status == Audiobook.Status.COMPLETED
+    assert len(book.source_fingerprint) == 64
+    assert audiobooks.up_to_date_books(document=document, books=[book]) == {book.pk}
+
+    # Nothing changed: the finished book is the answer.
+    again = alice_client.post(url, {"voice": "fake:alpha"})
+    assert again.status_code == 409
+    assert again.json()["error"]["message"] == audiobooks.UP_TO_DATE
+    assert alice_client.post(url, {"voice": "fake:beta"}).status_code == 202  # another voice
+
+    # A page's audio is made again: the book no longer matches it.
+    second = document.pages.get(number=2)
+    old = Audio.objects.get(page=second, voice="fake:alpha")
+    services.delete_audio(user=alice, audio=old)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.create_audio_record(page=second, voice="fake:alpha", user=alice)
+    assert audiobooks.up_to_date_books(document=document, books=[book]) == set()
+    assert alice_client.post(url, {"voice": "fake:alpha"}).status_code == 202
+
+
+def test_a_new_page_or_a_book_made_before_digests_were_kept_allows_another(
+    alice: User, document: Document, django_capture_on_commit_callbacks: Capture
+) -> None:
+    from document_processing.tests.factories import PageFactory
+
+    legacy = finished_book(document, voice="fake:beta")  # no digest: it cannot tell
+    assert audiobooks.up_to_date_books(document=document, books=[legacy]) == set()
+    book = start_audiobook(user=alice, document=document, voice="fake:alpha")
+    while run(book, django_capture_on_commit_callbacks) is not Step.DONE:
+        pass
+    book.refresh_from_db()
+    assert audiobooks.up_to_date_books(document=document, books=[book]) == {book.pk}
+
+    PageFactory.create(document=document, number=4)
+
+    assert audiobooks.up_to_date_books(document=document, books=[book]) == set()
+    again = start_audiobook(user=alice, document=document, voice="fake:alpha")
+    assert again.status == Audiobook.Status.PENDING

@@ -863,3 +863,167 @@ def test_the_landing_page_offers_the_default_language_first_and_few_voices_per_e
     assert set(samples) == {
         "fake:alpha", "fake:beta", "piper:en_US-joe-medium", "espeak:en", "espeak:af",
     }  # fmt: skip
+
+
+# --- Audio for every page -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("permission", ["owner", "can_share", "collaborator"])
+def test_audio_for_every_page_is_made_from_one_form(
+    alice: User, bob: User, run_tasks: Capture, permission: str
+) -> None:
+    document = document_with_pages(owner=alice, pages=3)
+    person = alice if permission == "owner" else bob
+    if permission != "owner":
+        share(document, bob, permission)
+    first = document.pages.get(number=1)
+    AudioFactory.create(page=first, voice="fake:beta", created_by=alice)  # made already
+    html = html_of(person, f"/documents/{document.pk}/")
+    assert f'action="/documents/{document.pk}/audios/"' in html
+    assert "Make audio for every page" in html
+    assert 'data-progress-url="/api/v1/documents/' in html
+
+    browser = client_of(person)
+    with run_tasks(execute=True):
+        response = browser.post(f"/documents/{document.pk}/audios/", {"voice": "fake:beta"})
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/documents/{document.pk}/?voice=fake%3Abeta#whole-audio"
+    made = Audio.objects.filter(page__document=document, voice="fake:beta")
+    assert made.count() == 3
+    assert set(made.values_list("status", flat=True)) == {Audio.Status.COMPLETED}
+    # One "generate" entry a page asked for, as the API's bulk creation writes.
+    entries = AccessLog.objects.filter(user=person, action="generate", outcome="success")
+    assert entries.count() == 2
+    page = browser.get(response["Location"])
+    assert "The audio of 2 pages is being made. 1 page already had audio in this voice." in (
+        messages_of(page)
+    )
+    html = page.content.decode()
+    assert '<option value="fake:beta" selected>' in html
+    assert "Every page has audio in this voice." in html
+    assert 'value="3" data-progress-bar' in html
+
+
+def test_the_status_shows_pages_being_made_and_the_time_left(alice: User) -> None:
+    document = document_with_pages(owner=alice, pages=3)
+    for page in document.pages.all()[:2]:
+        AudioFactory.create(page=page, voice="fake:alpha", status=Audio.Status.PENDING)
+
+    html = html_of(alice, f"/documents/{document.pk}/?voice=fake:alpha")
+
+    assert "0 of 3 pages made · estimating the time left" in html
+    assert 'data-voice="fake:alpha" data-running' in html
+
+
+def test_a_view_only_person_is_not_offered_audio_for_every_page_and_is_refused(
+    alice: User, bob: User
+) -> None:
+    document = document_with_pages(owner=alice, pages=2)
+    share(document, bob, "view_only")
+    html = html_of(bob, f"/documents/{document.pk}/")
+    assert f"/documents/{document.pk}/audios/" not in html
+    assert "Make audio for every page" not in html
+
+    response = client_of(bob).post(f"/documents/{document.pk}/audios/", {"voice": "fake:alpha"})
+
+    assert response.status_code == 403
+    assert not Audio.objects.exists()
+    assert AccessLog.objects.filter(user=bob, action="generate", outcome="denied").count() == 1
+
+
+def test_a_stranger_cannot_make_audio_for_a_document_they_cannot_see(
+    alice: User, charlie: User
+) -> None:
+    document = document_with_pages(owner=alice, pages=2)
+
+    response = client_of(charlie).post(f"/documents/{document.pk}/audios/", {"voice": "fake:alpha"})
+
+    assert response.status_code == 404
+    assert not Audio.objects.exists()
+
+
+def test_an_unknown_voice_is_told_and_nothing_is_made(alice: User) -> None:
+    document = document_with_pages(owner=alice, pages=2)
+
+    response = client_of(alice).post(
+        f"/documents/{document.pk}/audios/", {"voice": "fake:nobody"}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert "This voice is not available." in messages_of(response)
+    assert not Audio.objects.exists()
+
+
+def test_audio_for_every_page_shares_the_generate_rate_limit(
+    alice: User, run_tasks: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "generate", "1/hour")
+    document = document_with_pages(owner=alice, pages=2)
+    client = client_of(alice)
+    with run_tasks(execute=True):
+        client.post(f"/documents/{document.pk}/audios/", {"voice": "fake:alpha"})
+    assert Audio.objects.count() == 2
+
+    refused = client.post(f"/documents/{document.pk}/audios/", {"voice": "fake:beta"}, follow=True)
+
+    assert any("Too many requests" in message for message in messages_of(refused))
+    assert Audio.objects.count() == 2
+
+
+def test_a_finished_audiobook_is_offered_for_download_until_its_pages_audio_changes(
+    alice: User,
+) -> None:
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from speech_processing import audiobooks
+    from speech_processing.models import Audiobook
+
+    document = document_with_pages(owner=alice, pages=2, title="Sea notes")
+    for page in document.pages.all():
+        AudioFactory.create(page=page, voice="fake:alpha", file_key=f"audio/{page.pk}.mp3")
+    current = audiobooks.current_fingerprints(document=document, voices=["fake:alpha"])
+    book = Audiobook.objects.create(
+        document=document, voice="fake:alpha", status=Audiobook.Status.COMPLETED,
+        file_key=default_storage.save("audiobooks/sea.m4b", ContentFile(b"\x00")),
+        pages_done=2, pages_total=2, source_fingerprint=current["fake:alpha"],
+    )  # fmt: skip
+
+    html = html_of(alice, f"/documents/{document.pk}/")
+    assert f'href="/api/v1/audiobooks/{book.pk}/download/" download="Sea notes.m4b"' in html
+    assert "Up to date with the pages' audio." in html
+    assert 'id="audiobook-voice"' in html
+    assert '<option value="fake:alpha"' not in section(html, "audiobook-voice")
+    assert "Make the audiobook again" not in html
+
+    Audio.objects.filter(page__document=document, page__number=2).update(
+        lifetime_status=Audio.Lifetime.DELETED
+    )
+    AudioFactory.create(page=document.pages.get(number=2), voice="fake:alpha")
+
+    html = html_of(alice, f"/documents/{document.pk}/")
+    assert "The pages' audio changed since this audiobook was made." in html
+    assert "Make the audiobook again" in html
+    assert '<option value="fake:alpha"' in section(html, "audiobook-voice")
+
+
+def section(html: str, select_id: str) -> str:
+    """The options of one <select>."""
+    start = html.index(f'id="{select_id}"')
+    return html[start : html.index("</select>", start)]
+
+
+def test_an_audiobook_being_made_shows_its_pages_made_now(alice: User) -> None:
+    from speech_processing.models import Audiobook
+
+    document = document_with_pages(owner=alice, pages=3)
+    book = Audiobook.objects.create(
+        document=document, voice="fake:alpha", created_by=alice, pages_total=3, pages_done=0
+    )
+    AudioFactory.create(page=document.pages.get(number=1), voice="fake:alpha")
+
+    html = html_of(alice, f"/documents/{document.pk}/")
+
+    assert f'data-audiobook-url="/api/v1/audiobooks/{book.pk}/"' in html
+    assert "1 of 3 pages made · estimating the time left" in html

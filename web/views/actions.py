@@ -7,6 +7,7 @@ the same access policy, the same audit trail and the same rate limits.
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -19,16 +20,17 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from core.exceptions import NotFound, PayloadTooLarge
+from core.exceptions import NotFound, PayloadTooLarge, PermissionDenied
 from core.query_params import parse_digits
 from document_processing import services as document_services
 from document_processing.models import Document
 from sharing import selectors as sharing_selectors
 from sharing import services as sharing_services
-from sharing.audit import audited, record_removed_with
+from sharing.audit import audited, client_info, record, record_removed_with
 from sharing.models import AccessLog, DocumentShare
 from sharing.policy import Action, get_document, require
-from speech_processing import audiobooks, voices
+from speech_processing import audiobooks, playlist, voices
+from web import making
 from web.forms import (
     DeleteForm,
     ImportForm,
@@ -175,6 +177,36 @@ def retry(request: HttpRequest, pk: int) -> HttpResponse:
     if request.POST.get("next") == "library":
         return redirect("library")
     return _document_page(pk)
+
+
+# --- Audio for the whole document ----------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def make_all_audio(request: HttpRequest, pk: int) -> HttpResponse:
+    """The form "Make audio for every page": the missing pages' audio in one voice, asked for
+    as the API's bulk creation asks (the same service, policy, quota, throttle and audit)."""
+    user = signed_in(request)
+    voice = request.POST.get("voice", "").strip()
+    with reported(request):
+        document = get_document(user, pk)
+        try:
+            require(user, Action.GENERATE_AUDIO, document)
+        except PermissionDenied:
+            record(user=user, action=AccessLog.Action.GENERATE, outcome=AccessLog.Outcome.DENIED,
+                   document=document, client=client_info(request))  # fmt: skip
+            raise
+        check_rate(request, GenerateThrottle)
+        voice = voices.voice_for(user, voice)
+        results = playlist.make_document_audio(
+            user=user, document=document, voice=voice, pages="all", client=client_info(request)
+        )
+        messages.success(request, making.outcome_message(results))
+    # Back to the document, with the progress shown in the voice asked for.
+    url = reverse("document-page", kwargs={"pk": pk})
+    query = f"?{urlencode({'voice': voice})}" if voice else ""
+    return redirect(f"{url}{query}#whole-audio")
 
 
 # --- The whole document as an audiobook ---------------------------------------------------------

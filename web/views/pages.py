@@ -32,14 +32,16 @@ from sharing.policy import (
     may_grant,
     permission_for,
 )
-from speech_processing import samples, voices
+from speech_processing import audiobooks, samples, voices
+from speech_processing.audio_progress import AudioProgress, audio_progress
 from speech_processing.engines.base import Voice
-from speech_processing.models import Audio
+from speech_processing.models import Audio, Audiobook
 from speech_processing.progress import continue_listening
 from speech_processing.selectors import audio_counts_by_page, recent_audiobooks
 from speech_processing.streaming import ranged_file_response
 from users import services as user_services
 from users.models import User
+from web import making
 from web.forms import (
     DeleteForm,
     ImportForm,
@@ -297,15 +299,75 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_add_pages": document.status == Document.Status.COMPLETED
         and can(user, Action.EDIT_PAGES, document),
         "page_imports": recent_page_imports(user=user, document=document),
-        "can_make_audiobook": can(user, Action.GENERATE_AUDIO, document),
-        "audiobooks": recent_audiobooks(document=document),
-        "voices": voices.all_voices(),
-        "preferred_voice": voices.voice_for(user),
+        **_whole_document_audio(request, user, document, has_pages=bool(pages)),
         "rename_form": RenameForm(initial={"title": document.title}),
         "delete_form": DeleteForm(title=document.title),
         "open_dialog": dialog if dialog in DIALOGS else "",
     }
     return render(request, "web/document_detail.html", context)
+
+
+def _whole_document_audio(
+    request: HttpRequest, user: User, document: Document, *, has_pages: bool
+) -> dict[str, object]:
+    """The context of "Make audio for every page" with its progress in the chosen voice, and
+    of the audiobooks: each being made with its progress, each finished one up to date or not."""
+    may_generate = can(user, Action.GENERATE_AUDIO, document)
+    available = voices.all_voices()
+    offered = {voice.id for voice in available}
+    asked = request.GET.get("voice", "")
+    # The voice "Make audio for every page" was last used with (the form comes back to it).
+    chosen = asked if asked in offered else voices.voice_for(user)
+    progress: AudioProgress | None = None
+    if may_generate and has_pages and chosen in offered:
+        progress = audio_progress(document=document, voice=chosen)
+    books = recent_audiobooks(document=document)
+    for book in books:
+        book.document = document  # the caller's access is checked: no query per book
+    rows = _book_rows(document, books, may_generate=may_generate)
+    busy = {row.book.voice for row in rows if row.in_progress or row.up_to_date}
+    return {
+        "can_make_audio": may_generate,
+        "can_make_audiobook": may_generate,
+        "audio_progress": progress,
+        "audio_progress_label": making.progress_label(progress) if progress else "",
+        "progress_voice": chosen,
+        "making_strings": making.strings(),
+        "audiobooks": rows,
+        # "Make the audiobook" is offered in the voices without a book being made or up to date.
+        "audiobook_voices": [voice for voice in available if voice.id not in busy],
+        "voices": available,
+        "preferred_voice": voices.voice_for(user),
+    }
+
+
+def _book_rows(
+    document: Document, books: list[Audiobook], *, may_generate: bool
+) -> list[making.BookRow]:
+    current = audiobooks.up_to_date_books(document=document, books=books)
+    rows = []
+    newest_finished: set[str] = set()
+    busy = {book.voice for book in books if book.status in IN_PROGRESS_BOOKS}
+    busy |= {book.voice for book in books if book.pk in current}
+    filename = audiobooks.download_filename(document.title)
+    for book in books:  # newest first
+        finished = book.status == Audiobook.Status.COMPLETED and bool(book.file_key)
+        newest = finished and book.voice not in newest_finished
+        if finished:
+            newest_finished.add(book.voice)
+        rows.append(
+            making.BookRow(
+                book=book,
+                filename=filename,
+                up_to_date=book.pk in current,
+                may_remake=may_generate and newest and book.voice not in busy,
+                progress=audiobooks.live_progress(book),
+            )
+        )
+    return rows
+
+
+IN_PROGRESS_BOOKS = (Audiobook.Status.PENDING, Audiobook.Status.GENERATING)
 
 
 # --- Settings -----------------------------------------------------------------------------------
