@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from core.exceptions import NotFound
 from document_processing.models import Document, Page, PageImport
-from sharing.policy import visible_document, visible_documents
+from sharing.policy import permitted, visible_documents
 from users.models import User
 
 PAGE_SUMMARY_FIELDS = ("id", "document_id", "number", "title", "char_count")
@@ -34,8 +34,7 @@ def document_list(
 
 def document_detail(*, user: User, document_id: int) -> Document:
     document = (
-        visible_documents(user)
-        .select_related("owner")
+        Document.objects.select_related("owner")
         .prefetch_related(
             Prefetch(
                 "pages",
@@ -46,8 +45,9 @@ def document_detail(*, user: User, document_id: int) -> Document:
         .filter(pk=document_id)
         .first()
     )
-    if document is None:
+    if permitted(user, document) is None:
         raise NotFound(_("Document not found."))
+    assert document is not None
     return document
 
 
@@ -57,13 +57,10 @@ def page_list(*, document: Document) -> QuerySet[Page]:
 
 def page_detail(*, user: User, page_id: int) -> Page:
     """A page of a document the user may see, with its neighbours' ids."""
-    page = Page.objects.filter(
-        pk=page_id, document__in=visible_documents(user).values("pk")
-    ).first()
-    if page is None:
+    page = Page.objects.select_related("document__owner").filter(pk=page_id).first()
+    # The caller's permission travels with the document for later permission checks.
+    if page is None or permitted(user, page.document) is None:
         raise NotFound(_("Page not found."))
-    # The policy annotation travels with the document for later permission checks.
-    page.document = visible_document(user, page.document_id)
     return page
 
 
@@ -103,13 +100,11 @@ RECENT_PAGE_IMPORTS_SHOWN = 5
 def page_import_detail(*, user: User, page_import_id: int) -> PageImport:
     """An import into a document the user may see (anyone who sees the pages may follow it)."""
     page_import = (
-        PageImport.objects.filter(
-            pk=page_import_id, document__in=visible_documents(user).values("pk")
-        )
-        .select_related("first_page")
+        PageImport.objects.filter(pk=page_import_id)
+        .select_related("first_page", "document__owner")
         .first()
     )
-    if page_import is None:
+    if page_import is None or permitted(user, page_import.document) is None:
         raise NotFound(_("Page import not found."))
     return page_import
 

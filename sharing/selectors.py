@@ -10,8 +10,8 @@ from document_processing.models import Document
 from sharing.models import AccessLog, DocumentShare
 from sharing.policy import (
     Action,
+    permitted,
     require,
-    visible_document,
     visible_documents,
     with_granter_access,
 )
@@ -30,12 +30,12 @@ def share_detail(*, user: User, share_id: int) -> DocumentShare:
     """A share of a document the user may see (its owner, sharers and the recipient)."""
     share = (
         with_granter_access(DocumentShare.objects.select_related("shared_with", "shared_by"))
-        .filter(pk=share_id, document__in=visible_documents(user).values("pk"))
+        .select_related("document__owner")
+        .filter(pk=share_id)
         .first()
     )
-    if share is None:
+    if share is None or permitted(user, share.document) is None:
         raise NotFound(_("Share not found."))
-    share.document = visible_document(user, share.document_id)
     return share
 
 

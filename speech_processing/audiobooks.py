@@ -47,7 +47,7 @@ from core.security_utils import log_exception_safely, new_error_id
 from document_processing.models import Document, Page
 from document_processing.services import delete_stored_files, stored_cover
 from document_processing.utils import sanitize_filename
-from sharing.policy import Action, require, visible_documents
+from sharing.policy import Action, permitted, require
 from speech_processing import m4b, services, voices
 from speech_processing.audio_progress import AudioProgress, audio_progress
 from speech_processing.models import Audio, Audiobook
@@ -173,12 +173,8 @@ def live_progress(book: Audiobook) -> AudioProgress | None:
 
 def audiobook_detail(*, user: User, audiobook_id: int) -> Audiobook:
     """An audiobook of a document the user may see."""
-    book = (
-        Audiobook.objects.select_related("document")
-        .filter(pk=audiobook_id, document__in=visible_documents(user).values("pk"))
-        .first()
-    )
-    if book is None:
+    book = Audiobook.objects.select_related("document__owner").filter(pk=audiobook_id).first()
+    if book is None or permitted(user, book.document) is None:
         raise NotFound(_("Audiobook not found."))
     return book
 

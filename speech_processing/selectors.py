@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 
 from core.exceptions import NotFound
 from document_processing.models import Document, Page
-from sharing.policy import visible_document, visible_documents
+from sharing.policy import permitted
 from speech_processing.models import Audio, Audiobook, PlaybackPosition
 from speech_processing.synthesis import text_digest
 from users.models import User
@@ -18,14 +18,13 @@ from users.models import User
 def audio_detail(*, user: User, audio_id: int) -> Audio:
     """An audio of a document the user may see (deleted and expired ones included)."""
     audio = (
-        Audio.objects.select_related("created_by", "page")
-        .filter(pk=audio_id, page__document__in=visible_documents(user).values("pk"))
+        Audio.objects.select_related("created_by", "page__document__owner")
+        .filter(pk=audio_id)
         .first()
     )
-    if audio is None:
-        raise NotFound(_("Audio not found."))
     # The document carries the caller's permission for later checks.
-    audio.page.document = visible_document(user, audio.page.document_id)
+    if audio is None or permitted(user, audio.page.document) is None:
+        raise NotFound(_("Audio not found."))
     return audio
 
 

@@ -1,12 +1,26 @@
-"""When the person who gave a share no longer has access (the share itself stays)."""
+"""The access policy: the check of one object, and shares whose granter no longer has access."""
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
-from document_processing.tests.factories import DocumentFactory
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from document_processing.models import Document
+from document_processing.tests.factories import DocumentFactory, document_with_pages
 from sharing.models import DocumentShare
-from sharing.policy import granter_has_access, with_granter_access
+from sharing.policy import (
+    Permission,
+    granter_has_access,
+    permission_for,
+    permitted,
+    with_granter_access,
+)
+from speech_processing.tests.factories import AudioFactory
 from users.models import User
 from users.tests.factories import UserFactory
 
@@ -62,3 +76,64 @@ def test_a_share_on_another_document_does_not_count(alice: User, bob: User) -> N
         document=document, shared_with=UserFactory.create(), permission="view_only", shared_by=bob
     )
     assert granter_has_access(daves) is False
+
+
+# --- The access check of one object -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("caller", "expected", "queries"),
+    [("owner", "owner", 0), ("viewer", "view_only", 1), ("stranger", None, 1)],
+)
+def test_one_object_costs_at_most_one_share_lookup(
+    alice: User,
+    bob: User,
+    caller: str,
+    expected: str | None,
+    queries: int,
+    django_assert_num_queries: Any,
+) -> None:
+    document = DocumentFactory.create(owner=alice)
+    DocumentShare.objects.create(
+        document=document, shared_with=bob, permission="view_only", shared_by=alice
+    )
+    user = {"owner": alice, "viewer": bob, "stranger": UserFactory.create()}[caller]
+
+    fetched = Document.objects.get(pk=document.pk)
+
+    with django_assert_num_queries(queries):
+        found = permitted(user, fetched)
+
+    if expected is None:
+        assert found is None
+    else:
+        assert found is fetched
+        assert permission_for(user, fetched) == Permission(expected)
+    assert permitted(AnonymousUser(), fetched) is None  # type: ignore[arg-type]
+    assert permitted(alice, None) is None
+
+
+def test_reads_of_one_object_check_access_without_building_the_visible_set(
+    alice: User, bob: User, django_assert_max_num_queries: Any
+) -> None:
+    document = document_with_pages(owner=alice, pages=2)
+    DocumentShare.objects.create(
+        document=document, shared_with=bob, permission="view_only", shared_by=alice
+    )
+    page = document.pages.get(number=1)
+    audio = AudioFactory.create(page=page, created_by=alice)
+    client = APIClient()
+    client.force_authenticate(bob)
+
+    for path in (
+        f"/api/v1/audios/{audio.pk}/",
+        f"/api/v1/pages/{page.pk}/",
+        f"/api/v1/documents/{document.pk}/",
+    ):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(path).status_code == 200
+        sql = " ".join(q["sql"] for q in queries.captured_queries)
+        # The object, one share lookup, and what the answer itself needs; never the policy's
+        # "visible documents" subquery.
+        assert "IN (SELECT" not in sql.upper(), path
+        assert len(queries.captured_queries) <= 5, (path, sql)
