@@ -39,15 +39,19 @@ def _free_stream_slots() -> Iterator[None]:
 
 @pytest.fixture
 def live_worker(db: None) -> WorkerHeartbeat:
-    """A worker that reported in a moment ago, as a running worker does: `/health/` wants one.
+    """A worker that reported in a moment ago, its default voice speaking, as a running worker
+    does: `/health/` wants one.
 
     The health checks run in threads with their own connections, so the tests that read
     `/health/` are transactional and see this row.
     """
+    from django.conf import settings
+
     now = timezone.now()
     return WorkerHeartbeat.objects.create(
         instance="test-worker", nodename="celery@test", host="test", pid=1,
         started_at=now, last_seen_at=now,
+        engine_voice=settings.SPEECH_DEFAULT_VOICE, engine_ok_at=now,
     )  # fmt: skip
 
 

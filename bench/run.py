@@ -97,11 +97,13 @@ def groups() -> dict[str, list[Measure]]:
         figures_growth,
         figures_speech,
         figures_stream,
+        figures_web,
         load,
     )
 
     return {
         "core": figures_core.FIGURES,
+        "web": figures_web.FIGURES,
         "documents": figures_documents.FIGURES,
         "speech": figures_speech.FIGURES,
         "api": figures_api.FIGURES,

@@ -28,6 +28,7 @@ class Server:
     workers: int
     threads: int
     log: Path
+    pid: int = 0  # gunicorn's master process; its workers are its children
 
 
 def free_port() -> int:
@@ -87,7 +88,7 @@ def gunicorn(
                 tail = log.read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"gunicorn did not start on {HOST}:{port}:\n{tail}")
             time.sleep(0.1)
-        yield Server(HOST, port, workers, threads, log)
+        yield Server(HOST, port, workers, threads, log, process.pid)
     finally:
         process.terminate()
         try:

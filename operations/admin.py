@@ -93,5 +93,8 @@ class FailureAlertAdmin(ReadOnlyAdmin):
 
 @admin.register(WorkerHeartbeat)
 class WorkerHeartbeatAdmin(ReadOnlyAdmin):
-    list_display = ["nodename", "host", "pid", "started_at", "last_seen_at", "stopped_at"]
+    list_display = [
+        "nodename", "host", "pid", "started_at", "last_seen_at", "stopped_at",
+        "engine_voice", "engine_ok_at", "engine_failed_at", "engine_error",
+    ]  # fmt: skip
     search_fields = ["nodename", "host"]

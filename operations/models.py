@@ -251,9 +251,10 @@ class ExpiryNotice(models.Model):
 class WorkerHeartbeat(models.Model):
     """A running Celery worker, as it last reported in (every WORKER_HEARTBEAT_SECONDS).
 
-    `/health/` reads these to know that some worker is alive, and the workers read each other's
-    to give back to the queue the jobs that a dead worker had taken (`held`: the broker's
-    delivery tags of the messages it holds unacknowledged).
+    `/health/` reads these to know that some worker is alive and whether its speech engine works
+    (web processes never load one), and the workers read each other's to give back to the queue
+    the jobs that a dead worker had taken (`held`: the broker's delivery tags of the messages it
+    holds unacknowledged).
     """
 
     instance = models.CharField(max_length=64, unique=True)
@@ -264,6 +265,12 @@ class WorkerHeartbeat(models.Model):
     last_seen_at = models.DateTimeField(db_index=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
     held = models.JSONField(default=list, blank=True)
+    # The worker's default voice, as it last tried it: when it last loaded it and spoke with it,
+    # when it last failed, and why (a message of ours, never a credential).
+    engine_voice = models.CharField(max_length=200, blank=True)
+    engine_ok_at = models.DateTimeField(null=True, blank=True)
+    engine_failed_at = models.DateTimeField(null=True, blank=True)
+    engine_error = models.CharField(max_length=500, blank=True)
 
     class Meta:
         verbose_name = _("worker")

@@ -17,17 +17,27 @@ moment ago to list it. (When only a pool process dies, the worker itself gives i
 at once: CELERY_TASK_REJECT_ON_WORKER_LOST.)
 
 RabbitMQ gives back a dead consumer's messages by itself; there is nothing to do there.
+
+Each worker also says whether its speech engine works, so that `/health/` can tell without a web
+process loading an engine: once it has reported in, the reporter tries the default voice in a
+process of its own (speech_processing/probe.py: load it, speak a word) and records when that
+last worked, or when and why it failed. It tries again every WORKER_ENGINE_CHECK_SECONDS, and
+every minute while it fails.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -83,6 +93,90 @@ def live_workers(*, now: datetime | None = None) -> Any:
         stopped_at__isnull=True,
         last_seen_at__gte=now - timedelta(seconds=settings.WORKER_LOST_SECONDS),
     )
+
+
+# --- The speech engine -------------------------------------------------------------------------
+
+# A probe that takes longer has failed (a remote engine that does not answer, a machine that
+# cannot load the voice).
+ENGINE_PROBE_TIMEOUT_SECONDS = 120.0
+# While its engine fails, a worker tries again this often: a repaired installation (a voice file
+# put back, credentials fixed) turns healthy without a restart.
+ENGINE_RETRY_SECONDS = 60.0
+ENGINE_ERROR_MAX_CHARS = 500
+
+
+def record_engine_state(
+    *, instance: str, voice: str, error: str | None, now: datetime | None = None
+) -> None:
+    """What the worker `instance` found when it last tried `voice`: it spoke (`error` None), or
+    it failed, and why."""
+    now = now or timezone.now()
+    if error is None:
+        fields: dict[str, Any] = {"engine_ok_at": now, "engine_error": ""}
+    else:
+        fields = {"engine_failed_at": now, "engine_error": error[:ENGINE_ERROR_MAX_CHARS]}
+    WorkerHeartbeat.objects.filter(instance=instance).update(engine_voice=voice, **fields)
+
+
+@dataclass(frozen=True)
+class EngineState:
+    ok: bool
+    detail: str
+
+
+def engine_state(*, voice: str, now: datetime | None = None) -> EngineState:
+    """Whether some live worker last found `voice` working; else what each of them said."""
+    live = list(live_workers(now=now).order_by("-last_seen_at"))
+    if not live:
+        return EngineState(False, f"no worker has reported in to speak with {voice}")
+    for worker in live:
+        if worker.engine_voice == voice and _spoke_last(worker):
+            return EngineState(True, f"{worker} spoke with {voice} at {worker.engine_ok_at}")
+    return EngineState(False, "; ".join(_engine_detail(worker, voice) for worker in live[:3]))
+
+
+def _spoke_last(worker: WorkerHeartbeat) -> bool:
+    if worker.engine_ok_at is None:
+        return False
+    return worker.engine_failed_at is None or worker.engine_ok_at >= worker.engine_failed_at
+
+
+def _engine_detail(worker: WorkerHeartbeat, voice: str) -> str:
+    if not worker.engine_voice:
+        return f"{worker} has not tried its voice yet"
+    if worker.engine_voice != voice:
+        return f"{worker} speaks with {worker.engine_voice}, not {voice}"
+    return (
+        f"{worker} could not speak with {voice} at {worker.engine_failed_at}: {worker.engine_error}"
+    )
+
+
+def probe_engine(voice: str, *, timeout: float = ENGINE_PROBE_TIMEOUT_SECONDS) -> str | None:
+    """Try `voice` in a process of its own (speech_processing/probe.py): None when it spoke,
+    else why not. The probe's log lines go to this worker's log."""
+    root = str(settings.BASE_DIR)
+    path = os.environ.get("PYTHONPATH", "")
+    env = dict(os.environ, PYTHONPATH=f"{root}{os.pathsep}{path}" if path else root)
+    try:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
+            [sys.executable, "-m", "speech_processing.probe", voice],
+            cwd=root, env=env, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+    except OSError as exc:
+        return f"the probe could not start ({type(exc).__name__})"
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        return f"the voice did not speak within {timeout:g} s"
+    try:
+        answer = json.loads(output.strip().splitlines()[-1])
+        error = answer["error"]
+    except (IndexError, ValueError, KeyError, TypeError):
+        return f"the probe ended without an answer (exit status {process.returncode})"
+    return None if error is None else str(error)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -190,6 +284,8 @@ class Reporter(threading.Thread):
         self.pid = os.getpid()
         self.started_at = timezone.now()
         self.stopping = threading.Event()
+        self.engine_due = 0.0  # time.monotonic() of the next engine probe
+        self.engine_probe: threading.Thread | None = None
 
     def held_tags(self) -> list[str]:
         try:
@@ -210,10 +306,12 @@ class Reporter(threading.Thread):
     def run(self) -> None:
         first = True
         while not self.stopping.is_set():
+            reported = False
             with _using_database if connection.vendor == "sqlite" else nullcontext():
                 try:
                     close_old_connections()
                     self.beat()
+                    reported = True
                     if first:
                         mark_dead_on_this_host(instance=self.instance)
                         forget_old()
@@ -224,7 +322,45 @@ class Reporter(threading.Thread):
                     logger.exception("Could not report this worker in")
                 finally:
                     connection.close()
+            if reported:
+                self.start_engine_probe()
             self.stopping.wait(settings.WORKER_HEARTBEAT_SECONDS)
+
+    def start_engine_probe(self) -> None:
+        """Probe the engine when it is due, beside the reports: a slow probe must not hold them
+        up, or other workers would take this one for dead."""
+        busy = self.engine_probe is not None and self.engine_probe.is_alive()
+        if busy or time.monotonic() < self.engine_due:
+            return
+        self.engine_due = float("inf")  # until this probe has said when the next is due
+        self.engine_probe = threading.Thread(
+            target=self.check_engine, name="pagecast-engine-probe", daemon=True
+        )
+        self.engine_probe.start()
+
+    def check_engine(self) -> None:
+        voice = str(settings.SPEECH_DEFAULT_VOICE)
+        try:
+            error = probe_engine(voice)
+        except Exception as exc:
+            logger.exception("Could not probe voice %s", voice)
+            error = f"the probe failed ({type(exc).__name__})"
+        if error is None:
+            every = settings.WORKER_ENGINE_CHECK_SECONDS
+            self.engine_due = time.monotonic() + every if every > 0 else float("inf")
+        else:
+            logger.error("This worker cannot speak with voice %s: %s", voice, error)
+            self.engine_due = time.monotonic() + ENGINE_RETRY_SECONDS
+        if self.stopping.is_set():  # the worker stopped meanwhile, and said so
+            return
+        with _using_database if connection.vendor == "sqlite" else nullcontext():
+            try:
+                record_engine_state(instance=self.instance, voice=voice, error=error)
+            except Exception:
+                logger.exception("Could not record whether this worker's voice speaks")
+                self.engine_due = time.monotonic()  # try again at the next beat
+            finally:
+                connection.close()
 
     def stop(self) -> None:
         self.stopping.set()

@@ -6,7 +6,7 @@ from celery import Task, shared_task
 from django.conf import settings
 
 from core.retry import retry_delay
-from speech_processing import audiobooks, live, services
+from speech_processing import audiobooks, live, samples, services
 
 
 def retry_countdown(retries: int, *, retry_after: float | None = None) -> float:
@@ -43,6 +43,11 @@ def generate_audio_task(self: Task, audio_id: int) -> None:
             return
         countdown = retry_countdown(self.request.retries, retry_after=exc.retry_after)
         raise self.retry(countdown=countdown) from exc
+
+
+@shared_task(name="speech_processing.make_voice_sample")
+def make_voice_sample_task(voice_id: str) -> None:
+    samples.make_sample(voice_id=voice_id)
 
 
 @shared_task(name="speech_processing.sweep_stuck_audio")

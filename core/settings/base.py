@@ -456,6 +456,9 @@ if OPENAI_TTS_URL:
 # Engine classes over the built-in ones (name → dotted path), e.g. a different Piper build.
 SPEECH_ENGINE_CLASSES: dict[str, str] = {}
 AUDIO_MP3_BITRATE_KBPS = env_int("AUDIO_MP3_BITRATE_KBPS", 64, min_value=8)
+# A voice's preview is made by a worker on first request; the request waits this long for it
+# before answering 503 with Retry-After.
+VOICE_SAMPLE_WAIT_SECONDS = env_float("VOICE_SAMPLE_WAIT_SECONDS", 5.0, min_value=0.0)
 # Upper bounds of these settings, from the environment or from the dashboard's site settings: a
 # date this many days ahead still fits the calendars of Python and the database (year 9999).
 MAX_SETTING_DAYS = 3_650
@@ -532,6 +535,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 10, min_value=0)
 WORKER_LOST_SECONDS = env_int("WORKER_LOST_SECONDS", 60, min_value=2)
 WORKER_RECOVERY_GRACE_SECONDS = env_int("WORKER_RECOVERY_GRACE_SECONDS", 30, min_value=1)
+# Each worker tries its default voice when it starts, in a process of its own, and records how
+# that went with its reports (`/health/` names `tts` from them: web processes load no engine);
+# again this often (0: only at start), and every minute while it fails.
+WORKER_ENGINE_CHECK_SECONDS = env_int("WORKER_ENGINE_CHECK_SECONDS", 3600, min_value=0)
 # Work left behind by a lost message or a killed worker is found and queued again.
 STUCK_SWEEP_INTERVAL_SECONDS = env_int("STUCK_SWEEP_INTERVAL_SECONDS", 300, min_value=10)
 STUCK_PENDING_SECONDS = env_int("STUCK_PENDING_SECONDS", 900, min_value=10)
@@ -590,7 +597,7 @@ HEALTH_CHECKS = {
     "database": "core.health.check_database",
     "broker": "core.health.check_broker",
     "storage": "core.health.check_storage",
-    "tts": "speech_processing.health.check_tts",
+    "tts": "operations.health.check_tts",
     "worker": "operations.health.check_worker",
     "queue": "core.health.check_queue",
 }

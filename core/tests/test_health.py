@@ -10,6 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from core.tests.outage import broker_down
+from operations import workers
 from operations.models import WorkerHeartbeat
 
 # Committed rows: the checks run in threads of their own, with their own connections.
@@ -19,6 +20,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def _a_worker_is_running(live_worker: WorkerHeartbeat) -> None:
     """Every check passes unless a test takes something away."""
+
+
+CHECKS = ["database", "broker", "storage", "tts", "worker", "queue"]
 
 
 def get_health(path: str = "/health/") -> tuple[int, dict[str, Any]]:
@@ -119,23 +123,77 @@ def test_liveness_checks_nothing() -> None:
     assert response.json() == {"status": "ok"}
 
 
-def test_speech_failure_is_503_naming_tts(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
-    from speech_processing import health as speech_health
+def _engine_report(worker: WorkerHeartbeat, **fields: Any) -> None:
+    WorkerHeartbeat.objects.filter(pk=worker.pk).update(**fields)
 
-    speech_health._last_ok.clear()
-    settings.SPEECH_DEFAULT_VOICE = "fake:nobody-here"
+
+def test_a_worker_whose_voice_fails_is_503_naming_tts_and_the_log_says_why(
+    live_worker: WorkerHeartbeat, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    workers.record_engine_state(
+        instance=live_worker.instance, voice=settings.SPEECH_DEFAULT_VOICE,
+        error="piper: unknown voice",
+    )  # fmt: skip
     status, body = get_health()
     assert status == 503
     assert body["checks"]["tts"] == "error"
-    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["worker"] == "ok"
+    assert "unknown voice" not in str(body)
+    assert (
+        f"celery@test (pid 1) could not speak with {settings.SPEECH_DEFAULT_VOICE}" in caplog.text
+    )
+    assert "piper: unknown voice" in caplog.text
 
 
-def test_no_worker_is_503_naming_the_worker(live_worker: WorkerHeartbeat) -> None:
+def test_a_voice_that_speaks_again_after_failing_is_ok(
+    live_worker: WorkerHeartbeat, settings: Any
+) -> None:
+    voice = settings.SPEECH_DEFAULT_VOICE
+    workers.record_engine_state(instance=live_worker.instance, voice=voice, error="broken")
+    assert get_health()[1]["checks"]["tts"] == "error"
+    workers.record_engine_state(instance=live_worker.instance, voice=voice, error=None)
+    assert get_health() == (200, {"status": "ok", "checks": dict.fromkeys(CHECKS, "ok")})
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"engine_voice": "", "engine_ok_at": None}, "has not tried its voice yet"),
+        ({"engine_voice": "fake:beta"}, "speaks with fake:beta, not fake:alpha"),
+    ],
+)
+def test_a_worker_that_has_not_spoken_with_the_default_voice_is_not_enough(
+    live_worker: WorkerHeartbeat,
+    fields: dict[str, Any],
+    reason: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _engine_report(live_worker, **fields)
+    status, body = get_health()
+    assert (status, body["checks"]["tts"]) == (503, "error")
+    assert reason in caplog.text
+
+
+def test_one_live_worker_that_speaks_is_enough(live_worker: WorkerHeartbeat) -> None:
+    now = timezone.now()
+    WorkerHeartbeat.objects.create(
+        instance="broken", nodename="celery@broken", host="test", pid=2, started_at=now,
+        last_seen_at=now + timedelta(seconds=1), engine_voice="fake:alpha", engine_failed_at=now,
+        engine_error="the voice could not be loaded (ImportError)",
+    )  # fmt: skip
+    assert get_health()[1]["checks"]["tts"] == "ok"
+
+
+def test_no_worker_is_503_naming_the_worker_and_tts(
+    live_worker: WorkerHeartbeat, caplog: pytest.LogCaptureFixture
+) -> None:
     live_worker.delete()
     status, body = get_health()
     assert status == 503
     assert body["checks"]["worker"] == "error"
+    assert body["checks"]["tts"] == "error"
     assert body["checks"]["database"] == "ok"
+    assert "no worker has reported in to speak with fake:alpha" in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -151,4 +209,5 @@ def test_a_worker_counts_while_it_reported_in_within_the_last_minute(
         last_seen_at=now - silent_for, stopped_at=now if stopped else None
     )
     status, body = get_health()
-    assert (status, body["checks"]["worker"]) == ((200, "ok") if healthy else (503, "error"))
+    expected = (200, "ok", "ok") if healthy else (503, "error", "error")
+    assert (status, body["checks"]["worker"], body["checks"]["tts"]) == expected

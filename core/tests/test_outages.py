@@ -94,10 +94,10 @@ def test_health_names_the_database_while_it_is_down_and_recovers() -> None:
     with database_down():
         status, body = health()
         assert status == 503
-        # The workers' reports are in the database too.
+        # The workers' reports (alive, voice speaking) are in the database too.
         assert body == {
             "status": "error",
-            "checks": {**ALL_OK, "database": "error", "worker": "error"},
+            "checks": {**ALL_OK, "database": "error", "worker": "error", "tts": "error"},
         }
     assert health() == (200, {"status": "ok", "checks": ALL_OK})
 

