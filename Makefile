@@ -7,7 +7,7 @@ UV_VERSION := 0.13.8
 export DATA_DIR ?= $(CURDIR)/var
 export PORT ?= 8000
 
-.PHONY: run test lint typecheck pytest e2e bench venv migrate clean lock
+.PHONY: run test lint typecheck pytest e2e bench venv migrate clean lock browser-tools
 
 venv: $(VENV)/.synced
 
@@ -36,11 +36,18 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy .
 
-pytest: venv
+pytest: venv browser-tools
 	$(VENV)/bin/pytest
 
-# Browser tests (headless Chromium; skipped, with the reason, when it is not installed).
-e2e: venv
+# Browser tests (headless Chromium; skipped, with the reason, when it is not installed). axe-core
+# (the accessibility checks) comes from the npm registry, at the version package-lock.json pins.
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm is not installed: the browser tests' accessibility checks are skipped"; fi
+
+browser-tools: node_modules/.installed
+
+e2e: venv browser-tools
 	$(VENV)/bin/pytest -m e2e
 
 test: lint typecheck pytest
@@ -49,4 +56,4 @@ bench: venv
 	$(VENV)/bin/python -m bench.run
 
 clean:
-	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache node_modules

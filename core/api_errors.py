@@ -12,12 +12,12 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.html import escape
 from django.utils.translation import gettext as _
-from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from core import error_pages
 from core.exceptions import ApplicationError
 from core.security_utils import error_body, log_exception_safely, new_error_id
 from core.storage_errors import OutOfSpace, out_of_space
@@ -255,7 +255,7 @@ def api_permission_denied(request: HttpRequest) -> JsonResponse:
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    """CSRF_FAILURE_VIEW: the envelope on API paths, Django's own page elsewhere."""
+    """CSRF_FAILURE_VIEW: the envelope on API paths, the site's page elsewhere."""
     if is_api_request(request):
         return JsonResponse(
             error_body(
@@ -264,7 +264,7 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
             ),
             status=403,
         )
-    return django_csrf_failure(request, reason=reason)
+    return error_pages.csrf_failure(request)
 
 
 def api_server_error(request: HttpRequest) -> HttpResponse:

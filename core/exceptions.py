@@ -52,6 +52,11 @@ class Conflict(ApplicationError):
     default_message = str(_("This conflicts with the current state."))
 
 
+class AlreadyExists(Conflict):
+    """What was asked for exists already, or is being made: refused (409), though nothing failed.
+    The audit trail records it as such rather than as a failure."""
+
+
 class QuotaExceeded(ApplicationError):
     status_code = 403
     code = "quota_exceeded"

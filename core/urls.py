@@ -3,10 +3,9 @@ import sys
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
-from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from core import api_errors, views
+from core import api_errors, error_pages, views
 
 urlpatterns = [
     path("health/", views.health, name="health"),
@@ -15,8 +14,11 @@ urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "api/v1/docs/",
-        # The split view serves its script as a file, so the docs need no inline script (CSP).
-        SpectacularSwaggerSplitView.as_view(url_name="api-schema"),
+        # The split view serves its script as a file, and the page's rules come from a file
+        # too, so the docs need no inline script or style (CSP).
+        SpectacularSwaggerSplitView.as_view(
+            url_name="api-schema", template_name="api/swagger_ui.html"
+        ),
         name="api-docs",
     ),
     path("api/v1/", include("users.api_urls")),
@@ -36,7 +38,7 @@ urlpatterns = [
 def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
     if api_errors.is_api_request(request):
         return api_errors.api_not_found(request)
-    return defaults.page_not_found(request, exception)
+    return error_pages.not_found(request)
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
@@ -47,16 +49,16 @@ def handler500(request: HttpRequest) -> HttpResponse:
         return full
     if api_errors.is_api_request(request):
         return api_errors.api_server_error(request)
-    return defaults.server_error(request)
+    return error_pages.server_error(request)
 
 
 def handler400(request: HttpRequest, exception: Exception) -> HttpResponse:
     if api_errors.is_api_request(request):
         return api_errors.api_bad_request(request)
-    return defaults.bad_request(request, exception)
+    return error_pages.bad_request(request)
 
 
 def handler403(request: HttpRequest, exception: Exception) -> HttpResponse:
     if api_errors.is_api_request(request):
         return api_errors.api_permission_denied(request)
-    return defaults.permission_denied(request, exception)
+    return error_pages.permission_denied(request)

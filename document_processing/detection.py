@@ -18,6 +18,7 @@ import filetype
 
 from document_processing.extractors.archive import is_safe_member_name, read_bounded
 from document_processing.extractors.base import ExtractionError
+from document_processing.extractors.charsets import decode_bytes, whole_characters
 
 __all__ = ["DOCUMENT_TYPES", "HEAD_BYTES", "detect_document_type", "detect_file_type"]
 
@@ -109,7 +110,11 @@ def _detect_zip(path: Path | None, head: bytes) -> str | None:
 def _container_type(archive: zipfile.ZipFile) -> str | None:
     names = {info.filename for info in archive.infolist() if is_safe_member_name(info.filename)}
     if "mimetype" in names and "META-INF/container.xml" in names:
-        mimetype = read_bounded(archive, archive.getinfo("mimetype"), limit=len(_EPUB_MIMETYPE) + 8)
+        info = archive.getinfo("mimetype")
+        if info.flag_bits & 0x1:
+            # Encrypted with a password: its names say EPUB, and the lock is named on upload.
+            return "epub"
+        mimetype = read_bounded(archive, info, limit=len(_EPUB_MIMETYPE) + 8)
         if mimetype.strip() == _EPUB_MIMETYPE:
             return "epub"
     if "[Content_Types].xml" in names and "word/document.xml" in names:
@@ -124,25 +129,35 @@ def _container_type(archive: zipfile.ZipFile) -> str | None:
 
 
 def _decode_text(head: bytes) -> str | None:
-    """The head as text if it is UTF-8 (BOM optional) or UTF-16 with a BOM, else None."""
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        encoding = "utf-16"
-    else:
-        encoding = "utf-8-sig"
-    decoder = codecs.getincrementaldecoder(encoding)()
+    """The head as text if it reads as prose in some encoding (see `charsets`), else None."""
     # A full-length head may end in the middle of a multi-byte character; a shorter one is the
     # whole file, so an unfinished character there is an encoding error.
     complete = len(head) < HEAD_BYTES
-    try:
-        text = decoder.decode(head, final=complete)
-    except UnicodeDecodeError:
-        return None
+    text = _decode_unicode(head, complete=complete)
+    if text is None:
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return None
+        # A legacy encoding (Windows-1252, Shift_JIS, GB18030, ...), declared or detected.
+        text = decode_bytes(head if complete else whole_characters(head), markup=True).text
     if not text or "\x00" in text:
         return None
     controls = sum(1 for char in text if char < " " and char not in _ALLOWED_CONTROLS)
     if controls * _MAX_CONTROL_SHARE > len(text):
         return None
     return text
+
+
+def _decode_unicode(head: bytes, *, complete: bool) -> str | None:
+    """The head as UTF-8 (BOM optional) or UTF-16 with a BOM, or None."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    else:
+        encoding = "utf-8-sig"
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        return decoder.decode(head, final=complete)
+    except UnicodeDecodeError:
+        return None
 
 
 def _detect_text(text: str) -> str | None:

@@ -5,6 +5,8 @@ No database here: `services.extract_document` does the reading and writing aroun
 
 from __future__ import annotations
 
+import codecs
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,15 +15,19 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from core.safe_fetch import FetchError, FetchPolicy, fetch_url
+from document_processing.contents import looks_like_contents
 from document_processing.extractors.base import (
     ExtractedPage,
     ExtractionError,
     ExtractionLimits,
     ExtractionResult,
 )
+from document_processing.extractors.charsets import decode_bytes
 from document_processing.extractors.isolation import run_isolated
 from document_processing.extractors.registry import DEFAULT_EXTRACTORS, get_extractor
-from document_processing.markdown import markdown_to_text
+from document_processing.extractors.splitting import parse_blocks
+from document_processing.language import document_languages
+from document_processing.markdown import first_words, markdown_to_text
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +46,9 @@ class PageData:
     title: str
     markdown: str
     text: str
+    # A table of contents: kept for reading, passed over when listening.
+    contents: bool = False
+    language: str = ""  # BCP 47; "" until detected
 
     @property
     def char_count(self) -> int:
@@ -53,6 +62,7 @@ class ExtractedDocument:
     author: str
     notes: list[str]
     cover: bytes = b""  # a JPEG the isolated child made, or nothing
+    language: str = ""  # BCP 47; "" when no page says enough to tell
 
     @property
     def char_count(self) -> int:
@@ -95,14 +105,12 @@ def fetch_source(url: str) -> FetchedSource:
         page = fetch_url(url, policy=fetch_policy())
     except FetchError as exc:
         raise ExtractionError(exc.user_message, code=exc.code) from exc
-    body = page.body
-    if page.charset and page.charset.lower() not in ("utf-8", "utf8"):
-        # Extractors read UTF-8; re-encode what the site declared.
-        try:
-            body = page.body.decode(page.charset, errors="replace").encode("utf-8")
-        except LookupError:
-            body = page.body
-    return FetchedSource(kind=URL_MEDIA_TYPES[page.content_type], body=body, title_hint=page.url)
+    kind = URL_MEDIA_TYPES[page.content_type]
+    # Decoded here, where the HTTP charset is known (it comes before the page's own <meta>), and
+    # kept as UTF-8 with a byte order mark, which every later reading of the original obeys.
+    text = decode_bytes(page.body, declared=page.charset, markup=kind == "html").text
+    body = codecs.BOM_UTF8 + text.encode("utf-8")
+    return FetchedSource(kind=kind, body=body, title_hint=page.url)
 
 
 def extract_file(path: Path, *, kind: str) -> ExtractedDocument:
@@ -146,30 +154,52 @@ def finish(result: ExtractionResult, *, limits: ExtractionLimits) -> ExtractedDo
         raise ExtractionError(
             _("No readable text was found in this document."), code="empty_document"
         )
-    return document
+    return with_languages(document, declared=result.language)
+
+
+def with_languages(document: ExtractedDocument, *, declared: str = "") -> ExtractedDocument:
+    """The document with its language and each page's detected from their spoken text (the one
+    its source declares is kept unless the text says otherwise)."""
+    language, page_languages = document_languages(
+        [page.text for page in document.pages], declared=declared
+    )
+    pages = [
+        dataclasses.replace(page, language=page_language)
+        for page, page_language in zip(document.pages, page_languages, strict=True)
+    ]
+    return dataclasses.replace(document, pages=pages, language=language)
 
 
 def _page_data(number: int, page: ExtractedPage) -> PageData:
     # PostgreSQL text columns cannot hold NUL; no reader needs it.
     markdown = page.markdown.replace("\x00", "").strip()
+    text = markdown_to_text(markdown)
+    title = page.title.replace("\x00", "").strip()[:300] or page_title(markdown, text=text)
     return PageData(
         number=number,
-        title=page.title.replace("\x00", "").strip()[:300],
+        title=title,
         markdown=markdown,
-        text=markdown_to_text(markdown),
+        text=text,
+        contents=page.contents or looks_like_contents(markdown, title=title),
     )
 
 
 def page_from_markdown(markdown: str, *, number: int) -> PageData:
     """A page a person wrote or edited: the same derivation as extracted pages."""
-    return _page_data(number, ExtractedPage(markdown=markdown, title=_first_heading(markdown)))
+    return _page_data(number, ExtractedPage(markdown=markdown))
 
 
-def _first_heading(markdown: str) -> str:
-    for line in markdown.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("#"):
-            return stripped.lstrip("#").strip()[:300]
-        if stripped:
-            break
-    return ""
+_TITLE_WORDS = 60
+
+
+def page_title(markdown: str, *, text: str) -> str:
+    """A page's name: its first heading, else its first words (`text` is its spoken text)."""
+    return heading_title(markdown) or first_words(text, max_chars=_TITLE_WORDS)
+
+
+def heading_title(markdown: str) -> str:
+    """The text of the page's first heading, or "" when it has none."""
+    if "#" not in markdown and "\n=" not in markdown and "\n-" not in markdown:
+        return ""  # no ATX or setext heading can be there: skip the parser
+    heading = next((block for block in parse_blocks(markdown) if block.heading_level), None)
+    return heading.heading_title[:300] if heading is not None else ""

@@ -18,10 +18,13 @@ from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 from selectolax.lexbor import LexborHTMLParser
 
+from document_processing.site_syntax import strip_site_syntax
+
 __all__ = [
     "escape_markdown",
     "escape_markdown_inline",
     "escape_markdown_line_starts",
+    "first_words",
     "markdown_heading",
     "markdown_to_text",
     "render_markdown",
@@ -121,8 +124,12 @@ _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 
 
 def markdown_to_text(markdown: str) -> str:
-    """Plain text to be read aloud: no Markdown syntax, no URLs, paragraphs split by blank lines."""
-    markdown = markdown.replace("\r\n", "\n").replace("\r", "\n")
+    """Plain text to be read aloud: no Markdown syntax, no URLs, paragraphs split by blank lines.
+
+    What a reader skips is not in it: site-generator syntax and footnote marks (see
+    `site_syntax`), badge images; a table is read row by row, each cell after its header.
+    """
+    markdown = strip_site_syntax(markdown.replace("\r\n", "\n").replace("\r", "\n"))
     # Plain prose (most pages of most documents) skips the parser, which would only re-join
     # lines and costs milliseconds a page; so does prose whose only syntax is escapes (as
     # extractors write text that could be read as syntax), once they are undone.
@@ -171,6 +178,9 @@ class _TextCollector:
     def __init__(self) -> None:
         self._blocks: list[str] = []
         self._row: list[str] | None = None
+        self._in_head = False
+        self._header: list[str] = []
+        self._body_rows = 0
 
     def collect(self, tokens: Sequence[Token]) -> list[str]:
         for token in tokens:
@@ -178,10 +188,18 @@ class _TextCollector:
         return self._blocks
 
     def _visit(self, token: Token) -> None:
-        if token.type == "tr_open":
+        if token.type == "table_open":
+            self._header, self._body_rows = [], 0
+        elif token.type == "thead_open":
+            self._in_head = True
+        elif token.type == "thead_close":
+            self._in_head = False
+        elif token.type == "tr_open":
             self._row = []
         elif token.type == "tr_close":
             self._end_row()
+        elif token.type == "table_close":
+            self._end_table()
         elif token.type == "inline":
             self._add_inline(token)
         elif token.type in ("fence", "code_block"):
@@ -192,16 +210,37 @@ class _TextCollector:
     def _add_inline(self, token: Token) -> None:
         text = _inline_text(token.children or [])
         if self._row is not None:
-            self._row.append(text.strip())
+            self._row.append(" ".join(text.split()))
         else:
             self._blocks.append(text)
 
     def _end_row(self) -> None:
-        # A table row is read as one line, its cells separated the way a person would say them.
-        cells = [cell for cell in self._row or [] if cell]
-        if cells:
-            self._blocks.append(", ".join(cells) + ".")
+        # A table is read a row at a time, each cell after its column's header ("Name: Ann,
+        # Age: 30."), as a person reads one out; the header row itself is not read on its own.
+        row = self._row or []
         self._row = None
+        if self._in_head:
+            self._header = row
+            return
+        self._body_rows += 1
+        cells = [
+            f"{header}: {cell}" if header and header != cell else cell
+            for header, cell in zip([*self._header, *[""] * len(row)], row, strict=False)
+            if cell
+        ]
+        if not any(self._header) and len(cells) == 2:
+            cells = [f"{cells[0]}: {cells[1]}"]  # no header: a label and its value
+        if cells:
+            self._blocks.append(_sentence(", ".join(cells)))
+
+    def _end_table(self) -> None:
+        header = [cell for cell in self._header if cell]
+        if not self._body_rows and header:
+            self._blocks.append(_sentence(", ".join(header)))  # a table of headers alone
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "!", "?", "\u3002")) else text + "."
 
 
 def _inline_text(children: Sequence[Token]) -> str:
@@ -214,12 +253,36 @@ def _inline_text(children: Sequence[Token]) -> str:
         elif child.type == "hardbreak":
             parts.append("\n")
         elif child.type == "image":
-            # Alt text stands in for the picture; an image without one is simply skipped.
-            parts.append(_inline_text(child.children or []))
+            # Alt text stands in for the picture; an image without one is simply skipped, and
+            # so is a badge ("build passing", "coverage 98%"), which is decoration.
+            if not _is_badge(str(child.attrGet("src") or "")):
+                parts.append(_inline_text(child.children or []))
         elif child.type == "html_inline":
             parts.append(_HTML_TAG.sub("", child.content))
         # link_open/link_close and emphasis markers carry no words: the link text is a child.
     return "".join(parts)
+
+
+# Where status badges come from: badge services, CI and coverage services' badge URLs.
+_BADGE_HOSTS = (
+    "shields.io", "badgen.net", "badge.fury.io", "travis-ci.org", "travis-ci.com",
+    "circleci.com", "codecov.io", "coveralls.io", "ci.appveyor.com", "codeclimate.com",
+    "app.codacy.com", "api.codacy.com", "snyk.io", "pepy.tech", "sonarcloud.io",
+    "bestpractices.coreinfrastructure.org", "www.bestpractices.dev", "deepsource.io",
+    "gitter.im", "mybinder.org", "zenodo.org/badge", "anaconda.org", "godoc.org",
+    "pkg.go.dev/badge", "goreportcard.com", "img.badgesize.io", "requires.io", "david-dm.org",
+)  # fmt: skip
+_BADGE_PATH = re.compile(r"badge|/status\.svg|/workflows/[^?#]*\.svg|/shield", re.IGNORECASE)
+
+
+def _is_badge(src: str) -> bool:
+    address = src.strip().lower()
+    if not address.startswith(("http://", "https://", "//")):
+        return bool(_BADGE_PATH.search(address))
+    host_and_path = address.split("//", 1)[1]
+    return any(host in host_and_path.split("?", 1)[0] for host in _BADGE_HOSTS) or bool(
+        _BADGE_PATH.search(host_and_path)
+    )
 
 
 def _html_text(html: str) -> str:
@@ -233,6 +296,22 @@ def _html_text(html: str) -> str:
 def _normalise_block(block: str) -> str:
     lines = (_SPACES.sub(" ", line).strip() for line in block.split("\n"))
     return "\n".join(line for line in lines if line)
+
+
+def first_words(text: str, *, max_chars: int = 60) -> str:
+    """The start of `text` on one line, at most `max_chars` long, cut after a whole word.
+
+    A cut is marked with "…". Text without spaces (Chinese, Japanese) is cut where it must be.
+    """
+    words = " ".join(text[: max_chars * 4].split())
+    if len(words) <= max_chars:
+        return words
+    room = words[: max_chars - 1]
+    cut = room.rfind(" ")
+    ends_a_word = words[len(room)] == " "
+    if not ends_a_word and cut >= max_chars // 3:
+        room = room[:cut]
+    return room.rstrip(" ,;:.-\u2013\u2014") + "\u2026"
 
 
 # ---------------------------------------------------------------------------------------------

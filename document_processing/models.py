@@ -41,6 +41,9 @@ class Document(models.Model):
     cover_key = models.CharField(max_length=500, blank=True)
     page_count = models.PositiveIntegerField(default=0)
     char_count = models.PositiveBigIntegerField(default=0)
+    # A BCP 47 tag ("en", "ar", "pt-BR"): detected at extraction, or set by whoever may edit
+    # pages; "" while unknown.
+    language = models.CharField(_("language"), max_length=35, blank=True)
     notes = models.JSONField(default=list, blank=True)
     processing_started_at = models.DateTimeField(null=True, blank=True)
     # Claims of this document by a worker; the stuck-job sweep gives up after a few.
@@ -70,6 +73,11 @@ class Page(models.Model):
     markdown = models.TextField()
     text = models.TextField()
     char_count = models.PositiveIntegerField(default=0)
+    # A table of contents (or another page of links): kept for reading, passed over when
+    # listening to the whole document.
+    is_contents = models.BooleanField(default=False)
+    # As the document's: detected from the page's own text, else the document's.
+    language = models.CharField(_("language"), max_length=35, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -30,6 +30,8 @@ from document_processing import extraction
 from document_processing.extractors.base import ExtractionError
 from document_processing.models import Document, Page, PageImport
 from operations.failures import record_task_failure
+from sharing import audit
+from sharing.models import AccessLog
 from sharing.policy import Action, require
 from users.models import User
 
@@ -168,6 +170,11 @@ def _append(page_import: PageImport, result: extraction.ExtractedDocument) -> No
             page_count=len(result.pages),
             processed_at=timezone.now(),
         )
+    # Pages added are edits of the document, in its activity under the person who asked.
+    audit.record(
+        user=page_import.requested_by, action=AccessLog.Action.PAGE_EDIT, document=document,
+        details={"number": last + 1, "added": len(result.pages)},
+    )  # fmt: skip
 
 
 def _too_many_pages(document: Document, *, added: int) -> str:
@@ -187,6 +194,8 @@ def _page_row(document: Document, data: extraction.PageData) -> Page:
         markdown=data.markdown,
         text=data.text,
         char_count=data.char_count,
+        # Detected from the web page's own text; one that says too little is the document's.
+        language=data.language or document.language,
     )
 
 

@@ -38,7 +38,9 @@ from core.security_utils import log_exception_safely, new_error_id
 from document_processing import extraction
 from document_processing.detection import detect_file_type
 from document_processing.extractors.base import ExtractionError
+from document_processing.language import is_known, normalise
 from document_processing.models import Document, Page
+from document_processing.protection import find_lock
 from document_processing.utils import sanitize_filename
 from operations.failures import record_task_failure
 from operations.site_settings import site_settings
@@ -82,6 +84,10 @@ def create_document_from_upload(
         raise ValidationError(_("The file is empty."), fields={"file": [_("The file is empty.")]})
     with _local_copy(uploaded_file) as path:
         kind = detect_file_type(path)
+        lock = find_lock(path, kind=kind, limits=extraction.extraction_limits())
+    if lock is not None:
+        # Refused before anything is stored: a locked file can only fail later.
+        raise ValidationError(lock.message, fields={"file": [lock.message]})
     if kind is None:
         raise UnsupportedMediaType(
             _(
@@ -142,6 +148,7 @@ def create_document_from_url(*, owner: User, url: str, title: str | None = None)
             source_url=url,
         )
         _enqueue_extraction_on_commit(document.pk)
+    _record_added(document)
     return document
 
 
@@ -166,7 +173,14 @@ def _save_with_original(document: Document, content: File) -> Document:
     except BaseException:
         delete_stored_files(keys=[stored_key], unshared=True)
         raise
+    _record_added(document)
     return document
+
+
+def _record_added(document: Document) -> None:
+    """The document's first line in its activity: how it came (a file, pasted text, a URL)."""
+    audit.record(user=document.owner, action=AccessLog.Action.ADD, document=document,
+                 details={"source": document.source_type})  # fmt: skip
 
 
 @contextmanager
@@ -198,10 +212,48 @@ def rename_document(*, user: User, document: Document, title: str) -> Document:
         raise ValidationError(
             _("The title is empty."), fields={"title": [_("The title is empty.")]}
         )
+    if clean[:300] == document.title and document.title_is_custom:
+        return document  # nothing changed: no line in the activity either
     document.title = clean[:300]
     document.title_is_custom = True
     document.save(update_fields=["title", "title_is_custom", "updated_at"])
+    # Not the titles: the audit log is exported with people by id only, and titles are content.
+    audit.record(user=user, action=AccessLog.Action.RENAME, document=document)
     return document
+
+
+def update_document(
+    *, user: User, document: Document, title: str | None = None, language: str | None = None
+) -> Document:
+    """Rename the document (its owner) and/or set its language (whoever may edit pages).
+
+    Both are checked before either is changed. The pages that were in the document's language
+    follow it to the new one; a page detected in a language of its own keeps it.
+    """
+    if title is not None:
+        require(user, Action.RENAME, document)
+    if language is not None:
+        require(user, Action.EDIT_PAGES, document)
+        language = checked_language(language)
+    with transaction.atomic():
+        if title is not None:
+            rename_document(user=user, document=document, title=title)
+        if language is not None and language != document.language:
+            Page.objects.filter(document=document, language=document.language).update(
+                language=language, updated_at=timezone.now()
+            )
+            document.language = language
+            document.save(update_fields=["language", "updated_at"])
+    return document
+
+
+def checked_language(language: str) -> str:
+    """A BCP 47 tag of a language Pagecast knows, as BCP 47 spells it; a 400 otherwise."""
+    tag = normalise(language)
+    if not is_known(tag):
+        message = _("Give a language as a BCP 47 tag, such as en, ar or pt-BR.")
+        raise ValidationError(message, fields={"language": [message]})
+    return tag
 
 
 def delete_document(*, user: User, document: Document) -> None:
@@ -450,6 +502,7 @@ def _save_pages(
         current.char_count = result.char_count
         current.notes = result.notes
         current.author = result.author
+        current.language = result.language
         current.processed_at = timezone.now()
         if not current.title_is_custom and result.title:
             current.title = result.title
@@ -466,6 +519,8 @@ def _page_row(document: Document, data: extraction.PageData) -> Page:
         markdown=data.markdown,
         text=data.text,
         char_count=data.char_count,
+        is_contents=data.contents,
+        language=data.language,
     )
 
 
@@ -510,12 +565,23 @@ def fail_after_retries(*, document_id: int) -> None:
 # --- Pages ----------------------------------------------------------------------------------
 
 
-def update_page(*, user: User, page: Page, markdown: str) -> Page:
+def update_page(
+    *, user: User, page: Page, markdown: str | None = None, language: str | None = None
+) -> Page:
+    """Change a page's text and/or its language. Its language stays as it was when only the
+    text changes: it may have been set by a person."""
     require(user, Action.EDIT_PAGES, page.document)
-    data = _checked_page(markdown, number=page.number)
+    tag = checked_language(language) if language is not None else None
+    data = _checked_page(markdown, number=page.number) if markdown is not None else None
     with transaction.atomic():
+        if tag is not None:
+            page.language = tag
+            page.save(update_fields=["language", "updated_at"])
+        if data is None:
+            return page
         page.markdown, page.text, page.char_count = data.markdown, data.text, data.char_count
-        page.title = data.title or page.title
+        # A heading the person wrote names the page; else the name it had stays.
+        page.title = extraction.heading_title(data.markdown) or page.title or data.title
         page.save(update_fields=["markdown", "text", "char_count", "title", "updated_at"])
         _refresh_counts(page.document_id)
     # Who changed the text, and when: audio made before now is outdated from here on.
@@ -536,8 +602,12 @@ def append_page(*, user: User, document: Document, markdown: str) -> Page:
         last = locked.pages.aggregate(last=Max("number"))["last"] or 0
         data = _checked_page(markdown, number=last + 1)
         page = _page_row(locked, data)
+        # Detection is the workers' (its model is large); a person can set the page's own.
+        page.language = locked.language
         page.save()
         _refresh_counts(locked.pk)
+    audit.record(user=user, action=AccessLog.Action.PAGE_EDIT, document=document,
+                 details={"page": page.pk, "number": page.number, "added": 1})  # fmt: skip
     return page
 
 

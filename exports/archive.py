@@ -1,13 +1,17 @@
 """The ZIP of everything a person keeps in Pagecast, written entry by entry.
 
-Layout (folders are made from ids, never from titles, so no name can escape or collide):
+Layout (folders are made from ids, never from titles, so no name can escape or collide; file
+names are cleaned of path separators and characters that some systems refuse):
 
     manifest.json                          the account, every document and what is in the ZIP
     activity.jsonl                         the person's audit entries, one JSON object a line
     documents/<id>/original/<file name>    the file they brought (when there is one)
     documents/<id>/pages/<number>.md       each page's Markdown
-    documents/<id>/audio/<audio id>.mp3    each finished audio of the document
-    documents/<id>/audio/<audio id>.json   its voice, engine, duration and sentence timings
+    documents/<id>/audio/<page> - <voice>.mp3   each finished audio of the document, named by
+                                           its page number and the voice's display name
+                                           ("2 - Joe (English (US), Piper, medium).mp3")
+    documents/<id>/audio/<page> - <voice>.json  beside it: its voice, engine, duration and
+                                           sentence timings
     documents/<id>/audiobook/<title>.m4b   the latest finished audiobook in each voice, named as
                                            its download is (sanitised; the voice added when
                                            there are several)
@@ -19,6 +23,7 @@ nor a long audio is ever held in memory; the caller decides where the ZIP itself
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import zipfile
 from collections.abc import Iterable
@@ -32,6 +37,7 @@ from document_processing.models import Document, Page
 from document_processing.services import EXTENSIONS
 from document_processing.utils import sanitize_filename
 from sharing.models import AccessLog, DocumentShare
+from speech_processing import voices
 from speech_processing.audiobooks import download_filename
 from speech_processing.models import Audio, Audiobook
 from users.models import User
@@ -111,8 +117,9 @@ def _write_document(zf: zipfile.ZipFile, document: Document) -> dict[str, Any]:
         for page in Page.objects.filter(document=document).order_by("number").iterator()
     ]
     pages = dict(Page.objects.filter(document=document).values_list("pk", "number"))
+    taken: set[str] = set()
     entry["audio"] = [
-        _write_audio(zf, folder, audio, page_number=pages.get(audio.page_id))
+        _write_audio(zf, folder, audio, page_number=pages.get(audio.page_id), taken=taken)
         for audio in _finished_audio(document)
     ]
     entry["audiobooks"] = _write_audiobooks(zf, folder, document)
@@ -156,22 +163,50 @@ def _finished_audio(document: Document) -> Iterable[Audio]:
 
 
 def _write_audio(
-    zf: zipfile.ZipFile, folder: str, audio: Audio, *, page_number: int | None
+    zf: zipfile.ZipFile,
+    folder: str,
+    audio: Audio,
+    *,
+    page_number: int | None,
+    taken: set[str],
 ) -> dict[str, Any]:
+    voice_name = voices.display_name_of(audio.voice)
     details = {
         "id": audio.pk,
         "page_number": page_number,
         "voice": audio.voice,
+        "voice_name": voice_name,
         "engine": audio.engine,
         "duration_seconds": audio.duration_seconds,
         "size_bytes": audio.size_bytes,
         "created_at": audio.created_at,
         "completed_at": audio.completed_at,
     }
-    timings_path = f"{folder}/audio/{audio.pk}.json"
+    stem = _unique(_entry_name(f"{page_number or 'page'} - {voice_name}"), taken)
+    timings_path = f"{folder}/audio/{stem}.json"
     _write_json(zf, timings_path, {**details, "timings": audio.timings})
-    mp3 = _copy_stored(zf, audio.file_key, f"{folder}/audio/{audio.pk}.mp3", size=audio.size_bytes)
+    mp3 = _copy_stored(zf, audio.file_key, f"{folder}/audio/{stem}.mp3", size=audio.size_bytes)
     return {**details, "file": mp3, "timings": timings_path}
+
+
+# Refused in file names by Windows (and "/" everywhere); display names rarely hold any.
+_UNSAFE_IN_NAMES = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
+
+
+def _entry_name(stem: str) -> str:
+    """A ZIP entry's file name (without extension) that unpacks on every system."""
+    return _UNSAFE_IN_NAMES.sub("-", stem).strip(" .")[:200] or "audio"
+
+
+def _unique(stem: str, taken: set[str]) -> str:
+    """`stem`, or "<stem> 2", "<stem> 3"… when a name compares equal, ignoring case, to one
+    already in the folder (two engines' voices may share a display name)."""
+    name, number = stem, 2
+    while name.casefold() in taken:
+        name = f"{stem} {number}"
+        number += 1
+    taken.add(name.casefold())
+    return name
 
 
 def _finished_audiobooks(document: Document) -> list[Audiobook]:

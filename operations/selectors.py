@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -33,23 +33,10 @@ class Totals:
     audio_minutes: float
     characters: int
     failures: int
-    originals_count: int
-    originals_bytes: int
-    audio_files_count: int
-    audio_bytes: int
-
-    @property
-    def stored_bytes(self) -> int:
-        return self.originals_bytes + self.audio_bytes
 
 
 def totals() -> Totals:
-    """Everything so far, and the storage the kept files use (from the rows, not the store)."""
-    documents = Document.objects.aggregate(
-        count=Count("id"),
-        stored=Count("id", filter=~Q(file_key="")),
-        stored_bytes=Sum("file_size", filter=~Q(file_key="")),
-    )
+    """Everything so far (the storage the files take: operations.storage_usage)."""
     made = Q(completed_at__isnull=False)
     audio = Audio.objects.aggregate(
         made=Count("id", filter=made),
@@ -57,26 +44,14 @@ def totals() -> Totals:
         # Audio that reused an identical twin's file was not synthesised again.
         characters=Sum("char_count", filter=made & Q(reused=False)),
     )
-    # A file may be named by several audio rows (reuse): each file counts once.
-    audio_files = (
-        Audio.objects.exclude(file_key="")
-        .values("file_key")
-        .annotate(size=Max("size_bytes"))
-        .order_by()
-        .aggregate(files=Count("file_key"), total=Sum("size"))
-    )
     return Totals(
         users=User.objects.count(),
-        documents=documents["count"],
+        documents=Document.objects.count(),
         pages=Page.objects.count(),
         audios_made=audio["made"],
         audio_minutes=round((audio["seconds"] or 0) / 60, 1),
         characters=audio["characters"] or 0,
         failures=TaskFailure.objects.count(),
-        originals_count=documents["stored"],
-        originals_bytes=documents["stored_bytes"] or 0,
-        audio_files_count=audio_files["files"],
-        audio_bytes=audio_files["total"] or 0,
     )
 
 

@@ -35,6 +35,7 @@ from operations.forms import (
 )
 from operations.models import SITE_SETTINGS_ID, SiteSettings, StaffAction
 from operations.site_settings import site_settings
+from operations.storage_usage import storage_usage
 from users.models import User
 
 PAGE_SIZE = 25
@@ -96,6 +97,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "days": days,
         "windows": WINDOWS,
         "totals": selectors.totals(),
+        "storage": storage_usage(),
         "charts": chart_list,
         "by_voice": figures.by_voice,
         "voice_chart": voice_chart,

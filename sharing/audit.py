@@ -13,7 +13,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 
-from core.exceptions import ApplicationError, NotFound, PermissionDenied
+from core.exceptions import AlreadyExists, ApplicationError, NotFound, PermissionDenied
 from document_processing.models import Document
 from sharing.models import AccessLog, DocumentShare
 from users.models import User
@@ -95,7 +95,8 @@ def audited(
     details: dict[str, object] | None = None,
     once_within: timedelta | None = None,
 ) -> Iterator[dict[str, int | None]]:
-    """Record the action's outcome: success, denied (403/404) or failed (other errors).
+    """Record the action's outcome: success, denied (403/404), exists (a 409 for what exists
+    already or is being made) or failed (other errors).
 
     The block may set `entry["audio_id"]` once it knows the audio (e.g. after creating it).
     With `once_within`, a success is not recorded again while the same person's same success
@@ -129,6 +130,9 @@ def audited(
         yield entry
     except (PermissionDenied, NotFound):
         write(AccessLog.Outcome.DENIED)
+        raise
+    except AlreadyExists:
+        write(AccessLog.Outcome.EXISTS)
         raise
     except ApplicationError:
         write(AccessLog.Outcome.FAILED)

@@ -42,20 +42,27 @@ class DocumentShare(models.Model):
 class AccessLog(models.Model):
     """One thing a person did (or tried to do) with a document. Never edited."""
 
+    # Labels say what happened, as the activity lists show it ("Played", "Renamed").
     class Action(models.TextChoices):
-        GENERATE = "generate", _("Generate audio")
-        PLAY = "play", _("Play")
-        DOWNLOAD = "download", _("Download")
-        DELETE = "delete", _("Delete")
-        SHARE = "share", _("Share")
-        UNSHARE = "unshare", _("Remove share")
-        PERMISSION_CHANGE = "permission_change", _("Change permission")
-        PAGE_EDIT = "page_edit", _("Edit page")
+        ADD = "add", _("Added")
+        RENAME = "rename", _("Renamed")
+        PAGE_EDIT = "page_edit", _("Edited a page")
+        GENERATE = "generate", _("Asked for audio")
+        # One listening session: the player's report, or the opening of the audio's stream.
+        PLAY = "play", _("Played")
+        # An explicit download only, never the requests of a player (speech_processing.api).
+        DOWNLOAD = "download", _("Downloaded")
+        DELETE = "delete", _("Deleted")
+        SHARE = "share", _("Shared")
+        UNSHARE = "unshare", _("Removed a share")
+        PERMISSION_CHANGE = "permission_change", _("Changed a permission")
 
     class Outcome(models.TextChoices):
-        SUCCESS = "success", _("Success")
+        SUCCESS = "success", _("Done")
         DENIED = "denied", _("Denied")
         FAILED = "failed", _("Failed")
+        # Refused because it exists already or is being made (a 409): nothing went wrong.
+        EXISTS = "exists", _("Already made")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"

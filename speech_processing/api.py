@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -46,6 +47,7 @@ from speech_processing.serializers import (
     AudioSerializer,
     DocumentAudiosRequestSerializer,
     DocumentAudiosSerializer,
+    GeneratedAudioSerializer,
     GenerateSerializer,
     PageAudiosSerializer,
     PlayedSerializer,
@@ -86,9 +88,9 @@ class VoiceSampleView(APIView):
     @extend_schema(
         responses={(200, "audio/mpeg"): OpenApiTypes.BINARY},
         tags=["voices"],
-        description="A short preview of the voice, made on first request. 503 "
-        "service_unavailable when the speech service cannot make it now (with Retry-After "
-        "when the service said when to try again).",
+        description="A short preview of the voice, made by a worker on first request (the "
+        "request waits a few seconds for it). 503 service_unavailable, with Retry-After, while "
+        "it is not made yet.",
     )
     def get(self, request: Request, voice_id: str) -> HttpResponse | StreamingHttpResponse:
         voice = voices.resolve_voice(voice_id)
@@ -114,11 +116,14 @@ class PageAudiosView(APIView):
 
     @extend_schema(
         request=GenerateSerializer,
-        responses={202: AudioSerializer},
+        responses={202: GeneratedAudioSerializer},
         tags=["audio"],
         description="Make the page's audio in a voice. 409 while an up-to-date audio of that "
         "voice exists or is being made. An outdated one (the page was edited after it was "
-        "made) is replaced: it is removed, and the new audio takes no further quota slot.",
+        "made) is replaced: it is removed, and the new audio takes no further quota slot. "
+        "Without `voice`, the caller's preferred voice or the site's when it speaks the "
+        "document's language, else an installed voice that does. `warnings` says when the "
+        "voice does not speak the page's language; the audio is made all the same.",
     )
     def post(self, request: Request, pk: int) -> Response:
         user = current_user(request)
@@ -130,10 +135,14 @@ class PageAudiosView(APIView):
             require(user, Action.GENERATE_AUDIO, page.document)
             serializer = GenerateSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
-            voice = voices.voice_for(user, serializer.validated_data.get("voice"))
+            voice = voices.voice_for(
+                user, serializer.validated_data.get("voice"), language=page.document.language
+            )
             audio = services.create_audio_record(page=page, voice=voice, user=user)
             entry["audio_id"] = audio.pk
-        return Response(AudioSerializer(audio).data, status=status.HTTP_202_ACCEPTED)
+        warnings = voices.language_warnings(voice, language=page.language or page.document.language)
+        data = GeneratedAudioSerializer(audio, context={"warnings": warnings}).data
+        return Response(data, status=status.HTTP_202_ACCEPTED)
 
 
 class AudioDetailView(APIView):
@@ -156,37 +165,92 @@ class AudioDetailView(APIView):
 
 class AudioDownloadView(APIView):
     @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "download", bool, required=False,
+                description="`1`: save the file (Content-Disposition attachment). Without it a "
+                "request of an audio or video element (`Sec-Fetch-Dest: audio`) plays inline; "
+                "any other request is a download too.",
+            )
+        ],
         responses={
             (200, "audio/mpeg"): OpenApiTypes.BINARY,
             (206, "audio/mpeg"): OpenApiTypes.BINARY,
             302: OpenApiResponse(description="Redirect to a short-lived signed URL (S3)"),
         },
         tags=["audio"],
-    )
+        description="The made audio's MP3, with Range support. A download is one "
+        "\"download\" entry in the document's activity (its ranged continuations are not "
+        "counted again); a player's requests are none: its play is reported by "
+        "`POST /audios/{id}/played/`.",
+    )  # fmt: skip
     def get(self, request: Request, pk: int) -> HttpResponse | StreamingHttpResponse:
         user = current_user(request)
         audio = selectors.audio_detail(user=user, audio_id=pk)
-        return _download(request, user=user, audio=audio)
+        return _download(request, user=user, audio=audio, listening=False)
+
+
+# A listening session is one "play" in the audit log per half hour: the player saves its
+# position every few seconds, and reopens the file at each seek.
+PLAY_AUDIT_WINDOW = timedelta(minutes=30)
+# What browsers send for the requests of <audio> and <video> elements (Fetch Metadata).
+_MEDIA_DESTINATIONS = {"audio", "video"}
+_FROM_START = re.compile(r"bytes=0*-[0-9]*")
+
+
+def _from_start(request: Request) -> bool:
+    """The request reads the file from its first byte: a new download or a new listen, not the
+    continuation of one (a seek, a resumed download)."""
+    requested = request.headers.get("Range", "").strip()
+    return not requested or _FROM_START.fullmatch(requested) is not None
+
+
+def _wants_download(request: Request) -> bool:
+    """An explicit download: asked for with `?download=1`, or any request that is not an audio
+    or video element's (a link with the download attribute, the command line, a script)."""
+    if request.query_params.get("download", "").lower() in {"1", "true"}:
+        return True
+    return request.headers.get("Sec-Fetch-Dest", "") not in _MEDIA_DESTINATIONS
 
 
 def _download(
-    request: Request, *, user: User, audio: Audio
+    request: Request, *, user: User, audio: Audio, listening: bool
 ) -> HttpResponse | StreamingHttpResponse:
-    """The stored file of a made audio, with Range support (or a signed URL on S3)."""
-    # Counting the play and its audit line are writes beside a read: with the disk full they
+    """The stored file of a made audio, with Range support (or a signed URL on S3).
+
+    `listening`: asked for through the audio's stream, which is a play. Otherwise an explicit
+    download is one, and a player's requests (preloading, seeking) record nothing here.
+    """
+    downloading = not listening and _wants_download(request)
+    from_start = _from_start(request)
+    # Renewing retention and the audit line are writes beside a read: with the disk full they
     # are skipped (and logged), and the listener still gets the file.
-    with unless_out_of_space(f"the download of audio {audio.pk}"), audited(
-        request._request, user=user, action=AccessLog.Action.DOWNLOAD,
-        document=audio.page.document, audio_id=audio.pk,
-    ):  # fmt: skip
-        # A download counts as a play for retention.
-        services.mark_played(user=user, audio=audio)
+    with unless_out_of_space(f"the download of audio {audio.pk}"):
+        if from_start and (downloading or listening):
+            with audited(
+                request._request, user=user, document=audio.page.document, audio_id=audio.pk,
+                action=AccessLog.Action.DOWNLOAD if downloading else AccessLog.Action.PLAY,
+                once_within=None if downloading else PLAY_AUDIT_WINDOW,
+            ):  # fmt: skip
+                # A download counts as a play for retention.
+                services.mark_played(user=user, audio=audio)
+        elif from_start:
+            # A player opening the file, perhaps only to preload it: retention, no audit line.
+            services.mark_played(user=user, audio=audio)
+        else:
+            services.require_playable(user=user, audio=audio)
     filename = f"page-{audio.page.number}-{audio.voice.split(':')[-1]}.mp3"
+    disposition = attachment_disposition(filename, fallback_stem="audio") if downloading else None
     if settings.STORAGE_BACKEND == "s3":
+        if disposition:
+            url = default_storage.url(  # type: ignore[call-arg]
+                audio.file_key, parameters={"ResponseContentDisposition": disposition}
+            )
+            return HttpResponseRedirect(url)
         return HttpResponseRedirect(default_storage.url(audio.file_key))
     return ranged_file_response(
         request._request, storage=default_storage, key=audio.file_key,
-        content_type="audio/mpeg", filename=filename,
+        content_type="audio/mpeg", filename=filename, disposition=disposition,
     )  # fmt: skip
 
 
@@ -208,7 +272,7 @@ class AudioStreamView(APIView):
         user = current_user(request)
         audio = selectors.audio_detail(user=user, audio_id=pk)
         if audio.status == Audio.Status.COMPLETED:
-            return _download(request, user=user, audio=audio)
+            return _download(request, user=user, audio=audio, listening=True)
         with audited(
             request._request, user=user, action=AccessLog.Action.PLAY,
             document=audio.page.document, audio_id=audio.pk, once_within=PLAY_AUDIT_WINDOW,
@@ -219,10 +283,6 @@ class AudioStreamView(APIView):
         response["Accept-Ranges"] = "none"
         response["X-Accel-Buffering"] = "no"  # a proxy must pass each part on at once
         return response
-
-
-# Position saves while listening are one "play" in the audit log per half hour.
-PLAY_AUDIT_WINDOW = timedelta(minutes=30)
 
 
 class AudioPlayedView(APIView):
@@ -366,7 +426,9 @@ class DocumentAudiobookView(APIView):
             require(user, Action.GENERATE_AUDIO, document)
             serializer = AudiobookRequestSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
-            voice = voices.voice_for(user, serializer.validated_data.get("voice"))
+            voice = voices.voice_for(
+                user, serializer.validated_data.get("voice"), language=document.language
+            )
             book = audiobooks.start_audiobook(user=user, document=document, voice=voice)
         return Response(AudiobookSerializer(book).data, status=status.HTTP_202_ACCEPTED)
 
@@ -422,18 +484,23 @@ class DocumentPlaylistView(APIView):
         description="The document's pages in reading order from `from_page` (a page id; "
         "default the first), each with its playable audio in `voice` (default: the caller's "
         "preferred voice, else the site's): made, or being made (play its `stream_url`). "
-        "Without one, `reason` says why: `no_text`, `not_permitted`, `quota_exceeded` or "
-        "`not_made`. 400 for an unknown voice or a `from_page` of another document.",
+        "Without one, `reason` says why: `no_text`, `not_permitted`, `quota_exceeded`, "
+        "`not_made`, or `skipped_contents` for a table of contents (passed over unless "
+        "`include_contents=true` or it is `from_page`). 400 for an unknown voice or a "
+        "`from_page` of another document.",
     )
     def get(self, request: Request, pk: int) -> Response:
         user = current_user(request)
         document = get_document(user, pk)
         query = PlaylistQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        voice = voices.voice_for(user, query.validated_data.get("voice"))
+        voice = voices.voice_for(
+            user, query.validated_data.get("voice"), language=document.language
+        )
         entries = playlist.playlist(
             user=user, document=document, voice=voice,
             from_page=query.validated_data.get("from_page"),
+            include_contents=query.validated_data["include_contents"],
         )  # fmt: skip
         return Response(PlaylistSerializer({"voice": voice, "pages": entries}).data)
 
@@ -454,7 +521,9 @@ class DocumentAudioProgressView(APIView):
         document = get_document(user, pk)
         query = AudioProgressQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        voice = voices.voice_for(user, query.validated_data.get("voice"))
+        voice = voices.voice_for(
+            user, query.validated_data.get("voice"), language=document.language
+        )
         found = audio_progress.audio_progress(document=document, voice=voice)
         response = Response(AudioProgressSerializer(found).data)
         response["Cache-Control"] = "no-store"
@@ -483,9 +552,11 @@ class DocumentAudiosView(APIView):
         document = get_document(user, pk)
         serializer = DocumentAudiosRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        voice = voices.voice_for(
+            user, serializer.validated_data.get("voice"), language=document.language
+        )
         results = playlist.make_document_audio(
-            user=user, document=document,
-            voice=voices.voice_for(user, serializer.validated_data.get("voice")),
+            user=user, document=document, voice=voice,
             pages=serializer.validated_data["pages"], client=client_info(request._request),
         )  # fmt: skip
         body = DocumentAudiosSerializer({"results": results}).data

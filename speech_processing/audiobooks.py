@@ -35,6 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.exceptions import (
+    AlreadyExists,
     ApplicationError,
     Conflict,
     NotFound,
@@ -75,7 +76,7 @@ def start_audiobook(*, user: User, document: Document, voice: str) -> Audiobook:
     if document.status != Document.Status.COMPLETED or not document.pages.exists():
         raise Conflict(NO_PAGES)
     if up_to_date_books(document=document, books=[_latest_finished(document, chosen.id)]):
-        raise Conflict(UP_TO_DATE)
+        raise AlreadyExists(UP_TO_DATE)
     try:
         with transaction.atomic():
             book = Audiobook.objects.create(
@@ -86,7 +87,7 @@ def start_audiobook(*, user: User, document: Document, voice: str) -> Audiobook:
             )
             enqueue_on_commit("speech_processing.tasks.make_audiobook_task", book.pk)
     except IntegrityError as exc:
-        raise Conflict(_("An audiobook in this voice is already being made.")) from exc
+        raise AlreadyExists(_("An audiobook in this voice is already being made.")) from exc
     return book
 
 

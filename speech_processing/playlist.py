@@ -38,6 +38,8 @@ class Reason(StrEnum):
     NOT_PERMITTED = "not_permitted"  # the caller may not generate (view only)
     QUOTA_EXCEEDED = "quota_exceeded"  # the caller may generate, the page's quota is used up
     NOT_MADE = "not_made"  # it could be made; nobody asked yet
+    # A table of contents, passed over when listening (unless asked for, or started from).
+    SKIPPED_CONTENTS = "skipped_contents"
 
 
 class Outcome(StrEnum):
@@ -67,12 +69,19 @@ class PageResult:
 
 
 def playlist(
-    *, user: User, document: Document, voice: str, from_page: int | None = None
+    *,
+    user: User,
+    document: Document,
+    voice: str,
+    from_page: int | None = None,
+    include_contents: bool = False,
 ) -> list[PlaylistEntry]:
     """The document's pages from `from_page` on, each with its playable audio in `voice`.
 
-    `document` comes from the access policy (it carries the caller's permission). A fixed
-    number of queries, whatever the number of pages.
+    A table of contents is passed over (`skipped_contents`, no audio) unless
+    `include_contents`, or it is the page listening starts from: a person who presses play
+    on it means to hear it. `document` comes from the access policy (it carries the caller's
+    permission). A fixed number of queries, whatever the number of pages.
     """
     voices.resolve_voice(voice)
     pages = Page.objects.filter(document=document).order_by("number")
@@ -82,13 +91,16 @@ def playlist(
             message = _("This page is not part of the document.")
             raise ValidationError(message, fields={"from_page": [message]})
         pages = pages.filter(number__gte=start["number"])
-    rows = list(pages.only("id", "number", "title", "text", "document_id"))
+    rows = list(pages.only("id", "number", "title", "text", "is_contents", "document_id"))
     found = _playable(pages=rows, voice=voice)
     may_generate = can(user, Action.GENERATE_AUDIO, document)
     used = _quota_used(pages=rows) if may_generate else {}
     limit = site_settings().max_audios_per_page
     entries = []
     for page in rows:
+        if page.is_contents and not include_contents and page.pk != from_page:
+            entries.append(PlaylistEntry(page=page, audio=None, reason=Reason.SKIPPED_CONTENTS))
+            continue
         audio = found.get(page.pk)
         reason = None
         if audio is None:

@@ -42,6 +42,23 @@ class AudioSerializer(serializers.ModelSerializer[Audio]):
         return reverse("audio-download", kwargs={"pk": audio.pk})
 
 
+class GeneratedAudioSerializer(AudioSerializer):
+    """An audio just asked for, with what the caller should know before listening."""
+
+    warnings = serializers.SerializerMethodField(
+        help_text="Sentences for people, e.g. that the voice does not speak the page's "
+        "language. The audio is made all the same."
+    )
+
+    class Meta(AudioSerializer.Meta):
+        fields = [*AudioSerializer.Meta.fields, "warnings"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_warnings(self, audio: Audio) -> list[str]:
+        return list(self.context.get("warnings", []))
+
+
 class QuotaSerializer(serializers.Serializer[dict[str, int]]):
     used = serializers.IntegerField()
     max = serializers.IntegerField()
@@ -231,17 +248,19 @@ class PlaylistPageSerializer(serializers.Serializer[dict[str, Any]]):
     id = serializers.IntegerField()
     number = serializers.IntegerField()
     title = serializers.CharField()
+    is_contents = serializers.BooleanField(help_text="A table of contents or page of links.")
 
 
 class PlaylistEntrySerializer(serializers.Serializer[Any]):
     page = PlaylistPageSerializer()
     audio = PlaylistAudioSerializer(allow_null=True)
     reason = serializers.ChoiceField(
-        choices=["no_text", "not_permitted", "quota_exceeded", "not_made"],
+        choices=["no_text", "not_permitted", "quota_exceeded", "not_made", "skipped_contents"],
         allow_null=True,
         help_text="Why there is no audio: `no_text` (nothing to speak), `not_permitted` (the "
         "caller may not generate), `quota_exceeded` (the page's quota is used up), `not_made` "
-        "(it could be made: POST /documents/{id}/audios/). Null when there is audio.",
+        "(it could be made: POST /documents/{id}/audios/), `skipped_contents` (a table of "
+        "contents, passed over unless `include_contents`). Null when there is audio.",
     )
 
 
@@ -255,6 +274,10 @@ class PlaylistQuerySerializer(serializers.Serializer[dict[str, Any]]):
     from_page = serializers.IntegerField(
         required=False, min_value=1, max_value=10**18 - 1,
         help_text="A page of this document to start from (default: the first).",
+    )  # fmt: skip
+    include_contents = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Also play tables of contents (by default they are passed over).",
     )  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.exceptions import (
+    AlreadyExists,
     Conflict,
     NotFound,
     QuotaExceeded,
@@ -138,7 +139,7 @@ def create_audio_record(*, page: Page, voice: str, user: User) -> Audio:
                     replaces=outdated,
                 )
         except IntegrityError as exc:
-            raise Conflict(_("Audio in this voice exists or is being made.")) from exc
+            raise AlreadyExists(_("Audio in this voice exists or is being made.")) from exc
         if twin is not None and timings is not None:
             reuse.complete_from_twin(audio=audio, twin=twin, text=locked.text, timings=timings)
         else:
@@ -168,7 +169,7 @@ def _check_slot(
     if exclude is not None:
         live = live.exclude(pk=exclude)
     if live.exists():
-        raise Conflict(_("Audio in this voice exists or is being made."))
+        raise AlreadyExists(_("Audio in this voice exists or is being made."))
     limit = site_settings().max_audios_per_page
     if charged and counted_audios(page=page).count() >= limit:
         raise QuotaExceeded(
@@ -449,7 +450,7 @@ def retry_audio(*, user: User, audio: Audio) -> Audio:
                     status=Audio.Status.PENDING, error_message="", updated_at=timezone.now()
                 )
         except IntegrityError as exc:
-            raise Conflict(_("Audio in this voice exists or is being made.")) from exc
+            raise AlreadyExists(_("Audio in this voice exists or is being made.")) from exc
         if not updated:
             raise Conflict(_("Only audio whose making failed can be retried."))
         _enqueue_on_commit(audio.pk)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from functools import cache
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.utils.translation import get_language_info
 from django.utils.translation import gettext as _
 
 from core.exceptions import ValidationError
-from speech_processing.engines.base import SpeechEngine, Voice
+from speech_processing.engines.base import SpeechEngine, Voice, language_tag
 from speech_processing.engines.registry import DEFAULT_ENGINES, build_engine, parse_voice_id
 
 if TYPE_CHECKING:  # the command line imports this module with no apps (and no models) set up
@@ -66,9 +68,139 @@ def resolve_voice(voice_id: str) -> Voice:
     raise ValidationError(message, fields={"voice": [message]})
 
 
-def voice_for(user: User, requested: str | None = None) -> str:
-    """The voice to speak in: the one asked for, else the person's preferred, else the site's."""
-    return requested or user.preferred_voice or settings.SPEECH_DEFAULT_VOICE
+# Engines as people know them; another engine is shown by its name, capitalised.
+ENGINE_NAMES = {
+    "piper": "Piper",
+    "espeak": "eSpeak NG",
+    "polly": "Amazon Polly",
+    "openai": "OpenAI",
+    "fake": "Test tones",
+}
+# Piper names its voices <language>_<REGION>-<speaker>-<quality>, e.g. "en_US-joe-medium".
+_PIPER_NAME = re.compile(
+    r"(?P<language>[a-z]{2,3}(?:_[A-Za-z]{2})?)-(?P<speaker>.+)-(?P<quality>x_low|low|medium|high)"
+)
+
+
+def display_name(voice: Voice) -> str:
+    """How people see a voice, from its own metadata: the speaker, then its language, engine
+    and (for Piper) quality: "Joe (English (US), Piper, medium)". A voice named after its
+    language alone (eSpeak NG's) is "English (US), eSpeak NG"."""
+    speaker, quality = voice.name, ""
+    piper = _PIPER_NAME.fullmatch(voice.name) if voice.engine == "piper" else None
+    if piper is not None:
+        speaker, quality = piper["speaker"], piper["quality"].replace("_", "-")
+    elif language_tag(voice.name).casefold() == voice.language.casefold():
+        speaker = ""
+    if speaker.islower():
+        speaker = speaker.replace("_", " ").capitalize()
+    details = [
+        _language_and_region(voice.language),
+        ENGINE_NAMES.get(voice.engine, voice.engine.capitalize()),
+        quality,
+    ]
+    described = ", ".join(part for part in details if part)
+    return f"{speaker} ({described})" if speaker else described
+
+
+def display_name_of(voice_id: str) -> str:
+    """The display name of the voice with this id; for a voice no longer offered (old audio),
+    what its id tells."""
+    for voice in all_voices():
+        if voice.id == voice_id:
+            return display_name(voice)
+    engine, _sep, name = voice_id.partition(":")
+    piper = _PIPER_NAME.fullmatch(name) if engine == "piper" else None
+    language = language_tag(piper["language"]) if piper else ""
+    return display_name(Voice(id=voice_id, engine=engine, name=name, language=language, gender=""))
+
+
+def _language_and_region(tag: str) -> str:
+    """A language tag as people read it, "en-US" as "English (US)": the language's name
+    (language_name) and its region's code."""
+    language, _sep, rest = tag.partition("-")
+    if not language:
+        return ""
+    region = next((part for part in rest.split("-") if len(part) == 2 and part.isalpha()), "")
+    name = language_name(language)
+    return f"{name} ({region.upper()})" if region else name
+
+
+def voice_for(user: User, requested: str | None = None, *, language: str = "") -> str:
+    """The voice to speak in: the one asked for; else, of the person's preferred voice and the
+    site's default, the first that speaks `language` (a document's BCP 47 tag); else the
+    installed voice that speaks it best; else the person's preferred voice or the site's."""
+    usual = user.preferred_voice or settings.SPEECH_DEFAULT_VOICE
+    if requested or not language:
+        return requested or usual
+    available = all_voices()
+    by_id = {voice.id: voice for voice in available}
+    for candidate in (user.preferred_voice, settings.SPEECH_DEFAULT_VOICE):
+        if candidate in by_id and speaks(by_id[candidate], language):
+            return candidate
+    speaking = [voice for voice in available if speaks(voice, language)]
+    if speaking:
+        # Stable: among voices as good as each other, the engines' configured order decides.
+        return min(speaking, key=lambda voice: _closeness(voice.language, language)).id
+    return usual
+
+
+# Language subtags that name the same spoken language for a voice and a page: espeak-ng calls
+# Mandarin "cmn" where detection says "zh", and Norwegian Bokmål "nb" where it says "no".
+_SAME_LANGUAGE = {"cmn": "zh", "nb": "no", "fil": "tl"}
+
+
+def _spoken(tag: str) -> str:
+    language = tag.partition("-")[0].lower()
+    return _SAME_LANGUAGE.get(language, language)
+
+
+# Django names Chinese by its scripts only.
+_DJANGO_NAMES = {"zh": "zh-hans"}
+
+
+def speaks(voice: Voice, language: str) -> bool:
+    """Whether `voice` speaks `language` (its language subtag; a region does not matter)."""
+    return bool(language) and _spoken(voice.language) == _spoken(language)
+
+
+def _closeness(voice_language: str, language: str) -> int:
+    """0 for the very tag ("pt-BR" for "pt-BR"), 1 for the language's own country ("fr-FR" for
+    "fr") or American English, 2 for the plain language ("es", "cmn"), 3 for any other variety."""
+    voice_tag, wanted = voice_language.lower(), language.lower()
+    if voice_tag == wanted:
+        return 0
+    primary = _spoken(wanted)
+    if voice_tag in {f"{primary}-{primary}", "en-us" if primary == "en" else ""}:
+        return 1
+    return 2 if "-" not in voice_tag else 3
+
+
+def language_warnings(voice_id: str, *, language: str) -> list[str]:
+    """A sentence for people when the voice does not speak the text's language (a BCP 47 tag;
+    nothing is said while it is unknown, or for a voice that is not installed)."""
+    voice = next((voice for voice in all_voices() if voice.id == voice_id), None)
+    if voice is None or not language or speaks(voice, language):
+        return []
+    return [
+        _("The voice %(voice)s speaks %(voice_language)s; this text is in %(language)s.")
+        % {
+            "voice": display_name(voice),
+            "voice_language": language_name(voice.language),
+            "language": language_name(language),
+        }
+    ]
+
+
+def language_name(tag: str) -> str:
+    """A language's name in the person's language where Django knows it ("Arabic"), else its tag."""
+    spoken = _spoken(tag)
+    for code in (tag.lower(), spoken, _DJANGO_NAMES.get(spoken, "")):
+        try:
+            return str(get_language_info(code)["name_translated"])
+        except KeyError:
+            continue
+    return tag
 
 
 def reset_caches() -> None:

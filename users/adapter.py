@@ -34,6 +34,11 @@ class AccountAdapter(DefaultAccountAdapter):
             },
         )
 
+    def get_password_change_redirect_url(self, request: HttpRequest) -> str:
+        """Back to the settings, where "Change your password" was chosen; the message says it
+        worked."""
+        return reverse("settings")
+
 
 class ProviderNotOffered(SocialApp.DoesNotExist, Http404):
     """A sign-in provider that is not switched on here.

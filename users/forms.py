@@ -1,15 +1,19 @@
-"""Pagecast's django-allauth sign-up form (ACCOUNT_FORMS["signup"])."""
+"""Pagecast's django-allauth forms (ACCOUNT_FORMS): its sign-up, and every form in the site's
+words (sentence case, no colon after a label)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from allauth.account import app_settings as account_settings
+from allauth.account import forms as allauth_forms
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from allauth.account.utils import complete_signup, get_next_redirect_url, perform_login
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.http import HttpRequest, HttpResponse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from users.selectors import email_taken
 
@@ -22,7 +26,58 @@ def _hides_existing_accounts() -> bool:
     return settings.ACCOUNT_EMAIL_VERIFICATION != "none"
 
 
-class SignupForm(AllauthSignupForm):
+class SiteWording:
+    """allauth's labels as the rest of the site writes them: "Remember me", not "Remember Me:".
+    `labels` renames fields (and their placeholders, which allauth sets to the label)."""
+
+    labels: ClassVar[dict[str, Promise]] = {}
+    fields: dict[str, Any]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        for name, label in self.labels.items():
+            field = self.fields.get(name)
+            if field is None:
+                continue
+            field.label = label
+            if "placeholder" in field.widget.attrs:
+                field.widget.attrs["placeholder"] = label
+
+
+class LoginForm(SiteWording, allauth_forms.LoginForm):
+    labels = {"remember": _("Remember me")}
+
+
+class ChangePasswordForm(SiteWording, allauth_forms.ChangePasswordForm):
+    labels = {
+        "oldpassword": _("Current password"),
+        "password1": _("New password"),
+        "password2": _("New password (again)"),
+    }
+
+
+class SetPasswordForm(SiteWording, allauth_forms.SetPasswordForm):
+    pass
+
+
+class ResetPasswordForm(SiteWording, allauth_forms.ResetPasswordForm):
+    pass
+
+
+class ResetPasswordKeyForm(SiteWording, allauth_forms.ResetPasswordKeyForm):
+    labels = {"password1": _("New password"), "password2": _("New password (again)")}
+
+
+class AddEmailForm(SiteWording, allauth_forms.AddEmailForm):
+    pass
+
+
+class ReauthenticateForm(SiteWording, allauth_forms.ReauthenticateForm):
+    pass
+
+
+class SignupForm(SiteWording, AllauthSignupForm):
     """Sign-up that ends on the same "check your email" page whether or not the address
     already has an account.
 

@@ -168,7 +168,21 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 # Sign-up answers the same whether or not the address has an account (users/forms.py), and the
 # owner of a taken address is emailed a log-in and a password-reset link (users/adapter.py).
 ACCOUNT_ADAPTER = "users.adapter.AccountAdapter"
-ACCOUNT_FORMS = {"signup": "users.forms.SignupForm"}
+# Every allauth form in the site's words (users.forms.SiteWording); sign-up also hides taken
+# addresses.
+ACCOUNT_FORMS = {
+    name: f"users.forms.{form}"
+    for name, form in {
+        "signup": "SignupForm",
+        "login": "LoginForm",
+        "change_password": "ChangePasswordForm",
+        "set_password": "SetPasswordForm",
+        "reset_password": "ResetPasswordForm",
+        "reset_password_from_key": "ResetPasswordKeyForm",
+        "add_email": "AddEmailForm",
+        "reauthenticate": "ReauthenticateForm",
+    }.items()
+}
 # Browser log-in lockout (django-allauth's rate limits): after this many failed attempts for one
 # account the log-in form refuses it for the timeout; one address may also fail 10 times a minute.
 LOGIN_ATTEMPTS_LIMIT = env_int("LOGIN_ATTEMPTS_LIMIT", 5, min_value=1)

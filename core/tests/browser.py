@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,3 +34,29 @@ E2E_MARKS = [
         reason="needs Chromium (apt install chromium; .ci/run installs it)",
     ),
 ]
+
+
+# axe-core, installed from the npm registry by `make browser-tools` (package-lock.json).
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+# What fails a test: the two worst of axe's four impact levels.
+AXE_FAILING = ("serious", "critical")
+
+
+def axe_violations(tab: Any) -> list[str]:
+    """The serious and critical accessibility violations axe-core finds on the tab's page now,
+    one line each (rule, impact, and where). Skips the test when axe-core is not installed."""
+    if not AXE.exists():
+        pytest.skip("needs axe-core: make browser-tools (npm ci)")
+    # Evaluated through the browser's debugging protocol, which the page's Content-Security-
+    # Policy does not govern: no inline script is added to the page.
+    if not tab.evaluate("typeof window.axe === 'object'"):
+        tab.evaluate(AXE.read_text(encoding="utf-8"))
+    results = tab.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+    )
+    return [
+        f"{violation['id']} ({violation['impact']}): "
+        + "; ".join(" ".join(node["target"]) for node in violation["nodes"][:5])
+        for violation in results
+        if violation["impact"] in AXE_FAILING
+    ]

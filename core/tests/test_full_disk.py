@@ -139,6 +139,7 @@ def test_other_failures_are_not_a_full_disk() -> None:
 def test_an_upload_that_cannot_be_stored_is_503_and_leaves_nothing(
     alice: User, alice_client: APIClient, storage_full: None, caplog: pytest.LogCaptureFixture
 ) -> None:
+    before = stored_files()  # what other tests of this process left
     with caplog.at_level(logging.ERROR, logger="pagecast.errors"):
         response = alice_client.post(
             "/api/v1/documents/", {"file": markdown_upload()}, format="multipart"
@@ -146,7 +147,7 @@ def test_an_upload_that_cannot_be_stored_is_503_and_leaves_nothing(
 
     assert_out_of_space(response)
     assert not Document.objects.exists()
-    assert stored_files() == set()
+    assert stored_files() == before
     line = next(r for r in caplog.records if "Out of storage space" in r.getMessage())
     assert str(Path(default_storage.path("")) / "originals") in line.getMessage()
     assert response.json()["error"]["error_id"] in line.getMessage()
@@ -159,6 +160,8 @@ def test_an_upload_whose_temporary_file_cannot_be_written_is_503_and_leaves_noth
     settings: Any,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    temporary = Path(settings.FILE_UPLOAD_TEMP_DIR)
+    before = set(temporary.iterdir())
     with caplog.at_level(logging.ERROR, logger="pagecast.errors"):
         response = alice_client.post(
             "/api/v1/documents/", {"file": markdown_upload()}, format="multipart"
@@ -166,7 +169,7 @@ def test_an_upload_whose_temporary_file_cannot_be_written_is_503_and_leaves_noth
 
     assert_out_of_space(response)
     assert not Document.objects.exists()
-    assert list(Path(settings.FILE_UPLOAD_TEMP_DIR).iterdir()) == []
+    assert set(temporary.iterdir()) == before
     assert str(settings.FILE_UPLOAD_TEMP_DIR) in caplog.text
 
 
@@ -174,6 +177,7 @@ def test_a_write_the_database_cannot_take_is_503_naming_the_database(
     alice: User, alice_client: APIClient, database_full: None, settings: Any,
     caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
+    before = stored_files()
     with caplog.at_level(logging.ERROR, logger="pagecast.errors"):
         response = alice_client.post(
             "/api/v1/documents/", {"title": "Notes", "text": "Some words."}, format="json"
@@ -183,7 +187,7 @@ def test_a_write_the_database_cannot_take_is_503_naming_the_database(
     # SQLite names its file; PostgreSQL its database and host.
     assert re.search(rf"{re.escape(str(settings.DATABASES['default']['NAME']))}( on \S+)? is full",
                      caplog.text)  # fmt: skip
-    assert stored_files() == set()
+    assert stored_files() == before
 
 
 def signed_in(user: User) -> Client:

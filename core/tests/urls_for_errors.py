@@ -1,5 +1,7 @@
 """The real URLs plus views that fail on purpose, for the error-envelope tests."""
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import SuspiciousOperation
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
@@ -36,11 +38,22 @@ def plain_boom(request: HttpRequest) -> HttpResponse:
     raise ValueError(f"plain view failure {SECRET}")
 
 
+def plain_forbidden(request: HttpRequest) -> HttpResponse:
+    raise DjangoPermissionDenied
+
+
+def plain_bad_request(request: HttpRequest) -> HttpResponse:
+    raise SuspiciousOperation("a request that makes no sense")
+
+
 urlpatterns = [
     path("api/v1/test/drf-boom/", drf_boom),
     path("api/v1/test/db-down/", drf_db_down),
     path("api/v1/test/plain-boom/", plain_boom),
     path("api/v1/test/switched-off/", switched_off),
+    path("test/page-boom/", plain_boom),
+    path("test/page-forbidden/", plain_forbidden),
+    path("test/page-bad-request/", plain_bad_request),
     *urlpatterns,
 ]
 

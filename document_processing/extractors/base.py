@@ -34,6 +34,8 @@ class ExtractionLimits:
 class ExtractedPage:
     markdown: str
     title: str = ""
+    # A table of contents or other page of links: kept for reading, passed over when listening.
+    contents: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,9 @@ class ExtractionResult:
     notes: list[str] = field(default_factory=list)
     # A JPEG made by `cover.normalise_cover` (or `cover_from_image`), or b"": no cover.
     cover: bytes = b""
+    # The language the source says it is in (HTML lang, EPUB dc:language), as written there;
+    # detection from the text has the last word (`language.honour_declared`).
+    language: str = ""
 
 
 class ExtractionError(Exception):

@@ -5,6 +5,12 @@ document, whose manifest and spine give the chapters in reading order. Package X
 defusedxml (no entity declarations, no external references); chapters are parsed as HTML by
 selectolax, which never loads DTDs or entities.
 
+A spine item that is not XHTML (a picture, an SVG page, a foreign XML vocabulary) is read through
+its manifest fallback chain; an SVG page without one is read for the words it draws. Each file
+is read once, however often the spine lists it. The navigation document, the page the EPUB 2
+guide calls the table of contents and chapters that are mostly links are kept, marked as
+contents (passed over when listening).
+
 The cover is the manifest item EPUB 3 marks "cover-image", else the one EPUB 2's
 `<meta name="cover">` names, else an image whose id or file name says "cover"; it is read with the
 same bounds as the chapters and normalised by `cover.normalise_cover`. A missing, unsafe or
@@ -14,8 +20,9 @@ undecodable cover only means a book without one.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar
 from urllib.parse import unquote, urlsplit
@@ -33,7 +40,7 @@ from document_processing.extractors.base import (
     ExtractionResult,
 )
 from document_processing.extractors.cover import MAX_SOURCE_BYTES, normalise_cover
-from document_processing.extractors.html import decode_markup, markup_to_markdown, strip_doctype
+from document_processing.extractors.html import decode_markup, strip_doctype, tree_to_markdown
 from document_processing.extractors.splitting import PageBudget, fit_blocks, parse_blocks
 
 __all__ = ["EpubExtractor"]
@@ -43,8 +50,19 @@ _CONTAINER = "META-INF/container.xml"
 _ENCRYPTION = "META-INF/encryption.xml"
 # Package documents are small; a 16 MiB OPF or NCX is an attack, not a book.
 _MAX_XML_BYTES = 16 * 1024 * 1024
-_CHAPTER_TYPES = frozenset({"application/xhtml+xml", "text/html", "application/xml"})
-_CHAPTER_SUFFIXES = (".xhtml", ".html", ".htm", ".xml")
+# XHTML, and what older books and loose tools use for it. Any other type ("application/xml" for
+# a foreign XML vocabulary, JSON, an image) is read through the item's fallback.
+_CHAPTER_TYPES = frozenset({"application/xhtml+xml", "text/html", "text/x-oeb1-document"})
+_CHAPTER_SUFFIXES = (".xhtml", ".html", ".htm")
+_SVG_TYPE = "image/svg+xml"
+_MAX_FALLBACKS = 16
+# Never a chapter, whatever the file is called: pictures, sound, fonts, style, the NCX. (An SVG
+# page is read through its fallback, or else for the words it draws.)
+_NOT_CHAPTER_TYPES = ("image/", "audio/", "video/", "font/", "application/font", "text/css")
+_NCX_TYPE = "application/x-dtbncx+xml"
+_NOT_CHAPTER_MEDIA = frozenset(
+    {_NCX_TYPE, "application/vnd.ms-opentype", "application/x-font-ttf", "text/javascript"}
+)
 
 _NO_PACKAGE = "This EPUB file is damaged: it does not say where its contents are."
 _BAD_XML = "This EPUB file is damaged: its table of contents could not be read."
@@ -55,9 +73,21 @@ _MISSING = "Some chapters listed in the book were missing from the file and were
 
 
 @dataclass(frozen=True, slots=True)
+class _Item:
+    """A manifest item: where it is, what it is, and the item to read instead if need be."""
+
+    path: str
+    media_type: str
+    properties: frozenset[str] = frozenset()
+    fallback: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class _Chapter:
     path: str
     media_type: str
+    # The book's own table of contents (its navigation document, or the page its guide names).
+    contents: bool = False
 
 
 @dataclass(slots=True)
@@ -66,6 +96,7 @@ class _Package:
 
     title: str = ""
     author: str = ""
+    language: str = ""  # the first dc:language
     chapters: list[_Chapter] = field(default_factory=list)
     toc_titles: dict[str, str] = field(default_factory=dict)
     cover_path: str | None = None
@@ -89,7 +120,8 @@ class EpubExtractor:
                 budget.add(_chapter_pages(archive, chapter, package, limits))
             # After the chapters, so that the text has the first claim on the archive's budget.
             cover_image = _read_cover(archive, package.cover_path)
-        if not budget.pages:
+        if all(page.contents for page in budget.pages):
+            # Nothing but a table of contents (a comic's pictures, listed): nothing to read.
             raise ExtractionError(_EMPTY, code="empty")
         return ExtractionResult(
             pages=budget.pages,
@@ -97,6 +129,7 @@ class EpubExtractor:
             author=package.author,
             notes=notes,
             cover=normalise_cover(cover_image, limits=limits),
+            language=package.language,
         )
 
 
@@ -110,10 +143,16 @@ def _read_package(archive: SafeZip) -> _Package:
     opf = _parse_xml(archive, opf_path)
     opf_dir = posixpath.dirname(opf_path)
     manifest = _manifest(opf, opf_dir)
-    nav_path = next((path for path, _, props in manifest.values() if "nav" in props), None)
+    nav_path = next((item.path for item in manifest.values() if "nav" in item.properties), None)
     package = _Package()
     package.title, package.author = _metadata(opf)
-    package.chapters = list(_spine(opf, manifest, skip=nav_path))
+    package.language = next(
+        (_text(element) for element in _descendants(opf, "language") if _text(element)), ""
+    )
+    contents_paths = _guide_contents(opf, opf_dir)
+    if nav_path is not None:
+        contents_paths.add(nav_path)
+    package.chapters = list(_spine(opf, manifest, contents=contents_paths))
     package.cover_path = _cover_path(opf, manifest)
     if nav_path is not None and nav_path in archive:
         package.toc_titles.update(_nav_titles(archive, nav_path))
@@ -170,52 +209,94 @@ def _metadata(opf: Element) -> tuple[str, str]:
     return next((t for t in titles if t), ""), ", ".join(c for c in creators if c)
 
 
-def _manifest(opf: Element, opf_dir: str) -> dict[str, tuple[str, str, set[str]]]:
-    """Manifest id → (archive path, media type, properties); unsafe hrefs are left out."""
-    items: dict[str, tuple[str, str, set[str]]] = {}
+def _manifest(opf: Element, opf_dir: str) -> dict[str, _Item]:
+    """Manifest id → item; unsafe hrefs are left out."""
+    items: dict[str, _Item] = {}
     for item in _descendants(opf, "item"):
         path = _resolve(opf_dir, item.get("href", ""))
         if path is not None and item.get("id"):
-            properties = set(item.get("properties", "").split())
-            items[item.get("id", "")] = (path, item.get("media-type", ""), properties)
+            items[item.get("id", "")] = _Item(
+                path=path,
+                media_type=_media_type(item.get("media-type", "")),
+                properties=frozenset(item.get("properties", "").split()),
+                fallback=item.get("fallback", "").strip(),
+            )
     return items
 
 
-def _spine(
-    opf: Element, manifest: dict[str, tuple[str, str, set[str]]], *, skip: str | None
-) -> Iterator[_Chapter]:
+def _media_type(declared: str) -> str:
+    """The media type in lower case without parameters ("Application/XHTML+XML; x=y" is
+    "application/xhtml+xml")."""
+    return declared.split(";", 1)[0].strip().lower()
+
+
+def _spine(opf: Element, manifest: dict[str, _Item], *, contents: set[str]) -> Iterator[_Chapter]:
+    """The chapters in reading order, each once; an item that is not a chapter (an image, an
+    SVG page) is read through its manifest fallback, the chain EPUB 3 defines for it."""
+    seen: set[str] = set()
     for itemref in _descendants(opf, "itemref"):
         if itemref.get("linear", "yes").strip() == "no":
             continue  # covers, footnote files and the like, outside the reading order
-        entry = manifest.get(itemref.get("idref", ""))
-        if entry is None:
-            continue
-        path, media_type, _ = entry
-        # The EPUB 3 navigation document is a table of contents, not a chapter.
-        if path != skip and _is_chapter(path, media_type):
-            yield _Chapter(path=path, media_type=media_type)
+        item = _readable(manifest, itemref.get("idref", ""))
+        if item is None or item.path in seen:
+            continue  # (a comic's every page may fall back to one and the same text)
+        seen.add(item.path)
+        yield _Chapter(path=item.path, media_type=item.media_type, contents=item.path in contents)
 
 
-def _is_chapter(path: str, media_type: str) -> bool:
-    if media_type:
-        return media_type in _CHAPTER_TYPES
-    return path.lower().endswith(_CHAPTER_SUFFIXES)
+def _readable(manifest: dict[str, _Item], item_id: str) -> _Item | None:
+    """What to read for the spine item `item_id`: the first item of its fallback chain that is
+    a chapter by its media type, else the first that is one by its file name."""
+    chain: list[_Item] = []
+    item = manifest.get(item_id)
+    while item is not None and item not in chain and len(chain) < _MAX_FALLBACKS:
+        chain.append(item)
+        item = manifest.get(item.fallback)
+    declared = next((item for item in chain if item.media_type in _CHAPTER_TYPES), None)
+    # An SVG page with no XHTML to fall back to is read for the words it draws.
+    drawn = next((item for item in chain if item.media_type == _SVG_TYPE), None)
+    return declared or drawn or next((item for item in chain if _named_as_chapter(item)), None)
 
 
-def _ncx_path(opf: Element, manifest: dict[str, tuple[str, str, set[str]]]) -> str | None:
+def _named_as_chapter(item: _Item) -> bool:
+    """An item with a loose type ("application/xml", "application/xhtml", none) that a file
+    name says is a chapter; never a picture, a sound, a font or a style sheet."""
+    if item.media_type.startswith(_NOT_CHAPTER_TYPES) or item.media_type in _NOT_CHAPTER_MEDIA:
+        return False
+    return item.path.lower().endswith(_CHAPTER_SUFFIXES)
+
+
+def _guide_contents(opf: Element, opf_dir: str) -> set[str]:
+    """The pages EPUB 2's guide calls the table of contents."""
+    paths: set[str] = set()
+    for reference in _descendants(opf, "reference"):
+        if reference.get("type", "").strip().lower() == "toc":
+            path = _resolve(opf_dir, reference.get("href", "").split("#", 1)[0])
+            if path:
+                paths.add(path)
+    return paths
+
+
+def _ncx_path(opf: Element, manifest: dict[str, _Item]) -> str | None:
+    """The NCX: the item the spine's `toc` names if it is one, else any item that is one
+    (books name it "ncx", "toc", "ncxtoc" or anything else, and some point `toc` astray)."""
     spine = next(_descendants(opf, "spine"), None)
-    toc_id = spine.get("toc") if spine is not None else None
-    if toc_id and toc_id in manifest:
-        return manifest[toc_id][0]
-    ncx = (path for path, media, _ in manifest.values() if media == "application/x-dtbncx+xml")
-    return next(ncx, None)
+    toc_id = spine.get("toc", "").strip() if spine is not None else ""
+    candidates = [manifest[toc_id]] if toc_id in manifest else []
+    candidates.extend(manifest.values())
+    for item in candidates:
+        if item.media_type == _NCX_TYPE or (
+            not item.media_type and item.path.lower().endswith(".ncx")
+        ):
+            return item.path
+    return None
 
 
-def _cover_path(opf: Element, manifest: dict[str, tuple[str, str, set[str]]]) -> str | None:
+def _cover_path(opf: Element, manifest: dict[str, _Item]) -> str | None:
     """The archive path of the cover image, by the first rule that names an image:
     EPUB 3's "cover-image" property, EPUB 2's `<meta name="cover" content="ID">`, or an image
     whose manifest id or file name contains "cover"."""
-    candidates = [item_id for item_id, (_, _, props) in manifest.items() if "cover-image" in props]
+    candidates = [item_id for item_id, item in manifest.items() if "cover-image" in item.properties]
     metadata = next(_descendants(opf, "metadata"), None)
     if metadata is not None:
         candidates.extend(
@@ -225,13 +306,13 @@ def _cover_path(opf: Element, manifest: dict[str, tuple[str, str, set[str]]]) ->
         )
     candidates.extend(
         item_id
-        for item_id, (path, _, _) in manifest.items()
-        if "cover" in item_id.lower() or "cover" in posixpath.basename(path).lower()
+        for item_id, item in manifest.items()
+        if "cover" in item_id.lower() or "cover" in posixpath.basename(item.path).lower()
     )
     for item_id in candidates:
         entry = manifest.get(item_id)
-        if entry is not None and entry[1].strip().lower().startswith("image/"):
-            return entry[0]
+        if entry is not None and entry.media_type.startswith("image/"):
+            return entry.path
     return None
 
 
@@ -273,7 +354,12 @@ def _nav_titles(archive: SafeZip, nav_path: str) -> dict[str, str]:
 
 
 def _ncx_titles(archive: SafeZip, ncx_path: str) -> dict[str, str]:
-    ncx = _parse_xml(archive, ncx_path)
+    try:
+        ncx = _parse_xml(archive, ncx_path)
+    except ExtractionError as error:
+        if error.code == "unsafe":
+            raise
+        return {}  # titles are a nicety: a damaged NCX leaves the chapters to their headings
     base_dir = posixpath.dirname(ncx_path)
     titles: dict[str, str] = {}
     for point in _descendants(ncx, "navPoint"):
@@ -319,9 +405,62 @@ def _chapter_pages(
     archive: SafeZip, chapter: _Chapter, package: _Package, limits: ExtractionLimits
 ) -> list[ExtractedPage]:
     html = decode_markup(archive.read(chapter.path))
-    blocks = parse_blocks(markup_to_markdown(html))
+    if _is_xhtml(chapter):
+        html = _open_self_closed(html)
+    tree = LexborHTMLParser(strip_doctype(html))
+    contents = chapter.contents or _mostly_links(tree)
+    blocks = parse_blocks(tree_to_markdown(tree, svg_text=True))
     if not blocks:
         return []  # image-only pages, blank separators
     first_heading = next((block.heading_title for block in blocks if block.heading_level), "")
     title = first_heading or package.toc_titles.get(chapter.path, "")
-    return fit_blocks(blocks, max_chars=limits.page_max_chars, title=title)
+    pages = fit_blocks(blocks, max_chars=limits.page_max_chars, title=title)
+    return [replace(page, contents=True) for page in pages] if contents else pages
+
+
+def _is_xhtml(chapter: _Chapter) -> bool:
+    if chapter.media_type:
+        return chapter.media_type != "text/html"
+    return not chapter.path.lower().endswith((".html", ".htm"))
+
+
+# `<span id="p12"/>` in XHTML is an empty element; an HTML parser (which reads chapters: XHTML in
+# the wild is often not well-formed XML) opens a span there that swallows the rest of the
+# paragraph, and `<script src="x.js"/>` in the head swallows the whole chapter. Written out as
+# a start and an end tag, each means what the XHTML said. `[^<>]*` keeps the scan linear.
+_SELF_CLOSED = re.compile(r"<([A-Za-z][\w:.-]*)(\s[^<>]*?)?\s*/>")
+_VOID_ELEMENTS = frozenset(
+    {
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+        "source", "track", "wbr",
+    }
+)  # fmt: skip
+
+
+def _open_self_closed(xhtml: str) -> str:
+    return _SELF_CLOSED.sub(_start_and_end_tag, xhtml)
+
+
+def _start_and_end_tag(match: re.Match[str]) -> str:
+    name = match.group(1)
+    if name.lower() in _VOID_ELEMENTS:
+        return match.group()
+    return f"<{name}{match.group(2) or ''}></{name}>"
+
+
+# A page is a list of links (a table of contents the book does not name as one) when most of
+# its words are link text, and there are enough links to be a list.
+_CONTENTS_MIN_LINKS = 5
+_CONTENTS_LINK_SHARE = 0.7
+
+
+def _mostly_links(tree: LexborHTMLParser) -> bool:
+    body = tree.body
+    if body is None:
+        return False
+    links = [link for link in body.css("a[href]") if link.text(deep=True).strip()]
+    if len(links) < _CONTENTS_MIN_LINKS:
+        return False
+    linked = sum(len("".join(link.text(deep=True).split())) for link in links)
+    total = len("".join(body.text(deep=True).split()))
+    return total > 0 and linked >= _CONTENTS_LINK_SHARE * total

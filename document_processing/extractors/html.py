@@ -11,7 +11,6 @@ ones, and the DOCTYPE with its internal subset is removed before parsing all the
 
 from __future__ import annotations
 
-import codecs
 import re
 from pathlib import Path
 from typing import ClassVar
@@ -24,7 +23,9 @@ from document_processing.extractors.base import (
     ExtractionLimits,
     ExtractionResult,
 )
+from document_processing.extractors.charsets import decode_bytes
 from document_processing.extractors.splitting import PageBudget, split_markdown
+from document_processing.extractors.unspoken import drop_unspoken
 from document_processing.markdown import (
     escape_markdown_inline,
     escape_markdown_line_starts,
@@ -39,6 +40,7 @@ __all__ = [
     "html_to_markdown",
     "markup_to_markdown",
     "strip_doctype",
+    "tree_to_markdown",
 ]
 
 _EMPTY = "This web page contains no readable text."
@@ -56,7 +58,7 @@ class HtmlExtractor:
 
 def html_to_markdown(html: str, *, url: str | None, limits: ExtractionLimits) -> ExtractionResult:
     """Main content of an HTML document as pages of Markdown (also used by URL import)."""
-    html = strip_doctype(html)
+    html = _without_unspoken(strip_doctype(html))
     markdown, title, author = _trafilatura_extract(html, url=url)
     if not markdown.strip():
         markdown = markup_to_markdown(html, drop_boilerplate=True)
@@ -65,7 +67,22 @@ def html_to_markdown(html: str, *, url: str | None, limits: ExtractionLimits) ->
     title = title or _title_element(html)
     budget = PageBudget(limits)
     budget.add(split_markdown(markdown, max_chars=limits.page_max_chars, title=title))
-    return ExtractionResult(pages=budget.pages, title=title, author=author)
+    return ExtractionResult(
+        pages=budget.pages, title=title, author=author, language=_declared_language(html)
+    )
+
+
+# <html lang="ar"> or <html xml:lang="ar">, as written in the page's opening tag.
+_HTML_LANG = re.compile(
+    r"<html\b[^>]*?\s(?:xml:)?lang\s*=\s*[\"']?\s*([A-Za-z]{1,8}(?:[-_][A-Za-z0-9]{1,8})*)",
+    re.IGNORECASE,
+)
+
+
+def _declared_language(html: str) -> str:
+    """The language the page's <html> element declares, or ""."""
+    found = _HTML_LANG.search(html[:20_000])
+    return found.group(1) if found else ""
 
 
 def _trafilatura_extract(html: str, *, url: str | None) -> tuple[str, str, str]:
@@ -90,7 +107,99 @@ def _trafilatura_extract(html: str, *, url: str | None) -> tuple[str, str, str]:
         include_comments=False,
         deduplicate=False,
     )
-    return markdown or "", metadata.title or "", metadata.author or ""
+    # Superscripts and subscripts come through as raw HTML, which pages show as text.
+    markdown = _SCRIPT_TAG.sub("", markdown or "")
+    return _tidy_tables(markdown), metadata.title or "", metadata.author or ""
+
+
+_SCRIPT_TAG = re.compile(r"</?(?:sup|sub)>")
+_TABLE_ROW = re.compile(r"\|.*\|[ \t]*")
+_BOLD_CELL = re.compile(r"\*\*[^*].*\*\*")
+_DELIMITER_ROW = re.compile(r"\|(?:[ \t]*:?-{3,}:?[ \t]*\|)+[ \t]*")
+
+
+def _tidy_tables(markdown: str) -> str:
+    """trafilatura's tables as Markdown reads them: it writes a delimiter row after every row
+    of header cells, so a caption row or a row headed by a <th> ("Founded | 1998") would make
+    the rows after it "---" cells, and none for a table without header cells, which is then
+    no table. A caption becomes a paragraph; a table whose header cells are not all in its
+    first row gets an empty header row. Code blocks are left as they are."""
+    if "|" not in markdown:
+        return markdown
+    lines = markdown.split("\n")
+    out: list[str] = []
+    index = 0
+    in_code = False
+    while index < len(lines):
+        if lines[index].lstrip().startswith("```"):
+            in_code = not in_code
+        if in_code or not _TABLE_ROW.fullmatch(lines[index]):
+            out.append(lines[index])
+            index += 1
+            continue
+        end = index
+        while end < len(lines) and _TABLE_ROW.fullmatch(lines[end]):
+            end += 1
+        out.extend(_tidy_table(lines[index:end]))
+        index = end
+    return "\n".join(out)
+
+
+def _tidy_table(rows: list[str]) -> list[str]:
+    delimiters = [i for i, row in enumerate(rows) if _DELIMITER_ROW.fullmatch(row)]
+    if not delimiters:
+        # Rows without any header cell: no delimiter row at all, so not yet a table. A first
+        # row all in bold heads it; otherwise it gets an empty header row.
+        width = max(len(_row_cells(row)) for row in rows)
+        delimiter = "|" + "---|" * width
+        if all(_BOLD_CELL.fullmatch(cell) for cell in _row_cells(rows[0]) if cell):
+            return [rows[0], delimiter, *rows[1:]]
+        return ["|" + "  |" * width, delimiter, *rows]
+    if delimiters[0] != 1:
+        return rows
+    before: list[str] = []
+    cells = _row_cells(rows[0])
+    if len(cells) > 1 and cells[0] and not any(cells[1:]):
+        before = [cells[0], ""]  # a caption, spanning the table
+        rows = rows[2:]
+        delimiters = [i - 2 for i in delimiters[1:]]
+        if delimiters == [1]:
+            return [*before, *rows]
+    elif delimiters == [1]:
+        return rows
+    data = [row for row in rows if not _DELIMITER_ROW.fullmatch(row)]
+    if not data:
+        return before
+    width = max(len(_row_cells(row)) for row in data)
+    header = "|" + "  |" * width
+    delimiter = "|" + "---|" * width
+    return [*before, header, delimiter, *data]
+
+
+def _row_cells(row: str) -> list[str]:
+    return [cell.strip() for cell in _UNESCAPED_PIPE.split(row.strip().strip("|"))]
+
+
+def _without_unspoken(html: str) -> str:
+    """The page without what a reader skips (page numbers, note marks, "[edit]"), and with
+    row headers as plain cells: trafilatura takes a row with a <th> for a header row, and an
+    infobox's "<th>Founded</th><td>1998</td>" would head the rows under it."""
+    tree = LexborHTMLParser(html)
+    drop_unspoken(tree)
+    for row in tree.css("tr"):
+        cells = [cell for cell in row.iter() if cell.tag in ("td", "th")]
+        if any(cell.tag == "td" for cell in cells):
+            for cell in cells:
+                if cell.tag == "th":
+                    _as_data_cell(cell)
+    return tree.html or html
+
+
+def _as_data_cell(cell: LexborNode) -> None:
+    replacement = LexborHTMLParser(f"<table><tr><td>{cell.inner_html or ''}</td></tr></table>")
+    td = replacement.css_first("td")
+    if td is not None:
+        cell.replace_with(td)
 
 
 def _title_element(html: str) -> str:
@@ -108,9 +217,6 @@ _PROLOGUE_DOCTYPE = re.compile(
     r"\A((?:\s|\ufeff|<\?[^>]*>|<!--.*?-->)*)<!DOCTYPE(?:[^\[>]|\[[^\]]*\])*>",
     re.IGNORECASE | re.DOTALL,
 )
-_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.IGNORECASE)
-_XML_ENCODING = re.compile(rb"<\?xml[^>]+encoding\s*=\s*[\"']([A-Za-z0-9_.:-]+)", re.IGNORECASE)
-_SNIFF_BYTES = 4096
 
 
 def strip_doctype(html: str) -> str:
@@ -118,32 +224,10 @@ def strip_doctype(html: str) -> str:
     return _PROLOGUE_DOCTYPE.sub(r"\1", html, count=1)
 
 
-def decode_markup(data: bytes) -> str:
-    """HTML or XHTML bytes as text: BOM, then declared charset, then UTF-8, then Windows-1252."""
-    if data.startswith(codecs.BOM_UTF8):
-        return data[len(codecs.BOM_UTF8) :].decode("utf-8", errors="replace")
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16", errors="replace")
-    declared = _declared_encoding(data[:_SNIFF_BYTES])
-    if declared is not None:
-        return data.decode(declared, errors="replace")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        # What browsers assume for undeclared legacy pages.
-        return data.decode("cp1252", errors="replace")
-
-
-def _declared_encoding(head: bytes) -> str | None:
-    match = _META_CHARSET.search(head) or _XML_ENCODING.search(head)
-    if match is None:
-        return None
-    try:
-        name = codecs.lookup(match.group(1).decode("ascii")).name
-    except LookupError:
-        return None
-    # A UTF-16 label on a page that was read as ASCII is a lie (the HTML standard says so).
-    return None if name.startswith(("utf-16", "utf-32")) else name
+def decode_markup(data: bytes, *, declared: str | None = None) -> str:
+    """HTML or XHTML bytes as text: BOM, then the declared charset (`declared`, from HTTP, before
+    the page's own `<meta>` or XML declaration), then detection; see `charsets`."""
+    return decode_bytes(data, declared=declared, markup=True).text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,6 +256,7 @@ _HEADINGS = {f"h{level}": level for level in range(1, 7)}
 # elements thousands deep to exhaust the recursion limit.
 _MAX_DEPTH = 200
 _HTML_WHITESPACE = re.compile(r"[ \t\n\r\f]+")
+_SPACE_RUN = re.compile(r"  +")
 _UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
 _LIST_START = re.compile(r"(?:-|\d+\.) ")
 
@@ -179,22 +264,38 @@ _LIST_START = re.compile(r"(?:-|\d+\.) ")
 def markup_to_markdown(html: str, *, drop_boilerplate: bool = False) -> str:
     """The body of an HTML/XHTML document as Markdown: headings, paragraphs, lists, tables.
 
-    Links keep their text only; images are left out. With `drop_boilerplate`, navigation,
-    headers, footers, asides and forms are left out too (for web pages, not book chapters).
+    Links keep their text only; images, page numbers and note marks are left out (see
+    `unspoken`). With `drop_boilerplate`, navigation, headers, footers, asides and forms are
+    left out too (for web pages, not book chapters).
     """
-    tree = LexborHTMLParser(strip_doctype(html))
+    return tree_to_markdown(
+        LexborHTMLParser(strip_doctype(html)), drop_boilerplate=drop_boilerplate
+    )
+
+
+def tree_to_markdown(
+    tree: LexborHTMLParser, *, drop_boilerplate: bool = False, svg_text: bool = False
+) -> str:
+    """`markup_to_markdown` for a document already parsed (it is changed: see `unspoken`).
+
+    With `svg_text`, the text an SVG drawing writes (`<text>`) is read as a paragraph: book
+    pages drawn in SVG carry their words there; a web page's charts and icons are left out.
+    """
+    drop_unspoken(tree)
     root = tree.body or tree.root
     if root is None:
         return ""
-    blocks = _Converter(drop_boilerplate=drop_boilerplate).blocks(root, 0)
+    converter = _Converter(drop_boilerplate=drop_boilerplate, svg_text=svg_text)
+    blocks = converter.blocks(root, 0)
     return "\n\n".join(blocks)
 
 
 class _Converter:
     """Recursive HTML-to-Markdown conversion; `blocks` for block context, `inline` for text."""
 
-    def __init__(self, *, drop_boilerplate: bool) -> None:
+    def __init__(self, *, drop_boilerplate: bool, svg_text: bool = False) -> None:
         self._skipped = _SKIPPED | _BOILERPLATE if drop_boilerplate else _SKIPPED
+        self._svg_text = svg_text
 
     # -- block context ----------------------------------------------------------------------
 
@@ -204,6 +305,11 @@ class _Converter:
         inline: list[str] = []
         for child in node.iter(include_text=True):
             tag = child.tag or ""
+            if tag == "svg" and self._svg_text:
+                blocks.extend(_paragraphs("".join(inline)))
+                inline = []
+                blocks.extend(_paragraphs(escape_markdown_inline(_svg_words(child))))
+                continue
             if tag in self._skipped:
                 continue
             if tag in _BLOCKS:
@@ -252,15 +358,21 @@ class _Converter:
         return ["\n".join(items)] if items else []
 
     def _table(self, node: LexborNode, depth: int) -> list[str]:
+        table_rows = _table_rows(node)
         rows = [
             [self._cell(cell, depth) for cell in row.iter() if cell.tag in ("td", "th")]
-            for row in _table_rows(node)
+            for row in table_rows
         ]
-        rows = [row for row in rows if any(row)]
+        kept = [(row, cells) for row, cells in zip(table_rows, rows, strict=True) if any(cells)]
+        rows = [cells for _, cells in kept]
         width = max((len(row) for row in rows), default=0)
         if width <= 1 or len(node.css("table")) > 1:
             # A layout table (one column, or tables in tables): read its content as blocks.
             return self.blocks(node, depth)
+        if not _is_header_row(kept[0][0]):
+            # Data without a header row: a Markdown table needs one, so it gets an empty one
+            # (its cells are then read on their own, not each after a "header").
+            rows = [[""] * width, *rows]
         return [markdown_table(rows, width)]
 
     def _cell(self, cell: LexborNode, depth: int) -> str:
@@ -277,7 +389,7 @@ class _Converter:
         tag = node.tag or ""
         if tag == "-text":
             return escape_markdown_inline(_collapse(node.text_content or ""))
-        if tag in self._skipped or _is_note_reference(node):
+        if tag in self._skipped:
             return ""
         if depth > _MAX_DEPTH:
             return escape_markdown_inline(_collapse(node.text(separator=" ")))
@@ -297,6 +409,29 @@ class _Converter:
         return inner
 
 
+def _svg_words(svg: LexborNode) -> str:
+    """What an SVG drawing writes: its `<text>` elements in order, a line each.
+
+    Inside one element, spans on the same line (the same `y`) are joined as they are, since
+    typesetters cut words across them ("av" + "ec"); a span on a new line starts a new word
+    unless the line before ended in a space or a hyphen.
+    """
+    lines: list[str] = []
+    for text in svg.css("text"):
+        spans = text.css("tspan") or [text]
+        line = ""
+        last_y: str | None = None
+        for span in spans:
+            words = span.text(deep=True)
+            y = span.attributes.get("y")
+            if line and y != last_y and not line.endswith((" ", "-")):
+                line += " "
+            line += words
+            last_y = y
+        lines.append(" ".join(line.split()))
+    return " ".join(line for line in lines if line)
+
+
 def _collapse(text: str) -> str:
     return _HTML_WHITESPACE.sub(" ", text)
 
@@ -306,7 +441,8 @@ def _paragraphs(inline: str) -> list[str]:
     paragraphs: list[str] = []
     lines: list[str] = []
     for line in [*inline.split("\n"), ""]:
-        line = line.strip()
+        # (Spaces run together where something between two words was left out.)
+        line = _SPACE_RUN.sub(" ", line.strip())
         if line:
             lines.append(line)
         elif lines:
@@ -359,6 +495,26 @@ def _list_item(marker: str, content: list[str]) -> str:
     return "\n".join([f"{marker} {lines[0]}", *rest])
 
 
+def _is_header_row(row: LexborNode) -> bool:
+    """A first row that heads its table: in <thead>, or all header cells, or all in bold."""
+    parent = row.parent
+    if parent is not None and parent.tag == "thead":
+        return True
+    cells = [cell for cell in row.iter() if cell.tag in ("td", "th")]
+    if cells and all(cell.tag == "th" for cell in cells):
+        return True  # (a <th> before <td>s heads its row, not the table)
+    return bool(cells) and all(_all_bold(cell) for cell in cells if cell.text(deep=True).strip())
+
+
+def _all_bold(cell: LexborNode) -> bool:
+    children = [
+        child
+        for child in cell.iter(include_text=True)
+        if child.tag != "-text" or (child.text_content or "").strip()
+    ]
+    return len(children) == 1 and children[0].tag in ("b", "strong")
+
+
 def _table_rows(table: LexborNode) -> list[LexborNode]:
     """The table's own rows, through thead/tbody/tfoot, not those of nested tables."""
     rows: list[LexborNode] = []
@@ -368,10 +524,3 @@ def _table_rows(table: LexborNode) -> list[LexborNode]:
         elif child.tag in ("thead", "tbody", "tfoot"):
             rows.extend(row for row in child.iter() if row.tag == "tr")
     return rows
-
-
-def _is_note_reference(node: LexborNode) -> bool:
-    """Footnote markers ("¹", "[12]") are noise when read aloud; EPUB 3 labels them."""
-    attributes = node.attributes
-    epub_type = attributes.get("epub:type") or attributes.get("role") or ""
-    return "noteref" in epub_type

@@ -383,8 +383,10 @@ def _decode(answer: bytes, path: Path, convert: Callable[[Any], _T]) -> _T:
 
 def _result_from_json(data: Any, *, path: Path) -> ExtractionResult:
     pages = [
-        ExtractedPage(markdown=_string(markdown), title=_string(title))
-        for markdown, title in data["pages"]
+        ExtractedPage(
+            markdown=_string(markdown), title=_string(title), contents=_flag(contents[:1])
+        )
+        for markdown, title, *contents in data["pages"]
     ]
     try:
         cover = cover_from_json(data.get("cover"))
@@ -397,6 +399,7 @@ def _result_from_json(data: Any, *, path: Path) -> ExtractionResult:
         author=_string(data["author"]),
         notes=[_string(note) for note in data["notes"]],
         cover=cover,
+        language=_string(data.get("language", ""))[:100],
     )
 
 
@@ -409,6 +412,13 @@ def _with_checked_cover(result: ExtractionResult, path: Path) -> ExtractionResul
         logger.warning("Extraction of %s sent a cover that was dropped: %s", path, problem)
         return dataclasses.replace(result, cover=b"")
     return result
+
+
+def _flag(values: list[Any]) -> bool:
+    """An optional true/false a child sent (absent: false)."""
+    if values and not isinstance(values[0], bool):
+        raise TypeError(f"expected a boolean, got {type(values[0]).__name__}")
+    return bool(values and values[0])
 
 
 def _string(value: Any) -> str:
@@ -829,11 +839,12 @@ def _capture_logs(handler: _CollectingHandler) -> None:
 
 def _result_to_json(result: ExtractionResult) -> dict[str, Any]:
     return {
-        "pages": [[page.markdown, page.title] for page in result.pages],
+        "pages": [[page.markdown, page.title, page.contents] for page in result.pages],
         "title": result.title,
         "author": result.author,
         "notes": list(result.notes),
         "cover": cover_to_json(result.cover),
+        "language": result.language,
     }
 
 

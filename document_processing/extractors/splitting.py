@@ -11,10 +11,12 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Any
 
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import normalizeReference
 from markdown_it.token import Token
 
 from document_processing.extractors.base import ExtractedPage, ExtractionError, ExtractionLimits
@@ -93,13 +95,14 @@ def split_markdown(
 
     `split_level` is the heading level that starts a new page; by default the highest level in
     the text (a text with only `##` headings is split at those). `title` names pages that come
-    before any heading.
+    before any heading. Link reference definitions (`[docs]: https://…`) are repeated on every
+    page that uses them, so that `[the docs][docs]` stays a link wherever the cut falls.
     """
-    blocks = parse_blocks(markdown)
+    blocks, definitions = _parse(markdown)
     level = split_level if split_level is not None else _top_level(blocks)
     sections = _group_at_headings(blocks, level) if level else [blocks]
     chunks = [chunk for section in sections for chunk in _fit(section, max_chars)]
-    return _as_pages(chunks, title)
+    return _with_definitions(_as_pages(chunks, title), definitions)
 
 
 def fit_markdown(markdown: str, *, max_chars: int, title: str = "") -> list[ExtractedPage]:
@@ -119,11 +122,17 @@ def fit_blocks(blocks: Sequence[Block], *, max_chars: int, title: str = "") -> l
 
 def parse_blocks(markdown: str) -> list[Block]:
     """The top-level blocks of `markdown`, in order, with their exact source text."""
+    return _parse(markdown)[0]
+
+
+def _parse(markdown: str) -> tuple[list[Block], dict[str, str]]:
+    """`parse_blocks`, and each link reference definition's label and source text."""
     # markdown-it counts lines split at "\n" only; str.splitlines() would also split at
     # U+2028, form feeds and the like and put the line numbers out of step.
     text = markdown.replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
-    tokens = _parser().parse(text)
+    env: dict[str, Any] = {}
+    tokens = _parser().parse(text, env)
     blocks: list[Block] = []
     covered_until = 0
     for index, token in enumerate(tokens):
@@ -137,7 +146,44 @@ def parse_blocks(markdown: str) -> list[Block]:
         _append_block(blocks, lines[start:end], _kind(token), level, title)
         covered_until = max(covered_until, end)
     _append_block(blocks, lines[covered_until:], "paragraph")
-    return blocks
+    return blocks, _definitions(env.get("references", {}), lines)
+
+
+def _definitions(references: dict[str, Any], lines: Sequence[str]) -> dict[str, str]:
+    """Normalised label → the definition as written, for top-level definitions (one inside a
+    quote or list would bring its container along)."""
+    definitions: dict[str, str] = {}
+    for label, reference in references.items():
+        start, end = reference.get("map") or (0, 0)
+        source = "\n".join(lines[start:end]).strip("\n")
+        if _DEFINITION_START.match(source):
+            definitions[label] = source.lstrip(" ")
+    return definitions
+
+
+_DEFINITION_START = re.compile(r" {0,3}\[")
+# What may be a label in use: the text between brackets, escapes allowed (CommonMark's rule).
+_LABEL = re.compile(r"\[((?:[^\[\]\\]|\\.){1,999})\]")
+
+
+def _with_definitions(
+    pages: list[ExtractedPage], definitions: dict[str, str]
+) -> list[ExtractedPage]:
+    """Each page with the definitions of the reference links it uses and does not define."""
+    if not definitions or len(pages) < 2:
+        return pages
+    carried: list[ExtractedPage] = []
+    for page in pages:
+        used = {normalizeReference(match.group(1)) for match in _LABEL.finditer(page.markdown)}
+        missing = [
+            source
+            for label, source in definitions.items()
+            if label in used and source not in page.markdown
+        ]
+        if missing:
+            page = replace(page, markdown="\n\n".join([page.markdown, "\n".join(missing)]))
+        carried.append(page)
+    return carried
 
 
 def _append_block(
@@ -240,15 +286,16 @@ def _pack(fitted_groups: Iterable[list[list[Block]]], max_chars: int) -> list[li
 
 
 def _as_pages(chunks: Iterable[Sequence[Block]], title: str) -> list[ExtractedPage]:
-    """Pages titled by their first heading, or else by the last heading before them."""
+    """Pages titled by their first heading; `title` names the first page if it has none.
+
+    A page with no heading of its own (the middle of a long chapter) is left untitled here:
+    `extraction` names it by its first words, so that no two such pages share a name.
+    """
     pages: list[ExtractedPage] = []
-    current_title = title
-    for chunk in chunks:
-        first = chunk[0]
-        page_title = first.heading_title if first.heading_level else current_title
+    for index, chunk in enumerate(chunks):
+        heading = next((block.heading_title for block in chunk if block.heading_level), "")
+        page_title = heading or (title if index == 0 else "")
         pages.append(ExtractedPage(markdown=_JOINER.join(b.text for b in chunk), title=page_title))
-        headings = [block.heading_title for block in chunk if block.heading_level]
-        current_title = headings[-1] if headings else current_title
     return pages
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import re
 from pathlib import Path
 from typing import ClassVar
@@ -14,13 +13,15 @@ from document_processing.extractors.base import (
     ExtractionLimits,
     ExtractionResult,
 )
+from document_processing.extractors.charsets import decode_bytes, display_name
 from document_processing.extractors.splitting import PageBudget, split_markdown
 from document_processing.markdown import escape_markdown
 
 __all__ = ["MarkdownExtractor", "TextExtractor", "decode_text", "text_to_markdown"]
 
 _EMPTY = "This file contains no readable text."
-_REPLACED = "Some characters were not valid UTF-8 and were read as Windows-1252."
+_GUESSED = "This file does not say how its characters are encoded; it was read as {name}."
+_REPLACED = "Some characters could not be decoded and were replaced."
 # UTF-8 needs at most four bytes a character, so a longer file cannot fit the character limit.
 _MAX_BYTES_PER_CHAR = 4
 # Controls other than tab and newline are invisible noise in text meant to be read aloud.
@@ -71,15 +72,15 @@ def read_text(path: Path, *, limits: ExtractionLimits) -> tuple[str, list[str]]:
 
 
 def decode_text(data: bytes) -> tuple[str, list[str]]:
-    """UTF-8 (with or without BOM) or UTF-16 with a BOM; Windows-1252 as the last resort."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16", errors="replace"), []
-    try:
-        return data.decode("utf-8-sig"), []
-    except UnicodeDecodeError:
-        # Old text files from Windows are the usual reason; Windows-1252 reads them correctly,
-        # and it cannot fail (undefined bytes are replaced).
-        return data.decode("cp1252", errors="replace"), [_REPLACED]
+    """The file's text by its byte order mark, else UTF-8, else the legacy encoding detected
+    (see `charsets`), with a note when the encoding was guessed or bytes were replaced."""
+    decoded = decode_bytes(data)
+    notes: list[str] = []
+    if decoded.detected:
+        notes.append(_GUESSED.format(name=display_name(decoded.encoding)))
+    if decoded.replaced:
+        notes.append(_REPLACED)
+    return decoded.text, notes
 
 
 def text_to_markdown(text: str) -> str:

@@ -116,7 +116,8 @@ def test_a_pdf_gets_its_first_page_as_cover_and_text_gets_none(
     ("name", "kind", "make", "expected_pages", "expected_text"),
     [
         ("report.pdf", "pdf", lambda p: pdf_samples.report_pdf(3), 3, "Example Report"),
-        ("book.epub", "epub", epub_bytes, 2, "bright cold day"),
+        # Two chapters, and the navigation document its spine lists (kept, marked as contents).
+        ("book.epub", "epub", epub_bytes, 3, "bright cold day"),
         ("notes.docx", "docx", docx_bytes, 2, "first chapter"),
         ("page.html", "html", lambda p: HTML, 1, "reads this paragraph"),
         ("readme.md", "markdown", lambda p: b"# One\n\nFirst.\n\n# Two\n\nSecond.\n", 2, "First."),
@@ -148,6 +149,13 @@ def test_each_format_uploads_to_pages(
         Page.objects.filter(document_id=document["id"]).values_list("markdown", flat=True)
     )
     assert expected_text in texts + " " + document["title"]
+    # Every page has a name a person can tell apart.
+    titles = [page["title"] for page in document["pages"]]
+    assert all(titles), titles
+    assert len(set(titles)) == len(titles), titles
+    assert [page["is_contents"] for page in document["pages"]] == (
+        [True, False, False] if kind == "epub" else [False] * expected_pages
+    )
     if kind == "html":
         assert "Copyright footer" not in markdown
         assert "About" not in markdown
@@ -182,6 +190,45 @@ def test_other_files_renamed_as_documents_are_415_and_leave_nothing(
     result = upload(alice_client, data, name, django_capture_on_commit_callbacks)
     assert result["status"] == 415
     assert result["body"]["error"]["code"] == "unsupported_media_type"
+    assert not Document.objects.exists()
+    assert stored_originals() == before
+
+
+CORPUS = Path(__file__).resolve().parent / "corpus"
+
+
+@pytest.mark.parametrize(
+    ("make", "name", "words"),
+    [
+        # Apache POI's bug 53475 file and pdf.js's issue 6010: real password-protected files.
+        (lambda p: (CORPUS / "docx" / "poi-bug53475-password-is-pass.docx").read_bytes(),
+         "letter.docx", "protected by a password"),
+        (lambda p: (CORPUS / "pdf" / "pdfjs-issue6010_1-password-abc.pdf").read_bytes(),
+         "paper.pdf", "protected by a password"),
+        (lambda p: pdf_samples.pdf_bytes([["Secret."]], encrypt="secret"), "made.pdf",
+         "protected by a password"),
+        (lambda p: samples.write_epub(
+            p / "b.epub", [samples.Chapter("c.xhtml", "<p>Hi</p>")],
+            overrides={"META-INF/rights.xml": "<rights/>"},
+        ).read_bytes(), "book.epub", "DRM"),
+    ],
+)  # fmt: skip
+def test_locked_files_are_400_naming_the_lock_and_leave_nothing(
+    alice_client: APIClient,
+    django_capture_on_commit_callbacks: Capture,
+    tmp_path: Path,
+    make: Callable[[Path], bytes],
+    name: str,
+    words: str,
+) -> None:
+    before = stored_originals()
+
+    result = upload(alice_client, make(tmp_path), name, django_capture_on_commit_callbacks)
+
+    assert result["status"] == 400
+    assert result["body"]["error"]["code"] == "validation_error"
+    assert words in result["body"]["error"]["message"]
+    assert result["body"]["error"]["fields"]["file"] == [result["body"]["error"]["message"]]
     assert not Document.objects.exists()
     assert stored_originals() == before
 
@@ -418,7 +465,8 @@ def test_list_query_count_does_not_grow_with_documents(
 def test_detail_has_page_summaries(alice: User, alice_client: APIClient) -> None:
     document = document_with_pages(owner=alice, pages=3)
     body = detail(alice_client, document.pk)
-    assert [set(page) for page in body["pages"]] == [{"id", "number", "title", "char_count"}] * 3
+    summary = {"id", "number", "title", "char_count", "is_contents", "language"}
+    assert [set(page) for page in body["pages"]] == [summary] * 3
 
 
 @pytest.mark.parametrize("suffix", ["abc/", "-1/", "99999999999999999999999999/", "1.5/"])
@@ -566,7 +614,7 @@ def _epub_with_entities(tmp_path: Path) -> bytes:
 @pytest.mark.parametrize(
     ("make", "name", "words"),
     [
-        (lambda p: pdf_samples.pdf_bytes([["Secret."]], encrypt="pw"), "locked.pdf", "password"),
+        # (A password-protected file is refused on upload: see test_locked_files_are_400_….)
         # pdfium counts the real pages of a file whose page tree claims millions: one, empty.
         (lambda p: pdf_samples.claimed_pages_pdf(5_000_000), "claims.pdf", "No readable text"),
         (_docx_bomb, "bomb.docx", ""),
@@ -653,3 +701,104 @@ def test_uploads_reach_the_service_as_temporary_files_on_disk(
     )
     assert response.status_code == 202
     assert isinstance(seen[0], TemporaryUploadedFile)
+
+
+# --- Language ---------------------------------------------------------------------------------
+
+
+def _shared(document: Document, bob: User, permission: str) -> None:
+    from sharing.models import DocumentShare
+
+    DocumentShare.objects.create(document=document, shared_with=bob, permission=permission)
+
+
+def test_documents_and_pages_say_their_language(alice: User, alice_client: APIClient) -> None:
+    document = document_with_pages(owner=alice, pages=2, language="ar")
+    first, second = document.pages.order_by("number")
+    Page.objects.filter(pk=first.pk).update(language="ar")
+    Page.objects.filter(pk=second.pk).update(language="en")
+    listed = alice_client.get(DOCUMENTS).json()["results"]
+    assert [item["language"] for item in listed] == ["ar"]
+    body = detail(alice_client, document.pk)
+    assert body["language"] == "ar"
+    assert [page["language"] for page in body["pages"]] == ["ar", "en"]
+    assert alice_client.get(f"/api/v1/pages/{second.pk}/").json()["language"] == "en"
+    pages = alice_client.get(f"{DOCUMENTS}{document.pk}/pages/").json()["results"]
+    assert [page["language"] for page in pages] == ["ar", "en"]
+
+
+def test_setting_the_documents_language_moves_the_pages_that_were_in_it(
+    alice: User, alice_client: APIClient
+) -> None:
+    document = document_with_pages(owner=alice, pages=3, language="ms")
+    first, second, third = document.pages.order_by("number")
+    Page.objects.filter(pk__in=[first.pk, second.pk]).update(language="ms")
+    Page.objects.filter(pk=third.pk).update(language="en")
+    response = alice_client.patch(f"{DOCUMENTS}{document.pk}/", {"language": "id"})
+    assert response.status_code == 200
+    assert response.json()["language"] == "id"
+    # The pages that followed the document follow it; the English one keeps its own.
+    assert [page["language"] for page in response.json()["pages"]] == ["id", "id", "en"]
+
+
+@pytest.mark.parametrize("permission", ["collaborator", "can_share"])
+def test_whoever_may_edit_pages_sets_the_language_but_only_the_owner_renames(
+    alice: User, bob: User, bob_client: APIClient, permission: str
+) -> None:
+    document = document_with_pages(owner=alice, pages=1, title="Kept", language="en")
+    _shared(document, bob, permission)
+    response = bob_client.patch(f"{DOCUMENTS}{document.pk}/", {"language": "ar"})
+    assert response.status_code == 200
+    assert response.json()["language"] == "ar"
+    # Both at once: refused as a whole, nothing changed.
+    both = bob_client.patch(f"{DOCUMENTS}{document.pk}/", {"title": "New", "language": "fr"})
+    assert both.status_code == 403
+    document.refresh_from_db()
+    assert (document.title, document.language) == ("Kept", "ar")
+    page = document.pages.get()
+    response = bob_client.patch(f"/api/v1/pages/{page.pk}/", {"language": "he"})
+    assert response.status_code == 200
+    assert response.json()["language"] == "he"
+
+
+def test_view_only_may_not_set_a_language_and_strangers_do_not_see_the_document(
+    alice: User, bob: User, bob_client: APIClient, charlie_client: APIClient
+) -> None:
+    document = document_with_pages(owner=alice, pages=1, language="en")
+    _shared(document, bob, "view_only")
+    page = document.pages.get()
+    assert bob_client.patch(f"{DOCUMENTS}{document.pk}/", {"language": "ar"}).status_code == 403
+    assert bob_client.patch(f"/api/v1/pages/{page.pk}/", {"language": "ar"}).status_code == 403
+    assert charlie_client.patch(f"{DOCUMENTS}{document.pk}/", {"language": "ar"}).status_code == 404
+    assert charlie_client.patch(f"/api/v1/pages/{page.pk}/", {"language": "ar"}).status_code == 404
+    document.refresh_from_db()
+    page.refresh_from_db()
+    assert (document.language, page.language) == ("en", "")
+
+
+@pytest.mark.parametrize("language", ["", "xx", "english", "en US", "x-klingon", "a" * 40, 5])
+def test_a_language_pagecast_does_not_know_is_400(
+    alice: User, alice_client: APIClient, language: object
+) -> None:
+    document = document_with_pages(owner=alice, pages=1, language="en")
+    page = document.pages.get()
+    body = {"language": language}
+    response = alice_client.patch(f"{DOCUMENTS}{document.pk}/", body, format="json")
+    assert response.status_code == 400
+    assert alice_client.patch(f"/api/v1/pages/{page.pk}/", body, format="json").status_code == 400
+    document.refresh_from_db()
+    assert document.language == "en"
+
+
+def test_a_language_is_stored_as_bcp_47_spells_it(alice: User, alice_client: APIClient) -> None:
+    document = document_with_pages(owner=alice, pages=1)
+    response = alice_client.patch(f"{DOCUMENTS}{document.pk}/", {"language": "pt_br"})
+    assert response.status_code == 200
+    assert response.json()["language"] == "pt-BR"
+
+
+def test_an_added_page_is_in_the_documents_language(alice: User, alice_client: APIClient) -> None:
+    document = document_with_pages(owner=alice, pages=1, language="ar")
+    response = alice_client.post(f"{DOCUMENTS}{document.pk}/pages/", {"markdown": "# Two\n\nMore."})
+    assert response.status_code == 201
+    assert response.json()["language"] == "ar"

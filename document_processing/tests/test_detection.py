@@ -205,14 +205,52 @@ def test_head_cut_inside_a_multibyte_character_is_still_text() -> None:
     assert detect_document_type(data) == "text"
 
 
-def test_whole_file_ending_inside_a_character_is_not_text() -> None:
-    assert detect_document_type("café".encode()[:-1]) is None
+def test_whole_file_ending_inside_a_character_is_still_text() -> None:
+    assert detect_document_type("naïve café".encode()[:-1]) == "text"
+
+
+# Legacy encodings, declared or not: the kind is told from the text they decode to.
+_KOREAN = "모든 인간은 태어날 때부터 자유로우며 그 존엄과 권리에 있어 동등하다."
+_JAPANESE = "吾輩は猫である。名前はまだ無い。どこで生れたかとんと見当がつかぬ。"
+_CHINESE = "人人生而自由，在尊严和权利上一律平等。"  # noqa: RUF001
+
+
+@pytest.mark.parametrize(
+    ("data", "kind"),
+    [
+        ("Latin-1 café, crème brûlée".encode("latin-1"), "text"),
+        ("Naïve “quotes” \u2013 Windows-1252".encode("cp1252"), "text"),
+        ("Съешь же ещё этих мягких французских булок.".encode("cp1251"), "text"),
+        (_KOREAN.encode("euc_kr"), "text"),
+        (f"# 标题\n\n{_CHINESE}\n\n- 一\n- 二\n".encode("gb2312"), "markdown"),
+        (
+            f'<html><head><meta charset="Shift_JIS"></head><body><p>{_JAPANESE}</p>'.encode(
+                "shift_jis"
+            ),
+            "html",
+        ),
+        (
+            f'<?xml version="1.0" encoding="EUC-KR"?><html><body>{_KOREAN}</body></html>'.encode(
+                "euc_kr"
+            ),
+            "html",
+        ),
+    ],
+)
+def test_legacy_encodings(data: bytes, kind: str) -> None:
+    assert detect_document_type(data) == kind
+
+
+def test_head_cut_inside_a_legacy_multibyte_character_is_still_text() -> None:
+    data = ((_JAPANESE + "\n") * 400).encode("shift_jis")[: HEAD_BYTES + 1][:HEAD_BYTES]
+
+    assert len(data) == HEAD_BYTES
+    assert detect_document_type(data) == "text"
 
 
 @pytest.mark.parametrize(
     "data",
     [
-        "Latin-1 café".encode("latin-1"),
         b"text with a NUL\x00 byte",
         b"\x01\x02\x03\x04 binary-ish control bytes \x05\x06",
         b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>',

@@ -13,10 +13,18 @@ from document_processing.markdown import (
     _maybe_syntax,
     _parsed_blocks,
     escape_markdown,
+    first_words,
     markdown_to_text,
     render_markdown,
     wrap_emphasis,
 )
+from document_processing.site_syntax import strip_site_syntax
+
+
+def _parsed_text(markdown: str) -> str:
+    """What the parser makes of `markdown` (site-generator syntax taken out first)."""
+    return _join_blocks(_parsed_blocks(strip_site_syntax(markdown)))
+
 
 ALLOWED_TAGS = {
     "a", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "li", "ol",
@@ -144,10 +152,18 @@ def test_text_drops_syntax_and_urls() -> None:
     )
 
 
-def test_text_keeps_code_and_joins_table_cells() -> None:
-    markdown = "```python\nprint(1)\n```\n\n| Name | Age |\n|---|---|\n| Ann | 30 |\n"
+def test_text_keeps_code_and_reads_tables_row_by_row() -> None:
+    markdown = (
+        "```python\nprint(1)\n```\n\n| Name | Age | |\n|---|---|---|\n| Ann | 30 | x |\n"
+        "| Bob | | y |\n"
+    )
 
-    assert markdown_to_text(markdown) == "print(1)\n\nName, Age.\n\nAnn, 30."
+    # Each cell after its column's header; an empty cell is not read, nor an empty header.
+    assert markdown_to_text(markdown) == "print(1)\n\nName: Ann, Age: 30, x.\n\nName: Bob, y."
+
+
+def test_a_table_with_only_its_header_row_reads_the_headers() -> None:
+    assert markdown_to_text("| Name | Age |\n|---|---|\n") == "Name, Age."
 
 
 def test_text_normalises_whitespace_and_breaks() -> None:
@@ -175,7 +191,7 @@ def test_fast_path_for_plain_prose_matches_the_parser(text: str) -> None:
     # decides, the result must be what the parser would have produced.
     normalised = text.replace("\r\n", "\n").replace("\r", "\n")
 
-    assert markdown_to_text(text) == _join_blocks(_parsed_blocks(normalised))
+    assert markdown_to_text(text) == _parsed_text(normalised)
 
 
 # Every character that can start or take part in syntax, escapes included, and the spaces that
@@ -194,7 +210,7 @@ def test_the_quick_syntax_check_finds_what_the_pattern_finds(text: str) -> None:
 def test_any_text_with_syntax_or_escapes_reads_as_the_parser_reads_it(text: str) -> None:
     normalised = text.replace("\r\n", "\n").replace("\r", "\n")
 
-    assert markdown_to_text(text) == _join_blocks(_parsed_blocks(normalised))
+    assert markdown_to_text(text) == _parsed_text(normalised)
 
 
 @settings(max_examples=300)
@@ -203,7 +219,7 @@ def test_escaped_paragraphs_read_as_the_parser_reads_them(paragraphs: list[str])
     # What extractors write: text escaped so that nothing in it is syntax.
     markdown = "\n\n".join(escape_markdown(paragraph) for paragraph in paragraphs)
 
-    assert markdown_to_text(markdown) == _join_blocks(_parsed_blocks(markdown))
+    assert markdown_to_text(markdown) == _parsed_text(markdown)
 
 
 def test_escaped_prose_reads_as_its_text() -> None:
@@ -221,7 +237,7 @@ def test_escaped_prose_reads_as_its_text() -> None:
 def test_text_indented_as_code_reads_as_the_parser_reads_it(indent: str) -> None:
     markdown = f"{indent}code\nafter"
 
-    assert markdown_to_text(markdown) == _join_blocks(_parsed_blocks(markdown)) == "code\n\nafter"
+    assert markdown_to_text(markdown) == _parsed_text(markdown) == "code\n\nafter"
 
 
 def test_plain_and_escaped_prose_skip_the_parser(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -272,3 +288,33 @@ def test_escaped_single_line_text_round_trips(text: str) -> None:
 def test_wrap_emphasis_keeps_spaces_outside() -> None:
     assert wrap_emphasis(" bold ", "**") == " **bold** "
     assert wrap_emphasis("   ", "*") == "   "
+
+
+def test_badges_are_not_read_and_other_pictures_are() -> None:
+    markdown = (
+        "[![Build Status][travis-image]][travis-url] "
+        "[![PyPI](https://img.shields.io/pypi/v/x.svg)](https://pypi.org/project/x/) "
+        "![coverage](docs/badges/coverage.svg)\n\n"
+        "# Project\n\n![A diagram of the parts](docs/parts.png)\n\n"
+        "[travis-image]: https://travis-ci.org/a/b.svg?branch=main\n"
+        "[travis-url]: https://travis-ci.org/a/b\n"
+    )
+
+    assert markdown_to_text(markdown) == "Project\n\nA diagram of the parts"
+
+
+def test_a_table_without_a_header_reads_two_cells_as_a_label_and_its_value() -> None:
+    markdown = "|   |   |   |\n|---|---|---|\n| Capital | Wellington | |\n| a | b | c |\n"
+
+    assert markdown_to_text(markdown) == "Capital: Wellington.\n\na, b, c."
+
+
+def test_first_words_name_a_page_without_a_heading() -> None:
+    assert first_words("Short text.") == "Short text."
+    assert first_words(
+        "  It was the best of times,\n it was the worst of times, it was the age"
+    ) == ("It was the best of times, it was the worst of times, it was\u2026")
+    assert len(first_words("word " * 40)) <= 60
+    # Without spaces (Japanese), it is cut where it must be.
+    assert first_words("吾輩は猫である。" * 20) == "吾輩は猫である。" * 7 + "吾輩は\u2026"
+    assert first_words("") == ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from core.exceptions import NotFound
 from document_processing import extraction, services
 from document_processing.extractors.base import ExtractionError
 from document_processing.models import Document, Page
-from document_processing.tests.extractors import samples
+from document_processing.tests.extractors import pdf_samples, samples
 from document_processing.tests.factories import DocumentFactory
 from users.models import User
 
@@ -130,6 +131,37 @@ def test_storage_outage_releases_the_claim_for_a_retry(
     document.refresh_from_db()
     assert document.status == Document.Status.FAILED
     assert "storage" in document.error_message
+
+
+def test_a_locked_file_found_during_extraction_fails_naming_the_lock(alice: User) -> None:
+    # Stored before uploads were checked for locks: the extraction says what the lock is.
+    encrypted = pdf_samples.pdf_bytes([["Secret."]], encrypt="secret")
+    locked = stored_document(alice, encrypted, kind="pdf")
+    drm = stored_document(alice, _drm_epub(), kind="epub")
+
+    for document in (locked, drm):
+        services.extract_document(document_id=document.pk)
+        document.refresh_from_db()
+        assert document.status == Document.Status.FAILED
+        assert not Page.objects.filter(document=document).exists()
+    assert locked.error_message.startswith("This PDF is protected by a password.")
+    assert "DRM" in drm.error_message
+
+
+def _drm_epub() -> bytes:
+    encryption = (
+        '<encryption xmlns="urn:oasis:names:tc:opendocument:xmlns:container">'
+        '<EncryptedData xmlns="http://www.w3.org/2001/04/xmlenc#">'
+        '<EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes128-cbc"/>'
+        '<CipherData><CipherReference URI="OEBPS/one.xhtml"/></CipherData></EncryptedData>'
+        "</encryption>"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        return samples.write_epub(
+            Path(folder) / "drm.epub",
+            [samples.Chapter("one.xhtml", "<p>Hidden.</p>")],
+            overrides={"META-INF/encryption.xml": encryption},
+        ).read_bytes()
 
 
 def test_a_missing_original_fails_clearly(alice: User) -> None:
@@ -326,3 +358,83 @@ def test_a_page_edit_is_in_the_documents_activity(alice: User, bob: User) -> Non
         ("page_edit", "success", bob.email)
     ]
     assert activity["results"][0]["created_at"]
+
+
+def test_extraction_stores_the_language_of_the_document_and_of_each_page(alice: User) -> None:
+    russian = "Все люди рождаются свободными и равными в своем достоинстве и правах."  # noqa: RUF001
+    french = "Tous les êtres humains naissent libres et égaux en dignité et en droits."
+    text = f"# Глава первая\n\n{russian} {russian}\n\n# 2\n\n3\n\n# Note\n\n{french}"
+    document = stored_document(alice, text.encode())
+    services.extract_document(document_id=document.pk)
+    document.refresh_from_db()
+    assert document.language == "ru"
+    pages = Page.objects.filter(document=document).order_by("number")
+    # The page with nothing to go by takes the document's language.
+    assert [page.language for page in pages] == ["ru", "ru", "fr"]
+
+
+def test_a_persons_language_survives_their_edit_of_the_text(alice: User) -> None:
+    document = stored_document(alice, b"# One\n\nText to be read aloud by someone.")
+    services.extract_document(document_id=document.pk)
+    page = Page.objects.get(document=document)
+    services.update_page(user=alice, page=page, language="cy")
+    services.update_page(user=alice, page=page, markdown="# One\n\nOther text to be read.")
+    page.refresh_from_db()
+    assert (page.language, page.text) == ("cy", "One\n\nOther text to be read.")
+
+
+def test_pages_are_stored_with_their_names_and_contents_marks(alice: User) -> None:
+    text = (
+        "# Contents\n\n- [One](#one)\n- [Two](#two)\n\n# One\n\n"
+        + "A long first chapter. " * 40
+        + "\n\n# Two\n\nThe end."
+    )
+    document = stored_document(alice, text.encode())
+    services.extract_document(document_id=document.pk)
+
+    pages = list(Page.objects.filter(document=document).order_by("number"))
+
+    assert [(page.title, page.is_contents) for page in pages] == [
+        ("Contents", True),
+        ("One", False),
+        ("Two", False),
+    ]
+
+
+def test_an_edit_without_a_heading_keeps_the_pages_name(alice: User) -> None:
+    document = stored_document(alice, b"# Chapter One\n\nText to be read aloud.")
+    services.extract_document(document_id=document.pk)
+    page = Page.objects.get(document=document)
+
+    services.update_page(user=alice, page=page, markdown="Only new words, no heading.")
+    assert Page.objects.get(pk=page.pk).title == "Chapter One"
+
+    services.update_page(user=alice, page=page, markdown="## Renamed\n\nWords.")
+    assert Page.objects.get(pk=page.pk).title == "Renamed"
+
+
+def test_pages_made_before_pages_had_names_are_named(alice: User) -> None:
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("document_processing.migrations.0005_page_is_contents")
+    document = DocumentFactory.create(owner=alice)
+    headed, plain, coded, named = (
+        Page.objects.create(document=document, number=number, markdown=markdown, text=text,
+                            title=title)
+        for number, (markdown, text, title) in enumerate(
+            [
+                ("Intro.\n\n## Part \\*2\\*\n\nText.", "Intro.\n\nPart *2*\n\nText.", ""),
+                ("Some words.", "Some words.", ""),
+                ("```\n# not a heading\n```\n\nWords.", "# not a heading\n\nWords.", ""),
+                ("# Heading", "Heading", "Kept"),
+            ],
+            start=1,
+        )
+    )  # fmt: skip
+
+    migration.name_untitled_pages(apps, None)
+
+    titles = [Page.objects.get(pk=page.pk).title for page in (headed, plain, coded, named)]
+    assert titles == ["Part *2*", "Some words.", "# not a heading Words.", "Kept"]

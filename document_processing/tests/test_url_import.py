@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 (text in other scripts, on purpose)
 """Importing a web page by URL, against a real HTTP server on 127.0.0.1."""
 
 from __future__ import annotations
@@ -25,6 +26,14 @@ ARTICLE = b"""<!doctype html><html><head><title>Seven Wonders</title></head><bod
 </article></main><footer><p>Subscribe to our newsletter</p></footer></body></html>"""
 
 
+RUSSIAN = """<html><head><meta charset="windows-1252"><title>Анна Каренина</title></head><body>
+<article><h1>Анна Каренина</h1><p>Все счастливые семьи похожи друг на друга, каждая несчастливая
+семья несчастлива по-своему. Все смешалось в доме Облонских.</p></article></body></html>"""
+MISLABELLED = """<html><head><title>人权</title></head><body><article><h1>世界人权宣言</h1>
+<p>人人生而自由，在尊严和权利上一律平等。他们赋有理性和良心，并应以兄弟关系的精神相对待。</p>
+</article></body></html>"""
+
+
 class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
@@ -32,6 +41,11 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path == "/article":
             self._send(200, "text/html; charset=utf-8", ARTICLE)
+        elif self.path == "/russian":
+            # The HTTP charset is right; the page's own <meta> is not.
+            self._send(200, "text/html; charset=windows-1251", RUSSIAN.encode("cp1251"))
+        elif self.path == "/mislabelled":
+            self._send(200, "text/html; charset=gb2312", MISLABELLED.encode("utf-8"))
         elif self.path == "/paper.pdf":
             self._send(200, "application/pdf", b"%PDF-1.4\n")
         elif self.path == "/slow":
@@ -92,6 +106,28 @@ def test_a_web_page_imports_its_main_content(
     assert "Great Pyramid" in markdown
     assert "Subscribe" not in markdown
     assert "Shop" not in markdown
+
+
+@pytest.mark.parametrize(
+    ("path", "words"),
+    [
+        ("/russian", "Все счастливые семьи похожи друг на друга"),
+        ("/mislabelled", "人人生而自由，在尊严和权利上一律平等。"),
+    ],
+)
+def test_a_page_is_decoded_by_its_http_charset_or_what_its_bytes_are(
+    site: str,
+    alice_client: APIClient,
+    django_capture_on_commit_callbacks: Any,
+    path: str,
+    words: str,
+) -> None:
+    document = import_url(alice_client, f"{site}{path}", django_capture_on_commit_callbacks)
+    document.refresh_from_db()
+
+    assert document.status == Document.Status.COMPLETED, document.error_message
+    markdown = "\n".join(Page.objects.filter(document=document).values_list("markdown", flat=True))
+    assert words in " ".join(markdown.split())
 
 
 @pytest.mark.parametrize(

@@ -152,7 +152,12 @@ def test_the_export_holds_documents_pages_audio_shares_and_activity(
     ]  # fmt: skip
     [audio] = notes["audio"]  # the failed attempt has no file and is left out
     assert audio["voice"] == "fake:beta"
+    assert audio["voice_name"] == "Beta (English (GB), Test tones)"
     assert audio["page_number"] == 2
+    # Named by page number and voice, the timings beside it.
+    folder = f"documents/{library['document'].pk}/audio"
+    assert audio["file"] == f"{folder}/2 - Beta (English (GB), Test tones).mp3"
+    assert audio["timings"] == f"{folder}/2 - Beta (English (GB), Test tones).json"
     assert archive.read(audio["file"]) == MP3
     timings = json.loads(archive.read(audio["timings"]))
     assert timings["timings"] == TIMINGS
@@ -160,9 +165,10 @@ def test_the_export_holds_documents_pages_audio_shares_and_activity(
 
     activity = [json.loads(line) for line in archive.read("activity.jsonl").splitlines()]
     assert [(entry["action"], entry["details"]) for entry in activity] == [
-        ("share", {"permission": "collaborator"})
+        ("add", {"source": "text"}),
+        ("share", {"permission": "collaborator"}),
     ]  # alice's own entries only, not bob's play
-    assert manifest["activity"] == {"file": "activity.jsonl", "entries": 1}
+    assert manifest["activity"] == {"file": "activity.jsonl", "entries": 2}
     assert not any("Bob's own" in name for name in archive.namelist())
 
 
@@ -657,3 +663,50 @@ def test_a_single_audiobook_is_named_by_the_title_alone(
     [only] = entry["audiobooks"]
     assert only["file"] == f"documents/{document.pk}/audiobook/Café notes.m4b"
     assert archive.read(only["file"]) == b"one book"
+
+
+def test_audio_of_each_page_is_named_by_page_and_voice_without_clashes(
+    alice: User, alice_client: APIClient, django_capture_on_commit_callbacks: Capture
+) -> None:
+    document = document_with_pages(owner=alice, pages=2, title="Voices")
+    first, second = document.pages.order_by("number")
+    made = [
+        (first, "fake:alpha"),
+        (second, "fake:alpha"),
+        (second, "fake:beta"),
+        # A voice no longer offered: its name comes from its id.
+        (second, "piper:en_GB-alba-x_low"),
+        # Another engine's voice with the same display name as one already in the folder.
+        (second, "piper:en_GB-alba-x_low-copy"),
+    ]
+    for page, voice in made:
+        key = default_storage.save("audio/named.mp3", ContentFile(voice.encode()))
+        AudioFactory.create(page=page, voice=voice, file_key=key, size_bytes=len(voice))
+    clash = Audio.objects.get(voice="piper:en_GB-alba-x_low-copy")
+
+    def same_name(voice_id: str) -> str:
+        known = {"piper:en_GB-alba-x_low-copy": "piper:en_GB-alba-x_low"}
+        return real_display_name_of(known.get(voice_id, voice_id))
+
+    from speech_processing import voices
+
+    real_display_name_of = voices.display_name_of
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(voices, "display_name_of", same_name)
+        body = finished_export(alice_client, django_capture_on_commit_callbacks)
+    archive = zip_of(alice_client, body["id"])
+    [entry] = json.loads(archive.read("manifest.json"))["documents"]
+    folder = f"documents/{document.pk}/audio"
+    names = {item["id"]: item["file"].removeprefix(f"{folder}/") for item in entry["audio"]}
+    assert sorted(names.values()) == [
+        "1 - Alpha (English (US), Test tones).mp3",
+        "2 - Alba (English (GB), Piper, x-low) 2.mp3",
+        "2 - Alba (English (GB), Piper, x-low).mp3",
+        "2 - Alpha (English (US), Test tones).mp3",
+        "2 - Beta (English (GB), Test tones).mp3",
+    ]
+    assert names[clash.pk] == "2 - Alba (English (GB), Piper, x-low) 2.mp3"
+    for item in entry["audio"]:
+        assert item["timings"] == item["file"].removesuffix(".mp3") + ".json"
+        assert archive.read(item["file"]) == item["voice"].encode()
+        assert json.loads(archive.read(item["timings"]))["voice"] == item["voice"]

@@ -58,3 +58,33 @@ def test_text_in_charts_is_escaped() -> None:
     assert "<img" not in svg
     assert "&lt;script&gt;" in svg
     assert "&lt;img src=x&gt;" in svg
+
+
+def test_edge_labels_are_anchored_inside_and_the_axis_makes_room_for_long_numbers() -> None:
+    from operations.charts import CHAR_WIDTH, FONT
+
+    first = date(2025, 5, 1)
+    points = [(first + timedelta(days=offset), 2_500_000.0 * offset) for offset in range(30)]
+    svg = str(bar_chart(chart_id="c", title="Characters", points=points))
+    dates = re.findall(
+        r'<text class="axis" x="([\d.]+)" y="[\d.]+" text-anchor="(\w+)">(\d\d \w+)<', svg
+    )
+    assert [(anchor, label) for _x, anchor, label in dates] == [
+        ("start", "01 May"), ("middle", "16 May"), ("end", "30 May"),
+    ]  # fmt: skip
+    # The axis top (100,000,000) is the longest label: the plot starts right of its end.
+    assert 'text-anchor="end">100,000,000</text>' in svg
+    left = float(re.findall(r'<line class="grid" x1="([\d.]+)"', svg)[0])
+    assert left >= len("100,000,000") * FONT * CHAR_WIDTH + 6
+
+
+def test_names_in_the_chart_by_voice_have_a_line_of_their_own() -> None:
+    rows = [("piper:en_US-hfc_female-medium", 9_000_000.0), ("fake:alpha", 10.0)]
+    svg = str(horizontal_bar_chart(chart_id="h", title="By voice", rows=rows))
+    names = re.findall(r'<text class="label" x="0" y="([\d.]+)">([^<]+)<', svg)
+    bars = re.findall(r'<rect class="bar" x="0" y="([\d.]+)" width="([\d.]+)"', svg)
+    assert [name for _y, name in names] == [name for name, _value in rows]
+    # Each name sits above its own bar, and the longest bar leaves room for its number.
+    for (name_y, _name), (bar_y, _width) in zip(names, bars, strict=True):
+        assert float(name_y) < float(bar_y)
+    assert float(bars[0][1]) + 6 + len("9,000,000") * 13 * 0.62 <= 400

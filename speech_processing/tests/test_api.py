@@ -336,3 +336,44 @@ def test_who_may_generate_may_replace_outdated_audio(
     assert response.status_code == 202, response.json()
     old.refresh_from_db()
     assert old.lifetime_status == Audio.Lifetime.DELETED
+
+
+# --- The language of the page and of the voice --------------------------------------------------
+
+
+def test_generating_in_a_voice_of_another_language_warns_but_makes_the_audio(
+    alice: User, alice_client: APIClient, django_capture_on_commit_callbacks: Capture
+) -> None:
+    document = document_with_pages(owner=alice, pages=2, language="ar")
+    arabic, english = document.pages.order_by("number")
+    Page.objects.filter(pk=english.pk).update(language="en")
+    response = generate(
+        alice_client, arabic, django_capture_on_commit_callbacks, voice="fake:alpha"
+    )
+    assert response.status_code == 202
+    (warning,) = response.json()["warnings"]
+    assert "Arabic" in warning
+    assert Audio.objects.filter(page=arabic, voice="fake:alpha").exists()
+    english.refresh_from_db()
+    response = generate(
+        alice_client, english, django_capture_on_commit_callbacks, voice="fake:alpha"
+    )
+    assert response.status_code == 202
+    assert response.json()["warnings"] == []
+
+
+def test_without_a_voice_the_page_is_read_in_one_that_speaks_the_documents_language(
+    alice: User, alice_client: APIClient, settings: Any
+) -> None:
+    from speech_processing import voices
+
+    settings.SPEECH_ENGINE_CLASSES = {"listed": "speech_processing.tests.test_voices.ListedEngine"}
+    settings.SPEECH_ENGINES = {"fake": {}, "listed": {}}
+    voices.reset_caches()
+    document = document_with_pages(owner=alice, pages=1, language="ar")
+    page = document.pages.get()
+    # Made later by a worker; what matters here is the voice it is asked in.
+    response = alice_client.post(f"/api/v1/pages/{page.pk}/audios/", {}, format="json")
+    assert response.status_code == 202
+    assert response.json()["voice"] == "listed:ar"
+    assert response.json()["warnings"] == []

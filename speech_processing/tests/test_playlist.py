@@ -80,7 +80,7 @@ def test_the_playlist_gives_each_page_its_audio_or_the_reason_there_is_none(
     body = response.json()
     assert body["voice"] == "fake:alpha"  # the site's voice: alice chose none
     assert [entry["page"] for entry in body["pages"]] == [
-        {"id": page.pk, "number": page.number, "title": page.title}
+        {"id": page.pk, "number": page.number, "title": page.title, "is_contents": False}
         for page in (first, second, third, fourth)
     ]
     assert [entry["reason"] for entry in body["pages"]] == [
@@ -102,6 +102,31 @@ def test_the_playlist_gives_each_page_its_audio_or_the_reason_there_is_none(
     assert [entry["reason"] for entry in playlist(alice_client, document).json()["pages"]] == [
         None, None, "not_made", "no_text",
     ]  # fmt: skip
+
+
+def test_a_table_of_contents_is_passed_over_unless_asked_for_or_started_from(
+    alice_client: APIClient, document: Document
+) -> None:
+    _, second, third, fourth = pages_of(document)
+    Page.objects.filter(pk=second.pk).update(is_contents=True)
+    made(second)  # even made, it is not played by default
+
+    entries = playlist(alice_client, document).json()["pages"]
+    assert [entry["reason"] for entry in entries] == [
+        "not_made", "skipped_contents", "not_made", "not_made",
+    ]  # fmt: skip
+    assert entries[1]["audio"] is None
+    assert entries[1]["page"]["is_contents"] is True
+
+    # Asked for, it is played like any page.
+    entries = playlist(alice_client, document, "?include_contents=true").json()["pages"]
+    assert entries[1]["reason"] is None
+    assert entries[1]["audio"]["status"] == "completed"
+
+    # Starting from it means hearing it; the pages after it are as usual.
+    entries = playlist(alice_client, document, f"?from_page={second.pk}").json()["pages"]
+    assert [entry["page"]["id"] for entry in entries] == [second.pk, third.pk, fourth.pk]
+    assert entries[0]["audio"] is not None
 
 
 def test_the_playlist_starts_at_from_page_and_speaks_in_the_voice_asked_for(

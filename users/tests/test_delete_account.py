@@ -295,14 +295,15 @@ def test_audit_entries_stay_with_an_anonymous_id_instead_of_the_person(
     assert AccessLog.objects.count() == before
     anonymous = AccessLog.objects.filter(details__has_key="anonymous_id").order_by("pk")
     assert [(row.action, row.user_id, row.client_ip, row.user_agent) for row in anonymous] == [
+        ("add", None, None, ""),
         ("share", None, None, ""),
         ("delete", None, None, ""),
     ]
     anonymous_id = anonymous[0].details["anonymous_id"]
     assert len(anonymous_id) == 32
-    assert anonymous[1].details["anonymous_id"] == anonymous_id
-    assert anonymous[0].details == {"permission": "collaborator", "anonymous_id": anonymous_id}
-    assert anonymous[1].details == {"document_id": 999, "anonymous_id": anonymous_id}
+    assert all(row.details["anonymous_id"] == anonymous_id for row in anonymous)
+    assert anonymous[1].details == {"permission": "collaborator", "anonymous_id": anonymous_id}
+    assert anonymous[2].details == {"document_id": 999, "anonymous_id": anonymous_id}
     unshared = AccessLog.objects.get(action="unshare")
     assert unshared.user_id == charlie.pk
     assert unshared.details == {"shared_with": None, "shared_with_anonymous_id": anonymous_id}

@@ -198,7 +198,7 @@ def make_all_audio(request: HttpRequest, pk: int) -> HttpResponse:
                    document=document, client=client_info(request))  # fmt: skip
             raise
         check_rate(request, GenerateThrottle)
-        voice = voices.voice_for(user, voice)
+        voice = voices.voice_for(user, voice, language=document.language)
         results = playlist.make_document_audio(
             user=user, document=document, voice=voice, pages="all", client=client_info(request)
         )
@@ -222,7 +222,9 @@ def audiobook(request: HttpRequest, pk: int) -> HttpResponse:
             # Access first: a caller who may not generate learns nothing about the voices.
             require(user, Action.GENERATE_AUDIO, document)
             check_rate(request, GenerateThrottle)
-            voice = voices.voice_for(user, request.POST.get("voice", "").strip())
+            voice = voices.voice_for(
+                user, request.POST.get("voice", "").strip(), language=document.language
+            )
             audiobooks.start_audiobook(user=user, document=document, voice=voice)
         messages.success(
             request,

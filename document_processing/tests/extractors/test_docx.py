@@ -171,7 +171,8 @@ def test_size_cap_splits_long_documents(tmp_path: Path) -> None:
 
     assert len(result.pages) > 3
     assert all(len(page.markdown) <= 500 for page in result.pages)
-    assert all(page.title == "Long" for page in result.pages)
+    # The heading names the first page; `extraction` names the rest by their first words.
+    assert [page.title for page in result.pages] == ["Long"] + [""] * (len(result.pages) - 1)
 
 
 def test_empty_document(tmp_path: Path) -> None:
@@ -451,3 +452,291 @@ def test_a_windows_metafile_thumbnail_is_not_decoded(tmp_path: Path) -> None:
     )
 
     assert DocxExtractor().extract(path, limits=LIMITS).cover == b""
+
+
+# -- what a reader sees, once: real files ---------------------------------------------------
+# Files from public projects' test suites; sources and licences in tests/corpus/README.md.
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "docx"
+
+
+def _corpus_text(name: str) -> str:
+    return "\n\n".join(_pages(CORPUS / name))
+
+
+def test_footnotes_follow_the_paragraph_that_cites_them() -> None:
+    # python-docx's acceptance-test file: three footnotes cited in two paragraphs.
+    assert _pages(CORPUS / "python-docx-footnotes.docx") == [
+        "This paragraph contains one footnote here.\n\n"
+        "Note 1: This is footnote text for the first footnote.\n\n"
+        "This paragraph has no footnote.\n\n"
+        "And this paragraph contains two footnotes, here and here.\n\n"
+        "Note 2: This is footnote text for the second footnote.\n\n"
+        "Note 3: This is footnote text for the third footnote."
+    ]
+
+
+def test_endnotes_follow_the_paragraph_that_cites_them() -> None:
+    text = _corpus_text("poi-endnotes.docx")
+
+    assert text.count("Note 1: XXX") == 1
+    assert text.index("Also known as Maang Tika.") < text.index("Note 1: XXX")
+    assert text.index("Note 1: XXX") < text.index("Tika Waylan")
+
+
+def test_text_frames_boxes_and_notes_are_read_once_and_the_rest_is_left_out() -> None:
+    # Open XML SDK's Comment015: a header, a footer, a footnote, an endnote, a comment, a frame
+    # and a text box (stored twice: DrawingML and its VML fallback).
+    text = _corpus_text("openxml-sdk-Comment015.docx")
+
+    assert text.count("TextFrame Story") == 1
+    assert text.count("Frame story") == 1
+    assert text.count("Note 1: Endnote story") == 1
+    assert text.count("Note 2: Footnote story") == 1
+    for left_out in ("Header story", "Footer story", "Comment story", "Trying to add a comment"):
+        assert left_out not in text
+
+
+def test_a_vml_text_box_is_read() -> None:
+    assert _pages(CORPUS / "openxml-sdk-txtBox.docx") == ["This is a test paragraph"]
+
+
+def test_strict_open_xml_is_read_like_transitional() -> None:
+    # Saved by Word as "Strict Open XML Document"; its comment is not read.
+    assert _pages(CORPUS / "openxml-sdk-strict-CommentRangeStart.docx") == ["This is some text."]
+
+
+def test_hidden_text_is_left_out() -> None:
+    text = _corpus_text("openxml-sdk-format-font2.docx")
+
+    assert "Hidden start\n\nHidden end" in text
+    assert "idden text" not in text
+
+
+def test_deleted_revisions_are_left_out_and_insertions_kept() -> None:
+    text = _corpus_text("poi-delins.docx")
+
+    assert "March 2009: Apache Tika Release" in text  # inserted
+    assert "A pendant worn in place of the red spot" not in text  # deleted
+    assert "Tika Waylan" not in text  # deleted
+
+
+def test_headers_and_footers_are_left_out_including_the_first_page_ones() -> None:
+    pages = _pages(CORPUS / "python-docx-sct-first-page-hdrftr.docx")
+
+    assert pages[0] == "First page."
+    assert not any("Header" in page for page in pages)
+
+
+def test_ruby_base_text_is_read_once_without_its_reading() -> None:
+    assert _pages(CORPUS / "poi-61470-ruby.docx") == ["東京"]
+
+
+def test_cells_inside_content_controls_are_read() -> None:
+    text = _corpus_text("openxml-sdk-sdtCell.docx")
+
+    assert "| This is an sdtCell. | This is another sdtCell. |" in text
+
+
+# -- what a reader sees, once: the cases one at a time ------------------------------------
+
+_NAMESPACES = (
+    'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" '
+    'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006" '
+    'xmlns:wps="http://schemas.microsoft.com/office/word/2010/wordprocessingShape" '
+    'xmlns:v="urn:schemas-microsoft-com:vml"'
+)
+_NOTE_RELATIONSHIP = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/{kind}"
+_NOTE_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.{kind}+xml"
+
+
+def _word_file(
+    tmp_path: Path,
+    body: str,
+    *,
+    footnotes: dict[str, str] | None = None,
+    styles: str = "",
+) -> Path:
+    """A python-docx package whose body is `body` (WordprocessingML), with `footnotes`
+    (id → text) in a footnotes part and `styles` added to its styles."""
+    path = write_docx(tmp_path / "made.docx", lambda d: None)
+    members = zip_members(path)
+    members["word/document.xml"] = (
+        f'<?xml version="1.0" encoding="UTF-8"?><w:document {_NAMESPACES}>'
+        f"<w:body>{body}</w:body></w:document>"
+    ).encode()
+    if styles:
+        members["word/styles.xml"] = members["word/styles.xml"].replace(
+            b"</w:styles>", styles.encode() + b"</w:styles>"
+        )
+    if footnotes is not None:
+        notes = "".join(
+            f'<w:footnote w:id="{key}"><w:p><w:r><w:footnoteRef/></w:r>'
+            f'<w:r><w:t xml:space="preserve"> {text}</w:t></w:r></w:p></w:footnote>'
+            for key, text in footnotes.items()
+        )
+        separator = (
+            '<w:footnote w:type="separator" w:id="-1">'
+            "<w:p><w:r><w:separator/></w:r></w:p></w:footnote>"
+        )
+        members["word/footnotes.xml"] = (
+            f'<?xml version="1.0" encoding="UTF-8"?><w:footnotes {_NAMESPACES}>'
+            f"{separator}{notes}</w:footnotes>"
+        ).encode()
+        rels = members["word/_rels/document.xml.rels"].decode()
+        relationship = (
+            f'<Relationship Id="rIdNotes" Type="{_NOTE_RELATIONSHIP.format(kind="footnotes")}" '
+            'Target="footnotes.xml"/>'
+        )
+        members["word/_rels/document.xml.rels"] = rels.replace(
+            "</Relationships>", relationship + "</Relationships>"
+        ).encode()
+        types = members["[Content_Types].xml"].decode()
+        override = (
+            '<Override PartName="/word/footnotes.xml" '
+            f'ContentType="{_NOTE_CONTENT_TYPE.format(kind="footnotes")}"/>'
+        )
+        members["[Content_Types].xml"] = types.replace("</Types>", override + "</Types>").encode()
+    return write_zip(path, members)
+
+
+def _p(*runs: str, ppr: str = "") -> str:
+    return f"<w:p>{ppr}{''.join(runs)}</w:p>"
+
+
+def _r(text: str, rpr: str = "") -> str:
+    return (
+        f'<w:r>{f"<w:rPr>{rpr}</w:rPr>" if rpr else ""}<w:t xml:space="preserve">{text}</w:t></w:r>'
+    )
+
+
+def _note(note_id: str, *, custom_mark: str = "") -> str:
+    if custom_mark:
+        return (
+            f'<w:r><w:footnoteReference w:customMarkFollows="1" w:id="{note_id}"/>'
+            f"<w:t>{custom_mark}</w:t></w:r>"
+        )
+    return f'<w:r><w:footnoteReference w:id="{note_id}"/></w:r>'
+
+
+def _box(text: str) -> str:
+    return f"<w:txbxContent>{_p(_r(text))}</w:txbxContent>"
+
+
+def _alternate(choice: str, fallback: str) -> str:
+    return (
+        '<w:r><mc:AlternateContent><mc:Choice Requires="wps"><w:drawing><wps:wsp><wps:txbx>'
+        f"{choice}</wps:txbx></wps:wsp></w:drawing></mc:Choice><mc:Fallback><w:pict><v:shape>"
+        f"<v:textbox>{fallback}</v:textbox></v:shape></w:pict></mc:Fallback>"
+        "</mc:AlternateContent></w:r>"
+    )
+
+
+def test_a_text_box_stored_twice_is_read_once_after_its_paragraph(tmp_path: Path) -> None:
+    body = _p(_r("Anchor."), _alternate(_box("In the box."), _box("In the box."))) + _p(
+        _r("After.")
+    )
+
+    assert _pages(_word_file(tmp_path, body)) == ["Anchor.\n\nIn the box.\n\nAfter."]
+
+
+def test_the_fallback_is_read_when_the_choice_holds_no_text(tmp_path: Path) -> None:
+    body = _p(_alternate("", _box("Only in the fallback.")))
+
+    assert _pages(_word_file(tmp_path, body)) == ["Only in the fallback."]
+
+
+def test_a_note_cited_twice_is_read_once(tmp_path: Path) -> None:
+    body = _p(_r("One"), _note("1"), _r(" and again"), _note("1"), _r("."))
+
+    pages = _pages(_word_file(tmp_path, body, footnotes={"1": "The note."}))
+
+    assert pages == ["One and again.\n\nNote 1: The note."]
+
+
+def test_a_custom_note_mark_is_not_read(tmp_path: Path) -> None:
+    body = _p(_r("Starred"), _note("1", custom_mark="*"), _r(" claim."))
+
+    pages = _pages(_word_file(tmp_path, body, footnotes={"1": "* Where the star leads."}))
+
+    assert pages == ["Starred claim.\n\nNote 1: Where the star leads."]
+
+
+def test_notes_cited_in_a_list_come_after_the_list(tmp_path: Path) -> None:
+    item = '<w:pPr><w:numPr><w:ilvl w:val="0"/><w:numId w:val="1"/></w:numPr></w:pPr>'
+    body = (
+        _p(_r("first"), _note("1"), ppr=item)
+        + _p(_r("second"), ppr=item)
+        + _p(_r("After the list."))
+    )
+
+    pages = _pages(_word_file(tmp_path, body, footnotes={"1": "On the first item."}))
+
+    assert pages == ["- first\n- second\n\nNote 1: On the first item.\n\nAfter the list."]
+
+
+def test_a_note_that_does_not_exist_is_skipped(tmp_path: Path) -> None:
+    body = _p(_r("Cites nothing"), _note("7"), _r("."))
+
+    assert _pages(_word_file(tmp_path, body, footnotes={"1": "Unused."})) == ["Cites nothing."]
+
+
+def test_hidden_text_through_styles_and_direct_formatting(tmp_path: Path) -> None:
+    styles = (
+        '<w:style w:type="character" w:styleId="Secret"><w:name w:val="Secret"/>'
+        "<w:rPr><w:vanish/></w:rPr></w:style>"
+        '<w:style w:type="character" w:styleId="AlsoSecret"><w:name w:val="Also"/>'
+        '<w:basedOn w:val="Secret"/></w:style>'
+        '<w:style w:type="paragraph" w:styleId="HiddenPara"><w:name w:val="Hidden Para"/>'
+        "<w:rPr><w:vanish/></w:rPr></w:style>"
+    )
+    body = (
+        _p(_r("Seen"), _r(" direct", "<w:vanish/>"), _r(" styled", '<w:rStyle w:val="Secret"/>'))
+        + _p(_r("Based", '<w:rStyle w:val="AlsoSecret"/>'), _r("Shown"))
+        + _p(
+            _r("Whole paragraph hidden"),
+            _r(" but this run says otherwise", '<w:vanish w:val="0"/>'),
+            ppr='<w:pPr><w:pStyle w:val="HiddenPara"/></w:pPr>',
+        )
+    )
+
+    pages = _pages(_word_file(tmp_path, body, styles=styles))
+
+    assert pages == ["Seen\n\nShown\n\nbut this run says otherwise"]
+
+
+def test_deleted_table_rows_and_moved_away_text_are_left_out(tmp_path: Path) -> None:
+    def row(first: str, second: str, trpr: str = "") -> str:
+        return f"<w:tr>{trpr}<w:tc>{_p(_r(first))}</w:tc><w:tc>{_p(_r(second))}</w:tc></w:tr>"
+
+    body = (
+        "<w:tbl>"
+        + row("Name", "Value")
+        + row("gone", "row", '<w:trPr><w:del w:id="1" w:author="A"/></w:trPr>')
+        + row("kept", "row")
+        + "</w:tbl>"
+        + _p(
+            _r("Stays"),
+            f'<w:moveFrom w:id="2" w:author="A">{_r(" moved away")}</w:moveFrom>',
+            f'<w:ins w:id="3" w:author="A">{_r(" inserted")}</w:ins>',
+        )
+    )
+
+    pages = _pages(_word_file(tmp_path, body))
+
+    assert pages == ["| Name | Value |\n| --- | --- |\n| kept | row |\n\nStays inserted"]
+
+
+def test_text_boxes_nested_beyond_the_limit_are_left_out(tmp_path: Path) -> None:
+    content = _box("level 12")
+    for level in range(11, 0, -1):
+        content = (
+            f"<w:txbxContent>{_p(_r(f'level {level}'), _alternate(content, ''))}</w:txbxContent>"
+        )
+    body = _p(_r("Anchor."), _alternate(content, ""))
+
+    pages = _pages(_word_file(tmp_path, body))
+
+    assert pages[0].startswith("Anchor.\n\nlevel 1\n\nlevel 2")
+    assert "level 12" not in pages[0]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from document_processing.tests.extractors.samples import (
     Chapter,
     epub_members,
     image_bytes,
+    ncx_xml,
     png_bytes,
     with_dtd,
     write_bomb_zip,
@@ -46,7 +48,9 @@ CHAPTERS = [
 
 
 def _extract(path: Path, limits: ExtractionLimits = LIMITS) -> list[str]:
-    return [page.markdown for page in EpubExtractor().extract(path, limits=limits).pages]
+    """The Markdown of the pages read, the table of contents aside."""
+    pages = EpubExtractor().extract(path, limits=limits).pages
+    return [page.markdown for page in pages if not page.contents]
 
 
 def _error(path: Path, limits: ExtractionLimits = LIMITS) -> ExtractionError:
@@ -58,13 +62,21 @@ def _error(path: Path, limits: ExtractionLimits = LIMITS) -> ExtractionError:
 def test_one_page_per_linear_chapter_in_spine_order(tmp_path: Path) -> None:
     result = EpubExtractor().extract(write_epub(tmp_path / "b.epub", CHAPTERS), limits=LIMITS)
 
+    # The navigation document (listed first in this spine) is kept, marked as contents.
     assert [page.markdown for page in result.pages] == [
+        "# Contents\n\n1. One\n2. Second from TOC\n3. Notes\n4. Plate\n5. Four",
         "# The Beginning\n\nIt was a *dark* night.",
         "A chapter without a heading.",
         "## Lists\n\n- first\n- second\n\n| k | v |\n| --- | --- |\n| a\\|b | 1 |",
     ]
+    assert [page.contents for page in result.pages] == [True, False, False, False]
     # Title from the first heading, else from the TOC (nav document).
-    assert [page.title for page in result.pages] == ["The Beginning", "Second from TOC", "Lists"]
+    assert [page.title for page in result.pages] == [
+        "Contents",
+        "The Beginning",
+        "Second from TOC",
+        "Lists",
+    ]
     assert result.title == "A Book"
     assert result.author == "An Author"
 
@@ -101,10 +113,12 @@ def test_long_chapters_are_split(tmp_path: Path) -> None:
     path = write_epub(tmp_path / "b.epub", [Chapter("c1.xhtml", body)])
 
     result = EpubExtractor().extract(path, limits=ExtractionLimits(page_max_chars=1000))
+    result = replace(result, pages=[page for page in result.pages if not page.contents])
 
     assert len(result.pages) > 3
     assert all(len(page.markdown) <= 1000 for page in result.pages)
-    assert all(page.title == "Long" for page in result.pages)
+    # The heading names the first page; `extraction` names the rest by their first words.
+    assert [page.title for page in result.pages] == ["Long"] + [""] * (len(result.pages) - 1)
 
 
 def test_hrefs_are_url_decoded_and_resolved_relative_to_the_opf(tmp_path: Path) -> None:
@@ -126,10 +140,8 @@ def test_href_leaving_the_archive_is_ignored(tmp_path: Path) -> None:
 def test_missing_chapter_is_skipped_with_a_note(tmp_path: Path) -> None:
     path = write_epub(tmp_path / "b.epub", CHAPTERS[:2], overrides={"OEBPS/c2.xhtml": None})
 
-    result = EpubExtractor().extract(path, limits=LIMITS)
-
-    assert len(result.pages) == 1
-    assert result.notes
+    assert len(_extract(path)) == 1
+    assert EpubExtractor().extract(path, limits=LIMITS).notes
 
 
 def test_font_obfuscation_is_not_drm(tmp_path: Path) -> None:
@@ -415,7 +427,7 @@ def test_a_cover_href_that_leaves_the_archive_is_ignored(tmp_path: Path) -> None
     result = EpubExtractor().extract(path, limits=LIMITS)
 
     assert result.cover == b""
-    assert len(result.pages) == 3
+    assert len(_extract(path)) == 3
 
 
 def test_a_cover_href_to_the_archive_root_is_followed(tmp_path: Path) -> None:
@@ -449,9 +461,7 @@ def test_a_corrupt_cover_leaves_a_book_without_one(tmp_path: Path, data: bytes) 
     result = EpubExtractor().extract(path, limits=LIMITS)
 
     assert result.cover == b""
-    assert [page.markdown for page in result.pages] == _extract(
-        write_epub(tmp_path / "plain.epub", CHAPTERS)
-    )
+    assert _extract(path) == _extract(write_epub(tmp_path / "plain.epub", CHAPTERS))
 
 
 def test_a_cover_listed_but_missing_leaves_a_book_without_one(tmp_path: Path) -> None:
@@ -474,3 +484,190 @@ def test_a_cover_over_the_byte_cap_is_not_read(
     monkeypatch.setattr(epub_module, "MAX_SOURCE_BYTES", len(COVER_JPEG) - 1)
 
     assert _cover_of(path) == b""
+
+
+# -- Reading order: fallbacks, odd package documents, contents -----------------------------------
+
+
+def _package(manifest: str, spine: str, *, spine_attributes: str = "", guide: str = "") -> str:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<package xmlns="http://www.idpf.org/2007/opf" version="3.0" unique-identifier="id">'
+        '<metadata xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:identifier id="id">x'
+        "</dc:identifier><dc:title>Book</dc:title></metadata>"
+        f"<manifest>{manifest}</manifest><spine{spine_attributes}>{spine}</spine>{guide}"
+        "</package>"
+    )
+
+
+def _book(path: Path, opf: str, files: dict[str, bytes | str]) -> Path:
+    members: dict[str, bytes | str] = {
+        "mimetype": "application/epub+zip",
+        "META-INF/container.xml": CONTAINER_XML,
+        "OEBPS/content.opf": opf,
+    }
+    members.update({f"OEBPS/{name}": data for name, data in files.items()})
+    return write_zip(path, members)
+
+
+def test_spine_items_that_are_not_chapters_are_read_through_their_fallback(
+    tmp_path: Path,
+) -> None:
+    manifest = (
+        '<item id="p1" href="p1.jpg" media-type="image/jpeg" fallback="text"/>'
+        '<item id="p2" href="p2.jpg" media-type="image/jpeg" fallback="text"/>'
+        '<item id="data" href="book.xml" media-type="application/xml" fallback="step"/>'
+        '<item id="step" href="book.json" media-type="application/json" fallback="real"/>'
+        '<item id="text" href="text.xhtml" media-type="application/xhtml+xml"/>'
+        '<item id="real" href="real.xhtml" media-type="application/xhtml+xml"/>'
+        '<item id="loop" href="a.png" media-type="image/png" fallback="loop2"/>'
+        '<item id="loop2" href="b.png" media-type="image/png" fallback="loop"/>'
+    )
+    spine = "".join(f'<itemref idref="{ref}"/>' for ref in ("p1", "p2", "data", "loop"))
+    path = _book(
+        tmp_path / "b.epub",
+        _package(manifest, spine),
+        {
+            "p1.jpg": COVER_JPEG,
+            "text.xhtml": xhtml("<p>The comic's words, once.</p>"),
+            "book.xml": "<novel><p>Test fails.</p></novel>",
+            "real.xhtml": xhtml("<p>The end of the chain.</p>"),
+        },
+    )
+
+    # Two pictures falling back to the same text read it once; a chain is followed to its
+    # end; a chain that goes round in circles ends.
+    assert _extract(path) == ["The comic's words, once.", "The end of the chain."]
+
+
+def test_an_svg_page_in_the_spine_is_read_for_the_words_it_draws(tmp_path: Path) -> None:
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg"><text x="0" y="10">Once upon</text>'
+        '<text x="0" y="30"><tspan y="30">a ti</tspan><tspan y="30">me</tspan></text></svg>'
+    )
+    path = _book(
+        tmp_path / "b.epub",
+        _package('<item id="s" href="s.svg" media-type="image/svg+xml"/>', '<itemref idref="s"/>'),
+        {"s.svg": svg},
+    )
+
+    assert _extract(path) == ["Once upon a time"]
+
+
+def test_an_epub2_whose_toc_attribute_names_something_else_still_reads_its_spine(
+    tmp_path: Path,
+) -> None:
+    chapters = [Chapter("c1.xhtml", "<p>The whole novel.</p>", "One")]
+    manifest = (
+        '<item id="c1" href="c1.xhtml" media-type="application/xhtml+xml"/>'
+        '<item id="contents" href="contents.html" media-type="application/xhtml+xml"/>'
+        '<item id="tableofcontents" href="book.ncx" media-type="application/x-dtbncx+xml"/>'
+    )
+    path = _book(
+        tmp_path / "b.epub",
+        # `toc` names an HTML page (not well-formed XML), not the NCX.
+        _package(manifest, '<itemref idref="c1"/>', spine_attributes=' toc="contents"'),
+        {
+            "c1.xhtml": xhtml("<p>The whole novel.</p>"),
+            "contents.html": "<html><body><p>Contents<br></body>",
+            "book.ncx": ncx_xml(chapters),
+        },
+    )
+
+    result = EpubExtractor().extract(path, limits=LIMITS)
+
+    assert [page.markdown for page in result.pages] == ["The whole novel."]
+    assert result.pages[0].title == "One"  # from the NCX, found by its type
+
+
+def test_a_damaged_ncx_leaves_the_book_readable(tmp_path: Path) -> None:
+    manifest = (
+        '<item id="c1" href="c1.xhtml" media-type="Application/XHTML+XML; charset=utf-8"/>'
+        '<item id="ncx" href="toc.ncx" media-type="application/x-dtbncx+xml"/>'
+    )
+    path = _book(
+        tmp_path / "b.epub",
+        _package(manifest, '<itemref idref="c1"/>', spine_attributes=' toc="ncx"'),
+        {"c1.xhtml": xhtml("<p>Text.</p>"), "toc.ncx": "<ncx><navMap><navPoint>"},
+    )
+
+    assert _extract(path) == ["Text."]
+
+
+def test_self_closed_elements_in_xhtml_swallow_nothing(tmp_path: Path) -> None:
+    chapter = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<html xmlns="http://www.w3.org/1999/xhtml" '
+        'xmlns:epub="http://www.idpf.org/2007/ops"><head><title>T</title>'
+        '<script src="reader.js"/></head><body><p>He heard the '
+        '<span epub:type="pagebreak" id="page_200" title="200"/>200 drums'
+        '<a id="here"/> beat.<br/>Again.</p></body></html>'
+    )
+    path = write_epub(
+        tmp_path / "b.epub", [Chapter("c1.xhtml", "")], overrides={"OEBPS/c1.xhtml": chapter}
+    )
+
+    # The empty page-break marker stays empty: the "200" after it is the book's own text.
+    assert _extract(path) == ["He heard the 200 drums beat.\\\nAgain."]
+
+
+def test_page_breaks_ruby_and_note_marks_are_not_read(tmp_path: Path) -> None:
+    body = (
+        '<p>He heard the <span epub:type="pagebreak" id="page_200" title="200">200</span> drums'
+        ' beat.<a epub:type="noteref" href="notes.xhtml#n1">1</a></p>'
+        "<p><ruby>太鼓<rp>(</rp><rt>たいこ</rt><rp>)</rp></ruby>の音。</p>"
+    )
+    path = write_epub(tmp_path / "b.epub", [Chapter("c1.xhtml", body)])
+
+    assert _extract(path) == ["He heard the drums beat.\n\n太鼓の音。"]
+
+
+def test_the_page_the_guide_names_as_contents_is_marked(tmp_path: Path) -> None:
+    links = "".join(f'<p><a href="c1.xhtml#s{i}">Section {i}</a></p>' for i in range(3))
+    manifest = (
+        '<item id="toc" href="toc.xhtml" media-type="application/xhtml+xml"/>'
+        '<item id="c1" href="c1.xhtml" media-type="application/xhtml+xml"/>'
+    )
+    path = _book(
+        tmp_path / "b.epub",
+        _package(
+            manifest,
+            '<itemref idref="toc"/><itemref idref="c1"/>',
+            guide='<guide><reference type="toc" title="Contents" href="toc.xhtml#top"/></guide>',
+        ),
+        {"toc.xhtml": xhtml(f"<h1>In this book</h1>{links}"), "c1.xhtml": xhtml("<p>Text.</p>")},
+    )
+
+    pages = EpubExtractor().extract(path, limits=LIMITS).pages
+
+    assert [(page.title, page.contents) for page in pages] == [
+        ("In this book", True),
+        ("", False),
+    ]
+
+
+@pytest.mark.parametrize(("links", "contents"), [(6, True), (4, False)])
+def test_a_chapter_that_is_a_list_of_links_is_marked_as_contents(
+    tmp_path: Path, links: int, contents: bool
+) -> None:
+    items = "".join(f'<li><a href="c{i}.xhtml">Chapter {i}</a></li>' for i in range(links))
+    chapters = [
+        Chapter("list.xhtml", f"<h2>Where to go</h2><ul>{items}</ul>"),
+        Chapter("prose.xhtml", '<p>A chapter with <a href="#x">a link</a> in its prose.</p>'),
+    ]
+    pages = (
+        EpubExtractor()
+        .extract(write_epub(tmp_path / "b.epub", chapters, nav=False), limits=LIMITS)
+        .pages
+    )
+
+    assert [page.contents for page in pages] == [contents, False]
+
+
+def test_a_book_of_pictures_and_its_table_of_contents_has_no_readable_text(
+    tmp_path: Path,
+) -> None:
+    chapters = [Chapter("c1.xhtml", "<img src='p1.jpg' alt=''/>", "Page one")]
+
+    error = _error(write_epub(tmp_path / "b.epub", chapters))
+
+    assert error.code == "empty"

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from document_processing.extractors import html as html_module
 from document_processing.extractors.base import ExtractionError, ExtractionLimits
 from document_processing.extractors.html import (
     HtmlExtractor,
@@ -12,6 +13,7 @@ from document_processing.extractors.html import (
     html_to_markdown,
     markup_to_markdown,
 )
+from document_processing.markdown import markdown_to_text
 from document_processing.tests.extractors.samples import (
     BILLION_LAUGHS_DTD,
     PASSWD_MARKER,
@@ -184,6 +186,12 @@ def test_file_larger_than_the_budget_is_refused(tmp_path: Path) -> None:
 
 # -- decoding ------------------------------------------------------------------------------------
 
+_RUSSIAN = (
+    "Все счастливые семьи похожи друг на друга, каждая несчастливая семья несчастлива "  # noqa: RUF001
+    "по-своему. Все смешалось в доме Облонских."  # noqa: RUF001
+)
+_RUSSIAN_PAGE = f"<html><body><h1>Анна</h1><p>{_RUSSIAN}</p></body></html>"
+
 
 @pytest.mark.parametrize(
     ("data", "expected"),
@@ -201,10 +209,34 @@ def test_file_larger_than_the_budget_is_refused(tmp_path: Path) -> None:
         ("<p>plain utf-8 ✓</p>".encode(), "plain utf-8 ✓"),
         ("<p>undeclared café</p>".encode("cp1252"), "undeclared café"),
         ("<meta charset='utf-16'><p>lying label é</p>".encode(), "lying label é"),
+        # Legacy encodings, declared or detected; a label the bytes contradict gives way.
+        (
+            "<meta charset='Shift_JIS'><p>吾輩は猫である。</p>".encode("shift_jis"),
+            "吾輩は猫である。",
+        ),
+        ("<meta charset='gb2312'><p>人人生而自由</p>".encode(), "人人生而自由"),
+        ("<meta charset='iso-8859-1'><p>“€5”</p>".encode("cp1252"), "“€5”"),
+        (_RUSSIAN_PAGE.encode("cp1251"), _RUSSIAN),
+        (_RUSSIAN_PAGE.replace("<p>", "<meta charset='utf-8'><p>").encode("cp1251"), _RUSSIAN),
     ],
 )
 def test_decode_markup(data: bytes, expected: str) -> None:
     assert expected in decode_markup(data)
+
+
+def test_decode_markup_puts_the_http_charset_first() -> None:
+    data = f"<meta charset='windows-1251'><p>{_RUSSIAN}</p>".encode("koi8-r")
+
+    assert _RUSSIAN in decode_markup(data, declared="koi8-r")
+    assert _RUSSIAN not in decode_markup(data)
+
+
+def test_a_legacy_page_is_extracted(tmp_path: Path) -> None:
+    result = HtmlExtractor().extract(
+        _write(tmp_path, _RUSSIAN_PAGE.encode("cp1251")), limits=LIMITS
+    )
+
+    assert _RUSSIAN in result.pages[0].markdown
 
 
 # -- the selectolax conversion (also used for EPUB chapters) ---------------------------------------
@@ -257,3 +289,127 @@ def test_deep_nesting_does_not_crash() -> None:
 
 def test_html_extractor_name() -> None:
     assert HtmlExtractor.name == "html"
+
+
+# -- what a reader skips, tables ----------------------------------------------------------------
+
+_ARTICLE = """<html><head><title>Drum</title></head><body><div id="content"><h1>Drum</h1>
+<h2>History<span class="mw-editsection"><span class="mw-editsection-bracket">[</span><a
+href="/w/index.php?title=Drum&amp;action=edit&amp;section=1">edit</a><span
+class="mw-editsection-bracket">]</span></span></h2>
+<p>The drum is a member of the percussion group of musical instruments.<sup id="cite_ref-1"
+class="reference"><a href="#cite_note-1">[1]</a></sup> In the Hornbostel-Sachs classification
+system, it is a membranophone.<sup class="reference"><a href="#cite_note-2">[2]</a></sup> Drums
+consist of at least one membrane, called a drumhead or drum skin, that is stretched over a shell
+and struck, either directly with the player's hands, or with a percussion mallet.</p>
+<p>He heard the <span class="pagenum" id="Page_200">[Pg 200]</span> drums beat long into the
+night, louder than the river.<sup><a href="#fn24">24</a></sup>See how the drums are made, and
+E = mc<sup>2</sup> still holds when the text runs long enough to be the page's content.</p>
+<table><caption>Drums</caption><tr><th>Name</th><th>Origin</th></tr>
+<tr><td>Tabla</td><td>India</td></tr><tr><td>Djembe</td><td>West Africa</td></tr></table>
+</div></body></html>"""
+
+
+@pytest.mark.parametrize("through", ["trafilatura", "selectolax"])
+def test_a_web_page_without_what_a_reader_skips(
+    through: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if through == "selectolax":
+        monkeypatch.setattr(html_module, "_trafilatura_extract", lambda html, url: ("", "", ""))
+
+    pages = html_to_markdown(_ARTICLE, url=None, limits=LIMITS).pages
+    text = "\n\n".join(markdown_to_text(page.markdown) for page in pages)
+
+    assert "History" in text
+    assert "edit" not in text
+    assert "instruments. In the Hornbostel-Sachs" in text
+    assert "[1]" not in text
+    assert "[2]" not in text
+    assert "He heard the drums beat" in text
+    assert "river.See how" in text  # the mark "24" is gone, not the sentence
+    assert "E = mc2 still holds" in text
+    assert "<sup>" not in "".join(page.markdown for page in pages)
+    assert "Name: Tabla, Origin: India." in text
+
+
+def test_an_infobox_reads_each_label_with_its_value() -> None:
+    paragraph = "<p>" + "Mozilla is a free software community founded in 1998. " * 6 + "</p>"
+    page = (
+        f"<html><body><article>{paragraph}<table><caption>Mozilla</caption>"
+        "<tr><th>Industry</th><td>Software</td></tr><tr><th>Founded</th><td>1998</td></tr>"
+        "</table></article></body></html>"
+    )
+
+    pages = html_to_markdown(page, url=None, limits=LIMITS).pages
+    text = markdown_to_text(pages[0].markdown)
+
+    assert "Industry: Software.\n\nFounded: 1998." in text
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        # Header cells, in <thead> or not, or a first row all in bold: a header row.
+        (
+            "<table><tr><th>k</th><th>v</th></tr><tr><td>a</td><td>1</td></tr></table>",
+            "| k | v |\n| --- | --- |\n| a | 1 |",
+        ),
+        # A <th> heading its row (before a <td>) does not head the table.
+        (
+            "<table><tr><th>a</th><td>1</td></tr><tr><th>b</th><td>2</td></tr></table>",
+            "|   |   |\n| --- | --- |\n| a | 1 |\n| b | 2 |",
+        ),
+        (
+            "<table><thead><tr><td>k</td><td>v</td></tr></thead><tr><td>a</td><td>1</td></tr>"
+            "</table>",
+            "| k | v |\n| --- | --- |\n| a | 1 |",
+        ),
+        (
+            "<table><tr><td><b>k</b></td><td><strong>v</strong></td></tr>"
+            "<tr><td>a</td><td>1</td></tr></table>",
+            "| **k** | **v** |\n| --- | --- |\n| a | 1 |",
+        ),
+        # Data alone: an empty header row, so no row is read as every other row's header.
+        (
+            "<table><tr><td>a</td><td>1</td></tr><tr><td>b</td><td>2</td></tr></table>",
+            "|   |   |\n| --- | --- |\n| a | 1 |\n| b | 2 |",
+        ),
+    ],
+)
+def test_tables_get_a_header_row_only_when_they_have_one(html: str, expected: str) -> None:
+    assert markup_to_markdown(html) == expected
+
+
+@pytest.mark.parametrize(
+    ("markdown", "expected"),
+    [
+        # A caption row, then the header row, each followed by a delimiter row.
+        (
+            "| Films |  |  |\n|---|---|---|\n| Film | Year | About |\n|---|---|---|\n"
+            "| Groundhog Day | 1993 | A day again |",
+            "Films\n\nFilm: Groundhog Day, Year: 1993, About: A day again.",
+        ),
+        # A caption over rows of a label and its value (an infobox).
+        (
+            "| New Zealand |  |\n|---|---|\n| Capital | Wellington |\n| Largest city | Auckland |",
+            "New Zealand\n\nCapital: Wellington.\n\nLargest city: Auckland.",
+        ),
+        # Header cells after data rows: no row heads the others.
+        (
+            "| a | 1 |\n|---|---|\n| b | 2 |\n|---|---|\n| c | 3 |",
+            "a: 1.\n\nb: 2.\n\nc: 3.",
+        ),
+        # No header cells at all: trafilatura writes no delimiter row.
+        (
+            "| **Status** | **Meaning** |\n| new | ready |\n| done | finished |",
+            "Status: new, Meaning: ready.\n\nStatus: done, Meaning: finished.",
+        ),
+        ("| Load map | yes |\n| Save map | no |", "Load map: yes.\n\nSave map: no."),
+        # Inside a code block, lines with pipes are code.
+        ("```\n| grep x |\n```", "| grep x |"),
+        # A table as Markdown has it is left alone.
+        ("| a | b |\n|---|---|\n| 1 | 2 |", "a: 1, b: 2."),
+    ],
+)
+def test_trafilatura_tables_are_read_as_the_page_shows_them(markdown: str, expected: str) -> None:
+    assert markdown_to_text(html_module._tidy_tables(markdown)) == expected

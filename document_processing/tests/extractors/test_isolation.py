@@ -110,6 +110,18 @@ def test_any_text_survives_the_trip(pdf_path: Path, children: list[int]) -> None
     assert result == _pages(text, "")
 
 
+def test_a_table_of_contents_stays_marked_after_the_trip(
+    pdf_path: Path, children: list[int]
+) -> None:
+    sent = ExtractionResult(
+        pages=[ExtractedPage("# Contents", "Contents", contents=True), ExtractedPage("Text")]
+    )
+
+    result = run_isolated(CallbackExtractor(lambda _: sent), pdf_path, limits=LIMITS)
+
+    assert [page.contents for page in result.pages] == [True, False]
+
+
 def test_an_extraction_error_passes_through(tmp_path: Path, children: list[int]) -> None:
     encrypted = samples.write(tmp_path, samples.pdf_bytes([["x"]], encrypt="secret"))
     expected = _error_in_process(encrypted)

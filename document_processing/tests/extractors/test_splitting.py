@@ -84,7 +84,7 @@ def test_long_paragraphs_split_at_sentences() -> None:
 
     assert all(len(page.markdown) <= 200 for page in pages)
     assert all(page.markdown.endswith("here.") for page in pages)
-    assert all(page.title == "T" for page in pages)
+    assert [page.title for page in pages] == ["T"] + [""] * (len(pages) - 1)
     assert " ".join(_texts(pages)) == paragraph
 
 
@@ -198,3 +198,43 @@ def test_budget_refuses_too_much_text() -> None:
 
     assert caught.value.code == "too_large"
     assert len(budget.pages) == 1
+
+
+def test_pages_are_named_by_their_first_heading_and_continuations_left_unnamed() -> None:
+    markdown = "Before.\n\n# One\n\n" + "A sentence here. " * 40 + "\n\nText, then\n\n## Later\n\nx"
+
+    pages = split_markdown(markdown, max_chars=300, title="Doc")
+
+    assert pages[0].title == "Doc"  # before any heading: the name given
+    assert pages[1].title == "One"
+    # A page without a heading of its own is named later, by its first words.
+    assert "" in [page.title for page in pages[2:]]
+    # A heading further down a page names it.
+    assert any(page.title == "Later" and not page.markdown.startswith("#") for page in pages)
+
+
+def test_reference_definitions_go_to_every_page_that_uses_them() -> None:
+    markdown = (
+        "# One\n\n[![Build][badge]][ci] and [the docs][Docs] and [docs].\n\n"
+        "# Two\n\nNo links here.\n\n"
+        "# Three\n\nAgain [the docs][docs].\n\n"
+        '[badge]: https://img.shields.io/b.svg "Badge"\n'
+        "[ci]: https://ci.example/job\n"
+        "[docs]:\n  https://docs.example/\n"
+        "> [quoted]: https://q.example/\n"
+    )
+
+    pages = split_markdown(markdown, max_chars=10_000)
+
+    assert [page.markdown for page in pages] == [
+        "# One\n\n[![Build][badge]][ci] and [the docs][Docs] and [docs].\n\n"
+        '[badge]: https://img.shields.io/b.svg "Badge"\n[ci]: https://ci.example/job\n'
+        "[docs]:\n  https://docs.example/",
+        "# Two\n\nNo links here.",
+        # The page that holds the definitions keeps them once.
+        "# Three\n\nAgain [the docs][docs].\n\n"
+        '[badge]: https://img.shields.io/b.svg "Badge"\n'
+        "[ci]: https://ci.example/job\n"
+        "[docs]:\n  https://docs.example/\n\n"
+        "> [quoted]: https://q.example/",
+    ]

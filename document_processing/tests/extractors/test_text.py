@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 (text in many scripts, on purpose)
 from __future__ import annotations
 
 import codecs
@@ -49,7 +50,8 @@ def test_markdown_respects_the_page_cap(tmp_path: Path) -> None:
 
     assert len(result.pages) > 1
     assert all(len(page.markdown) <= 500 for page in result.pages)
-    assert all(page.title == "Long" for page in result.pages)
+    # The heading names the first page; `extraction` names the rest by their first words.
+    assert [page.title for page in result.pages] == ["Long"] + [""] * (len(result.pages) - 1)
 
 
 def test_markdown_normalises_newlines_and_drops_controls(tmp_path: Path) -> None:
@@ -119,7 +121,54 @@ def test_text_that_is_not_utf8_is_read_as_windows_1252(tmp_path: Path) -> None:
     result = TextExtractor().extract(path, limits=LIMITS)
 
     assert result.pages[0].markdown == "Café \u2013 déjà"
-    assert result.notes
+    assert result.notes == [
+        "This file does not say how its characters are encoded; it was read as Windows-1252."
+    ]
+
+
+_LEGACY = {
+    "cp1251": "Все счастливые семьи похожи друг на друга, каждая несчастливая семья несчастлива "
+    "по-своему. Все смешалось в доме Облонских.",
+    "shift_jis": "吾輩は猫である。名前はまだ無い。どこで生れたかとんと見当がつかぬ。何でも薄暗い"
+    "じめじめした所でニャーニャー泣いていた事だけは記憶している。",
+    "euc_kr": "모든 인간은 태어날 때부터 자유로우며 그 존엄과 권리에 있어 동등하다. 인간은 "
+    "천부적으로 이성과 양심을 부여받았으며 서로 형제애의 정신으로 행동하여야 한다.",
+    "gb2312": "人人生而自由，在尊严和权利上一律平等。他们赋有理性和良心，并应以兄弟关系的"
+    "精神相对待。",
+    "iso-8859-7": "Στην αρχή ήταν ο Λόγος, και ο Λόγος ήταν με τον Θεό, και Θεός ήταν ο Λόγος. "
+    "Αυτός ήταν στην αρχή με τον Θεό. Όλα έγιναν μέσω αυτού.",
+}
+
+
+@pytest.mark.parametrize(
+    ("encoding", "name"),
+    [
+        ("cp1251", "Windows-1251"),
+        ("shift_jis", "Shift_JIS"),
+        ("euc_kr", "EUC-KR"),
+        ("gb2312", "GB18030"),
+        ("iso-8859-7", "Windows-1253"),
+    ],
+)
+def test_legacy_encodings_are_detected(tmp_path: Path, encoding: str, name: str) -> None:
+    path = _write(tmp_path, _LEGACY[encoding].encode(encoding))
+
+    result = TextExtractor().extract(path, limits=LIMITS)
+
+    assert markdown_to_text(result.pages[0].markdown) == _LEGACY[encoding]
+    # Windows-1253 reads this Greek as ISO-8859-7 does; GB18030 is a superset of GB2312.
+    assert result.notes == [
+        f"This file does not say how its characters are encoded; it was read as {name}."
+    ]
+
+
+def test_undecodable_bytes_are_replaced_with_a_note(tmp_path: Path) -> None:
+    path = _write(tmp_path, codecs.BOM_UTF8 + b"Broken \xff byte.")
+
+    result = TextExtractor().extract(path, limits=LIMITS)
+
+    assert result.pages[0].markdown == "Broken \ufffd byte."
+    assert result.notes == ["Some characters could not be decoded and were replaced."]
 
 
 # -- limits and bad input ------------------------------------------------------------------------

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import pytest
+
+from document_processing.contents import looks_like_contents
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        "# Contents\n\n1. Introduction\n2. The Beginning\n3. The End",
+        "## Table of Contents\n\n- Preface\n- Chapter one",
+        "# Inhaltsverzeichnis\n\n- Vorwort\n- Erstes Kapitel\n- Zweites Kapitel",
+        "# 目次\n\n- 第一章\n- 第二章",
+        "# CONTENTS.\n\nIntroduction 2\n\nOrigin of Arbor Day 2\n\nReadings 3",
+        # A printed table of contents, as a PDF page gives it (lines joined into paragraphs).
+        "Preface ........ 1 Chapter 1 ........ 5 Chapter 2 ........ 19 Chapter 3 ........ 33 "
+        "Chapter 4 ........ 51 Index ........ 70",
+        "\n".join(f"- [Part {i}](part-{i}.md)" for i in range(8)),
+    ],
+)
+def test_tables_of_contents_are_recognised(markdown: str) -> None:
+    assert looks_like_contents(markdown)
+
+
+def test_a_page_titled_contents_elsewhere_is_recognised_by_that_title() -> None:
+    assert looks_like_contents("- Preface\n- Chapter one\n- Chapter two", title="Contents")
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        "",
+        "# Contents\n\nThe contents of this chapter are explained in prose, at length.",
+        "# Contents of the box\n\n- a hammer\n- nails",  # a heading that is not "Contents"
+        "# Shopping\n\n- milk\n- bread\n- eggs\n- tea\n- jam\n- rice",  # a list, no links
+        "# Reading list\n\nSee [one](a.md) and [two](b.md) in these notes, which explain more.",
+        "Chapter 1 begins with a long paragraph about page 5 and other things.\n\nAnd more.",
+    ],
+)
+def test_other_pages_are_not_contents(markdown: str) -> None:
+    assert not looks_like_contents(markdown)
