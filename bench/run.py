@@ -95,6 +95,7 @@ def groups() -> dict[str, list[Measure]]:
         figures_core,
         figures_documents,
         figures_growth,
+        figures_listen,
         figures_speech,
         figures_stream,
         figures_web,
@@ -111,6 +112,7 @@ def groups() -> dict[str, list[Measure]]:
         "load": load.FIGURES,
         "cli": figures_cli.FIGURES,
         "stream": figures_stream.FIGURES,
+        "listen": figures_listen.FIGURES,
     }
 
 

@@ -25,6 +25,7 @@ from core.query_params import parse_id
 from core.security_utils import error_body
 from document_processing import selectors as document_selectors
 from document_processing import services as document_services
+from document_processing.language import text_direction
 from document_processing.markdown import render_markdown
 from document_processing.models import Page
 from sharing.audit import audited
@@ -61,6 +62,8 @@ class VoiceOption:
     name: str  # the voice as people see it
     label: str  # the name, and whether audio in it exists
     sample_url: str
+    # Whether it speaks the page's language (True while that is unknown).
+    speaks: bool = True
 
 
 def _user(request: HttpRequest) -> User:
@@ -188,7 +191,9 @@ def generate_audio(request: HttpRequest, pk: int) -> HttpResponse:
         # Access first: a caller who may not generate learns nothing about voices or quota.
         require(user, Action.GENERATE_AUDIO, page.document)
         check_rate(request, GenerateThrottle)
-        voice = voice_catalogue.voice_for(user, request.POST.get("voice", "").strip())
+        voice = voice_catalogue.voice_for(
+            user, request.POST.get("voice", "").strip(), language=page.document.language
+        )
         made = speech_services.create_audio_record(page=page, voice=voice, user=user)
         entry["audio_id"] = made.pk
     if made is not None:
@@ -234,7 +239,8 @@ def _render_reader(
     ]
     playable = [row for row in rows if row.download_url]
 
-    preferred_voice = voice_catalogue.voice_for(user)
+    # The document's default voice: one that speaks its language when one is installed.
+    preferred_voice = voice_catalogue.voice_for(user, language=document.language)
     wanted_voice = request.GET.get("voice", "")
     autoplay = request.GET.get("autoplay") == "1"
     selected = _selected_row(
@@ -249,7 +255,11 @@ def _render_reader(
     may_generate = can(user, Action.GENERATE_AUDIO, document)
     may_edit = can(user, Action.EDIT_PAGES, document)
     may_delete_audio = can(user, Action.DELETE, document)
-    voice_options = _voice_options(preferred_voice, rows) if may_generate else []
+    # The page's language: its text's `lang` and `dir`, and the voices that speak it.
+    text_language = page.language or document.language
+    voice_options = (
+        _voice_options(preferred_voice, rows, language=text_language) if may_generate else []
+    )
     quota = speech_services.quota_for(page=page) if may_generate else None
 
     page_label = page.title or _("Page %(number)d") % {"number": page.number}
@@ -295,6 +305,20 @@ def _render_reader(
         "may_edit": may_edit,
         "may_delete_audio": may_delete_audio,
         "voice_options": voice_options,
+        "text_language": text_language,
+        "text_direction": text_direction(text_language),
+        # Shown next to "Generate audio" while the chosen voice does not speak the page's
+        # language (the script follows the choice); generating is not held up by it.
+        "voice_language_note": (
+            _(
+                "The chosen voice does not speak %(language)s, the language of this page. "
+                "The audio can still be made."
+            )
+            % {"language": voice_catalogue.language_name(text_language)}
+            if text_language
+            else ""
+        ),
+        "voice_mismatch": bool(voice_options) and not voice_options[0].speaks,
         "quota": quota,
         "speeds": SPEEDS,
         "edit_markdown": page.markdown if edit_markdown is None else edit_markdown,
@@ -340,8 +364,11 @@ def already_made_label() -> str:
     return _("%(voice)s: already made")
 
 
-def _voice_options(preferred_voice: str, rows: list[AudioRow]) -> list[VoiceOption]:
-    """Every voice on offer, the person's preferred one first."""
+def _voice_options(
+    preferred_voice: str, rows: list[AudioRow], *, language: str = ""
+) -> list[VoiceOption]:
+    """Every voice on offer, the document's default one first; each says whether it speaks
+    `language`."""
     live = {
         row.audio.voice
         for row in rows
@@ -363,6 +390,7 @@ def _voice_options(preferred_voice: str, rows: list[AudioRow]) -> list[VoiceOpti
                 name=name,
                 label=already_made_label() % {"voice": name} if made else name,
                 sample_url=reverse("voice-sample", kwargs={"voice_id": voice.id}),
+                speaks=not language or voice_catalogue.speaks(voice, language),
             )
         )
     return options
@@ -418,5 +446,9 @@ def _script_strings() -> dict[str, str]:
         "listenQuota": _("Page %(number)s: this page's audio quota is used up"),
         "listenFailed": _("Page %(number)s: its audio could not be made"),
         "listenNotMade": _("Page %(number)s has no audio in this voice"),
+        "listenContents": _("Page %(number)s, a table of contents, was passed over"),
         "listenEnd": _("That was the last page."),
+        "listenOn": _("Listening to the end · Stop"),
+        "listenNowOutdated": _("%(now)s. This audio was made before the page was edited."),
+        "listenOutdated": _("Page %(number)s: its audio was made before the page was edited"),
     }

@@ -4,8 +4,11 @@
  * one plays; the next page's text comes in without a page load, under its own URL.
  *
  * The reader page wires it to its player (see reader.js): `player` gives the page's data and
- * strings, its API call, and the player's own functions (load an audio row, play, follow an audio
- * being made, save the place).
+ * strings, its API call, and the player's own functions (load an audio row, play, pause, follow
+ * an audio being made, save the place).
+ *
+ * The "Listen to the end" button is a toggle: pressed (aria-pressed, and its words say so) from
+ * the press until the last page has played or the listener stops it, which also pauses.
  */
 import {
   applyResults,
@@ -25,9 +28,13 @@ export function continuousPlay(player) {
   const nowText = document.getElementById("reader-now");
   // {voice, entries, index}: the playlist being played; null when one page plays on its own.
   let listening = null;
+  const offLabel = button ? button.textContent : "";
 
   function show() {
-    if (button) button.setAttribute("aria-pressed", listening ? "true" : "false");
+    if (!button) return;
+    const on = listening !== null;
+    button.setAttribute("aria-pressed", on ? "true" : "false");
+    button.textContent = on ? t.listenOn : offLabel;
   }
 
   function stop() {
@@ -42,9 +49,22 @@ export function continuousPlay(player) {
     return url.toString();
   }
 
+  function askEarly(pageId, voice) {
+    // The open page, with no audio in this voice, is asked for beside the playlist rather than
+    // after it: its first sentence is heard one request sooner.
+    if (pageId !== config.pageId || !player.mayGenerate || player.hasAudio(voice)) return null;
+    return api("POST", config.documentAudiosUrl, { voice: voice, pages: [pageId] });
+  }
+
   async function start(fromPageId, voice) {
+    const playlist = { voice: voice, entries: [], index: -1 };
+    listening = playlist;
+    show(); // pressed from the press on, while the playlist comes
+    const early = askEarly(fromPageId, voice);
     const result = await api("GET", playlistUrl(fromPageId, voice));
+    if (playlist !== listening) return; // stopped meanwhile
     if (!result.ok || !result.data || !Array.isArray(result.data.pages)) {
+      stop();
       if (fromPageId !== config.pageId) {
         player.loadPage(urlFor(config.readerUrl, fromPageId), voice);
       } else {
@@ -52,9 +72,14 @@ export function continuousPlay(player) {
       }
       return;
     }
-    listening = { voice: result.data.voice || voice, entries: result.data.pages, index: -1 };
-    show();
-    await playFrom(startIndex(listening.entries, fromPageId), fromPageId === config.pageId);
+    playlist.voice = result.data.voice || voice;
+    playlist.entries = result.data.pages;
+    if (early) {
+      const made = await early;
+      if (playlist !== listening) return;
+      if (made.ok && made.data) applyResults(playlist.entries, made.data.results);
+    }
+    await playFrom(startIndex(playlist.entries, fromPageId), fromPageId === config.pageId);
   }
 
   async function requestAudio(entries) {
@@ -109,22 +134,34 @@ export function continuousPlay(player) {
       const data = entry.audio;
       const streaming = data.status !== "completed";
       const current = player.current();
+      // (The page's own list, just brought in, knows best whether its audio is outdated.)
+      const row = player.rowFor(data.id) || player.upsertRow(data) || detachedRow(data);
       if (current && current.id === data.id && !current.streaming && !streaming) {
         player.play(); // the page's audio is already in the player: on from where it is
       } else {
-        const row = player.rowFor(data.id) || player.upsertRow(data) || detachedRow(data);
         // The open page resumes where this person stopped; the pages after it start at the top.
         player.load(row, { autoplay: true, fromStart: !(resume && at === index), streaming });
       }
-      nowText.textContent = format(entry.page.title ? t.listenNow : t.listenNowUntitled, {
+      // Made before its page was edited: it plays, says so, and read-along is not offered
+      // (the player does not ask for its timings).
+      const outdated = row.dataset.outdated === "1";
+      const now = format(entry.page.title ? t.listenNow : t.listenNowUntitled, {
         number: entry.page.number,
         title: entry.page.title,
         voice: data.voice,
       });
+      nowText.textContent = outdated ? format(t.listenNowOutdated, { now: now }) : now;
+      nowText.toggleAttribute("data-outdated", outdated);
       // A new page is said by screen readers (the line above is not a live region: it changes
-      // with every audio chosen).
-      if (turned) announce(nowText.textContent, turn);
-      if (!skipped.length) announce("", status);
+      // with every audio chosen), and so is outdated audio.
+      if (turned || outdated) announce(nowText.textContent, turn);
+      if (skipped.length && outdated) {
+        // The reasons take the line of "Now playing": the note goes with them.
+        skipped.push(format(t.listenOutdated, { number: entry.page.number }));
+        announce(skipped.join(" · "), status);
+      } else if (!skipped.length) {
+        announce("", status);
+      }
       if (streaming) player.follow(data.id);
       requestAudio(pagesToRequest(playlist.entries, at, ahead));
       return;
@@ -141,6 +178,7 @@ export function continuousPlay(player) {
     button.addEventListener("click", () => {
       if (listening) {
         stop();
+        player.pause(); // "Stop": the page being heard stops too
       } else {
         const current = player.current();
         start(config.pageId, current ? current.voice : config.voice);
@@ -154,6 +192,7 @@ export function continuousPlay(player) {
     /** Plays from `fromPageId` (this page, or the next one) to the last page. */
     start: start,
     /** Plays the playlist's next page that can be played. */
-    next: () => (listening ? playFrom(listening.index + 1) : Promise.resolve()),
+    next: () =>
+      listening && listening.entries.length ? playFrom(listening.index + 1) : Promise.resolve(),
   };
 }

@@ -38,6 +38,7 @@ export function passedOver(entry, strings, format) {
     no_text: strings.listenNoText,
     not_permitted: strings.listenNotPermitted,
     quota_exceeded: strings.listenQuota,
+    skipped_contents: strings.listenContents,
   }[entry.reason];
   return format(template || strings.listenNotMade, values);
 }
@@ -51,6 +52,7 @@ export function detachedRow(data) {
   row.dataset.duration = data.duration_seconds === null ? "" : String(data.duration_seconds);
   row.dataset.position = "0";
   if (data.download_url) row.dataset.downloadUrl = data.download_url;
+  if (data.outdated) row.dataset.outdated = "1";
   return row;
 }
 
@@ -91,7 +93,14 @@ export function swapPage(fresh, here) {
     const from = fresh.querySelector(selector);
     const to = here.querySelector(selector);
     // The server's sanitiser made the page's HTML safe, as when the page itself is loaded.
-    if (from && to) to.innerHTML = from.innerHTML;
+    if (from && to) {
+      to.innerHTML = from.innerHTML;
+      // Each page says its own language and direction (an Arabic page after an English one).
+      for (const name of ["lang", "dir"]) {
+        if (from.hasAttribute(name)) to.setAttribute(name, from.getAttribute(name));
+        else to.removeAttribute(name);
+      }
+    }
   }
   for (const selector of TEXT) {
     const from = fresh.querySelector(selector);

@@ -7,6 +7,7 @@
  */
 import { continuousPlay } from "./listen.js";
 import { detachedRow } from "./playlist.js";
+import { feedStream } from "./stream.js";
 
 (function () {
   "use strict";
@@ -166,9 +167,18 @@ import { detachedRow } from "./playlist.js";
   let lastSaved = -1;
   let saveTimer = null;
   let dragging = false;
+  // Stops feeding the element the stream it plays (stream.js); null when it plays a file.
+  let stopFeeding = null;
 
   function rowFor(id) {
     return list ? list.querySelector(`.reader-audio[data-audio-id="${Number(id)}"]`) : null;
+  }
+
+  function hasAudioIn(voice) {
+    // Made, being made, or outdated (which asking again would replace): not failed.
+    return Boolean(list) && Array.from(list.querySelectorAll(".reader-audio")).some(
+      (row) => row.dataset.voice === voice && row.dataset.status !== "failed"
+    );
   }
 
   function setControls(enabled) {
@@ -191,8 +201,9 @@ import { detachedRow } from "./playlist.js";
     if (!dragging) {
       seekbar.value = String(Math.floor(position));
     }
-    // While it is made, the length is not known yet: the position alone.
-    const streamingNow = current && current.streaming && !total;
+    // While it is made, the length is not known yet (only that of what came so far): the
+    // position alone.
+    const streamingNow = current && current.streaming;
     timeText.textContent = streamingNow ? clock(position) : `${clock(position)} / ${clock(total)}`;
     seekbar.setAttribute(
       "aria-valuetext",
@@ -268,6 +279,24 @@ import { detachedRow } from "./playlist.js";
     }
   }
 
+  function setSource(url, streaming) {
+    if (stopFeeding) {
+      stopFeeding(); // (its fetch ends: the server's stream gives its slot back)
+      stopFeeding = null;
+    }
+    if (streaming) {
+      audio.dataset.stream = url;
+      stopFeeding = feedStream(audio, url);
+    } else {
+      delete audio.dataset.stream;
+      if (url) {
+        audio.src = url;
+      } else {
+        audio.removeAttribute("src");
+      }
+    }
+  }
+
   function load(row, options) {
     if (current) {
       savePosition();
@@ -283,7 +312,10 @@ import { detachedRow } from "./playlist.js";
     lastSaved = -1;
     startAt = options.fromStart ? 0 : resumePosition(row);
     if (options.streaming || audio.dataset.audioId !== String(current.id)) {
-      audio.src = options.streaming ? urlFor(config.streamUrl, current.id) : row.dataset.downloadUrl;
+      setSource(
+        options.streaming ? urlFor(config.streamUrl, current.id) : row.dataset.downloadUrl,
+        Boolean(options.streaming)
+      );
       audio.dataset.audioId = String(current.id);
     } else if (audio.readyState >= HTMLMediaElement.HAVE_METADATA) {
       applyStart(); // already loaded (before this script ran): loadedmetadata will not come
@@ -292,6 +324,7 @@ import { detachedRow } from "./playlist.js";
     // page, so reading along is not offered (and not asked for).
     const outdated = row.dataset.outdated === "1";
     nowText.textContent = format(outdated ? t.nowPlayingOutdated : t.nowPlaying, { voice: current.voice });
+    nowText.toggleAttribute("data-outdated", outdated);
     setControls(true);
     markCurrent();
     showTime();
@@ -308,10 +341,11 @@ import { detachedRow } from "./playlist.js";
   function unload() {
     current = null; // first: pausing must not save a position for an audio that is gone
     audio.pause();
-    audio.removeAttribute("src");
+    setSource(null, false);
     delete audio.dataset.audioId;
     audio.load();
     nowText.textContent = t.noAudio;
+    nowText.removeAttribute("data-outdated");
     setControls(false);
     markCurrent();
     clearFollow();
@@ -367,6 +401,9 @@ import { detachedRow } from "./playlist.js";
     upsertRow: upsertRow,
     load: load,
     play: play,
+    pause: () => audio.pause(),
+    mayGenerate: Boolean(byId("reader-generate-form")),
+    hasAudio: hasAudioIn,
     follow: follow,
     savePosition: savePosition,
     loadPage: loadPage,

@@ -490,7 +490,7 @@ def test_generated_audio_plays_from_its_first_sentence_while_the_rest_is_made(
         session.wait_audio("!audio.paused && audio.currentTime > 0.3")
         audio = Audio.objects.get(page=page)
         assert audio.status == Audio.Status.GENERATING  # heard before it was made
-        assert session.audio("audio.src").endswith(f"/api/v1/audios/{audio.pk}/stream/")
+        assert session.audio("audio.dataset.stream").endswith(f"/api/v1/audios/{audio.pk}/stream/")
         expect(tab.locator("#reader-status")).to_have_text(
             "Playing from the first sentence while the rest is made."
         )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from html.parser import HTMLParser
+from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
@@ -16,6 +18,7 @@ from django.urls import reverse
 from document_processing.models import Document, Page
 from document_processing.tests.factories import document_with_pages
 from sharing.models import DocumentShare
+from speech_processing import voices as voice_catalogue
 from speech_processing.models import Audio, ListeningProgress, PlaybackPosition
 from speech_processing.synthesis import text_digest
 from speech_processing.tests.factories import AudioFactory
@@ -714,7 +717,7 @@ def test_an_outdated_audio_in_the_player_says_it_was_made_before_the_edit(alice:
     old = outdated_audio(page, created_by=alice)
     html = logged_in(alice).get(reverse("reader", kwargs={"pk": page.pk})).content.decode()
     assert reader_config(html)["selectedAudioId"] == old.pk
-    now = re.search(r'<p id="reader-now" class="reader-now">(.*?)</p>', html, re.S)
+    now = re.search(r'<p id="reader-now" class="reader-now"[^>]*>(.*?)</p>', html, re.S)
     assert now
     assert "This audio was made before the page was edited." in now.group(1)
     strings = reader_config(html)["strings"]
@@ -779,3 +782,81 @@ def test_regenerating_an_up_to_date_voice_is_refused_with_a_message(alice: User)
     assert response.status_code == 200
     assert "Audio in this voice exists or is being made." in response.content.decode()
     assert Audio.objects.filter(page=page).count() == 1
+
+
+# --- The page's language -----------------------------------------------------------------------
+
+
+def text_containers(html: str) -> dict[str, dict[str, str | None]]:
+    return {
+        str(attrs["id"]): attrs
+        for _, attrs in tags_of(html)
+        if attrs.get("id") in {"reader-formatted", "reader-follow"}
+    }
+
+
+@pytest.fixture
+def english_voices_only(settings: Any) -> Iterator[None]:
+    """Only the test engine's voices, which speak English (whatever else this machine has)."""
+    settings.SPEECH_ENGINES = {"fake": {}}
+    voice_catalogue.reset_caches()
+    yield
+    voice_catalogue.reset_caches()
+
+
+def voice_note(html: str) -> dict[str, str | None] | None:
+    return next(
+        (attrs for _, attrs in tags_of(html) if attrs.get("id") == "reader-voice-language"), None
+    )
+
+
+def test_an_arabic_page_is_shown_right_to_left_in_arabic(alice: User) -> None:
+    document = document_with_pages(owner=alice, pages=2, language="ar")
+    arabic, english = pages_of(document)
+    Page.objects.filter(pk=english.pk).update(language="en")
+    html = logged_in(alice).get(reverse("reader", kwargs={"pk": arabic.pk})).content.decode()
+    containers = text_containers(html)
+    assert set(containers) == {"reader-formatted", "reader-follow"}
+    for attrs in containers.values():
+        assert (attrs["lang"], attrs["dir"]) == ("ar", "rtl")
+    # A page in a language of its own is shown in it.
+    html = logged_in(alice).get(reverse("reader", kwargs={"pk": english.pk})).content.decode()
+    for attrs in text_containers(html).values():
+        assert (attrs["lang"], attrs["dir"]) == ("en", "ltr")
+
+
+def test_a_page_of_no_known_language_takes_the_documents_else_the_sites(alice: User) -> None:
+    page = pages_of(document_with_pages(owner=alice, pages=1, language="he"))[0]
+    html = logged_in(alice).get(reverse("reader", kwargs={"pk": page.pk})).content.decode()
+    assert text_containers(html)["reader-formatted"]["dir"] == "rtl"
+    unknown = pages_of(document_with_pages(owner=alice, pages=1))[0]
+    html = logged_in(alice).get(reverse("reader", kwargs={"pk": unknown.pk})).content.decode()
+    assert "lang" not in text_containers(html)["reader-formatted"]
+    assert voice_note(html) is None
+
+
+@pytest.mark.usefixtures("english_voices_only")
+def test_a_voice_that_does_not_speak_the_page_is_noted_beside_generate(alice: User) -> None:
+    page = pages_of(document_with_pages(owner=alice, pages=1, language="ar"))[0]
+    html = logged_in(alice).get(reverse("reader", kwargs={"pk": page.pk})).content.decode()
+    note = voice_note(html)
+    assert note is not None
+    assert "hidden" not in note
+    assert "does not speak Arabic" in html
+    form = re.search(r'<form id="reader-generate-form".*?</form>', html, re.S)
+    assert form
+    assert 'id="reader-voice-language"' in form.group(0)
+    # Each voice says whether it speaks the page's language, for the script to follow.
+    assert re.findall(r'data-speaks="(\d)"', form.group(0)) == ["0", "0"]
+    # Generating stays possible.
+    assert re.search(r'<button type="submit" id="reader-generate-button" class="primary">', html)
+
+
+@pytest.mark.usefixtures("english_voices_only")
+def test_no_note_when_the_voice_speaks_the_page(alice: User) -> None:
+    page = pages_of(document_with_pages(owner=alice, pages=1, language="en"))[0]
+    html = logged_in(alice).get(reverse("reader", kwargs={"pk": page.pk})).content.decode()
+    note = voice_note(html)
+    assert note is not None
+    assert "hidden" in note
+    assert re.findall(r'data-speaks="(\d)"', html) == ["1", "1"]
