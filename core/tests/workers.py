@@ -55,6 +55,13 @@ def children_of(pid: int) -> list[int]:
     return children
 
 
+def _command_line(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 @dataclass
 class Worker:
     """One worker process (its main process is `process`), logging to `log`."""
@@ -68,7 +75,10 @@ class Worker:
         return self.process.pid
 
     def pool_processes(self) -> list[int]:
-        return children_of(self.pid)
+        """The pool: forks of the main process (the same command line), not the other programs
+        it starts, such as the speech engine probe."""
+        main = _command_line(self.pid)
+        return [pid for pid in children_of(self.pid) if _command_line(pid) == main]
 
     def kill_pool_processes(self) -> list[int]:
         """SIGKILL every pool process; the main process lives on and replaces them."""
