@@ -140,6 +140,7 @@ def load(
 
     listeners = seed(users=users)
     scenario = listener_scenario(listeners)
+    load_before = os.getloadavg()[0]
     with gunicorn(data_dir=settings.DATA_DIR) as server:
 
         def headers(user: int) -> dict[str, str]:
@@ -155,9 +156,16 @@ def load(
     by_kind = ", ".join(
         f"{label} {statistics.median(ms):.1f}" for label, ms in sorted(tally.latencies_ms.items())
     )
+    p99_by_kind = ", ".join(
+        f"{label} {percentile(ms, 0.99):.1f}" for label, ms in sorted(tally.latencies_ms.items())
+    )
+    # The client shares the machine with the server, and so may other work: the load average
+    # (1 minute, before the server started and when the run ended) says how busy it was.
     setup = (
         f"{users} users for {seconds:g} s, think time {think[0]:g}-{think[1]:g} s, against "
-        f"gunicorn ({server.workers} workers x {server.threads} threads) on {connection.vendor}"
+        f"gunicorn ({server.workers} workers x {server.threads} threads) on {connection.vendor}; "
+        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
+        f"{os.cpu_count()} CPUs"
     )
     if tally.errors:
         print(f"load errors ({tally.errors}): {tally.error_samples}", file=sys.stderr)
@@ -171,7 +179,8 @@ def load(
         ),
         Figure(
             "load_p99_ms", round(percentile(samples, 0.99), 2) if samples else 0.0, "ms", None,
-            note=f"p99 of the same {tally.requests} requests", target="reported",
+            note=f"p99 of the same {tally.requests} requests; p99 by request (ms): {p99_by_kind}",
+            target="≤ 100 ms on a quiet machine, ≤ 250 ms on a busy one",
         ),
         Figure(
             "load_errors", tally.errors, "requests", None,

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
-from core.exceptions import PayloadTooLarge, ValidationError
+from core.exceptions import PayloadTooLarge, PermissionDenied, ValidationError
 from core.pagination import PaginatedView, paginated_response
 from core.parsers import JSONParser
 from core.throttles import RetryThrottle
@@ -26,9 +26,10 @@ from document_processing.models import Page
 from document_processing.serializers import (
     DocumentDetailSerializer,
     DocumentListQuerySerializer,
-    DocumentRenameSerializer,
+    DocumentListSerializer,
     DocumentSerializer,
     DocumentTextSerializer,
+    DocumentUpdateSerializer,
     DocumentUploadSerializer,
     DocumentUrlSerializer,
     PageAppendSerializer,
@@ -39,7 +40,7 @@ from document_processing.serializers import (
 )
 from sharing.audit import audited
 from sharing.models import AccessLog
-from sharing.policy import Action, get_document
+from sharing.policy import Action, can, get_document
 from users.auth import current_user
 
 # Multipart bodies carry a little more than the file itself.
@@ -84,8 +85,8 @@ class DocumentListView(PaginatedView):
     def get(self, request: Request) -> Response:
         query = DocumentListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        documents = selectors.document_list(user=current_user(request), **query.validated_data)
-        return paginated_response(request, self, documents, DocumentSerializer)
+        rows = selectors.document_rows(user=current_user(request), **query.validated_data)
+        return paginated_response(request, self, rows, DocumentListSerializer)
 
     @extend_schema(request=_create_request, responses={202: DocumentSerializer}, tags=["documents"])
     def post(self, request: Request) -> Response:
@@ -121,16 +122,22 @@ class DocumentDetailView(APIView):
         return Response(DocumentDetailSerializer(document).data)
 
     @extend_schema(
-        request=DocumentRenameSerializer,
+        request=DocumentUpdateSerializer,
         responses={200: DocumentDetailSerializer},
         tags=["documents"],
+        description="`title`: the owner renames. `language`: whoever may edit pages sets the "
+        "document's language (a BCP 47 tag; 400 for one Pagecast does not know); the pages "
+        "that were in the document's language follow it.",
     )
     def patch(self, request: Request, pk: int) -> Response:
         user = current_user(request)
-        document = get_document(user, pk, Action.RENAME)
-        serializer = DocumentRenameSerializer(data=request.data)
+        # Access first (404, then 403 for a caller who may do neither), then the body.
+        document = get_document(user, pk, Action.VIEW)
+        if not (can(user, Action.RENAME, document) or can(user, Action.EDIT_PAGES, document)):
+            raise PermissionDenied(_("You do not have permission to do this to this document."))
+        serializer = DocumentUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.rename_document(user=user, document=document, **serializer.validated_data)
+        services.update_document(user=user, document=document, **serializer.validated_data)
         document = selectors.document_detail(user=user, document_id=pk)
         return Response(DocumentDetailSerializer(document).data)
 

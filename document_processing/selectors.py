@@ -20,10 +20,22 @@ PAGE_SUMMARY_FIELDS = (
 )  # fmt: skip
 
 
+# The columns a list of documents shows (the API's rows, the library's); the others (the notes,
+# the stored file's key, the processing bookkeeping) stay in the database. Reading one of those
+# from a listed document costs a query.
+DOCUMENT_LIST_FIELDS = (
+    "id", "title", "status", "error_message", "source_type", "source_url", "original_filename",
+    "page_count", "char_count", "language", "cover_key", "created_at", "updated_at",
+    "owner__email",
+)  # fmt: skip
+
+
 def document_list(
     *, user: User, search: str | None = None, status: str | None = None, scope: str = "all"
 ) -> QuerySet[Document]:
-    documents = visible_documents(user).select_related("owner")
+    """The documents the user may see, newest first, each with its owner's email and the caller's
+    permission (DOCUMENT_LIST_FIELDS loaded)."""
+    documents = visible_documents(user).select_related("owner").only(*DOCUMENT_LIST_FIELDS)
     if scope == "owned":
         documents = documents.filter(owner=user)
     elif scope == "shared":
@@ -35,13 +47,9 @@ def document_list(
     return documents.order_by("-created_at", "-id")
 
 
-# What a row of the document list holds (DocumentListSerializer), fetched as values: building a
-# document and its owner as model instances cost more than the query at 20 rows.
-DOCUMENT_ROW_FIELDS = (
-    "id", "title", "status", "error_message", "source_type", "source_url", "original_filename",
-    "page_count", "char_count", "language", "cover_key", "created_at", "updated_at",
-    "owner_id", "owner__email", "caller_permission",
-)  # fmt: skip
+# A row of the document list (DocumentListSerializer) as values: building a document and its
+# owner as model instances cost more than the query at 20 rows.
+DOCUMENT_ROW_FIELDS = (*DOCUMENT_LIST_FIELDS, "owner_id", "caller_permission")
 
 
 def document_rows(

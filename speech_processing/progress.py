@@ -18,6 +18,10 @@ from speech_processing.models import Audio, ListeningProgress
 from users.models import User
 
 CONTINUE_LISTENING = 3
+CONTINUE_LISTENING_FIELDS = (
+    "document__title", "document__page_count", "page__number", "audio", "voice",
+    "position_seconds", "updated_at",
+)  # fmt: skip
 
 
 def progress_of(*, user: User, document: Document) -> ListeningProgress | None:
@@ -85,7 +89,8 @@ def save_progress(
 
 def continue_listening(*, user: User, limit: int = CONTINUE_LISTENING) -> list[ListeningProgress]:
     """The documents the user listened to most recently and has not finished (the end of the
-    last page's audio), among those they may still see; one query."""
+    last page's audio), among those they may still see; one query. Each holds what the library
+    shows (CONTINUE_LISTENING_FIELDS); another field costs a query when read."""
     finished = Q(
         page__number__gte=F("document__page_count"),
         audio__duration_seconds__isnull=False,
@@ -97,5 +102,7 @@ def continue_listening(*, user: User, limit: int = CONTINUE_LISTENING) -> list[L
         )
         .exclude(finished)
         .select_related("document", "page")
+        # What the library shows of each: not the page's text, nor the document's every column.
+        .only(*CONTINUE_LISTENING_FIELDS)
         .order_by("-updated_at", "-id")[:limit]
     )

@@ -8,22 +8,25 @@ from contextlib import AbstractContextManager
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from rest_framework.throttling import SimpleRateThrottle
 
 from document_processing import services as document_services
 from document_processing.models import Document
-from document_processing.tests.factories import DocumentFactory, document_with_pages
+from document_processing.tests.factories import DocumentFactory, PageFactory, document_with_pages
 from sharing.models import AccessLog, DocumentShare
-from speech_processing.models import Audio
+from speech_processing.models import Audio, ListeningProgress
 from speech_processing.tests.factories import AudioFactory
 from users.models import User
 from users.tests.factories import UserFactory
+from web.views.pages import DocumentLinks
 
 pytestmark = pytest.mark.django_db
 
@@ -329,22 +332,61 @@ def test_the_library_is_paginated_and_keeps_tab_and_search(alice: User) -> None:
     assert titles_in(html_of(alice, "/library/?page=99")) == titles_in(second)
 
 
-def test_the_library_costs_the_same_queries_for_few_and_many_documents(
-    alice: User, bob: User
+def _library_of_every_kind(alice: User, bob: User, count: int, *, listened: bool) -> None:
+    """`count` documents for alice to see, of every kind the library shows differently, and
+    when `listened` four of them to continue."""
+    kinds: list[dict[str, Any]] = [
+        {"status": Document.Status.COMPLETED, "page_count": 2, "cover_key": "covers/c.jpg"},
+        {"status": Document.Status.FAILED, "error_message": "Could not read it."},
+        {"status": Document.Status.PROCESSING},
+        {"status": Document.Status.COMPLETED, "page_count": 1},
+    ]
+    for number in range(count):
+        if number % 5 == 4:  # someone else's, shared with alice
+            share(DocumentFactory.create(owner=bob, page_count=1), alice, "collaborator")
+        else:
+            DocumentFactory.create(owner=alice, **kinds[number % len(kinds)])
+    for document in Document.objects.filter(owner=alice)[: 4 if listened else 0]:
+        page = PageFactory.create(document=document, number=1)
+        audio = AudioFactory.create(page=page, duration_seconds=30.0)
+        ListeningProgress.objects.create(
+            user=alice, document=document, page=page, audio=audio, position_seconds=3.0
+        )
+
+
+@pytest.mark.parametrize("tab", ["all", "mine", "shared"])
+def test_the_library_costs_the_same_few_queries_for_10_and_200_documents(
+    alice: User, bob: User, tab: str
 ) -> None:
-    def queries() -> int:
+    def queries(url: str) -> tuple[int, str]:
         client = client_of(alice)
         with CaptureQueriesContext(connection) as captured:
-            assert client.get("/library/").status_code == 200
-        return len(captured)
+            response = client.get(url)
+        assert response.status_code == 200
+        return len(captured), response.content.decode()
 
-    DocumentFactory.create(owner=alice)
-    DocumentFactory.create(owner=alice, status=Document.Status.FAILED)
-    few = queries()
-    for _ in range(10):
-        DocumentFactory.create(owner=alice)
-        share(DocumentFactory.create(owner=bob), alice, "collaborator")
-    assert queries() == few
+    _library_of_every_kind(alice, bob, 10, listened=True)
+    few, html = queries(f"/library/?tab={tab}")
+    assert titles_in(html)  # rows, with continue listening, failures, shares and covers
+    assert "Continue listening" in html
+    _library_of_every_kind(alice, bob, 190, listened=False)
+    many, html = queries(f"/library/?tab={tab}")
+    assert len(titles_in(html)) == 20
+    # The session, its user, the count, the rows and continue listening.
+    assert many == few <= 5
+    assert queries(f"/library/?tab={tab}&q=document")[0] == few
+
+
+def test_library_links_are_those_the_urls_name() -> None:
+    links = DocumentLinks()
+    for pk in (1, 42, 987_654_321_012_345_678):
+        assert links.address(links.page, pk) == reverse("document-page", args=[pk])
+        assert links.address(links.listen, pk) == reverse("document-listen", args=[pk])
+        assert links.address(links.cover, pk) == reverse("document-cover", args=[pk])
+        assert links.address(links.delete, pk) == reverse("web-delete", args=[pk])
+        assert links.address(links.retry, pk) == reverse("web-retry", args=[pk])
+        assert links.address(links.api, pk) == reverse("document-detail", args=[pk])
+        assert links.address(links.api_retry, pk) == reverse("document-retry", args=[pk])
 
 
 # --- Forms that work without JavaScript ------------------------------------------------------
