@@ -17,7 +17,7 @@ from users.models import User
 from users.tests.factories import UserFactory
 
 # A local S3 server and a bucket per test (`s3`, `built`, `bucket`), for any app's S3 tests.
-pytest_plugins = ["core.tests.s3_server", "core.tests.full_disk"]
+pytest_plugins = ["core.tests.s3_server", "core.tests.full_disk", "core.tests.browser"]
 
 
 @pytest.fixture(autouse=True)

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -25,6 +29,23 @@ CHROMIUM_ARGS = [
     # Continuous play starts the next page's audio without a click, as after a user's gesture.
     "--autoplay-policy=no-user-gesture-required",
 ]
+
+
+@pytest.fixture(scope="module")
+def browser(django_db_setup: None) -> Iterator[Browser]:
+    """One headless Chromium for a test module (import this fixture into the module)."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread while the browser is open; the ORM
+    # calls of the tests are sync, and the test database exists before the loop starts.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
 
 E2E_MARKS = [
     pytest.mark.e2e,

@@ -18,7 +18,7 @@ from document_processing.models import Page
 from document_processing.tests.factories import document_with_pages
 from speech_processing import voices
 from users.tests.factories import UserFactory
-from web.tests.test_e2e_reader import ARTIFACTS, browser, sessions  # noqa: F401 (fixtures)
+from web.tests.test_e2e_reader import ARTIFACTS, sessions  # noqa: F401 (fixtures)
 
 pytestmark = E2E_MARKS
 

@@ -18,13 +18,12 @@ from sharing.models import DocumentShare
 from speech_processing.models import Audio
 from users.tests.factories import UserFactory
 
-# The browser, the logged-in sessions and the documents of the reader's own browser tests.
+# The logged-in sessions and the documents of the reader's own browser tests.
 from web.tests.test_e2e_reader import (  # noqa: F401
     ARTIFACTS,
     HOLD_AFTER,
     SPOKEN,
     WAIT_MS,
-    browser,
     made_audio,
     sessions,
     spoken_document,

@@ -20,7 +20,7 @@ from django.core.signals import request_finished, request_started
 from django.db import transaction
 from django.test import Client
 
-from core.tests.browser import CHROMIUM, CHROMIUM_ARGS, E2E_MARKS
+from core.tests.browser import E2E_MARKS
 from document_processing import services as document_services
 from document_processing.extraction import page_from_markdown
 from document_processing.models import Document, Page
@@ -45,21 +45,6 @@ pytestmark = E2E_MARKS
 
 # About 30 s of speech from the fake engine (60 ms a character): long enough to skip around in.
 SPOKEN = "A sentence to listen to, read aloud page by page. " * 10
-
-
-@pytest.fixture(scope="module")
-def browser(django_db_setup: None) -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread while the browser is open; the ORM
-    # calls of these tests are sync, and the test database exists before the loop starts.
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 class Session:

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
-from core.tests.browser import CHROMIUM, CHROMIUM_ARGS, E2E_MARKS, axe_violations
+from core.tests.browser import E2E_MARKS, axe_violations
 from document_processing.tests.factories import document_with_pages
 from speech_processing.models import Audio
 from users.models import User
@@ -46,20 +46,6 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """
 
 Opener = Callable[..., "Tab"]
-
-
-@pytest.fixture(scope="module")
-def browser(django_db_setup: None) -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls here are sync.
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture

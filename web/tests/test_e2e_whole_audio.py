@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.test import Client
 
-from core.tests.browser import CHROMIUM, CHROMIUM_ARGS, E2E_MARKS
+from core.tests.browser import E2E_MARKS
 from document_processing.models import Document
 from document_processing.tests.factories import document_with_pages
 from speech_processing import audiobooks, services
@@ -38,20 +38,6 @@ ARTIFACTS = Path(settings.BASE_DIR) / "e2e-artifacts" / "whole-audio"
 WAIT_MS = 20_000
 
 pytestmark = E2E_MARKS
-
-
-@pytest.fixture(scope="module")
-def browser(django_db_setup: None) -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls here are sync.
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 class Held:
