@@ -36,8 +36,10 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy .
 
+# Tests run in parallel, one process per core (PYTEST_WORKERS=0 runs them in this process).
+PYTEST_WORKERS ?= 2
 pytest: venv browser-tools
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS)
 
 # Browser tests (headless Chromium; skipped, with the reason, when it is not installed). axe-core
 # (the accessibility checks) comes from the npm registry, at the version package-lock.json pins.
