@@ -1,6 +1,7 @@
 """HTML pages: the main content (no menus, navigation or footers) as Markdown.
 
-trafilatura finds the main content; when it finds nothing (short pages, unusual layouts) a plain
+trafilatura finds the main content, and an article's lead and captions that it drops are put
+back (see `html_recovery`); when it finds nothing (short pages, unusual layouts) a plain
 selectolax conversion of the whole body, minus obvious boilerplate, is used instead. The same
 selectolax conversion turns EPUB chapters into Markdown (see `markup_to_markdown`).
 
@@ -24,6 +25,7 @@ from document_processing.extractors.base import (
     ExtractionResult,
 )
 from document_processing.extractors.charsets import decode_bytes
+from document_processing.extractors.html_recovery import recover_dropped
 from document_processing.extractors.splitting import PageBudget, split_markdown
 from document_processing.extractors.unspoken import drop_unspoken
 from document_processing.markdown import (
@@ -108,8 +110,10 @@ def _trafilatura_extract(html: str, *, url: str | None) -> tuple[str, str, str]:
         deduplicate=False,
     )
     # Superscripts and subscripts come through as raw HTML, which pages show as text.
-    markdown = _SCRIPT_TAG.sub("", markdown or "")
-    return _tidy_tables(markdown), metadata.title or "", metadata.author or ""
+    markdown = _tidy_tables(_SCRIPT_TAG.sub("", markdown or ""))
+    if markdown.strip():
+        markdown = recover_dropped(tree, markdown, to_markdown=markup_to_markdown)
+    return markdown, metadata.title or "", metadata.author or ""
 
 
 _SCRIPT_TAG = re.compile(r"</?(?:sup|sub)>")

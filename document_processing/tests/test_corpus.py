@@ -145,20 +145,7 @@ CASES = [
 
 
 # Files read wrong because of an extraction defect: path -> why. Counted as wrong in the share.
-DEFECTS: dict[str, str] = {
-    "html/readability-mozilla-2.html": (
-        "the page's lead paragraph (a <p> in the <header> of the main <section>) is dropped by "
-        "the main-content extractor"
-    ),
-    "html/readability-la-nacion.html": (
-        "the article's lead (its itemprop=description paragraph before the body) is dropped by "
-        "the main-content extractor"
-    ),
-    "html/readability-simplyfound-1.html": (
-        "an image caption paragraph ('Raspberry Pi in educations - Image: ...') is dropped by "
-        "the main-content extractor"
-    ),
-}
+DEFECTS: dict[str, str] = {}
 
 
 def _from_json() -> list[Case]:

@@ -413,3 +413,96 @@ def test_tables_get_a_header_row_only_when_they_have_one(html: str, expected: st
 )
 def test_trafilatura_tables_are_read_as_the_page_shows_them(markdown: str, expected: str) -> None:
     assert markdown_to_text(html_module._tidy_tables(markdown)) == expected
+
+
+# -- an article's lead and captions, which the main-content extractor drops ----------------------
+
+_TIDES = (
+    "Twice a day the sea climbs the beach and twice a day it slips away again. Sailors, fishers "
+    "and anyone who walks the shore learn its timetable long before they learn why.",
+    "The Moon pulls on the whole Earth, but it pulls hardest on the side that faces it and least "
+    "on the far side. The oceans, free to move, stretch along that line into two bulges.",
+    "As the Earth turns beneath those bulges, each coast passes through both of them every day, "
+    "and the water rises and falls with a rhythm of a little more than twelve hours.",
+)
+_LEAD = (
+    "The tides rise and fall twice a day, and the reason lies a quarter of a million miles away."
+)
+_LOW_TIDE = "Low tide at Saint-Malo, where the sea draws back for miles."
+_HIGH_WATER = "The harbour at high water, an hour after the turn of the tide."
+# Beside the lead and under the body: what a reader passes over.
+_NOT_READ = (
+    "Home page",
+    "All the news today",
+    "Share this article",
+    "Related: why the sea",
+    "Why the sea is salty",
+    "Book your seaside holiday",
+    "Copyright and contact",
+)
+
+
+def _tides_page(*, lead_in_header: bool) -> str:
+    lead = (
+        f"<h1>How the Moon Moves the Sea</h1><p>{_LEAD}</p>"
+        '<p class="share-tools">Share this article with your friends on every network</p>'
+        '<p><a href="/salt">Related: why the sea is salty, and other questions from readers</a></p>'
+    )
+    # In the article's <header>, or under the headline outside the element marked as the body.
+    head = f"<header>{lead}</header>" if lead_in_header else f'<div class="heading">{lead}</div>'
+    return f"""<html><head><title>Tides</title></head><body>
+<nav><ul><li><a href="/">Home page</a></li>
+<li><a href="/news">All the news today</a></li></ul></nav>
+<main><article>{head}
+<div itemprop="articleBody">
+<p>{_TIDES[0]}</p>
+<figure><img src="low-tide.jpg" alt=""><figcaption>{_LOW_TIDE}</figcaption></figure>
+<p>{_TIDES[1]}</p>
+<div class="image-wrapper"><img src="harbour.jpg" alt=""></div>
+<div class="media-caption">{_HIGH_WATER}</div>
+<aside><figure><img src="offer.jpg" alt="">
+<figcaption>Book your seaside holiday with us today and save</figcaption></figure></aside>
+<p>{_TIDES[2]}</p>
+</div>
+<div class="related-links"><h2>More from the coast</h2><ul>
+<li><a href="/salt">Why the sea is salty and the rivers are not</a></li>
+<li><a href="/walks">The longest beach walks in the whole of Europe</a></li></ul></div>
+</article></main>
+<footer><p>Copyright and contact details for the whole of this website.</p></footer>
+</body></html>"""
+
+
+def _spoken_paragraphs(html: str) -> list[str]:
+    pages = html_to_markdown(html, url=None, limits=LIMITS).pages
+    text = "\n\n".join(markdown_to_text(page.markdown) for page in pages)
+    return text.split("\n\n")
+
+
+@pytest.mark.parametrize("lead_in_header", [True, False], ids=["in-header", "under-headline"])
+def test_an_articles_lead_is_read_once_before_its_body(lead_in_header: bool) -> None:
+    paragraphs = _spoken_paragraphs(_tides_page(lead_in_header=lead_in_header))
+
+    assert paragraphs.count(_LEAD) == 1
+    assert paragraphs.index(_LEAD) < paragraphs.index(_TIDES[0])
+
+
+def test_captions_are_read_once_where_the_page_shows_them() -> None:
+    paragraphs = _spoken_paragraphs(_tides_page(lead_in_header=True))
+
+    assert paragraphs.count(_LOW_TIDE) == 1
+    assert paragraphs.count(_HIGH_WATER) == 1
+    assert [p for p in paragraphs if p in (*_TIDES, _LOW_TIDE, _HIGH_WATER)] == [
+        _TIDES[0],
+        _LOW_TIDE,
+        _TIDES[1],
+        _HIGH_WATER,
+        _TIDES[2],
+    ]
+
+
+@pytest.mark.parametrize("lead_in_header", [True, False], ids=["in-header", "under-headline"])
+def test_navigation_sharing_related_links_and_asides_stay_out(lead_in_header: bool) -> None:
+    text = "\n\n".join(_spoken_paragraphs(_tides_page(lead_in_header=lead_in_header)))
+
+    for boilerplate in _NOT_READ:
+        assert boilerplate not in text
