@@ -21,6 +21,7 @@ from core import error_pages
 from core.exceptions import ApplicationError
 from core.security_utils import error_body, log_exception_safely, new_error_id
 from core.storage_errors import OutOfSpace, out_of_space
+from core.waits import rate_limited_message
 
 API_PREFIX = "/api/"
 
@@ -72,11 +73,10 @@ def _from_drf(exc: drf.APIException) -> Response:
         message = " ".join(_flatten(exc.detail))
     headers: dict[str, str] = {}
     if isinstance(exc, drf.Throttled):
-        wait = int(getattr(exc, "wait", None) or 1)
-        headers["Retry-After"] = str(max(wait, 1))
-        message = _("Too many requests. Please try again in %(seconds)d seconds.") % {
-            "seconds": max(wait, 1)
-        }
+        # Seconds for programs in the header; words for people in the message.
+        wait = max(int(getattr(exc, "wait", None) or 1), 1)
+        headers["Retry-After"] = str(wait)
+        message = rate_limited_message(wait)
     auth_header = getattr(exc, "auth_header", None)
     if auth_header:
         headers["WWW-Authenticate"] = auth_header

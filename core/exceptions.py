@@ -7,6 +7,8 @@ from typing import ClassVar
 
 from django.utils.translation import gettext_lazy as _
 
+from core.waits import rate_limited_message
+
 
 class ApplicationError(Exception):
     """An error whose message is safe to show to the person who caused it."""
@@ -64,9 +66,22 @@ class QuotaExceeded(ApplicationError):
 
 
 class RateLimited(ApplicationError):
+    """Asked too often. Without a message of its own, it says how long to wait, in words."""
+
     status_code = 429
     code = "rate_limited"
     default_message = str(_("Too many requests. Please wait and try again."))
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        fields: Mapping[str, list[str]] | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        if message is None:
+            message = rate_limited_message(retry_after)
+        super().__init__(message, fields=fields, retry_after=retry_after)
 
 
 class UnsupportedMediaType(ApplicationError):

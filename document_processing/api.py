@@ -14,13 +14,13 @@ from rest_framework import status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import BaseThrottle, UserRateThrottle
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from core.exceptions import PayloadTooLarge, PermissionDenied, ValidationError
 from core.pagination import PaginatedView, paginated_response
 from core.parsers import JSONParser
-from core.throttles import RetryThrottle
+from core.throttles import RefusalsAreFree, RetryThrottle, UploadThrottle
 from document_processing import page_imports, selectors, services
 from document_processing.models import Page
 from document_processing.serializers import (
@@ -47,10 +47,6 @@ from users.auth import current_user
 _MULTIPART_SLACK = 1024 * 1024
 
 
-class UploadThrottle(UserRateThrottle):
-    scope = "upload"
-
-
 def _refuse_oversized_body(request: Request) -> None:
     """Answer 413 from the Content-Length alone, before reading a byte of the body."""
     try:
@@ -71,7 +67,7 @@ _create_request = PolymorphicProxySerializer(
 )
 
 
-class DocumentListView(PaginatedView):
+class DocumentListView(RefusalsAreFree, PaginatedView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     def get_throttles(self) -> list[BaseThrottle]:
@@ -190,7 +186,7 @@ class DocumentRetryView(APIView):
         return Response(DocumentSerializer(document).data, status=status.HTTP_202_ACCEPTED)
 
 
-class DocumentPagesView(PaginatedView):
+class DocumentPagesView(RefusalsAreFree, PaginatedView):
     @extend_schema(responses={200: PageSummarySerializer(many=True)}, tags=["pages"])
     def get(self, request: Request, pk: int) -> Response:
         document = get_document(current_user(request), pk, Action.VIEW)
@@ -213,7 +209,9 @@ class DocumentPagesView(PaginatedView):
         serializer = PageAppendSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         if "url" in serializer.validated_data:
-            self._check_url_import_rate(request)
+            # A fetch costs what a URL import costs, so it draws on the same allowance;
+            # counted after access, so a refused caller spends none of it.
+            self.count_upload(request)
             page_import = page_imports.start_page_import(
                 user=user, document=document, url=serializer.validated_data["url"]
             )
@@ -228,13 +226,6 @@ class DocumentPagesView(PaginatedView):
             user=user, document=document, markdown=serializer.validated_data["markdown"]
         )
         return _page_response(page=selectors.page_detail(user=user, page_id=page.pk), code=201)
-
-    def _check_url_import_rate(self, request: Request) -> None:
-        """A fetch costs what a URL import costs, so it draws on the same allowance; checked
-        after access, so a refused caller spends none of it."""
-        throttle = UploadThrottle()
-        if not throttle.allow_request(request, self):
-            self.throttled(request, throttle.wait() or 1.0)
 
 
 class PageImportDetailView(APIView):

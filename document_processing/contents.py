@@ -11,8 +11,13 @@ contents read aloud.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
+from operator import attrgetter
+from typing import Any, TypeVar
 
-__all__ = ["looks_like_contents"]
+__all__ = ["looks_like_contents", "to_listen"]
+
+P = TypeVar("P")
 
 # What tables of contents are called, lower-case, as the whole of a heading or title.
 _CONTENTS_TITLES = frozenset(
@@ -72,3 +77,14 @@ def _is_contents_title(text: str) -> bool:
 def _is_page_entry(line: str) -> bool:
     """A line of a printed table of contents: short, with leaders, ending in a page number."""
     return len(line) <= 160 and bool(_LEADERS.search(line)) and bool(_PAGE_ENTRY.match(line))
+
+
+def to_listen(
+    pages: Iterable[P], *, is_contents: Callable[[P], Any] = attrgetter("is_contents")
+) -> list[P]:
+    """Of a document's pages in order, those that listening to the whole of it goes through
+    (every page's audio, an audiobook): all but its contents pages, or all of them when it has
+    nothing else (a document that is only a list of links is still read to whoever asks)."""
+    pages = list(pages)
+    kept = [page for page in pages if not is_contents(page)]
+    return kept or pages

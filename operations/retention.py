@@ -35,6 +35,7 @@ from document_processing.services import delete_stored_files
 from operations.models import ExpiryNotice
 from operations.site_settings import site_settings
 from speech_processing.models import Audio
+from speech_processing.voices import display_name_of
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +154,7 @@ def _send_warning(*, recipient: str, audios: Sequence[Audio]) -> bool:
         {
             "document": audio.page.document.title,
             "page": audio.page.number,
-            "voice": audio.voice,
+            "voice": display_name_of(audio.voice),
             "expires_at": audio.expires_at,
             "url": site + reverse("document-page", kwargs={"pk": audio.page.document_id}),
         }

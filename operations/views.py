@@ -36,6 +36,7 @@ from operations.forms import (
 from operations.models import SITE_SETTINGS_ID, SiteSettings, StaffAction
 from operations.site_settings import site_settings
 from operations.storage_usage import storage_usage
+from speech_processing.voices import display_name_of
 from users.models import User
 
 PAGE_SIZE = 25
@@ -90,7 +91,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     voice_chart = charts.horizontal_bar_chart(
         chart_id="chart-voices",
         title=_("Characters synthesised by engine and voice"),
-        rows=[(row["voice"], row["characters"] or 0) for row in figures.by_voice],
+        rows=[(display_name_of(row["voice"]), row["characters"] or 0) for row in figures.by_voice],
     )
     context = {
         "section": "overview",

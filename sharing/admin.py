@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from operations.admin_audit import ReadOnlyAdmin, StaffAuditedAdmin
-from sharing.models import AccessLog, DocumentShare
+from sharing.models import AccessLog, DocumentShare, ShareInvitation
 
 
 @admin.register(DocumentShare)
@@ -11,6 +11,15 @@ class DocumentShareAdmin(StaffAuditedAdmin):
     search_fields = ["document__title", "shared_with__email", "shared_by__email"]
     raw_id_fields = ["document", "shared_with", "shared_by"]
     list_select_related = ["document", "shared_with", "shared_by"]
+
+
+@admin.register(ShareInvitation)
+class ShareInvitationAdmin(StaffAuditedAdmin):
+    list_display = ["document", "email", "permission", "invited_by", "created_at", "expires_at"]
+    list_filter = ["permission", "expires_at"]
+    search_fields = ["document__title", "email", "invited_by__email"]
+    raw_id_fields = ["document", "invited_by"]
+    list_select_related = ["document", "invited_by"]
 
 
 @admin.register(AccessLog)

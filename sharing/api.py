@@ -1,4 +1,4 @@
-"""Sharing endpoints of API.md: shares, shared-with-me and a document's activity."""
+"""Sharing endpoints of API.md: shares, invitations, shared-with-me and a document's activity."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from rest_framework.throttling import BaseThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from core.pagination import PaginatedView, paginated_response
-from sharing import selectors, services
+from sharing import invitations, selectors, services
 from sharing.audit import audited, record_removed_with
-from sharing.models import AccessLog
+from sharing.models import AccessLog, ShareInvitation
 from sharing.policy import Action, get_document
 from sharing.serializers import (
     AccessLogSerializer,
+    InvitationSerializer,
     ShareChangeSerializer,
     ShareCreateSerializer,
     SharedDocumentSerializer,
@@ -44,8 +45,12 @@ class DocumentSharesView(APIView):
 
     @extend_schema(
         request=ShareCreateSerializer,
-        responses={201: ShareSerializer, 200: ShareSerializer},
+        responses={201: InvitationSerializer, 200: ShareSerializer},
         tags=["sharing"],
+        description=(
+            "An address that holds no share on the document is invited (201), whether or not "
+            "it has an account; an address that holds one has its permission changed (200)."
+        ),
     )
     def post(self, request: Request, pk: int) -> Response:
         user = current_user(request)
@@ -55,14 +60,37 @@ class DocumentSharesView(APIView):
         with audited(
             request._request, user=user, action=AccessLog.Action.SHARE, document=document,
             details={"permission": serializer.validated_data["permission"]},
-        ):  # fmt: skip
-            share, created = services.share_document(
+        ) as entry:  # fmt: skip
+            result = services.share_document(
                 user=user, document=document, **serializer.validated_data
             )
-        return Response(
-            ShareSerializer(share).data,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-        )
+            if isinstance(result, ShareInvitation):
+                entry["action"] = AccessLog.Action.INVITE
+        if isinstance(result, ShareInvitation):
+            return Response(InvitationSerializer(result).data, status=status.HTTP_201_CREATED)
+        return Response(ShareSerializer(result).data, status=status.HTTP_200_OK)
+
+
+class DocumentInvitationsView(APIView):
+    @extend_schema(responses={200: InvitationSerializer(many=True)}, tags=["sharing"])
+    def get(self, request: Request, pk: int) -> Response:
+        user = current_user(request)
+        document = get_document(user, pk, Action.VIEW)
+        pending = selectors.invitations_of(user=user, document=document)
+        return Response(InvitationSerializer(pending, many=True).data)
+
+
+class InvitationDetailView(APIView):
+    @extend_schema(responses={204: None}, tags=["sharing"])
+    def delete(self, request: Request, pk: int) -> Response:
+        user = current_user(request)
+        invitation = selectors.invitation_detail(user=user, invitation_id=pk)
+        with audited(
+            request._request, user=user, action=AccessLog.Action.INVITE_WITHDRAW,
+            document=invitation.document, details={"invitation": invitation.pk},
+        ):  # fmt: skip
+            invitations.withdraw_invitation(user=user, invitation=invitation)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ShareDetailView(APIView):

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -84,6 +85,16 @@ def record_removed_with(
                details={"shared_with": share.shared_with_id, "granted_by": person_id})  # fmt: skip
 
 
+def record_accepted(
+    request: HttpRequest | None, *, user: User, shares: Iterable[DocumentShare]
+) -> None:
+    """One "accepted an invitation" entry, by the person, for each share an invitation became."""
+    client = client_info(request) if request is not None else None
+    for share in shares:
+        record(user=user, action=AccessLog.Action.INVITE_ACCEPT, document=share.document,
+               client=client, details={"permission": share.permission})  # fmt: skip
+
+
 @contextmanager
 def audited(
     request: HttpRequest,
@@ -94,23 +105,24 @@ def audited(
     audio_id: int | None = None,
     details: dict[str, object] | None = None,
     once_within: timedelta | None = None,
-) -> Iterator[dict[str, int | None]]:
+) -> Iterator[dict[str, Any]]:
     """Record the action's outcome: success, denied (403/404), exists (a 409 for what exists
     already or is being made) or failed (other errors).
 
-    The block may set `entry["audio_id"]` once it knows the audio (e.g. after creating it).
+    The block may set `entry["audio_id"]` once it knows the audio (e.g. after creating it), and
+    `entry["action"]` once it knows what the request turned out to do (sharing that invited).
     With `once_within`, a success is not recorded again while the same person's same success
     on the same audio is younger than that (a player saving its position every few seconds is
     one listening session in the log, not hundreds of rows). Refusals are always recorded.
     """
     client = client_info(request)
-    entry: dict[str, int | None] = {"audio_id": audio_id}
+    entry: dict[str, Any] = {"audio_id": audio_id, "action": action}
 
     def recorded_lately(outcome: str) -> bool:
         if outcome != AccessLog.Outcome.SUCCESS or once_within is None:
             return False
         recent = AccessLog.objects.filter(
-            user=user, action=action, outcome=outcome,
+            user=user, action=entry["action"], outcome=outcome,
             created_at__gte=timezone.now() - once_within,
         )  # fmt: skip
         audio = entry["audio_id"]
@@ -123,7 +135,7 @@ def audited(
     def write(outcome: str) -> None:
         if recorded_lately(outcome):
             return
-        record(user=user, action=action, outcome=outcome, document=document,
+        record(user=user, action=entry["action"], outcome=outcome, document=document,
                audio_id=entry["audio_id"], client=client, details=details)  # fmt: skip
 
     try:

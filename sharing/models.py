@@ -39,6 +39,42 @@ class DocumentShare(models.Model):
         return f"{self.document_id} → {self.shared_with_id} ({self.permission})"
 
 
+class ShareInvitation(models.Model):
+    """A document offered to an email address, until someone who has confirmed that address
+    accepts it (it then becomes their DocumentShare and the invitation is deleted).
+
+    Sharing by email always invites, whether or not the address has an account, so that the
+    sharer cannot tell the two apart (sharing/invitations.py). Withdrawn and accepted
+    invitations are deleted; expired ones are no longer honoured and are swept away.
+    """
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(max_length=254)  # normalised (users.models.normalize_email)
+    permission = models.CharField(max_length=20, choices=DocumentShare.Permission.choices)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    # When the invitation was last emailed: inviting again re-sends it only now and then.
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["document", "email"], name="invitation_one_per_document_address"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["email"], name="invitation_address"),
+            models.Index(fields=["expires_at"], name="invitation_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document_id} → {self.email} ({self.permission})"
+
+
 class AccessLog(models.Model):
     """One thing a person did (or tried to do) with a document. Never edited."""
 
@@ -56,6 +92,9 @@ class AccessLog(models.Model):
         SHARE = "share", _("Shared")
         UNSHARE = "unshare", _("Removed a share")
         PERMISSION_CHANGE = "permission_change", _("Changed a permission")
+        INVITE = "invite", _("Invited someone")
+        INVITE_WITHDRAW = "invite_withdraw", _("Withdrew an invitation")
+        INVITE_ACCEPT = "invite_accept", _("Accepted an invitation")
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", _("Done")

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from core.exceptions import NotFound, PermissionDenied
 from document_processing.models import Document
-from sharing.models import DocumentShare
+from sharing.models import DocumentShare, ShareInvitation
 from users.models import User
 
 
@@ -165,6 +165,13 @@ def may_change_share(user: User, share: DocumentShare, permission: Permission) -
     if permission == Permission.OWNER:
         return True
     return Action.MANAGE_SHARES in _ALLOWED[permission] and share.shared_by_id == user.pk
+
+
+def may_change_invitation(user: User, invitation: ShareInvitation, permission: Permission) -> bool:
+    """As for shares: the owner, or whoever sent the invitation while they may manage shares."""
+    if permission == Permission.OWNER:
+        return True
+    return Action.MANAGE_SHARES in _ALLOWED[permission] and invitation.invited_by_id == user.pk
 
 
 # The share levels whose holders may give shares; the rest lose that right.

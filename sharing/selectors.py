@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from django.db.models import OuterRef, QuerySet, Subquery
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.exceptions import NotFound
 from document_processing.models import Document
-from sharing.models import AccessLog, DocumentShare
+from sharing.models import AccessLog, DocumentShare, ShareInvitation
 from sharing.policy import (
     Action,
+    can,
     permitted,
     require,
     visible_documents,
@@ -37,6 +39,26 @@ def share_detail(*, user: User, share_id: int) -> DocumentShare:
     if share is None or permitted(user, share.document) is None:
         raise NotFound(_("Share not found."))
     return share
+
+
+def invitations_of(*, user: User, document: Document) -> QuerySet[ShareInvitation]:
+    """The document's pending invitations (expired ones are not honoured, so not listed)."""
+    require(user, Action.MANAGE_SHARES, document)
+    return ShareInvitation.objects.filter(
+        document=document, expires_at__gt=timezone.now()
+    ).select_related("invited_by")
+
+
+def invitation_detail(*, user: User, invitation_id: int) -> ShareInvitation:
+    """An invitation, for the people who may manage the shares of its document."""
+    invitation = (
+        ShareInvitation.objects.select_related("document__owner", "invited_by")
+        .filter(pk=invitation_id)
+        .first()
+    )
+    if invitation is None or not can(user, Action.MANAGE_SHARES, invitation.document):
+        raise NotFound(_("Invitation not found."))
+    return invitation
 
 
 def shared_with_me(*, user: User) -> QuerySet[Document]:

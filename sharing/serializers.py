@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from document_processing.models import Document
 from document_processing.serializers import DocumentSerializer, UserSummarySerializer
-from sharing.models import AccessLog, DocumentShare
+from sharing.models import AccessLog, DocumentShare, ShareInvitation
 from sharing.policy import granter_has_access
 
 
@@ -33,6 +33,32 @@ class ShareSerializer(serializers.ModelSerializer[DocumentShare]):
     def get_granter_has_access(self, share: DocumentShare) -> bool:
         # False once whoever gave the share may no longer share the document; the share stays.
         return granter_has_access(share)
+
+
+class InvitationSerializer(serializers.ModelSerializer[ShareInvitation]):
+    """A pending invitation. Sharing by email answers with one whether or not the address has
+    an account (sharing/invitations.py)."""
+
+    status = serializers.SerializerMethodField()
+    invited_by = UserSummarySerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = ShareInvitation
+        fields = [
+            "id",
+            "status",
+            "document",
+            "email",
+            "permission",
+            "invited_by",
+            "created_at",
+            "expires_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=["invited"]))
+    def get_status(self, invitation: ShareInvitation) -> str:
+        return "invited"
 
 
 class ShareCreateSerializer(serializers.Serializer[dict[str, Any]]):

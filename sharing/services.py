@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-
-from django.conf import settings
-from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
+from allauth.account.models import EmailAddress
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from core.exceptions import NotFound, PermissionDenied, ValidationError
 from document_processing.models import Document
-from sharing.models import DocumentShare
+from sharing import invitations
+from sharing.models import DocumentShare, ShareInvitation
 from sharing.policy import (
     SHARING_LEVELS,
     Action,
@@ -24,33 +21,32 @@ from sharing.policy import (
 )
 from users.models import User, normalize_email
 
-logger = logging.getLogger(__name__)
-
 
 def share_document(
     *, user: User, document: Document, email: str, permission: str
-) -> tuple[DocumentShare, bool]:
-    """Share with the person who has `email`; returns (share, created).
+) -> DocumentShare | ShareInvitation:
+    """Share with whoever has `email`: an invitation, or a change to a share the address holds.
 
-    An existing share is updated (by whoever may change it). Only a new share sends an email.
+    An address that holds no share on the document is invited, whether or not it has an account
+    (sharing/invitations.py says why); the invitation emails it. An address that holds one (as
+    the dialog lists it) has that share's permission changed, by whoever may change it.
     """
     granter = require(user, Action.MANAGE_SHARES, document)
     if not may_grant(granter, permission):
         message = _("Choose view_only, collaborator or can_share.")
         raise ValidationError(message, fields={"permission": [message]})
-    recipient = User.objects.filter(email=normalize_email(email), is_active=True).first()
-    if recipient is None:
-        raise NotFound(_("No account was found for that email address."))
-    if recipient.pk == user.pk:
+    email = normalize_email(email)
+    own = {normalize_email(user.email), *(normalize_email(a) for a in _addresses_of(user))}
+    if email in own:
         message = _("You cannot share a document with yourself.")
         raise ValidationError(message, fields={"email": [message]})
-    if recipient.pk == document.owner_id:
+    if email == normalize_email(document.owner.email):
         message = _("The owner already has this document.")
         raise ValidationError(message, fields={"email": [message]})
     with transaction.atomic():
         existing = (
             DocumentShare.objects.select_for_update()
-            .filter(document=document, shared_with=recipient)
+            .filter(document=document, shared_with__email=email)
             .first()
         )
         if existing is not None:
@@ -60,40 +56,14 @@ def share_document(
                 )
             existing.permission = permission
             existing.save(update_fields=["permission", "updated_at"])
-            return existing, False
-        try:
-            with transaction.atomic():
-                share = DocumentShare.objects.create(
-                    document=document, shared_with=recipient, permission=permission, shared_by=user
-                )
-        except IntegrityError:
-            # The same share was made a moment ago by another request.
-            share = DocumentShare.objects.get(document=document, shared_with=recipient)
-            return share, False
-        transaction.on_commit(lambda: _notify(share_id=share.pk))
-    return share, True
-
-
-def _notify(*, share_id: int) -> None:
-    share = DocumentShare.objects.select_related("document", "shared_with", "shared_by").get(
-        pk=share_id
+            return existing
+    return invitations.invite(
+        user=user, document=document, email=email, permission=permission, granter=granter
     )
-    context = {
-        "document": share.document,
-        "shared_by": share.shared_by,
-        "permission": share.get_permission_display(),
-        "link": f"{settings.SITE_URL.rstrip('/')}/documents/{share.document_id}/",
-    }
-    try:
-        send_mail(
-            # One line: a title with line breaks must not break (or inject) mail headers.
-            subject=" ".join(render_to_string("sharing/shared_subject.txt", context).split()),
-            message=render_to_string("sharing/shared_email.txt", context),
-            from_email=None,
-            recipient_list=[share.shared_with.email],
-        )
-    except Exception:
-        logger.exception("Could not email the share notification %s", share_id)
+
+
+def _addresses_of(user: User) -> list[str]:
+    return list(EmailAddress.objects.filter(user=user).values_list("email", flat=True))
 
 
 def change_share(

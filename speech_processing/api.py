@@ -50,9 +50,12 @@ from speech_processing.serializers import (
     GeneratedAudioSerializer,
     GenerateSerializer,
     PageAudiosSerializer,
+    PartsManifestSerializer,
+    PartsQuerySerializer,
     PlayedSerializer,
     PlaylistQuerySerializer,
     PlaylistSerializer,
+    ProgressFormSerializer,
     ProgressSerializer,
     ProgressUpdateSerializer,
     TimingSerializer,
@@ -77,6 +80,7 @@ class VoiceListView(APIView):
                 "name": voice.name,
                 "language": voice.language,
                 "gender": voice.gender,
+                "display_name": voices.display_name(voice),
                 "sample_url": reverse("voice-sample", kwargs={"voice_id": voice.id}),
             }
             for voice in voices.all_voices()
@@ -285,6 +289,85 @@ class AudioStreamView(APIView):
         return response
 
 
+class AudioPartsView(APIView):
+    @extend_schema(
+        parameters=[PartsQuerySerializer],
+        responses=PartsManifestSerializer,
+        tags=["audio"],
+        description="Listening while the audio is made, part by part: the URLs of the MP3 "
+        "parts stored so far (from `after` on), when to ask again, and, once the audio is made, "
+        "where to read the rest of its file. The parts, in order, are the start of the made "
+        "file byte for byte. A listener holds no connection between requests, and any number "
+        "of listeners share the audio's one synthesis. 409 for an audio whose making failed.",
+    )  # fmt: skip
+    def get(self, request: Request, pk: int) -> Response:
+        user = current_user(request)
+        audio = selectors.audio_to_follow(user=user, audio_id=pk)
+        query = PartsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        after = query.validated_data["after"]
+        if after == 0 and audio.status != Audio.Status.COMPLETED:
+            # A listener starting: one Played line per listening session.
+            with audited(
+                request._request, user=user, action=AccessLog.Action.PLAY,
+                document=audio.page.document, audio_id=audio.pk, once_within=PLAY_AUDIT_WINDOW,
+            ):  # fmt: skip
+                live.require_streamable(user=user, audio=audio)
+        else:
+            live.require_streamable(user=user, audio=audio)
+        answer = live.manifest(
+            live.LiveState.of(audio), after=after, token=live.follow_token(audio.pk)
+        )
+        response = Response(PartsManifestSerializer(answer).data)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class AudioPartsFollowView(APIView):
+    # The follow URL is its credential (given with the manifest, after the access check): no
+    # session, and the audio's state as this process read it at most a moment ago.
+    authentication_classes: list[type] = []
+    permission_classes: list[type] = []
+
+    @extend_schema(
+        parameters=[PartsQuerySerializer, OpenApiParameter("token", str, required=True)],
+        responses=PartsManifestSerializer,
+        tags=["audio"],
+        description="The manifest again, by the `follow_url` the first one gave: the same "
+        "answer, for a listener already let in. 404 with a token that is not this audio's.",
+    )  # fmt: skip
+    def get(self, request: Request, pk: int) -> Response:
+        token = request.query_params.get("token", "")
+        query = PartsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        state = live.followed_state(pk, token)
+        answer = live.manifest(state, after=query.validated_data["after"], token=token)
+        response = Response(PartsManifestSerializer(answer).data)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class AudioPartView(APIView):
+    # The part's URL is its credential (signed for this audio and attempt, as an object
+    # store's signed URL): no session, no database.
+    authentication_classes: list[type] = []
+    permission_classes: list[type] = []
+
+    @extend_schema(
+        parameters=[OpenApiParameter("token", str, required=True)],
+        responses={(200, "audio/mpeg"): OpenApiTypes.BINARY},
+        tags=["audio"],
+        description="One part of an audio being made, as listed by its manifest. 404 once the "
+        "audio is made (its file has the part) or with a token that is not this part's.",
+    )  # fmt: skip
+    def get(self, request: Request, pk: int, attempt: int, number: int) -> HttpResponse:
+        data = live.read_part(pk, attempt, number, request.query_params.get("token", ""))
+        response = HttpResponse(data, content_type="audio/mpeg")
+        # A part never changes: a listener who asks again (or a cache) keeps it.
+        response["Cache-Control"] = "private, max-age=3600, immutable"
+        return response
+
+
 class AudioPlayedView(APIView):
     @extend_schema(request=PlayedSerializer, responses={204: None}, tags=["audio"])
     def post(self, request: Request, pk: int) -> Response:
@@ -389,9 +472,31 @@ class DocumentProgressView(APIView):
         request=ProgressUpdateSerializer, responses={200: ProgressSerializer}, tags=["audio"]
     )
     def put(self, request: Request, pk: int) -> Response:
+        return self._save(request, pk, ProgressUpdateSerializer(data=request.data))
+
+    @extend_schema(
+        request={
+            "application/json": ProgressUpdateSerializer,
+            "application/x-www-form-urlencoded": ProgressFormSerializer,
+        },
+        responses={200: ProgressSerializer},
+        tags=["audio"],
+        description="The same save as PUT, also as a form: what `navigator.sendBeacon` sends as "
+        "a page is left. A browser session puts its CSRF token in the form's "
+        "`csrfmiddlewaretoken` field (a beacon cannot set headers).",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        form = request.content_type.startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")
+        )
+        serializer = (ProgressFormSerializer if form else ProgressUpdateSerializer)(
+            data=request.data
+        )
+        return self._save(request, pk, serializer)
+
+    def _save(self, request: Request, pk: int, serializer: ProgressUpdateSerializer) -> Response:
         user = current_user(request)
         document = get_document(user, pk)
-        serializer = ProgressUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         saved = progress.save_progress(
@@ -401,6 +506,8 @@ class DocumentProgressView(APIView):
             position_seconds=data["position_seconds"],
             audio_id=data.get("audio"),
             voice=data.get("voice"),
+            device=data.get("device", ""),
+            saved_at=data.get("saved_at"),
         )
         return Response(ProgressSerializer(saved).data)
 

@@ -13,6 +13,17 @@ urlpatterns = [
     path("audios/<id:pk>/retry/", api.AudioRetryView.as_view(), name="audio-retry"),
     path("audios/<id:pk>/timings/", api.AudioTimingsView.as_view(), name="audio-timings"),
     path("audios/<id:pk>/stream/", api.AudioStreamView.as_view(), name="audio-stream"),
+    path("audios/<id:pk>/parts/", api.AudioPartsView.as_view(), name="audio-parts"),
+    path(
+        "audios/<id:pk>/parts/follow/",
+        api.AudioPartsFollowView.as_view(),
+        name="audio-parts-follow",
+    ),
+    path(
+        "audios/<id:pk>/parts/<int:attempt>/<int:number>.mp3",
+        api.AudioPartView.as_view(),
+        name="audio-part",
+    ),
     path(
         "documents/<id:pk>/progress/", api.DocumentProgressView.as_view(), name="document-progress"
     ),

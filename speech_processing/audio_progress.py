@@ -19,9 +19,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import itemgetter
 
 from django.utils import timezone
 
+from document_processing.contents import to_listen
 from document_processing.models import Document, Page
 from speech_processing import voices
 from speech_processing.models import Audio
@@ -82,8 +84,18 @@ def audio_progress(*, document: Document, voice: str, now: datetime | None = Non
     """
     voice = voices.resolve_voice(voice).id
     now = now or timezone.now()
-    # Pages with nothing on them never get audio: they are not counted as waiting for it.
-    total = Page.objects.filter(document=document, char_count__gt=0).count()
+    # Pages with nothing on them never get audio: they are not counted as waiting for it; nor
+    # are contents pages, which listening to the whole document passes over.
+    listened = {
+        page_id
+        for page_id, _contents in to_listen(
+            Page.objects.filter(document=document, char_count__gt=0).values_list(
+                "pk", "is_contents"
+            ),
+            is_contents=itemgetter(1),
+        )
+    }
+    total = len(listened)
     rows = Audio.objects.filter(
         page__document=document, voice=voice, lifetime_status=Audio.Lifetime.ACTIVE
     ).values_list(
@@ -92,6 +104,8 @@ def audio_progress(*, document: Document, voice: str, now: datetime | None = Non
     by_page: dict[int, _Row] = {}
     completed: list[_Row] = []
     for page_id, status, chars, reused, created_at, started_at, completed_at in rows:
+        if page_id not in listened:
+            continue
         row = _Row(status, chars, reused, created_at, started_at, completed_at)
         if row.status == Audio.Status.COMPLETED:
             completed.append(row)

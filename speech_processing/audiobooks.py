@@ -24,6 +24,7 @@ import tempfile
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 
 from django.conf import settings
@@ -45,6 +46,7 @@ from core.exceptions import (
 )
 from core.queueing import enqueue_on_commit
 from core.security_utils import log_exception_safely, new_error_id
+from document_processing.contents import to_listen
 from document_processing.models import Document, Page
 from document_processing.services import delete_stored_files, stored_cover
 from document_processing.utils import sanitize_filename
@@ -117,9 +119,15 @@ def current_fingerprints(*, document: Document, voices: Iterable[str]) -> dict[s
     wanted = sorted(set(voices))
     if not wanted:
         return {}
-    pages = list(
-        Page.objects.filter(document=document).order_by("number").values_list("pk", flat=True)
-    )
+    pages = [
+        page_id
+        for page_id, _contents in to_listen(
+            Page.objects.filter(document=document)
+            .order_by("number")
+            .values_list("pk", "is_contents"),
+            is_contents=itemgetter(1),
+        )
+    ]
     audio: dict[tuple[str, int], tuple[int, str]] = {}
     rows = Audio.objects.filter(
         page__document=document,
@@ -238,7 +246,8 @@ def _made_pages(book: Audiobook) -> list[tuple[Page, Audio]] | None:
         require(user, Action.GENERATE_AUDIO, book.document)
     except ApplicationError as exc:
         raise BookFailed(GONE) from exc
-    pages = list(Page.objects.filter(document=book.document).order_by("number"))
+    # A table of contents is kept for reading; the book, as listening, passes over it.
+    pages = to_listen(Page.objects.filter(document=book.document).order_by("number"))
     if not pages:
         raise BookFailed(NO_PAGES)
     for page in pages:

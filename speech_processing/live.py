@@ -11,10 +11,18 @@ Storage rather than a local folder, so that the web process serving the stream a
 making the audio can be on different hosts. Streaming is a convenience: if writing a part fails,
 synthesis carries on and the audio is served once complete.
 
-The stream (a generator under StreamingHttpResponse) looks at the row, sends what exists, and
-sleeps between looks without holding a database connection. It ends when the audio is complete
-(after the rest of the final file), failed or deleted, or when nothing new has come for
-STREAM_IDLE_SECONDS.
+A listener follows the audio's manifest (`manifest`): the parts stored so far, each with a URL
+of its own signed for this audio and attempt, and what to do next. Each part is a short request,
+so a listener holds no web thread between parts, however many listen to one audio at once (they
+share its one synthesis); once the audio is made, the manifest says so, and the listener reads
+the rest of the made file from the byte it has reached. The player does this (static/js/
+stream.js), as an HLS player follows its playlist.
+
+For clients that want one response, the stream (a generator under StreamingHttpResponse) looks
+at the row, sends what exists, and sleeps between looks without holding a database connection.
+It ends when the audio is complete (after the rest of the final file), failed or deleted, or
+when nothing new has come for STREAM_IDLE_SECONDS. Such a stream holds a web thread, so each
+process serves at most STREAM_MAX_PER_PROCESS of them.
 """
 
 from __future__ import annotations
@@ -26,11 +34,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, default_storage
+from django.core.signing import BadSignature, TimestampSigner
 from django.db import close_old_connections, connection
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from core.exceptions import Conflict, NotFound, ServiceUnavailable
@@ -251,6 +262,154 @@ def _remove_empty_dirs(storage: Storage, folder: str) -> None:
             os.rmdir(path(level))
         except (OSError, NotImplementedError):
             return  # not empty (another attempt), or not a local folder
+
+
+# --- The manifest: listening part by part ---------------------------------------------------
+
+# How soon a listener looks at the manifest again: soon while the first parts come (a player
+# starts on the first sentence), then about as often as parts are written. (The player spreads
+# its looks around these, so that a class that started together does not ask together.)
+PENDING_POLL_MS = 400
+FIRST_PARTS_POLL_MS = 300
+POLL_MS = 1000
+# A part's URL stays good for as long as a synthesis may run, and a while to play it after.
+PART_URL_SECONDS = int(STREAM_MAX_SECONDS) + 3600
+_PART_SALT = "pagecast.live.part"
+_FOLLOW_SALT = "pagecast.live.follow"
+# How long a process answers followers of one audio from what it last read of its row: a class
+# of listeners asks about one audio hundreds of times a second, the row changes about once.
+STATE_FRESH_SECONDS = 0.2
+_STATES_KEPT = 1000
+
+
+@dataclass(frozen=True)
+class LiveState:
+    """What the manifest says of an audio being made: its row's state."""
+
+    audio_id: int
+    status: str
+    lifetime_status: str
+    attempts: int
+    stream_parts: int
+
+    @classmethod
+    def of(cls, audio: Audio) -> LiveState:
+        return cls(
+            audio.pk, audio.status, audio.lifetime_status, audio.attempts, audio.stream_parts
+        )
+
+
+_states: dict[int, tuple[float, LiveState | None]] = {}
+_states_lock = threading.Lock()
+
+
+def live_state(audio_id: int, *, clock: Callable[[], float] = time.monotonic) -> LiveState | None:
+    """The audio's state as of at most STATE_FRESH_SECONDS ago (None: no such audio)."""
+    now = clock()
+    with _states_lock:
+        kept = _states.get(audio_id)
+    if kept is not None and now - kept[0] < STATE_FRESH_SECONDS:
+        return kept[1]
+    row = (
+        Audio.objects.filter(pk=audio_id)
+        .values_list("status", "lifetime_status", "attempts", "stream_parts")
+        .first()
+    )
+    state = LiveState(audio_id, *row) if row is not None else None
+    with _states_lock:
+        if len(_states) >= _STATES_KEPT:
+            _states.clear()
+        _states[audio_id] = (now, state)
+    return state
+
+
+def _sign(salt: str, value: str) -> str:
+    return TimestampSigner(salt=salt).sign(value)[len(value) + 1 :]
+
+
+def _signed(salt: str, value: str, token: str) -> bool:
+    try:
+        TimestampSigner(salt=salt).unsign(f"{value}:{token}", max_age=PART_URL_SECONDS)
+    except BadSignature:
+        return False
+    return True
+
+
+def part_token(audio_id: int, attempt: int) -> str:
+    """What a part's URL carries to be read without a session: a signature of the audio and
+    the attempt, good for PART_URL_SECONDS (the parts of another attempt need another)."""
+    return _sign(_PART_SALT, f"{audio_id}.{attempt}")
+
+
+def part_url(audio_id: int, attempt: int, number: int, token: str) -> str:
+    path = reverse("audio-part", kwargs={"pk": audio_id, "attempt": attempt, "number": number})
+    return f"{path}?token={token}"
+
+
+def follow_token(audio_id: int) -> str:
+    """What the manifest's follow URL carries: given to a listener who passed the access check,
+    it lets them follow this audio being made without a session, as the parts' URLs do."""
+    return _sign(_FOLLOW_SALT, str(audio_id))
+
+
+def followed_state(audio_id: int, token: str) -> LiveState:
+    """The state of an audio followed by its follow URL: NotFound for a token that is not this
+    audio's (or has lapsed) and for an audio no longer there."""
+    state = live_state(audio_id) if _signed(_FOLLOW_SALT, str(audio_id), token) else None
+    if state is None or state.lifetime_status != Audio.Lifetime.ACTIVE:
+        raise NotFound(_("This audio is no longer available."))
+    if state.status == Audio.Status.FAILED:
+        raise Conflict(_("This audio could not be made."))
+    return state
+
+
+def manifest(state: LiveState, *, after: int = 0, token: str) -> dict[str, object]:
+    """What a listener of the audio does next, having received its first `after` parts.
+
+    `status` is the audio's. While it is made, `parts` are the URLs of the parts from number
+    `after` on, in order (`first` is the number of the first), `poll_ms` says when to look
+    again, and `follow_url` where (`token` is the audio's follow token). Once it is made,
+    `rest_url` serves the made file (with Range from the byte reached). A listener whose
+    `attempt` changes after it received a part cannot continue (the audio is being made again
+    from its start).
+    """
+    audio_id = state.audio_id
+    answer: dict[str, object] = {
+        "status": state.status,
+        "attempt": state.attempts or None,
+        "first": after,
+        "parts": [],
+        "rest_url": None,
+        "poll_ms": PENDING_POLL_MS,
+        "follow_url": f"{reverse('audio-parts-follow', kwargs={'pk': audio_id})}?token={token}",
+    }
+    if state.status == Audio.Status.COMPLETED:
+        answer.update(
+            rest_url=reverse("audio-stream", kwargs={"pk": audio_id}),
+            poll_ms=None,
+            follow_url=None,
+        )
+    elif state.status == Audio.Status.GENERATING:
+        stored = state.stream_parts
+        if stored > after:
+            signed = part_token(audio_id, state.attempts)
+            answer["parts"] = [
+                part_url(audio_id, state.attempts, number, signed)
+                for number in range(after, stored)
+            ]
+        answer["poll_ms"] = FIRST_PARTS_POLL_MS if stored < EAGER_PARTS else POLL_MS
+    return answer
+
+
+def read_part(audio_id: int, attempt: int, number: int, token: str) -> bytes:
+    """A stored part, for whoever holds its URL: NotFound if the token is not this audio's and
+    attempt's (or has lapsed), or the part is gone (synthesis is over: the made file has it)."""
+    if not _signed(_PART_SALT, f"{audio_id}.{attempt}", token):
+        raise NotFound(_("This part of the audio is not available."))
+    data = _read(default_storage, part_key(audio_id, attempt, number))
+    if data is None:
+        raise NotFound(_("This part of the audio is no longer stored; the audio is made."))
+    return data
 
 
 # --- Serving ---------------------------------------------------------------------------------

@@ -122,6 +122,11 @@ class ListeningProgress(models.Model):
     )
     voice = models.CharField(max_length=200, blank=True)
     position_seconds = models.FloatField(default=0)
+    # Which browser saved it (an id it keeps for itself) and when, by its clock: a save from the
+    # same browser that arrives after a later one (a page being left, and the next page already
+    # saving) does not undo it.
+    device = models.CharField(max_length=64, blank=True)
+    saved_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

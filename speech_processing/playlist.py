@@ -19,6 +19,7 @@ from django.db.models import Count
 from django.utils.translation import gettext as _
 
 from core.exceptions import Conflict, PermissionDenied, QuotaExceeded, ValidationError
+from document_processing.contents import to_listen
 from document_processing.models import Document, Page
 from operations.site_settings import site_settings
 from sharing.audit import ClientInfo, record
@@ -211,6 +212,8 @@ def _requested_pages(*, document: Document, pages: list[int] | Literal["all"]) -
     if pages != "all" and len(rows) != len(set(pages)):
         message = _("Some of these pages are not part of the document.")
         raise ValidationError(message, fields={"pages": [message]})
+    if pages == "all":
+        rows = to_listen(rows)  # every page a listener hears: contents pages passed over
     for page in rows:
         page.document = document  # carries the caller's permission: no query per page
     return rows

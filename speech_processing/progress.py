@@ -6,8 +6,11 @@ keeps); any device then resumes from it, and the library offers the latest ones 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.exceptions import ValidationError
@@ -20,7 +23,7 @@ from users.models import User
 CONTINUE_LISTENING = 3
 CONTINUE_LISTENING_FIELDS = (
     "document__title", "document__page_count", "page__number", "audio", "voice",
-    "position_seconds", "updated_at",
+    "position_seconds", "saved_at", "updated_at",
 )  # fmt: skip
 
 
@@ -34,6 +37,16 @@ def progress_of(*, user: User, document: Document) -> ListeningProgress | None:
     )
 
 
+def place_on_page(*, user: User, page: Page) -> ListeningProgress | None:
+    """The user's progress in the page's document when it is on this page (a page they may
+    see: the caller checked)."""
+    return (
+        ListeningProgress.objects.filter(user=user, document_id=page.document_id, page=page)
+        .only("audio", "position_seconds", "updated_at")
+        .first()
+    )
+
+
 def save_progress(
     *,
     user: User,
@@ -42,11 +55,18 @@ def save_progress(
     position_seconds: float = 0.0,
     audio_id: int | None = None,
     voice: str | None = None,
+    device: str = "",
+    saved_at: datetime | None = None,
 ) -> ListeningProgress:
     """Remember that the user is at `position_seconds` of `audio_id` on page `page_id`.
 
     The page must be the document's and the audio the page's (and not deleted); the voice is the
     audio's when an audio is named. The position is kept within the audio.
+
+    A save that names its `device` and when it was made there (`saved_at`, by the device's clock)
+    is ignored when the same device already saved a later one: saves reach the server out of
+    order (the one sent as a page is left often arrives after the next page's first). Between
+    devices the last save to arrive wins. The stored progress is returned either way.
     """
     require(user, Action.VIEW, document)
     page = Page.objects.filter(pk=page_id, document=document).first()
@@ -68,23 +88,33 @@ def save_progress(
     position = max(position_seconds, 0.0)
     if audio is not None and audio.duration_seconds is not None:
         position = min(position, audio.duration_seconds)
+    now = timezone.now()
+    ordered = bool(device) and saved_at is not None
+    # A clock running ahead would hold back the device's next saves: never later than now.
+    when = min(saved_at, now) if ordered and saved_at is not None else now
     values = {
         "page": page,
         "audio": audio,
         "voice": audio.voice if audio is not None else (voice or ""),
         "position_seconds": round(position, 3),
+        "device": device if ordered else "",
+        "saved_at": when,
     }
-    try:
-        with transaction.atomic():
-            progress, _created = ListeningProgress.objects.update_or_create(
-                user=user, document=document, defaults=values
-            )
-    except IntegrityError:
-        # Two devices saved the first progress at once: the other insert won; update it.
-        progress, _created = ListeningProgress.objects.update_or_create(
-            user=user, document=document, defaults=values
-        )
-    return progress
+    mine = ListeningProgress.objects.filter(user=user, document=document)
+    # What this save may replace: anything but a later save of the same device.
+    replaceable = mine.exclude(device=device, saved_at__gte=when) if ordered else mine
+    with transaction.atomic():
+        # One conditional UPDATE, so that a later save stored meanwhile stays.
+        if not replaceable.update(**values, updated_at=now):
+            if mine.exists():
+                return mine.select_related("page").get()  # a later save of this device stays
+            try:
+                with transaction.atomic():
+                    return ListeningProgress.objects.create(user=user, document=document, **values)
+            except IntegrityError:
+                # Two devices saved the first progress at once: the other insert won.
+                replaceable.update(**values, updated_at=now)
+        return mine.select_related("page").get()
 
 
 def continue_listening(*, user: User, limit: int = CONTINUE_LISTENING) -> list[ListeningProgress]:

@@ -28,6 +28,23 @@ def audio_detail(*, user: User, audio_id: int) -> Audio:
     return audio
 
 
+def audio_to_follow(*, user: User, audio_id: int) -> Audio:
+    """What a listener following an audio as it is made needs of it, read lean (a listener
+    asks about once a second): its state and parts, and its document for the access check."""
+    audio = (
+        Audio.objects.select_related("page__document")
+        .only(
+            "status", "lifetime_status", "attempts", "stream_parts", "file_key",
+            "page__document__owner_id",
+        )
+        .filter(pk=audio_id)
+        .first()
+    )  # fmt: skip
+    if audio is None or permitted(user, audio.page.document) is None:
+        raise NotFound(_("Audio not found."))
+    return audio
+
+
 def is_outdated(audio: Audio, *, page_text: str) -> bool:
     """Made from another text than the page has now: its words and timings no longer match.
 

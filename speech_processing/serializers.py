@@ -12,6 +12,11 @@ from core.serializer_fields import StrictCharField
 from document_processing.serializers import UserSummarySerializer
 from speech_processing.models import Audio, Audiobook, ListeningProgress
 from speech_processing.selectors import is_outdated
+from speech_processing.voices import display_name_of
+
+VOICE_DISPLAY_NAME_HELP = (
+    'The voice as people see it everywhere: "Joe (English (US), Piper, medium)".'
+)
 
 
 class AudioSerializer(serializers.ModelSerializer[Audio]):
@@ -21,19 +26,23 @@ class AudioSerializer(serializers.ModelSerializer[Audio]):
         "timings no longer match the page. Generating in its voice replaces it."
     )
     download_url = serializers.SerializerMethodField()
+    voice_display_name = serializers.SerializerMethodField(help_text=VOICE_DISPLAY_NAME_HELP)
 
     class Meta:
         model = Audio
         fields = [
-            "id", "page", "voice", "engine", "status", "lifetime_status", "outdated",
-            "error_message", "duration_seconds", "size_bytes", "created_by", "created_at",
-            "last_played_at", "expires_at", "download_url",
+            "id", "page", "voice", "voice_display_name", "engine", "status", "lifetime_status",
+            "outdated", "error_message", "duration_seconds", "size_bytes", "created_by",
+            "created_at", "last_played_at", "expires_at", "download_url",
         ]  # fmt: skip
         read_only_fields = fields
 
     def get_outdated(self, audio: Audio) -> bool:
         # The page comes with the audio (the selectors join it): no query per row.
         return is_outdated(audio, page_text=audio.page.text)
+
+    def get_voice_display_name(self, audio: Audio) -> str:
+        return display_name_of(audio.voice)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_download_url(self, audio: Audio) -> str | None:
@@ -99,6 +108,7 @@ class AudiobookSerializer(serializers.ModelSerializer[Audiobook]):
     created_by = UserSummarySerializer(read_only=True, allow_null=True)
     chapters = ChapterSerializer(many=True, read_only=True)
     download_url = serializers.SerializerMethodField()
+    voice_display_name = serializers.SerializerMethodField(help_text=VOICE_DISPLAY_NAME_HELP)
     seconds_left = serializers.SerializerMethodField(
         help_text="While the book is made: an estimate of the seconds until its pages' audio is "
         "made, from the synthesis measured so far. Null when nothing is measured yet, while no "
@@ -109,7 +119,8 @@ class AudiobookSerializer(serializers.ModelSerializer[Audiobook]):
     class Meta:
         model = Audiobook
         fields = [
-            "id", "document", "voice", "status", "error_message", "pages_total", "pages_done",
+            "id", "document", "voice", "voice_display_name", "status", "error_message",
+            "pages_total", "pages_done",
             "seconds_left", "size_bytes", "duration_seconds", "chapters", "created_by",
             "created_at", "completed_at", "download_url",
         ]  # fmt: skip
@@ -123,6 +134,9 @@ class AudiobookSerializer(serializers.ModelSerializer[Audiobook]):
             data["pages_total"] = progress.pages_total
             data["pages_done"] = progress.pages_done
         return data
+
+    def get_voice_display_name(self, book: Audiobook) -> str:
+        return display_name_of(book.voice)
 
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_seconds_left(self, book: Audiobook) -> int | None:
@@ -193,10 +207,15 @@ class ProgressSerializer(serializers.ModelSerializer[ListeningProgress]):
     class Meta:
         model = ListeningProgress
         fields = [
-            "document", "page", "page_number", "audio", "voice", "position_seconds", "updated_at",
+            "document", "page", "page_number", "audio", "voice", "position_seconds", "device",
+            "saved_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
-        extra_kwargs = {"page": {"allow_null": True}, "updated_at": {"allow_null": True}}
+        extra_kwargs = {
+            "page": {"allow_null": True},
+            "saved_at": {"allow_null": True},
+            "updated_at": {"allow_null": True},
+        }
 
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_page_number(self, progress: ListeningProgress) -> int | None:
@@ -215,6 +234,28 @@ class ProgressUpdateSerializer(serializers.Serializer[dict[str, Any]]):
     position_seconds = serializers.FloatField(
         required=False, default=0.0, min_value=0, max_value=86_400 * 7
     )
+    device = serializers.RegexField(
+        r"^[A-Za-z0-9_-]*$", max_length=64, required=False, allow_blank=True,
+        help_text="An id the client keeps for itself (letters, digits, - and _). With `saved_at`, "
+        "a save from this device that arrives after a later one of it is ignored.",
+    )  # fmt: skip
+    saved_at = serializers.DateTimeField(
+        required=False,
+        help_text="When the client made this save, by its clock (a time ahead of the server's "
+        "counts as now).",
+    )
+
+
+class ProgressFormSerializer(ProgressUpdateSerializer):
+    """The same save as a form (`navigator.sendBeacon` as a page is left): ids as text."""
+
+    page = serializers.IntegerField(  # type: ignore[assignment]
+        min_value=1, max_value=10**18 - 1, help_text="The page of the document the listener is on."
+    )
+    audio = serializers.IntegerField(  # type: ignore[assignment]
+        min_value=1, max_value=10**18 - 1, required=False, allow_null=True,
+        help_text="The page's audio being listened to.",
+    )  # fmt: skip
 
 
 class VoiceSerializer(serializers.Serializer[dict[str, Any]]):
@@ -223,6 +264,7 @@ class VoiceSerializer(serializers.Serializer[dict[str, Any]]):
     name = serializers.CharField()
     language = serializers.CharField()
     gender = serializers.CharField()
+    display_name = serializers.CharField(help_text=VOICE_DISPLAY_NAME_HELP)
     sample_url = serializers.CharField()
 
 
@@ -266,7 +308,11 @@ class PlaylistEntrySerializer(serializers.Serializer[Any]):
 
 class PlaylistSerializer(serializers.Serializer[Any]):
     voice = serializers.CharField()
+    voice_display_name = serializers.SerializerMethodField(help_text=VOICE_DISPLAY_NAME_HELP)
     pages = PlaylistEntrySerializer(many=True)
+
+    def get_voice_display_name(self, playlist: dict[str, Any]) -> str:
+        return display_name_of(playlist["voice"])
 
 
 class PlaylistQuerySerializer(serializers.Serializer[dict[str, Any]]):
@@ -335,3 +381,39 @@ class DocumentAudioResultSerializer(serializers.Serializer[Any]):
 
 class DocumentAudiosSerializer(serializers.Serializer[Any]):
     results = DocumentAudioResultSerializer(many=True)
+
+
+# --- Listening while audio is made ------------------------------------------------------------
+
+
+class PartsQuerySerializer(serializers.Serializer[dict[str, Any]]):
+    after = serializers.IntegerField(
+        required=False, default=0, min_value=0, max_value=1_000_000,
+        help_text="How many parts the listener has received (the manifest lists the rest).",
+    )  # fmt: skip
+
+
+class PartsManifestSerializer(serializers.Serializer[dict[str, Any]]):
+    status = serializers.ChoiceField(choices=Audio.Status.choices)
+    attempt = serializers.IntegerField(
+        allow_null=True,
+        help_text="The synthesis under way; parts of another attempt do not continue these.",
+    )
+    first = serializers.IntegerField(help_text="The number of the first part listed.")
+    parts = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="URLs of the parts stored so far from `first` on, in order. Each is a slice "
+        "of the MP3 stream, readable without a session until the audio is made.",
+    )
+    rest_url = serializers.CharField(
+        allow_null=True,
+        help_text="Once the audio is made: its file, read with `Range: bytes=<received>-`.",
+    )
+    poll_ms = serializers.IntegerField(
+        allow_null=True, help_text="When to ask again (null once the audio is made)."
+    )
+    follow_url = serializers.CharField(
+        allow_null=True,
+        help_text="Where to ask again, with `&after=<parts received>`: the same answer without "
+        "a session (null once the audio is made).",
+    )

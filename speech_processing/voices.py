@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -82,37 +83,133 @@ _PIPER_NAME = re.compile(
 )
 
 
-def display_name(voice: Voice) -> str:
-    """How people see a voice, from its own metadata: the speaker, then its language, engine
-    and (for Piper) quality: "Joe (English (US), Piper, medium)". A voice named after its
-    language alone (eSpeak NG's) is "English (US), eSpeak NG"."""
+@dataclass(frozen=True)
+class VoiceName:
+    """A voice as people know it, from its own metadata."""
+
+    speaker: str  # "Joe"; empty for a voice named after its language alone (eSpeak NG's)
+    language: str  # "English (US)"
+    engine: str  # "Piper"
+    quality: str  # "medium" (Piper's); empty for other engines
+
+    @property
+    def full(self) -> str:
+        """ "Joe (English (US), Piper, medium)"; "English (US), eSpeak NG" without a speaker."""
+        described = ", ".join(part for part in (self.language, self.engine, self.quality) if part)
+        return f"{self.speaker} ({described})" if self.speaker else described
+
+    @property
+    def short(self) -> str:
+        """For a list grouped by language: "Joe · Piper, medium"; a voice without a speaker
+        keeps its language ("English (US) · eSpeak NG"), or the list would repeat one name."""
+        engine = ", ".join(part for part in (self.engine, self.quality) if part)
+        first = self.speaker or self.language
+        return f"{first} · {engine}" if first else engine
+
+
+def voice_name(voice: Voice) -> VoiceName:
+    """The parts of a voice's name: its speaker, language, engine and (for Piper) quality."""
     speaker, quality = voice.name, ""
+    language = _language_and_region(voice.language)
     piper = _PIPER_NAME.fullmatch(voice.name) if voice.engine == "piper" else None
     if piper is not None:
         speaker, quality = piper["speaker"], piper["quality"].replace("_", "-")
     elif language_tag(voice.name).casefold() == voice.language.casefold():
         speaker = ""
+        # Named after its language: where the tag says more than a language and region
+        # (en-GB-scotland, es-419) or names a language Django does not know, the engine's own
+        # words tell the voices apart.
+        if not _plain(voice.language) or not _known(voice.language):
+            language = _own_label(voice) or language
     if speaker.islower():
         speaker = speaker.replace("_", " ").capitalize()
-    details = [
-        _language_and_region(voice.language),
-        ENGINE_NAMES.get(voice.engine, voice.engine.capitalize()),
-        quality,
-    ]
-    described = ", ".join(part for part in details if part)
-    return f"{speaker} ({described})" if speaker else described
+    return VoiceName(
+        speaker=speaker,
+        language=language,
+        engine=ENGINE_NAMES.get(voice.engine, voice.engine.capitalize()),
+        quality=quality,
+    )
+
+
+def display_name(voice: Voice) -> str:
+    """How people see a voice, from its own metadata: the speaker, then its language, engine
+    and (for Piper) quality: "Joe (English (US), Piper, medium)". A voice named after its
+    language alone (eSpeak NG's) is "English (US), eSpeak NG"."""
+    return voice_name(voice).full
 
 
 def display_name_of(voice_id: str) -> str:
     """The display name of the voice with this id; for a voice no longer offered (old audio),
     what its id tells."""
+    return display_name(_known_or_told(voice_id))
+
+
+def _known_or_told(voice_id: str) -> Voice:
     for voice in all_voices():
         if voice.id == voice_id:
-            return display_name(voice)
+            return voice
     engine, _sep, name = voice_id.partition(":")
     piper = _PIPER_NAME.fullmatch(name) if engine == "piper" else None
     language = language_tag(piper["language"]) if piper else ""
-    return display_name(Voice(id=voice_id, engine=engine, name=name, language=language, gender=""))
+    return Voice(id=voice_id, engine=engine, name=name, language=language, gender="")
+
+
+@dataclass(frozen=True)
+class LanguageGroup:
+    """Voices of one language (and region), as a voice picker groups them."""
+
+    label: str  # "English (US)"; "Other languages" for voices whose language is not known
+    voices: list[Voice]
+
+
+def by_language(voices: list[Voice], *, first: str = "", language: str = "") -> list[LanguageGroup]:
+    """`voices` grouped by language and region: the group of the voice `first` leads (with that
+    voice first), then the groups that speak `language` (a BCP 47 tag), then the rest by name.
+    Within a group the voices keep their order."""
+    groups: dict[str, list[Voice]] = {}
+    for voice in sorted(voices, key=lambda voice: voice.id != first):  # stable
+        groups.setdefault(language_label(voice), []).append(voice)
+
+    def rank(label: str) -> tuple[bool, bool, str]:
+        members = groups[label]
+        return (
+            members[0].id != first,
+            not any(speaks(voice, language) for voice in members),
+            label.casefold(),
+        )
+
+    return [LanguageGroup(label=label, voices=groups[label]) for label in sorted(groups, key=rank)]
+
+
+def language_label(voice: Voice) -> str:
+    """The language and region a voice speaks, as a voice picker groups it: "English (US)"."""
+    if voice.language and not _known(voice.language):
+        return _own_label(voice) or voice.language
+    return _language_and_region(voice.language) or _("Other languages")
+
+
+# Engines that name voices after their language describe each in their own words, in the
+# voice's description after this prefix: eSpeak NG says "English (Scotland)" for en-GB-scotland.
+_OWN_LABELS = {"espeak": "espeak-ng "}
+
+
+def _own_label(voice: Voice) -> str:
+    prefix = _OWN_LABELS.get(voice.engine)
+    if prefix and voice.description.startswith(prefix):
+        return voice.description.removeprefix(prefix).strip()
+    return ""
+
+
+def _plain(tag: str) -> bool:
+    """Whether a tag is a language and at most a region ("en", "en-US"; not "en-GB-scotland")."""
+    parts = tag.split("-")
+    return len(parts) == 1 or (len(parts) == 2 and len(parts[1]) == 2 and parts[1].isalpha())
+
+
+def _known(tag: str) -> bool:
+    """Whether the tag's language has a name here (Django's languages), not just its code."""
+    language = tag.partition("-")[0]
+    return language_name(language) != language
 
 
 def _language_and_region(tag: str) -> str:

@@ -49,7 +49,7 @@ from core.queueing import enqueue_on_commit
 from document_processing.models import Document
 from document_processing.services import delete_now, stored_files_of
 from exports import services as export_services
-from sharing.models import AccessLog, DocumentShare
+from sharing.models import AccessLog, DocumentShare, ShareInvitation
 from users.models import AccountDeletion, User
 
 logger = logging.getLogger(__name__)
@@ -138,6 +138,8 @@ def start_account_deletion(*, user: User) -> AccountDeletion:
         DocumentShare.objects.filter(
             Q(document__owner=account) | Q(shared_with=account) | Q(shared_by=account)
         ).delete()
+        # Invitations it sent go with the shares it gave.
+        ShareInvitation.objects.filter(Q(document__owner=account) | Q(invited_by=account)).delete()
         transaction.on_commit(lambda: _tell_share_recipients(former_email, notices))
         enqueue_on_commit(PURGE_TASK, account.pk)
     return deletion

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from sharing.models import DocumentShare
 from speech_processing.engines.base import Voice
+from speech_processing.voices import by_language, voice_name
 
 
 class UploadForm(forms.Form):
@@ -84,16 +85,18 @@ class ShareRemoveForm(forms.Form):
 class PreferencesForm(forms.Form):
     preferred_voice = forms.ChoiceField(label=_("Preferred voice"), required=False)
 
-    def __init__(self, *args: Any, voices: list[Voice], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, voices: list[Voice], first: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["preferred_voice"]
         assert isinstance(field, forms.ChoiceField)
-        field.choices = [("", _("The site's default voice")), *voice_choices(voices)]
+        field.choices = [("", _("The site's default voice")), *voice_choices(voices, first=first)]
 
 
-def voice_label(voice: Voice) -> str:
-    return f"{voice.name} ({voice.language}, {voice.engine})"
-
-
-def voice_choices(voices: list[Voice]) -> list[tuple[str, str]]:
-    return [(voice.id, voice_label(voice)) for voice in voices]
+def voice_choices(
+    voices: list[Voice], *, first: str = ""
+) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Voices grouped by language (each group an <optgroup>), each by its short name there."""
+    return [
+        (group.label, [(voice.id, voice_name(voice).short) for voice in group.voices])
+        for group in by_language(voices, first=first)
+    ]

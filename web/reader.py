@@ -49,21 +49,38 @@ class AudioRow:
     """One audio of the page as the reader lists it."""
 
     audio: Audio
+    voice_name: str  # the audio's voice as people see it
     download_url: str | None
     position_seconds: float
     duration_label: str
     # Made before the page was edited: its words and read-along no longer match the page.
     outdated: bool
 
+    @property
+    def resume_seconds(self) -> float:
+        """Where listening goes on: where it stopped, or the start once it was heard to the end
+        (as the page's script does; the player without the script starts there too)."""
+        total = self.audio.duration_seconds or 0.0
+        return 0.0 if total and self.position_seconds >= total - 1 else self.position_seconds
+
 
 @dataclass(frozen=True)
 class VoiceOption:
     voice: Voice
-    name: str  # the voice as people see it
-    label: str  # the name, and whether audio in it exists
+    name: str  # the voice as people see it everywhere: "Joe (English (US), Piper, medium)"
+    short_name: str  # the same within its language's group: "Joe · Piper, medium"
+    label: str  # the short name, and whether audio in it exists
     sample_url: str
     # Whether it speaks the page's language (True while that is unknown).
     speaks: bool = True
+
+
+@dataclass(frozen=True)
+class VoiceGroup:
+    """The voices of one language in the picker (an <optgroup>)."""
+
+    label: str  # "English (US)"
+    options: list[VoiceOption]
 
 
 def _user(request: HttpRequest) -> User:
@@ -198,7 +215,9 @@ def generate_audio(request: HttpRequest, pk: int) -> HttpResponse:
         entry["audio_id"] = made.pk
     if made is not None:
         messages.success(
-            request, _("The audio in %(voice)s is being made.") % {"voice": made.voice}
+            request,
+            _("The audio in %(voice)s is being made.")
+            % {"voice": voice_catalogue.display_name_of(made.voice)},
         )
     return redirect("reader", pk=pk)
 
@@ -223,9 +242,18 @@ def _render_reader(
     ]
     positions = list(speech_selectors.playback_positions(user=user, audios=audios))
     position_of = {position.audio_id: position.position_seconds for position in positions}
+    # The place in the document, when it is on this page and saved after the audio's own
+    # position (audio heard while it was made has only this one): "Continue listening" and
+    # any other device resume there.
+    place = listening_progress.place_on_page(user=user, page=page)
+    if place is not None and place.audio_id is not None:
+        own = next((p for p in positions if p.audio_id == place.audio_id), None)
+        if own is None or own.updated_at <= place.updated_at:
+            position_of[place.audio_id] = place.position_seconds
     rows = [
         AudioRow(
             audio=audio,
+            voice_name=voice_catalogue.display_name_of(audio.voice),
             download_url=(
                 reverse("audio-download", kwargs={"pk": audio.pk})
                 if audio.status == Audio.Status.COMPLETED
@@ -257,9 +285,10 @@ def _render_reader(
     may_delete_audio = can(user, Action.DELETE, document)
     # The page's language: its text's `lang` and `dir`, and the voices that speak it.
     text_language = page.language or document.language
-    voice_options = (
-        _voice_options(preferred_voice, rows, language=text_language) if may_generate else []
+    voice_groups = (
+        _voice_groups(preferred_voice, rows, language=text_language) if may_generate else []
     )
+    voice_options = [option for group in voice_groups for option in group.options]
     quota = speech_services.quota_for(page=page) if may_generate else None
 
     page_label = page.title or _("Page %(number)d") % {"number": page.number}
@@ -272,7 +301,10 @@ def _render_reader(
         "downloadUrl": reverse("audio-download", kwargs={"pk": 0}),
         "timingsUrl": reverse("audio-timings", kwargs={"pk": 0}),
         "streamUrl": reverse("audio-stream", kwargs={"pk": 0}),
+        "partsUrl": reverse("audio-parts", kwargs={"pk": 0}),
         "progressUrl": reverse("document-progress", kwargs={"pk": document.pk}),
+        # How far the document's audio in a voice has got, with an estimate of the time left.
+        "audioProgressUrl": reverse("document-audio-progress", kwargs={"pk": document.pk}),
         # Timings index the page's plain text; the script splits it into sentences with them.
         "pageText": page.text,
         "nextUrl": next_url,
@@ -304,7 +336,7 @@ def _render_reader(
         "may_generate": may_generate,
         "may_edit": may_edit,
         "may_delete_audio": may_delete_audio,
-        "voice_options": voice_options,
+        "voice_groups": voice_groups,
         "text_language": text_language,
         "text_direction": text_direction(text_language),
         # Shown next to "Generate audio" while the chosen voice does not speak the page's
@@ -361,39 +393,46 @@ def now_playing_outdated_label() -> str:
 
 
 def already_made_label() -> str:
-    return _("%(voice)s: already made")
+    # Short enough that the picker's option is not cut on a phone.
+    return _("%(voice)s ✓ made")
 
 
-def _voice_options(
+def _voice_groups(
     preferred_voice: str, rows: list[AudioRow], *, language: str = ""
-) -> list[VoiceOption]:
-    """Every voice on offer, the document's default one first; each says whether it speaks
-    `language`."""
+) -> list[VoiceGroup]:
+    """Every voice on offer by language, the document's default one first (then the voices
+    that speak `language`); each says whether it speaks `language` and whether its audio of
+    the page is made."""
     live = {
         row.audio.voice
         for row in rows
         if row.audio.status in Audio.LIVE_STATUSES  # made or being made: generating is a 409
     }
-    voices = voice_catalogue.all_voices()
-    voices.sort(key=lambda voice: voice.id != preferred_voice)  # stable: the rest keep order
-    options = []
-    for voice in voices:
-        name = _("%(name)s (%(language)s, %(engine)s)") % {
-            "name": voice.name,
-            "language": voice.language,
-            "engine": voice.engine,
-        }
-        made = voice.id in live
-        options.append(
-            VoiceOption(
-                voice=voice,
-                name=name,
-                label=already_made_label() % {"voice": name} if made else name,
-                sample_url=reverse("voice-sample", kwargs={"voice_id": voice.id}),
-                speaks=not language or voice_catalogue.speaks(voice, language),
-            )
+    groups = voice_catalogue.by_language(
+        voice_catalogue.all_voices(), first=preferred_voice, language=language
+    )
+    return [
+        VoiceGroup(
+            label=group.label,
+            options=[
+                _voice_option(voice, made=voice.id in live, language=language)
+                for voice in group.voices
+            ],
         )
-    return options
+        for group in groups
+    ]
+
+
+def _voice_option(voice: Voice, *, made: bool, language: str) -> VoiceOption:
+    name = voice_catalogue.voice_name(voice)
+    return VoiceOption(
+        voice=voice,
+        name=name.full,
+        short_name=name.short,
+        label=already_made_label() % {"voice": name.short} if made else name.short,
+        sample_url=reverse("voice-sample", kwargs={"voice_id": voice.id}),
+        speaks=not language or voice_catalogue.speaks(voice, language),
+    )
 
 
 def _script_strings() -> dict[str, str]:
@@ -405,12 +444,22 @@ def _script_strings() -> dict[str, str]:
         "stopPreview": _("Stop preview"),
         "previewFailed": _("The voice preview could not be played."),
         "positionOf": _("%(position)s of %(duration)s"),
+        # While the audio is made: how much of it is made, and a skip past that point.
+        "positionOfMade": _("%(position)s of %(made)s made so far"),
+        "makingUntil": _("Making… (will play from %(position)s)"),
         "nowPlaying": _("Now playing: %(voice)s"),
         "nowPlayingOutdated": now_playing_outdated_label(),
         "noAudio": _("No audio for this page yet."),
         "starting": _("Asking for audio in %(voice)s…"),
         "pending": _("Waiting for a free speech worker…"),
-        "generating": _("Making the audio… (%(seconds)s s)"),
+        # Said once when the work starts; the progress line beside it counts the time.
+        "generating": _("Making the audio in %(voice)s…"),
+        # The progress line of one audio being made, updated every second.
+        "progressPending": _("%(voice)s: waiting for a free speech worker · %(elapsed)s"),
+        "progressMaking": _("%(voice)s: making the audio · %(elapsed)s elapsed"),
+        "progressMakingLeft": _(
+            "%(voice)s: making the audio · %(elapsed)s elapsed · about %(left)s left"
+        ),
         "ready": _("The audio is ready. Press play to listen."),
         "readyListening": _("The audio is ready."),
         "listeningWhileMade": _("Playing from the first sentence while the rest is made."),
@@ -434,7 +483,6 @@ def _script_strings() -> dict[str, str]:
         "errorQuota": _("This page has no audio left in its quota."),
         "errorPermission": _("You may not do this."),
         "errorRateLimited": _("Too many requests. Please wait and try again."),
-        "errorRetryAfter": _("Too many requests. Please try again in %(seconds)s seconds."),
         "errorUnavailable": _("Audio cannot be made right now. Please try again later."),
         "errorNetwork": _("The server could not be reached. Check your connection and retry."),
         "errorGeneric": _("Something went wrong. Please try again."),

@@ -2,7 +2,7 @@ from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
 import core.converters  # noqa: F401  (registers the "id" converter)
-from web.views import account, actions, page_imports, pages
+from web.views import account, actions, invitations, page_imports, pages
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -20,6 +20,12 @@ urlpatterns = [
     path("documents/<id:pk>/shares/", actions.share, name="web-share"),
     path("shares/<id:pk>/", actions.change_share, name="web-share-change"),
     path("shares/<id:pk>/remove/", actions.remove_share, name="web-share-remove"),
+    path("documents/<id:pk>/join/", invitations.open_invitation, name="web-open-invitation"),
+    path(
+        "invitations/<id:pk>/withdraw/",
+        actions.withdraw_invitation,
+        name="web-invitation-withdraw",
+    ),
     path("settings/", pages.settings_page, name="settings"),
     path("settings/export/", account.start_export, name="web-export"),
     path("settings/delete-account/", account.delete_account, name="web-delete-account"),

@@ -580,8 +580,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     "export-audit-log": {"task": "exports.export_audit_log", "schedule": 24 * 60 * 60.0},
     "sweep-orphans": {"task": "operations.sweep_orphans", "schedule": 60 * 60.0},
+    # Invitations to share past their expiry are deleted (they are not honoured meanwhile).
+    "expire-share-invitations": {"task": "sharing.expire_invitations", "schedule": 60 * 60.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+
+# --- Sharing -----------------------------------------------------------------------------------
+# Sharing with an email address invites it; the invitation lapses after this many days.
+SHARE_INVITATION_DAYS = env_int(
+    "SHARE_INVITATION_DAYS", 14, min_value=1, max_value=MAX_SETTING_DAYS
+)
 
 # --- Audit ------------------------------------------------------------------------------------
 # The request header (as a META key, e.g. HTTP_X_FORWARDED_FOR) a trusted proxy puts the client

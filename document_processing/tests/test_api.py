@@ -328,6 +328,57 @@ def test_uploads_are_rate_limited_with_retry_after(
     assert Document.objects.count() == 2
 
 
+def test_refused_uploads_do_not_count_against_the_rate_limit(
+    alice_client: APIClient,
+    django_capture_on_commit_callbacks: Capture,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+) -> None:
+    monkeypatch.setattr(UploadThrottle, "rate", "1/hour", raising=False)
+    settings.UPLOAD_MAX_BYTES = 64 * 1024
+    locked = pdf_samples.pdf_bytes([["Secret."]], encrypt="secret")
+    refusals = [
+        (samples.png_bytes(), "picture.pdf", 415),
+        (samples.ELF_BYTES, "program.txt", 415),
+        (b"x" * 128 * 1024, "big.txt", 413),
+        (b"", "empty.txt", 400),
+        (locked, "locked.pdf", 400),
+    ]
+    for data, name, status in refusals * 2:  # ten refusals
+        assert upload(alice_client, data, name, django_capture_on_commit_callbacks)["status"] == (
+            status
+        )
+    for body in ({"text": "   "}, {"url": "http://10.0.0.1/"}, {"url": "not an address"}):
+        assert alice_client.post(DOCUMENTS, body, format="json").status_code == 400
+    accepted = upload(alice_client, b"hello", "a.txt", django_capture_on_commit_callbacks)
+    assert accepted["status"] == 202
+    # The allowance is one an hour: the next one, even pasted, waits.
+    assert alice_client.post(DOCUMENTS, {"text": "more"}, format="json").status_code == 429
+    assert Document.objects.count() == 1
+
+
+def test_a_throttled_answer_says_the_wait_in_words_and_in_seconds(
+    alice_client: APIClient,
+    django_capture_on_commit_callbacks: Capture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(UploadThrottle, "rate", "1/hour", raising=False)
+    assert (
+        upload(alice_client, b"hello", "a.txt", django_capture_on_commit_callbacks)["status"] == 202
+    )
+    # Fifteen minutes later, three quarters of the hour are left to wait.
+    later = UploadThrottle.timer() + 15 * 60
+    monkeypatch.setattr(UploadThrottle, "timer", lambda self: later)
+    response = alice_client.post(DOCUMENTS, {"title": "t", "text": "more"}, format="json")
+    assert response.status_code == 429
+    assert 44 * 60 < int(response["Retry-After"]) <= 45 * 60
+    assert response.json()["error"] == {
+        "code": "rate_limited",
+        "message": "Too many requests. Try again in about 45 minutes.",
+        "fields": {},
+    }
+
+
 def test_a_storage_failure_is_503_and_leaves_no_row(
     alice_client: APIClient,
     django_capture_on_commit_callbacks: Capture,

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
-from document_processing.contents import looks_like_contents
+from document_processing.contents import looks_like_contents, to_listen
 
 
 @pytest.mark.parametrize(
@@ -40,3 +42,12 @@ def test_a_page_titled_contents_elsewhere_is_recognised_by_that_title() -> None:
 )
 def test_other_pages_are_not_contents(markdown: str) -> None:
     assert not looks_like_contents(markdown)
+
+
+def test_listening_to_the_whole_passes_over_contents_unless_there_is_nothing_else() -> None:
+    pages = [SimpleNamespace(n=n, is_contents=n in (1, 3)) for n in range(1, 5)]
+    assert [page.n for page in to_listen(pages)] == [2, 4]
+    only = [SimpleNamespace(n=n, is_contents=True) for n in (1, 2)]
+    assert [page.n for page in to_listen(only)] == [1, 2]
+    assert to_listen([(7, False), (8, True)], is_contents=lambda row: row[1]) == [(7, False)]
+    assert to_listen([]) == []

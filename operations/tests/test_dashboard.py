@@ -108,7 +108,9 @@ def test_the_overview_shows_totals_charts_storage_and_failures(staff: User, alic
     )  # fmt: skip
     page = html(browser_for(staff), "/dashboard/")
     assert page.count("<svg") == 7  # six figures by day and one by voice
-    assert "fake:beta" in page
+    # Voices by their display names, in the chart and the table.
+    assert "<td>Beta (English (GB), Test tones)</td>" in page
+    assert "Beta (English (GB), Test tones): 300" in page
     assert "1,500" in page  # characters in all
     assert "2.0" in page  # minutes of audio in all
     assert "ffffffff" in page
@@ -145,6 +147,16 @@ def test_names_are_escaped_in_charts_and_lists(staff: User, alice: User) -> None
     activity = html(browser_for(staff), "/dashboard/activity/")
     assert "<b>bold</b>" not in activity
     assert "&lt;b&gt;bold&lt;/b&gt;" in activity
+
+
+def test_activity_names_an_audio_by_its_voices_display_name(staff: User, alice: User) -> None:
+    document = document_with_pages(owner=alice, pages=1)
+    audio = completed_audio(document, voice="fake:beta")
+    AccessLog.objects.create(
+        user=alice, document=document, audio=audio, action="play", outcome="success"
+    )
+    activity = html(browser_for(staff), "/dashboard/activity/")
+    assert f'#{audio.pk} <span class="muted">Beta (English (GB), Test tones)</span>' in activity
 
 
 def test_activity_can_be_narrowed_by_person_document_and_action(

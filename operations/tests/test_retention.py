@@ -64,6 +64,7 @@ def test_owners_are_warned_once_about_audio_in_the_warning_window(
     [email] = mail.outbox
     assert email.to == ["alice@example.com"]
     assert "Field notes" in email.body
+    assert "(Alpha (English (US), Test tones))" in email.body  # the voice by its display name
     assert days(10).strftime("%Y-%m-%d") in email.body
     assert f"/documents/{page.document_id}/" in email.body
     assert list(ExpiryNotice.objects.values_list("audio_id", flat=True)) == [soon.pk]

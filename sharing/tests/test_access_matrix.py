@@ -9,19 +9,22 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from conftest import client_for
 from document_processing.models import Document, Page, PageImport
 from document_processing.tests.factories import document_with_pages
 from exports.models import Export
-from sharing.models import DocumentShare
+from sharing.models import DocumentShare, ShareInvitation
+from speech_processing.live import follow_token
 from speech_processing.models import Audio, Audiobook
 from users.models import User
 from users.tests.factories import DEFAULT_PASSWORD, UserFactory
@@ -43,6 +46,8 @@ class World:
     export_id: int  # the owner's finished export
     audiobook_id: int  # the owner's finished audiobook of the document
     page_import_id: int  # the owner's page added by URL
+    invitation_by_owner: int  # alice → an address without a share
+    invitation_by_sharer: int  # the can_share person → another such address
 
 
 def build_world() -> World:
@@ -87,8 +92,17 @@ def build_world() -> World:
     page_import = PageImport.objects.create(
         document=document, requested_by=owner, url="https://example.com/more"
     )
+    expires_at = timezone.now() + timedelta(days=14)
+    invited = [
+        ShareInvitation.objects.create(
+            document=document, email=email, permission="view_only", invited_by=by,
+            expires_at=expires_at,
+        )
+        for email, by in (("guest@example.com", owner), ("guest2@example.com", people["can_share"]))
+    ]  # fmt: skip
     return World(people, document, page.pk, audio.pk, failed.pk, shares["view_only"].pk,
-                 by_sharer.pk, export.pk, book.pk, page_import.pk)  # fmt: skip
+                 by_sharer.pk, export.pk, book.pk, page_import.pk,
+                 invited[0].pk, invited[1].pk)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -170,6 +184,18 @@ ROWS = [
         lambda w: f"/api/v1/audios/{w.audio_id}/timings/?format=vtt", ALL_SEE),
     Row("get", "/api/v1/audios/{id}/stream/",
         lambda w: f"/api/v1/audios/{w.audio_id}/stream/", ALL_SEE),
+    # Listening part by part: the manifest as the audio; its follow URL and the parts' URLs
+    # are their own credential (signed for the audio), so they answer anyone holding one and
+    # nobody without.
+    Row("get", "/api/v1/audios/{id}/parts/",
+        lambda w: f"/api/v1/audios/{w.audio_id}/parts/", ALL_SEE),
+    Row("get", "/api/v1/audios/{id}/parts/follow/",
+        lambda w: f"/api/v1/audios/{w.audio_id}/parts/follow/?token={follow_token(w.audio_id)}",
+        (200,) * 6),
+    Row("get", "/api/v1/audios/{id}/parts/follow/",
+        lambda w: f"/api/v1/audios/{w.audio_id}/parts/follow/?token=forged", (404,) * 6),
+    Row("get", "/api/v1/audios/{id}/parts/{attempt}/{number}.mp3",
+        lambda w: f"/api/v1/audios/{w.audio_id}/parts/1/0.mp3?token=forged", (404,) * 6),
     Row("get", "/api/v1/documents/{id}/playlist/",
         lambda w: f"/api/v1/documents/{D(w)}/playlist/?voice=fake:alpha", ALL_SEE),
     # Who may only view learns per page that they may not make it (as the playlist says).
@@ -192,6 +218,11 @@ ROWS = [
         lambda w: f"/api/v1/documents/{D(w)}/progress/", (200, 200, 200, 200, 404, 401),
         body=lambda role: {"page": Page.objects.order_by("pk").values_list("pk", flat=True)[0],
                            "position_seconds": 3.5}),
+    # ... also by POST (what a page sends with navigator.sendBeacon as it is left).
+    Row("post", "/api/v1/documents/{id}/progress/",
+        lambda w: f"/api/v1/documents/{D(w)}/progress/", (200, 200, 200, 200, 404, 401),
+        body=lambda role: {"page": Page.objects.order_by("pk").values_list("pk", flat=True)[0],
+                           "position_seconds": 3.5}),
     # Sharing
     Row("get", "/api/v1/documents/{id}/shares/", lambda w: f"/api/v1/documents/{D(w)}/shares/",
         (200, 200, 403, 403, 404, 401)),
@@ -207,6 +238,14 @@ ROWS = [
         (204, 403, 403, 204, 404, 401)),
     Row("delete", "/api/v1/shares/{id}/", lambda w: f"/api/v1/shares/{w.share_by_sharer}/",
         (204, 204, 403, 403, 404, 401)),
+    # Invitations: listed to those who may share; withdrawn by the owner or whoever sent them.
+    Row("get", "/api/v1/documents/{id}/invitations/",
+        lambda w: f"/api/v1/documents/{D(w)}/invitations/", (200, 200, 403, 403, 404, 401)),
+    Row("delete", "/api/v1/invitations/{id}/",
+        lambda w: f"/api/v1/invitations/{w.invitation_by_owner}/", (204, 403, 404, 404, 404, 401)),
+    Row("delete", "/api/v1/invitations/{id}/",
+        lambda w: f"/api/v1/invitations/{w.invitation_by_sharer}/",
+        (204, 204, 404, 404, 404, 401)),
     Row("get", "/api/v1/shared-with-me/", lambda w: "/api/v1/shared-with-me/", (200,) * 5 + (401,)),
     Row("get", "/api/v1/documents/{id}/activity/",
         lambda w: f"/api/v1/documents/{D(w)}/activity/", (200, 200, 403, 403, 404, 401)),

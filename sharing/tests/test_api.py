@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core import mail
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from conftest import client_for
 from document_processing.models import Document
 from document_processing.tests.factories import DocumentFactory, document_with_pages
 from sharing.api import ShareThrottle
-from sharing.models import AccessLog, DocumentShare
+from sharing.invitations import accept_invitations
+from sharing.models import AccessLog, DocumentShare, ShareInvitation
 from users.models import User
 from users.tests.factories import UserFactory
 
@@ -38,15 +42,23 @@ def test_alice_shares_with_bob_changes_and_removes_it(
     created = share(alice_client, document, "BOB@example.com", "view_only",
                     django_capture_on_commit_callbacks)  # fmt: skip
     assert created.status_code == 201
-    body = created.json()
-    assert body["shared_with"] == {"id": bob.pk, "email": bob.email}
-    assert body["shared_by"] == {"id": alice.pk, "email": alice.email}
-    assert body["permission"] == "view_only"
+    invited = created.json()
+    assert (invited["status"], invited["email"], invited["permission"]) == (
+        "invited", "bob@example.com", "view_only",
+    )  # fmt: skip
+    assert invited["invited_by"] == {"id": alice.pk, "email": alice.email}
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == [bob.email]
     assert mail.outbox[0].subject == '"Field notes & <drafts>" was shared with you on Pagecast'
     assert "Field notes & <drafts>" in mail.outbox[0].body
-    assert f"/documents/{document.pk}/" in mail.outbox[0].body
+    assert f"/documents/{document.pk}/join/" in mail.outbox[0].body
+    # Bob has access once he accepts: signing in with his confirmed address does it.
+    assert bob_client.get(f"/api/v1/documents/{document.pk}/").status_code == 404
+    Client().force_login(bob)
+    body = alice_client.get(f"/api/v1/documents/{document.pk}/shares/").json()[0]
+    assert body["shared_with"] == {"id": bob.pk, "email": bob.email}
+    assert body["shared_by"] == {"id": alice.pk, "email": alice.email}
+    assert body["permission"] == "view_only"
 
     seen = bob_client.get(f"/api/v1/documents/{document.pk}/").json()
     assert seen["permission"] == "view_only"
@@ -80,7 +92,8 @@ def test_alice_shares_with_bob_changes_and_removes_it(
         .values_list("action", "outcome", "user__email")
     )
     assert actions == [
-        ("share", "success", alice.email),
+        ("invite", "success", alice.email),
+        ("invite_accept", "success", bob.email),
         ("generate", "denied", bob.email),
         ("share", "success", alice.email),
         ("generate", "success", bob.email),
@@ -105,23 +118,21 @@ def test_a_person_may_leave_a_document(alice: User, bob: User, bob_client: APICl
         ("bob@example.com", "owner", 400, "permission"),
         ("bob@example.com", "admin", 400, "permission"),
         ("not-an-email", "view_only", 400, "email"),
-        ("nobody@example.com", "view_only", 404, None),
+        ("", "view_only", 400, "email"),
     ],
 )
 def test_bad_shares(
     alice: User, bob: User, alice_client: APIClient,
-    email: str, permission: str, status: int, field: str | None,
+    email: str, permission: str, status: int, field: str,
 ) -> None:  # fmt: skip
     document = DocumentFactory.create(owner=alice)
     response = alice_client.post(
         f"/api/v1/documents/{document.pk}/shares/", {"email": email, "permission": permission}
     )
     assert response.status_code == status
-    if field:
-        assert field in response.json()["error"]["fields"]
-    else:
-        assert response.json()["error"]["message"] == "No account was found for that email address."
+    assert field in response.json()["error"]["fields"]
     assert not DocumentShare.objects.exists()
+    assert not ShareInvitation.objects.exists()
 
 
 def test_sharing_with_the_owner_is_400(alice: User, bob: User, bob_client: APIClient) -> None:
@@ -151,6 +162,7 @@ def test_share_attempts_are_rate_limited(
     )
     assert response.status_code == 429
     assert int(response["Retry-After"]) > 0
+    assert ShareInvitation.objects.count() == 2  # invitations count as shares do
 
 
 def test_scope_filter_on_the_document_list(alice: User, bob: User, alice_client: APIClient) -> None:
@@ -213,6 +225,7 @@ def test_activity_lists_newest_first_with_the_client(
             HTTP_X_FORWARDED_FOR="203.0.113.9, 10.0.0.1",
             HTTP_USER_AGENT="Agent/" + "x" * 500,
         )
+    accept_invitations(user=bob)
     page_id = document.pages.get().pk
     bob_client.post(f"/api/v1/pages/{page_id}/audios/", {})  # denied: view_only
     response = alice_client.get(f"/api/v1/documents/{document.pk}/activity/")
@@ -220,9 +233,9 @@ def test_activity_lists_newest_first_with_the_client(
     results = response.json()["results"]
     assert [(r["action"], r["outcome"], r["user"]["email"]) for r in results] == [
         ("generate", "denied", bob.email),
-        ("share", "success", alice.email),
+        ("invite", "success", alice.email),
     ]
-    entry = AccessLog.objects.get(action="share")
+    entry = AccessLog.objects.get(action="invite")
     assert entry.client_ip == "203.0.113.9"
     assert len(entry.user_agent) == 300
     assert bob_client.get(f"/api/v1/documents/{document.pk}/activity/").status_code == 403
@@ -254,6 +267,120 @@ def test_a_failing_audit_write_never_fails_the_request(
     assert response.status_code == 201
 
 
+# --- Invitations (sharing/invitations.py) -------------------------------------------------------
+
+
+def test_an_address_with_an_account_and_one_without_get_the_same_answer(
+    alice: User, bob: User, alice_client: APIClient, django_capture_on_commit_callbacks: Any
+) -> None:
+    document = DocumentFactory.create(owner=alice)
+    answers = [
+        share(alice_client, document, email, "view_only", django_capture_on_commit_callbacks)
+        for email in (bob.email, "nobody@example.com")
+    ]
+    assert [answer.status_code for answer in answers] == [201, 201]
+    with_account, without = (answer.json() for answer in answers)
+    assert set(with_account) == set(without) == {
+        "id", "status", "document", "email", "permission", "invited_by", "created_at",
+        "expires_at",
+    }  # fmt: skip
+    varying = {"id", "email", "created_at", "expires_at"}
+    assert {k: v for k, v in with_account.items() if k not in varying} == {
+        k: v for k, v in without.items() if k not in varying
+    }
+    assert with_account["status"] == "invited"
+    assert [answer["Content-Type"] for answer in answers] == ["application/json"] * 2
+    assert [message.to for message in mail.outbox] == [[bob.email], ["nobody@example.com"]]
+    # The list of invitations, and of shares, cannot tell them apart either.
+    listed = alice_client.get(f"/api/v1/documents/{document.pk}/invitations/").json()
+    assert [entry["email"] for entry in listed] == [bob.email, "nobody@example.com"]
+    assert set(listed[0]) == set(listed[1])
+    assert alice_client.get(f"/api/v1/documents/{document.pk}/shares/").json() == []
+    actions = list(AccessLog.objects.order_by("id").values_list("action", "outcome", "details"))
+    assert actions == [("invite", "success", {"permission": "view_only"})] * 2
+
+
+def test_inviting_again_answers_the_same_invitation(
+    alice: User, alice_client: APIClient, django_capture_on_commit_callbacks: Any
+) -> None:
+    document = DocumentFactory.create(owner=alice)
+    first = share(alice_client, document, "new@example.com", "view_only",
+                  django_capture_on_commit_callbacks)  # fmt: skip
+    again = share(alice_client, document, "NEW@example.com", "collaborator",
+                  django_capture_on_commit_callbacks)  # fmt: skip
+    assert again.status_code == 201
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["permission"] == "collaborator"
+    assert ShareInvitation.objects.count() == 1
+
+
+def test_withdrawing_an_invitation(
+    alice: User, bob: User, alice_client: APIClient, bob_client: APIClient,
+    django_capture_on_commit_callbacks: Any,
+) -> None:  # fmt: skip
+    document = DocumentFactory.create(owner=alice)
+    DocumentShare.objects.create(
+        document=document, shared_with=bob, permission="can_share", shared_by=alice
+    )
+    made = share(alice_client, document, "new@example.com", "view_only",
+                 django_capture_on_commit_callbacks).json()  # fmt: skip
+    url = f"/api/v1/invitations/{made['id']}/"
+    refused = bob_client.delete(url)  # bob may share, but did not send it
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "permission_denied"
+    assert alice_client.delete(url).status_code == 204
+    assert alice_client.delete(url).status_code == 404
+    assert alice_client.get(f"/api/v1/documents/{document.pk}/invitations/").json() == []
+    assert list(
+        AccessLog.objects.filter(action="invite_withdraw")
+        .order_by("id")
+        .values_list("user", "outcome")
+    ) == [(bob.pk, "denied"), (alice.pk, "success")]
+    # Nobody can accept it any more.
+    newcomer = UserFactory.create(email="new@example.com")
+    assert accept_invitations(user=newcomer) == []
+
+
+def test_expired_invitations_are_not_listed(alice: User, alice_client: APIClient) -> None:
+    document = DocumentFactory.create(owner=alice)
+    for email, days in (("kept@example.com", 1), ("gone@example.com", -1)):
+        ShareInvitation.objects.create(
+            document=document, email=email, permission="view_only", invited_by=alice,
+            expires_at=timezone.now() + timedelta(days=days),
+        )  # fmt: skip
+    listed = alice_client.get(f"/api/v1/documents/{document.pk}/invitations/").json()
+    assert [entry["email"] for entry in listed] == ["kept@example.com"]
+
+
+def test_listing_invitations_costs_the_same_for_2_and_20(
+    alice: User, bob: User, alice_client: APIClient
+) -> None:
+    document = DocumentFactory.create(owner=alice)
+    DocumentShare.objects.create(
+        document=document, shared_with=bob, permission="can_share", shared_by=alice
+    )
+
+    def add(n: int) -> None:
+        for _ in range(n):
+            ShareInvitation.objects.create(
+                document=document, email=f"{UserFactory.build().email}", permission="view_only",
+                invited_by=(alice, bob)[ShareInvitation.objects.count() % 2],
+                expires_at=timezone.now() + timedelta(days=3),
+            )  # fmt: skip
+
+    def count() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as queries:
+            response = alice_client.get(f"/api/v1/documents/{document.pk}/invitations/")
+        assert response.status_code == 200
+        return len(response.json()), len(queries)
+
+    add(2)
+    rows, few = count()
+    add(18)
+    assert count() == (20, few)
+    assert rows == 2
+
+
 # --- Shares outlive their granter's access (issue 18, point 10) -------------------------------
 
 
@@ -275,7 +402,9 @@ def bob_shares_with_dave(
         f"/api/v1/documents/{document.pk}/shares/", {"email": dave.email, "permission": "view_only"}
     )
     assert made.status_code == 201
-    assert made.json()["granter_has_access"] is True
+    assert made.json()["status"] == "invited"
+    (daves,) = accept_invitations(user=dave)
+    assert daves.shared_by == bob
     return document, dave, bobs
 
 

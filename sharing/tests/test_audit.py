@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from document_processing.tests.factories import document_with_pages
@@ -181,7 +182,8 @@ def test_adding_renaming_editing_and_sharing_are_in_the_activity(
         f"{document_url}shares/", {"email": bob.email, "permission": "view_only"}, format="json"
     )
     assert shared.status_code == 201
-    share_url = f"/api/v1/shares/{shared.json()['id']}/"
+    Client().force_login(bob)  # signing in accepts the invitation
+    share_url = f"/api/v1/shares/{DocumentShare.objects.get(shared_with=bob).pk}/"
     changed = alice_client.patch(share_url, {"permission": "collaborator"}, format="json")
     assert changed.status_code == 200
     assert alice_client.delete(share_url).status_code == 204
@@ -192,12 +194,14 @@ def test_adding_renaming_editing_and_sharing_are_in_the_activity(
         ("rename", "success"),
         ("page_edit", "success"),
         ("page_edit", "success"),
-        ("share", "success"),
+        ("invite", "success"),
+        ("invite_accept", "success"),
         ("permission_change", "success"),
         ("unshare", "success"),
     ]
     assert entries[0].details == {"source": "text"}
-    assert all(entry.user_id == alice.pk for entry in entries)
+    assert [entry.user_id for entry in entries if entry.user_id != alice.pk] == [bob.pk]
+    assert entries[5].action == "invite_accept"
     # How the activity reads, in the API and on the page.
     actions = [
         entry["action"] for entry in alice_client.get(f"{document_url}activity/").json()["results"]

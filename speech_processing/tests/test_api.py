@@ -43,8 +43,10 @@ def test_generate_makes_audio_that_downloads_and_seeks(
     body = response.json()
     assert body["status"] == "pending"
     assert body["voice"] == "fake:beta"
+    assert body["voice_display_name"] == "Beta (English (GB), Test tones)"
     assert body["engine"] == "fake"
     audio = alice_client.get(f"/api/v1/audios/{body['id']}/").json()
+    assert audio["voice_display_name"] == "Beta (English (GB), Test tones)"
     assert audio["status"] == "completed", audio["error_message"]
     assert audio["lifetime_status"] == "active"
     assert audio["duration_seconds"] > 0
@@ -236,6 +238,7 @@ def test_voices_list_and_samples(alice_client: APIClient) -> None:
     joe = next(voice for voice in voices if voice["id"] == "piper:en_US-joe-medium")
     assert joe["language"] == "en-US"
     assert joe["engine"] == "piper"
+    assert joe["display_name"] == "Joe (English (US), Piper, medium)"
     fake = next(voice for voice in voices if voice["id"] == "fake:alpha")
     sample = alice_client.get(fake["sample_url"])
     assert sample.status_code == 200
@@ -377,3 +380,15 @@ def test_without_a_voice_the_page_is_read_in_one_that_speaks_the_documents_langu
     assert response.status_code == 202
     assert response.json()["voice"] == "listed:ar"
     assert response.json()["warnings"] == []
+
+
+def test_audio_names_its_voice_in_lists_and_after_the_voice_is_gone(
+    alice_client: APIClient, page: Page
+) -> None:
+    AudioFactory.create(page=page, voice="fake:alpha")
+    AudioFactory.create(page=page, voice="piper:fr_FR-siwis-low")  # not installed here
+    audios = alice_client.get(f"/api/v1/pages/{page.pk}/audios/").json()["audios"]
+    assert {audio["voice"]: audio["voice_display_name"] for audio in audios} == {
+        "fake:alpha": "Alpha (English (US), Test tones)",
+        "piper:fr_FR-siwis-low": "Siwis (French (FR), Piper, low)",
+    }

@@ -75,6 +75,18 @@ def test_pages_are_counted_made_being_made_failed_or_without_audio(document: Doc
     assert found.finished is False
 
 
+def test_contents_pages_are_not_waited_for(document: Document) -> None:
+    first, second, third, _fourth = pages_of(document)
+    Page.objects.filter(pk=first.pk).update(is_contents=True)
+    audio(first, Audio.Status.COMPLETED)  # asked for by name: not part of the whole
+    for page in (second, third):
+        audio(page, Audio.Status.COMPLETED)
+
+    found = audio_progress(document=document, voice="fake:alpha", now=NOW)
+
+    assert (found.pages_total, found.pages_done, found.pages_without_audio) == (3, 2, 1)
+
+
 def test_nothing_being_made_is_finished_with_no_time_left(document: Document) -> None:
     for page in pages_of(document):
         audio(page, Audio.Status.COMPLETED)

@@ -96,6 +96,26 @@ def test_a_book_is_made_from_the_pages_audio_with_a_chapter_each(
         assert b"M4B " in handle.read(64)  # the brand players know audiobooks by
 
 
+def test_a_book_passes_over_the_table_of_contents(
+    alice: User, document: Document, django_capture_on_commit_callbacks: Capture
+) -> None:
+    contents = document.pages.get(number=1)
+    Page.objects.filter(pk=contents.pk).update(is_contents=True, title="Contents")
+    book = start_audiobook(user=alice, document=document, voice="fake:alpha")
+    assert run(book, django_capture_on_commit_callbacks) is Step.WAITING
+    assert run(book, django_capture_on_commit_callbacks) is Step.DONE
+    book.refresh_from_db()
+    assert book.status == Audiobook.Status.COMPLETED, book.error_message
+    assert (book.pages_total, book.pages_done) == (2, 2)
+    assert [chapter["title"] for chapter in book.chapters] == ["Chapter 2", "Chapter 3"]
+    assert not Audio.objects.filter(page=contents).exists()
+    # Made from the pages' current audio: the contents page's audio is not part of it.
+    assert audiobooks.up_to_date_books(document=document, books=[book]) == {book.pk}
+    with django_capture_on_commit_callbacks(execute=True):
+        services.create_audio_record(page=contents, voice="fake:alpha", user=alice)
+    assert audiobooks.up_to_date_books(document=document, books=[book]) == {book.pk}
+
+
 def test_the_documents_cover_is_the_books_artwork(
     alice: User, document: Document, django_capture_on_commit_callbacks: Capture, tmp_path: Path
 ) -> None:

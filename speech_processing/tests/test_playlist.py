@@ -136,8 +136,11 @@ def test_the_playlist_starts_at_from_page_and_speaks_in_the_voice_asked_for(
     beta = made(third, voice="fake:beta")
     body = playlist(alice_client, document, f"?voice=fake:beta&from_page={third.pk}").json()
     assert body["voice"] == "fake:beta"
+    # The player says "Now playing" with the voice's display name.
+    assert body["voice_display_name"] == "Beta (English (GB), Test tones)"
     assert [entry["page"]["number"] for entry in body["pages"]] == [3, 4]
     assert body["pages"][0]["audio"]["id"] == beta.pk
+    assert body["pages"][0]["audio"]["voice_display_name"] == "Beta (English (GB), Test tones)"
     # Without a voice: the caller's preferred one, the same rule as generating.
     alice.preferred_voice = "fake:beta"
     alice.save()
@@ -283,6 +286,36 @@ def test_each_page_gets_its_own_outcome_and_one_refusal_undoes_nothing(
     assert [result["outcome"] for result in again.json()["results"]] == [
         "exists", "exists", "exists", "exists", "exists", "quota_exceeded", "no_text",
     ]  # fmt: skip
+
+
+def test_every_page_means_every_page_a_listener_hears_not_the_contents(
+    alice_client: APIClient, document: Document, django_capture_on_commit_callbacks: Capture
+) -> None:
+    first, second, third, fourth = pages_of(document)
+    Page.objects.filter(pk=second.pk).update(is_contents=True)
+    response = ask(
+        alice_client, document, django_capture_on_commit_callbacks, voice="fake:alpha",
+        pages="all",
+    )  # fmt: skip
+    assert response.status_code == 202
+    assert [result["page"] for result in response.json()["results"]] == [
+        first.pk, third.pk, fourth.pk,
+    ]  # fmt: skip
+    assert not Audio.objects.filter(page=second).exists()
+    # Named, it is made like any page.
+    named = ask(
+        alice_client, document, django_capture_on_commit_callbacks, voice="fake:alpha",
+        pages=[second.pk],
+    )  # fmt: skip
+    assert [result["page"] for result in named.json()["results"]] == [second.pk]
+    assert Audio.objects.filter(page=second).exists()
+    # A document of nothing but contents is still read to whoever asks for all of it.
+    Page.objects.filter(document=document).update(is_contents=True)
+    again = ask(
+        alice_client, document, django_capture_on_commit_callbacks, voice="fake:beta",
+        pages="all",
+    )  # fmt: skip
+    assert len(again.json()["results"]) == 4
 
 
 def test_the_replacement_of_outdated_audio_takes_no_quota_slot(

@@ -431,3 +431,282 @@ def test_the_stream_refuses_what_cannot_be_heard(
         response = client.get(f"/api/v1/audios/{audio.pk}/stream/")
         assert response.status_code == status
         assert response.json()["error"]["code"]
+
+
+# --- The manifest: listening part by part ----------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _fresh_states(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What a process read of a row a moment ago is not kept between tests' rows of the same id.
+    monkeypatch.setattr(live, "_states", {})
+
+
+def follow(client: APIClient, parts_client: APIClient, audio_id: int) -> tuple[bytes, int]:
+    """What a player does: the manifest, then its follow URL (without a session), each part
+    they list, then the rest of the made file. Returns the bytes received and how many
+    manifests were read."""
+    received: list[bytes] = []
+    count = 0
+    looks = 0
+    attempt = None
+    url = f"/api/v1/audios/{audio_id}/parts/"
+    asker = client
+    while looks < 2000:
+        looks += 1
+        separator = "&" if "?" in url else "?"
+        manifest = asker.get(f"{url}{separator}after={count}").json()
+        if manifest["follow_url"]:
+            url, asker = manifest["follow_url"], parts_client
+        if manifest["status"] == "completed":
+            sent = sum(len(part) for part in received)
+            headers = {"Range": f"bytes={sent}-"} if sent else {}
+            rest = client.get(manifest["rest_url"], headers=headers)
+            if rest.status_code != 416:
+                assert rest.status_code in (200, 206)
+                received.append(b"".join(rest.streaming_content))  # type: ignore[attr-defined]
+            return b"".join(received), looks
+        assert manifest["first"] == count
+        if attempt is not None:
+            assert manifest["attempt"] == attempt
+        attempt = manifest["attempt"]
+        for address in manifest["parts"]:
+            part = parts_client.get(address)
+            if part.status_code == 404:
+                break  # made meanwhile
+            assert part.status_code == 200
+            received.append(part.content)
+            count += 1
+        else:
+            threading.Event().wait((manifest["poll_ms"] or 100) / 10_000)
+    raise AssertionError("the audio was never made")
+
+
+@pytest.mark.django_db
+def test_the_manifest_lists_the_parts_stored_and_then_the_made_file(
+    alice: User, alice_client: APIClient, anon_client: APIClient
+) -> None:
+    audio = AudioFactory.create(page=page_of(alice), status=Audio.Status.PENDING)
+    pending = alice_client.get(f"/api/v1/audios/{audio.pk}/parts/").json()
+    follow_url = pending.pop("follow_url")
+    assert pending == {
+        "status": "pending", "attempt": None, "first": 0, "parts": [], "rest_url": None,
+        "poll_ms": live.PENDING_POLL_MS,
+    }  # fmt: skip
+    assert follow_url.startswith(f"/api/v1/audios/{audio.pk}/parts/follow/?token=")
+
+    Audio.objects.filter(pk=audio.pk).update(status=Audio.Status.GENERATING, attempts=1)
+    audio.refresh_from_db()
+    write_part(audio, 0, b"\xff\xf3one")
+    write_part(audio, 1, b"\xff\xf3two")
+    manifest = alice_client.get(f"/api/v1/audios/{audio.pk}/parts/").json()
+    assert (manifest["status"], manifest["attempt"], manifest["first"]) == ("generating", 1, 0)
+    assert len(manifest["parts"]) == 2
+    assert manifest["poll_ms"] == live.FIRST_PARTS_POLL_MS
+    # Each part is read by its URL alone: no session, no account.
+    assert [anon_client.get(url).content for url in manifest["parts"]] == [
+        b"\xff\xf3one", b"\xff\xf3two",
+    ]  # fmt: skip
+    part = anon_client.get(manifest["parts"][0])
+    assert part["Content-Type"] == "audio/mpeg"
+    assert "immutable" in part["Cache-Control"]
+    later = alice_client.get(f"/api/v1/audios/{audio.pk}/parts/", {"after": 2}).json()
+    assert (later["first"], later["parts"]) == (2, [])
+
+    key = default_storage.save("audio/whole.mp3", ContentFile(b"\xff\xf3one\xff\xf3two, and more"))
+    Audio.objects.filter(pk=audio.pk).update(status=Audio.Status.COMPLETED, file_key=key)
+    made = alice_client.get(f"/api/v1/audios/{audio.pk}/parts/", {"after": 2}).json()
+    assert made["status"] == "completed"
+    assert made["rest_url"] == f"/api/v1/audios/{audio.pk}/stream/"
+    assert made["poll_ms"] is None
+    assert made["follow_url"] is None
+    rest = alice_client.get(made["rest_url"], HTTP_RANGE="bytes=10-")
+    assert rest.status_code == 206
+    assert b"".join(rest.streaming_content) == b", and more"  # type: ignore[attr-defined]
+
+
+@pytest.mark.django_db
+def test_a_parts_url_reads_only_its_own_audio_and_attempt(
+    alice: User, alice_client: APIClient, anon_client: APIClient
+) -> None:
+    page = page_of(alice)
+    audio = generating(page, alice)
+    other = AudioFactory.create(
+        page=page, voice="fake:beta", status=Audio.Status.GENERATING, attempts=1
+    )
+    write_part(audio, 0, b"\xff\xf3mine")
+    write_part(other, 0, b"\xff\xf3theirs")
+    url = alice_client.get(f"/api/v1/audios/{audio.pk}/parts/").json()["parts"][0]
+    token = url.split("token=", 1)[1]
+    assert anon_client.get(url).status_code == 200
+    forged = [
+        f"/api/v1/audios/{other.pk}/parts/1/0.mp3?token={token}",  # another audio
+        f"/api/v1/audios/{audio.pk}/parts/2/0.mp3?token={token}",  # another attempt
+        f"/api/v1/audios/{audio.pk}/parts/1/0.mp3?token=x{token}",  # not a signature
+        f"/api/v1/audios/{audio.pk}/parts/1/0.mp3",  # none
+    ]
+    for address in forged:
+        refused = anon_client.get(address)
+        assert refused.status_code == 404, address
+        assert refused.json()["error"]["code"] == "not_found"
+    # Once synthesis is over its parts are gone, and the manifest points at the made file.
+    default_storage.delete(live.part_key(audio.pk, 1, 0))
+    gone = anon_client.get(url)
+    assert gone.status_code == 404
+    assert "no longer stored" in gone.json()["error"]["message"]
+
+
+@pytest.mark.django_db
+def test_the_manifest_refuses_what_cannot_be_heard(
+    alice: User,
+    alice_client: APIClient,
+    charlie_client: APIClient,
+    anon_client: APIClient,
+) -> None:
+    page = page_of(alice)
+    failed = AudioFactory.create(page=page, status=Audio.Status.FAILED)
+    deleted = AudioFactory.create(
+        page=page, voice="fake:beta", lifetime_status=Audio.Lifetime.DELETED
+    )
+    pending = AudioFactory.create(page=page, voice="fake:beta", status=Audio.Status.PENDING)
+    cases = [
+        (alice_client, failed, 409),
+        (alice_client, deleted, 404),
+        (charlie_client, pending, 404),
+        (anon_client, pending, 401),
+    ]
+    for client, audio, status in cases:
+        response = client.get(f"/api/v1/audios/{audio.pk}/parts/")
+        assert response.status_code == status
+        assert response.json()["error"]["code"]
+    bad = alice_client.get(f"/api/v1/audios/{pending.pk}/parts/", {"after": "-1"})
+    assert bad.status_code == 400
+
+
+@pytest.mark.django_db
+def test_a_manifest_costs_a_few_small_queries(
+    alice: User,
+    bob: User,
+    alice_client: APIClient,
+    bob_client: APIClient,
+    django_assert_max_num_queries: Callable[..., AbstractContextManager[Any]],
+) -> None:
+    from sharing.models import DocumentShare
+
+    page = page_of(alice)
+    audio = generating(page, alice)
+    for number in range(20):
+        write_part(audio, number, b"\xff\xf3part")
+    DocumentShare.objects.create(
+        document=page.document, shared_with=bob, shared_by=alice, permission="view_only"
+    )
+    for client in (alice_client, bob_client):
+        client.get(f"/api/v1/audios/{audio.pk}/parts/")  # the first look logs the play
+        # The token's user, the audio with its document, and (for a share) the share.
+        with django_assert_max_num_queries(3):
+            manifest = client.get(f"/api/v1/audios/{audio.pk}/parts/", {"after": 3}).json()
+        assert len(manifest["parts"]) == 17
+
+
+@pytest.mark.django_db(transaction=True)
+def test_listeners_following_the_manifest_hear_the_made_file_byte_for_byte(
+    alice: User, alice_client: APIClient, anon_client: APIClient, settings: Any
+) -> None:
+    # A slow engine (0.15 s a sentence) in a worker thread; the manifest is followed meanwhile.
+    settings.SPEECH_ENGINES = {**settings.SPEECH_ENGINES, "fake": {"delay_seconds": 0.15}}
+    voices.reset_caches()
+    audio = Audio.objects.create(
+        page=page_of(alice), voice="fake:alpha", engine="fake", created_by=alice
+    )  # pending, as the task finds it
+    worker = threading.Thread(target=services.synthesize_audio, kwargs={"audio_id": audio.pk})
+    worker.start()
+    try:
+        heard, looks = follow(alice_client, anon_client, audio.pk)
+    finally:
+        worker.join(timeout=60)
+    audio.refresh_from_db()
+    assert audio.status == Audio.Status.COMPLETED
+    assert looks > 2  # it was followed while being made, not only read once made
+    with default_storage.open(audio.file_key, "rb") as stored:
+        assert heard == stored.read()
+    # One listening session is one Played line, however many looks it took.
+    from sharing.models import AccessLog
+
+    assert AccessLog.objects.filter(audio_id=audio.pk, action=AccessLog.Action.PLAY).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_follow_url_answers_as_the_manifest_for_its_audio_only(
+    alice: User,
+    alice_client: APIClient,
+    anon_client: APIClient,
+    django_assert_max_num_queries: Callable[..., AbstractContextManager[Any]],
+) -> None:
+    page = page_of(alice)
+    audio = generating(page, alice)
+    other = AudioFactory.create(page=page, voice="fake:beta", status=Audio.Status.PENDING)
+    write_part(audio, 0, b"\xff\xf3one")
+    first = alice_client.get(f"/api/v1/audios/{audio.pk}/parts/").json()
+    token = first["follow_url"].split("token=", 1)[1]
+    # Without a session, and from what the process read of the row a moment ago.
+    with django_assert_max_num_queries(1):
+        again = anon_client.get(f"{first['follow_url']}&after=0").json()
+    assert again == first
+    with django_assert_max_num_queries(0):
+        assert anon_client.get(f"{first['follow_url']}&after=1").json()["parts"] == []
+    refused = [
+        f"/api/v1/audios/{other.pk}/parts/follow/?token={token}",  # another audio
+        f"/api/v1/audios/{audio.pk}/parts/follow/?token=x{token}",
+        f"/api/v1/audios/{audio.pk}/parts/follow/",
+    ]
+    for address in refused:
+        answer = anon_client.get(address)
+        assert answer.status_code == 404, address
+        assert answer.json()["error"]["code"] == "not_found"
+    assert anon_client.get(f"{first['follow_url']}&after=x").status_code == 400
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("ending", "status"), [("failed", 409), ("deleted", 404)])
+def test_the_follow_url_says_when_the_audio_cannot_be_heard(
+    alice: User, alice_client: APIClient, anon_client: APIClient, ending: str, status: int
+) -> None:
+    audio = generating(page_of(alice), alice)
+    follow_url = alice_client.get(f"/api/v1/audios/{audio.pk}/parts/").json()["follow_url"]
+    if ending == "failed":
+        Audio.objects.filter(pk=audio.pk).update(status=Audio.Status.FAILED)
+    else:
+        Audio.objects.filter(pk=audio.pk).update(lifetime_status=Audio.Lifetime.DELETED)
+    live._states.clear()  # (a moment later)
+    answer = anon_client.get(follow_url)
+    assert answer.status_code == status
+    assert answer.json()["error"]["message"]
+
+
+def test_a_process_reads_an_audios_state_again_after_a_moment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reads: list[int] = []
+
+    class Rows:
+        def filter(self, pk: int) -> Rows:
+            reads.append(pk)
+            return self
+
+        def values_list(self, *fields: str) -> Rows:
+            return self
+
+        def first(self) -> tuple[str, str, int, int]:
+            return ("generating", "active", 1, len(reads))
+
+    monkeypatch.setattr(live.Audio, "objects", Rows())
+    clock = Ticks()
+    first = live.live_state(7, clock=clock)
+    clock.now += live.STATE_FRESH_SECONDS / 2
+    assert live.live_state(7, clock=clock) == first
+    assert reads == [7]
+    clock.now += live.STATE_FRESH_SECONDS
+    later = live.live_state(7, clock=clock)
+    assert later is not None
+    assert later.stream_parts == 2
+    assert reads == [7, 7]

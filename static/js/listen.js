@@ -148,7 +148,7 @@ export function continuousPlay(player) {
       const now = format(entry.page.title ? t.listenNow : t.listenNowUntitled, {
         number: entry.page.number,
         title: entry.page.title,
-        voice: data.voice,
+        voice: data.voice_display_name || data.voice,
       });
       nowText.textContent = outdated ? format(t.listenNowOutdated, { now: now }) : now;
       nowText.toggleAttribute("data-outdated", outdated);

@@ -180,6 +180,38 @@
     }
   });
 
+  // --- Menus ---------------------------------------------------------------------------------
+
+  // A menu is a <details data-menu>: it opens and closes without JavaScript. With it, one menu
+  // is open at a time, and a click elsewhere or Escape closes it (Escape gives focus back to its
+  // button).
+  function closeMenus(except) {
+    for (const menu of document.querySelectorAll("details[data-menu][open]")) {
+      if (menu !== except) {
+        menu.open = false;
+      }
+    }
+  }
+
+  document.addEventListener("click", (event) => {
+    closeMenus(event.target.closest("details[data-menu]"));
+  });
+
+  document.addEventListener("focusin", (event) => {
+    closeMenus(event.target.closest("details[data-menu]"));
+  });
+
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") {
+      return;
+    }
+    const menu = event.target.closest && event.target.closest("details[data-menu][open]");
+    if (menu) {
+      menu.open = false;
+      menu.querySelector("summary").focus();
+    }
+  });
+
   // --- Typing the title to confirm a deletion --------------------------------------------------
 
   function updateConfirm(form) {
@@ -302,12 +334,20 @@
       if (result.ok && result.data && result.data.status !== element.dataset.status) {
         const ids = (element.dataset.refresh || element.id).split(/\s+/);
         await refreshRegions(ids);
-        const fresh = document.getElementById(ids[0]);
-        const badge = fresh && fresh.querySelector(".badge");
+        // The status as the watched element now shows it: its badge, and what goes with it
+        // ([data-status-detail]: "12 pages").
+        const fresh = document.getElementById(element.id) || document.getElementById(ids[0]);
+        const parts = fresh
+          ? [fresh.querySelector(".badge"), ...fresh.querySelectorAll("[data-status-detail]")]
+          : [];
+        const said = parts
+          .filter(Boolean)
+          .map((part) => part.textContent.trim().replace(/\s+/g, " "))
+          .filter(Boolean);
         announce(
           interpolate(
             gettext("%(title)s: %(status)s"),
-            { title: result.data.title, status: badge ? badge.textContent.trim() : "" },
+            { title: result.data.title, status: said.join(", ") || result.data.status },
             true,
           ),
         );
@@ -354,6 +394,7 @@
   window.Pagecast = {
     announce: announce,
     api: api,
+    closeMenus: closeMenus,
     csrfToken: csrfToken,
     errorMessage: errorMessage,
     gettext: gettext,

@@ -49,6 +49,7 @@ export function detachedRow(data) {
   const row = document.createElement("li");
   row.dataset.audioId = String(data.id);
   row.dataset.voice = data.voice;
+  row.dataset.voiceName = data.voice_display_name || data.voice;
   row.dataset.duration = data.duration_seconds === null ? "" : String(data.duration_seconds);
   row.dataset.position = "0";
   if (data.download_url) row.dataset.downloadUrl = data.download_url;

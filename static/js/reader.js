@@ -7,7 +7,10 @@
  */
 import { continuousPlay } from "./listen.js";
 import { detachedRow } from "./playlist.js";
+import { markStored, placeBody, remember, sendBeacon } from "./place.js";
+import { seekBar } from "./seekbar.js";
 import { feedStream } from "./stream.js";
+import { readAlong } from "./readalong.js";
 
 (function () {
   "use strict";
@@ -86,10 +89,7 @@ import { feedStream } from "./stream.js";
   function errorMessage(response, data) {
     const envelope = data && data.error ? data.error : null;
     if (response.status === 429) {
-      const seconds = parseInt(response.headers.get("Retry-After") || "", 10);
-      if (seconds > 0) {
-        return format(t.errorRetryAfter, { seconds: seconds });
-      }
+      // The server says how long to wait in words ("about 45 minutes").
       return envelope && envelope.message ? envelope.message : t.errorRateLimited;
     }
     if (envelope && envelope.message) {
@@ -161,7 +161,7 @@ import { feedStream } from "./stream.js";
   const list = byId("reader-audio-list");
   const emptyText = byId("reader-audios-empty");
 
-  // The audio in the player: {id, voice, row, played}; null when there is none.
+  // The audio in the player: {id, voice, voiceName, row, played}; null when there is none.
   let current = null;
   let startAt = 0;
   let lastSaved = -1;
@@ -194,21 +194,27 @@ import { feedStream } from "./stream.js";
     return current ? parseFloat(current.row.dataset.duration) || 0 : 0;
   }
 
+  // The bar: the position, and what can be played (while it is made, what is made so far).
+  const seek = seekBar({
+    audio: audio,
+    seekbar: seekbar,
+    status: byId("reader-seek-status"),
+    t: t,
+    format: format,
+    clock: clock,
+    streaming: () => Boolean(current && current.streaming),
+    // (Once made, its length as the server gave it, before the element has all of it.)
+    total: () => Math.max(duration(), current ? parseFloat(current.row.dataset.duration) || 0 : 0),
+  });
+
   function showTime() {
     const total = duration();
     const position = audio.currentTime || 0;
-    seekbar.max = String(Math.max(Math.ceil(total), 0));
-    if (!dragging) {
-      seekbar.value = String(Math.floor(position));
-    }
+    seek.show(dragging);
     // While it is made, the length is not known yet (only that of what came so far): the
     // position alone.
     const streamingNow = current && current.streaming;
     timeText.textContent = streamingNow ? clock(position) : `${clock(position)} / ${clock(total)}`;
-    seekbar.setAttribute(
-      "aria-valuetext",
-      format(t.positionOf, { position: clock(position), duration: clock(total) })
-    );
   }
 
   function showToggle() {
@@ -257,7 +263,8 @@ import { feedStream } from "./stream.js";
     }
   }
 
-  function savePosition() {
+  // `leaving`: the page is being hidden or left (the save then goes as a beacon).
+  function savePosition(leaving) {
     if (!current || !current.played) return;
     const position = audio.ended ? duration() : audio.currentTime || 0;
     if (Math.abs(position - lastSaved) < 0.5) return;
@@ -269,24 +276,28 @@ import { feedStream } from "./stream.js";
       api("POST", urlFor(config.playedUrl, current.id), { position_seconds: seconds }, { keepalive: true });
     }
     // The place in the whole document, for resuming on any device and "continue listening".
+    // (Each save says when it was made: one that arrives late does not undo a later one.)
     if (config.progressUrl) {
-      api(
-        "PUT",
-        config.progressUrl,
-        { page: config.pageId, audio: current.id, position_seconds: seconds },
-        { keepalive: true }
-      );
+      const url = config.progressUrl;
+      const body = placeBody(config.pageId, current.id, seconds);
+      remember(url, body, false);
+      if (!(leaving === true && sendBeacon(url, body, csrfToken()))) {
+        api("PUT", url, body, { keepalive: true }).then((result) => {
+          if (result.ok) markStored(url, body);
+        });
+      }
     }
   }
 
   function setSource(url, streaming) {
     if (stopFeeding) {
-      stopFeeding(); // (its fetch ends: the server's stream gives its slot back)
+      stopFeeding(); // (its requests end)
       stopFeeding = null;
     }
     if (streaming) {
       audio.dataset.stream = url;
-      stopFeeding = feedStream(audio, url);
+      // (The audio's parts as they are stored; its one-response stream where that cannot be.)
+      stopFeeding = feedStream(audio, { parts: urlFor(config.partsUrl, current.id), stream: url });
     } else {
       delete audio.dataset.stream;
       if (url) {
@@ -304,12 +315,15 @@ import { feedStream } from "./stream.js";
     current = {
       id: Number(row.dataset.audioId),
       voice: row.dataset.voice,
+      // The voice as people see it (the server's display name); its id when not given.
+      voiceName: row.dataset.voiceName || row.dataset.voice,
       row: row,
       played: false,
       // Listening while it is made: the stream goes on into the made file, to its end.
       streaming: Boolean(options.streaming),
     };
     lastSaved = -1;
+    seek.reset(); // a skip that waited was one in the audio before
     startAt = options.fromStart ? 0 : resumePosition(row);
     if (options.streaming || audio.dataset.audioId !== String(current.id)) {
       setSource(
@@ -323,7 +337,7 @@ import { feedStream } from "./stream.js";
     // Made before the page was edited: it still plays, but its timings no longer match the
     // page, so reading along is not offered (and not asked for).
     const outdated = row.dataset.outdated === "1";
-    nowText.textContent = format(outdated ? t.nowPlayingOutdated : t.nowPlaying, { voice: current.voice });
+    nowText.textContent = format(outdated ? t.nowPlayingOutdated : t.nowPlaying, { voice: current.voiceName });
     nowText.toggleAttribute("data-outdated", outdated);
     setControls(true);
     markCurrent();
@@ -351,6 +365,8 @@ import { feedStream } from "./stream.js";
     clearFollow();
     timeText.textContent = "0:00 / 0:00";
     seekbar.value = "0";
+    seek.reset();
+    seek.show(false);
   }
 
   function togglePlay() {
@@ -364,9 +380,7 @@ import { feedStream } from "./stream.js";
 
   function skip(seconds) {
     if (!current) return;
-    const total = duration();
-    const target = Math.min(Math.max((audio.currentTime || 0) + seconds, 0), total || Infinity);
-    audio.currentTime = target;
+    seek.by(seconds); // (past what is made so far: from there once it is made)
     showTime();
   }
 
@@ -439,165 +453,56 @@ import { feedStream } from "./stream.js";
   window.addEventListener("popstate", () => window.location.reload());
 
   // --- Reading along ---------------------------------------------------------------------------
-  // The page's plain text, one span a sentence (from the audio's timings); the sentence being
-  // read is highlighted and kept in view, and clicking one plays from there.
+  // The sentence being read is highlighted where it stands in the formatted page and kept in
+  // view; a click on a sentence, or Enter on it, plays from there (readalong.js).
 
   const STORE_FOLLOW = "pagecast.reader.follow";
-  const formatted = byId("reader-formatted");
-  const followView = byId("reader-follow");
   const followBox = byId("reader-follow-toggle");
-  const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
-  let sentences = []; // [{start, end, element}], in order
-  let activeSentence = -1;
-  let timingsOf = null; // the audio id whose timings are shown
-
-  function showFollow() {
-    const on = Boolean(followBox && followBox.checked && sentences.length);
-    followView.hidden = !on;
-    formatted.hidden = on;
-  }
+  const formatted = byId("reader-formatted");
+  const along = formatted
+    ? readAlong(formatted, audio, {
+        text: () => (typeof config.pageText === "string" ? config.pageText : ""),
+        seek: (seconds, andPlay) => {
+          if (!current) return;
+          audio.currentTime = seconds;
+          showTime();
+          if (andPlay && audio.paused) play();
+        },
+        following: () => !followBox || followBox.checked,
+        help: byId("reader-sentence-help"),
+        // The player bar covers the bottom of the screen.
+        covered: () => (bar && getComputedStyle(bar).position === "fixed" ? bar : null),
+      })
+    : null;
 
   function clearFollow() {
-    sentences = [];
-    activeSentence = -1;
-    timingsOf = null;
-    if (followView) {
-      followView.textContent = "";
-      showFollow();
-    }
-  }
-
-  function buildFollow(timings) {
-    const text = typeof config.pageText === "string" ? config.pageText : "";
-    const built = [];
-    let paragraph = document.createElement("p");
-    let position = 0;
-    followView.textContent = "";
-
-    function closeParagraph() {
-      if (paragraph.childNodes.length) followView.appendChild(paragraph);
-      paragraph = document.createElement("p");
-    }
-    function addText(piece) {
-      // A blank line starts a new paragraph; single line breaks stay (white-space: pre-line).
-      piece.split(/\n[^\S\n]*\n\s*/).forEach((part, index) => {
-        if (index > 0) closeParagraph();
-        const kept = paragraph.childNodes.length ? part : part.replace(/^\s+/, "");
-        if (kept) paragraph.appendChild(document.createTextNode(kept));
-      });
-    }
-    for (const timing of timings) {
-      const from = Number(timing.char_start);
-      const to = Number(timing.char_end);
-      if (!(from >= position && to > from && to <= text.length)) continue;
-      addText(text.slice(position, from));
-      const span = document.createElement("span");
-      span.className = "reader-sentence";
-      span.textContent = text.slice(from, to);
-      span.dataset.sentence = String(built.length);
-      paragraph.appendChild(span);
-      built.push({ start: Number(timing.start), end: Number(timing.end), element: span });
-      position = to;
-    }
-    addText(text.slice(position));
-    closeParagraph();
-    sentences = built;
-    activeSentence = -1;
-    showFollow();
-    highlight(false);
+    if (along) along.clear();
   }
 
   async function loadTimings(id) {
-    if (!followView || !config.timingsUrl) return;
-    if (timingsOf !== id) clearFollow();
+    if (!along || !config.timingsUrl) return;
+    if (along.shownFor() !== id) along.clear();
     const result = await api("GET", urlFor(config.timingsUrl, id));
     if (!current || current.id !== id) return; // another audio was chosen meanwhile
     if (!result.ok || !Array.isArray(result.data)) {
-      clearFollow(); // an edited page, or no timings: the formatted page stays
+      along.clear(); // an edited page, or no timings: the page stays as it is
       return;
     }
-    if (timingsOf === id && result.data.length === sentences.length) return; // nothing new
-    timingsOf = id;
-    buildFollow(result.data);
-  }
-
-  function sentenceAt(time) {
-    // The last sentence that starts at or before `time` (binary search: starts are ordered).
-    let low = 0;
-    let high = sentences.length - 1;
-    let found = -1;
-    while (low <= high) {
-      const middle = (low + high) >> 1;
-      if (sentences[middle].start <= time) {
-        found = middle;
-        low = middle + 1;
-      } else {
-        high = middle - 1;
-      }
-    }
-    return found;
-  }
-
-  function inView(element) {
-    const box = element.getBoundingClientRect();
-    const player = byId("reader-player");
-    // The player bar covers the bottom of the screen.
-    const playerBox = player && getComputedStyle(player).position === "fixed"
-      ? player.getBoundingClientRect()
-      : null;
-    const bottom = playerBox ? playerBox.top : window.innerHeight;
-    return box.top >= 0 && box.bottom <= bottom;
+    along.show(result.data, id);
   }
 
   function highlight(scroll) {
-    if (!sentences.length || followView.hidden) return;
-    const index = sentenceAt(audio.currentTime || 0);
-    if (index === activeSentence) return;
-    if (activeSentence >= 0 && sentences[activeSentence]) {
-      const previous = sentences[activeSentence].element;
-      previous.classList.remove("reader-sentence-current");
-      previous.removeAttribute("aria-current");
-    }
-    activeSentence = index;
-    if (index < 0) return;
-    const element = sentences[index].element;
-    element.classList.add("reader-sentence-current");
-    element.setAttribute("aria-current", "true");
-    if (scroll && !inView(element)) {
-      element.scrollIntoView({ block: "center", behavior: reducedMotion.matches ? "auto" : "smooth" });
-    }
-  }
-
-  function seekToSentence(index) {
-    if (!current || index < 0 || index >= sentences.length) return;
-    audio.currentTime = sentences[index].start;
-    showTime();
-    highlight(true);
+    if (along) along.highlight(scroll);
   }
 
   function stepSentence(step) {
-    if (!sentences.length) return false;
-    const here = sentenceAt(audio.currentTime || 0);
-    // Back within the first second of a sentence goes to the one before, as players do.
-    const backToStart = step < 0 && here >= 0 && audio.currentTime - sentences[here].start > 1;
-    seekToSentence(Math.min(Math.max(backToStart ? here : here + step, 0), sentences.length - 1));
-    return true;
+    return along ? along.step(step) : false;
   }
 
-  if (followView) {
-    followView.addEventListener("click", (event) => {
-      const span = event.target instanceof Element ? event.target.closest(".reader-sentence") : null;
-      if (!span || !current) return;
-      seekToSentence(Number(span.dataset.sentence));
-      if (audio.paused) play();
-    });
-  }
   if (followBox) {
     followBox.checked = stored(STORE_FOLLOW, "1") === "1";
     followBox.addEventListener("change", () => {
       store(STORE_FOLLOW, followBox.checked ? "1" : "0");
-      activeSentence = -1;
-      showFollow();
       highlight(true);
     });
   }
@@ -638,7 +543,10 @@ import { feedStream } from "./stream.js";
       current.cutShort = audio.currentTime || 0;
     }
   });
-  window.addEventListener("pagehide", savePosition);
+  window.addEventListener("pagehide", () => savePosition(true));
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "hidden") savePosition(true);
+  });
 
   toggleButton.addEventListener("click", togglePlay);
   backButton.addEventListener("click", () => skip(-SKIP_SECONDS));
@@ -651,7 +559,7 @@ import { feedStream } from "./stream.js";
   });
   seekbar.addEventListener("input", () => {
     if (!current) return;
-    audio.currentTime = Number(seekbar.value);
+    seek.to(Number(seekbar.value));
     showTime();
   });
   seekbar.addEventListener("change", () => {
@@ -725,12 +633,14 @@ import { feedStream } from "./stream.js";
   function showRow(row, data) {
     row.dataset.audioId = String(data.id);
     row.dataset.voice = data.voice;
+    const voiceName = data.voice_display_name || data.voice;
+    row.dataset.voiceName = voiceName;
     row.dataset.status = data.status;
     row.dataset.duration = data.duration_seconds === null ? "" : String(data.duration_seconds);
     if (!row.dataset.position) {
       row.dataset.position = "0";
     }
-    row.querySelector(".reader-audio-voice").textContent = data.voice;
+    row.querySelector(".reader-audio-voice").textContent = voiceName;
     row.querySelector(".reader-audio-duration").textContent =
       data.duration_seconds === null ? "" : clock(data.duration_seconds);
     row.querySelector(".reader-audio-by").textContent = data.created_by
@@ -740,7 +650,7 @@ import { feedStream } from "./stream.js";
     status.textContent = t[`status_${data.status}`] || data.status;
     status.className = `reader-audio-status badge status-${data.status}`;
     for (const name of row.querySelectorAll(".reader-audio-name")) {
-      name.textContent = ` ${data.voice}`;
+      name.textContent = ` ${voiceName}`;
     }
     const play = row.querySelector(".reader-audio-play");
     const download = row.querySelector(".reader-audio-download");
@@ -824,9 +734,10 @@ import { feedStream } from "./stream.js";
   const generateButton = byId("reader-generate-button");
   const generateStatus = byId("reader-generate-status");
   const progress = byId("reader-progress");
-  const progressLabel = progress ? progress.querySelector("label") : null;
   const quotaText = byId("reader-quota");
-  const following = new Set();
+  // The audio being made that this page follows: id -> its progress line and what it knows.
+  const following = new Map();
+  let ticking = null;
 
   async function refreshQuota() {
     if (!quotaText) return;
@@ -837,16 +748,83 @@ import { feedStream } from "./stream.js";
     }
   }
 
-  function showProgress(text) {
-    if (!progress) return;
-    progress.hidden = following.size === 0;
-    if (progressLabel && text) progressLabel.textContent = text;
+  function since(createdAt) {
+    // Counted from when it was asked for (a clock a little off never makes it negative).
+    const asked = Date.parse(createdAt || "");
+    return Number.isFinite(asked) ? Math.min(asked, Date.now()) : Date.now();
   }
 
-  async function follow(id) {
+  function progressText(job) {
+    const now = Date.now();
+    const values = { voice: job.voiceName, elapsed: clock((now - job.since) / 1000) };
+    if (job.status === "pending") return format(t.progressPending, values);
+    if (job.secondsLeft === null) return format(t.progressMaking, values);
+    const left = Math.max(1, job.secondsLeft - (now - job.estimatedAt) / 1000);
+    return format(t.progressMakingLeft, Object.assign(values, { left: clock(left) }));
+  }
+
+  // One line for each audio being made, its time counted every second; none when none is.
+  function showProgress() {
+    if (!progress) return;
+    for (const job of following.values()) {
+      if (!job.line.isConnected) progress.append(job.line);
+      job.text.textContent = progressText(job);
+    }
+    for (const line of progress.querySelectorAll(".reader-progress-line")) {
+      if (!following.has(Number(line.dataset.audioId))) line.remove();
+    }
+    progress.hidden = following.size === 0;
+    if (following.size && ticking === null) {
+      ticking = window.setInterval(showProgress, 1000);
+    } else if (!following.size && ticking !== null) {
+      window.clearInterval(ticking);
+      ticking = null;
+    }
+  }
+
+  function updateJob(job, data) {
+    job.voiceName = data.voice_display_name || data.voice || job.voiceName;
+    job.status = data.status;
+    if (data.created_at) job.since = since(data.created_at);
+    return job;
+  }
+
+  function startJob(data) {
+    const line = document.createElement("div");
+    line.className = "reader-progress-line";
+    line.dataset.audioId = String(data.id);
+    const text = document.createElement("label");
+    text.className = "reader-progress-text";
+    text.htmlFor = `reader-progress-bar-${Number(data.id)}`;
+    const bar = document.createElement("progress");
+    bar.id = text.htmlFor;
+    line.append(text, bar);
+    const job = { line: line, text: text, voiceName: "", since: Date.now(), secondsLeft: null };
+    return updateJob(job, data);
+  }
+
+  async function estimate(job, data) {
+    // The document's estimate in this voice is this audio's when it is the only one being
+    // made; otherwise the line gives the time so far alone.
+    if (!config.audioProgressUrl) return;
+    const url = `${config.audioProgressUrl}?${new URLSearchParams({ voice: data.voice })}`;
+    const result = await api("GET", url);
+    const found = result.ok && result.data ? result.data : null;
+    const alone = found && found.pages_in_progress === 1 && Number.isFinite(found.seconds_left);
+    job.secondsLeft = alone ? found.seconds_left : null;
+    job.estimatedAt = Date.now();
+  }
+
+  function endStreamingNote() {
+    // "Playing from the first sentence while the rest is made" is no longer true.
+    if (pageStatus && pageStatus.textContent === t.listeningWhileMade) announce("", pageStatus);
+  }
+
+  async function follow(id, first) {
     if (following.has(id)) return;
-    following.add(id);
-    const startedAt = Date.now();
+    const row = rowFor(id);
+    const known = row ? { voice: row.dataset.voiceName, status: row.dataset.status } : {};
+    following.set(id, startJob(Object.assign({ id: id }, known, first)));
     let delay = POLL_FIRST_MS;
     let lastStatus = "";
     const status = generateStatus || pageStatus;
@@ -863,7 +841,8 @@ import { feedStream } from "./stream.js";
         const row = shown ? upsertRow(data) : rowFor(data.id);
         if (data.status === "completed" && data.lifetime_status === "active") {
           following.delete(id);
-          showProgress("");
+          showProgress();
+          endStreamingNote();
           const streamedHere = current && current.id === id && current.streaming;
           if (streamedHere && current.cutShort === undefined) {
             current.streaming = false; // the stream carries on to the end of the made file
@@ -884,7 +863,8 @@ import { feedStream } from "./stream.js";
         }
         if (data.status === "failed" || data.lifetime_status !== "active") {
           following.delete(id);
-          showProgress("");
+          showProgress();
+          endStreamingNote();
           if (current && current.id === id && current.streaming) {
             unload();
           }
@@ -892,21 +872,23 @@ import { feedStream } from "./stream.js";
           announce(format(t.failed, { message: data.error_message || t.errorGeneric }), status);
           return;
         }
-        const seconds = Math.round((Date.now() - startedAt) / 1000);
         if (current && current.id === id && current.streaming && data.status === "generating") {
           loadTimings(id); // the sentences finished so far, to read along while it is made
         }
-        showProgress(format(t.generating, { seconds: seconds }));
+        const job = updateJob(following.get(id), data);
+        if (data.status === "generating") await estimate(job, data);
+        showProgress();
         if (data.status !== lastStatus) {
           lastStatus = data.status;
-          announce(data.status === "pending" ? t.pending : format(t.generating, { seconds: seconds }), status);
+          // The status in words; the time is counted on the progress line, not here.
+          announce(data.status === "pending" ? t.pending : format(t.generating, { voice: job.voiceName }), status);
         }
         await sleep(delay);
         delay = Math.min(delay * 1.5, POLL_MAX_MS);
       }
     } finally {
       following.delete(id);
-      showProgress("");
+      showProgress();
     }
   }
 
@@ -930,17 +912,18 @@ import { feedStream } from "./stream.js";
       load(made, { autoplay: true, fromStart: true, streaming: data.status !== "completed" });
       announce(t.listeningWhileMade, pageStatus);
     }
-    const followed = follow(data.id);
-    showProgress(format(t.generating, { seconds: 0 }));
+    const followed = follow(data.id, data);
+    showProgress();
     await followed;
     await refreshQuota();
   }
 
   async function regenerate(form) {
     const voice = form.elements.voice.value;
+    const row = form.closest(".reader-audio");
     const button = form.querySelector("button");
     button.disabled = true;
-    announce(format(t.regenerating, { voice: voice }), generateStatus);
+    announce(format(t.regenerating, { voice: (row && row.dataset.voiceName) || voice }), generateStatus);
     const result = await api("POST", config.pageAudiosUrl, { voice: voice });
     if (!result.ok) {
       announce(result.message, generateStatus);
@@ -954,8 +937,9 @@ import { feedStream } from "./stream.js";
     generateForm.addEventListener("submit", async (event) => {
       event.preventDefault();
       const voice = voiceSelect.value;
+      const chosen = voiceSelect.options[voiceSelect.selectedIndex];
       generateButton.disabled = true;
-      announce(format(t.starting, { voice: voice }), generateStatus);
+      announce(format(t.starting, { voice: (chosen && chosen.dataset.name) || voice }), generateStatus);
       const result = await api("POST", config.pageAudiosUrl, { voice: voice });
       if (!result.ok) {
         announce(result.message, generateStatus);
@@ -1072,7 +1056,6 @@ import { feedStream } from "./stream.js";
   if (list) {
     for (const row of list.querySelectorAll(".reader-audio")) {
       if (row.dataset.status === "pending" || row.dataset.status === "generating") {
-        showProgress("");
         follow(Number(row.dataset.audioId));
       }
     }

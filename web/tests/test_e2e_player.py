@@ -20,6 +20,7 @@ from users.tests.factories import UserFactory
 
 # The logged-in sessions and the documents of the reader's own browser tests.
 from web.tests.test_e2e_reader import (  # noqa: F401
+    ALPHA,
     ARTIFACTS,
     HOLD_AFTER,
     SPOKEN,
@@ -106,7 +107,8 @@ def test_the_player_stays_in_reach_while_a_long_page_scrolls(
     session.open(f"/pages/{page.pk}/")
     expect(tab.locator("#reader-toggle")).to_be_enabled()
     expect(tab.locator("#reader-listen")).to_be_visible()
-    expect(tab.locator("#reader-follow")).to_be_visible()  # the read-along text is in place
+    # The sentences are marked in the text to read along.
+    expect(tab.locator("#reader-formatted .reader-sentence").first).to_be_visible()
     scrollable = tab.evaluate("() => document.documentElement.scrollHeight - window.innerHeight")
     assert scrollable > 3 * size["height"], "the page is long enough to scroll"
 
@@ -199,7 +201,7 @@ def test_one_press_plays_every_page_to_the_end(sessions: Any) -> None:  # noqa: 
         assert tab.evaluate("() => location.pathname") == f"/pages/{page.pk}/"
         expect(tab.locator("#reader-goto")).to_have_value(str(page.pk))
         if number > 1:  # a new page is said to screen readers too
-            said = f"Page {number}: Chapter {number}, fake:alpha"
+            said = f"Page {number}: Chapter {number}, {ALPHA}"
             expect(tab.locator("#reader-turn")).to_have_text(said)
         finish_current(session, audio)
         if number == 1:
@@ -373,29 +375,30 @@ def test_continuous_play_says_a_page_has_outdated_audio_and_offers_no_read_along
     session.open(f"/pages/{pages[0].pk}/")
     record_audio_events(tab)
     tab.click("#reader-listen")
-    expect(tab.locator("#reader-follow")).to_be_visible()  # page 1 is read along
+    # Page 1 is read along.
+    expect(tab.locator("#reader-formatted .reader-sentence").first).to_be_visible()
     finish_current(session, audios[0])
 
     # Page 2 plays its audio, saying it was made before the edit, on the player and to screen
     # readers; the formatted page stays and its timings are not asked for.
     expect(tab.locator(".reader-header h1")).to_have_text("Chapter 2", timeout=WAIT_MS)
     session.wait_audio(f"audio.dataset.audioId === '{audios[1].pk}' && !audio.paused")
-    said = "Page 2: Chapter 2, fake:alpha. This audio was made before the page was edited."
+    said = f"Page 2: Chapter 2, {ALPHA}. This audio was made before the page was edited."
     expect(tab.locator("#reader-now")).to_have_text(said)
     expect(tab.locator("#reader-now")).to_be_visible()
     # The line may be cut short on the bar: its badge, at the start, stays in view.
     assert "Outdated" in tab.evaluate(NOW_BADGE)
     expect(tab.locator("#reader-turn")).to_have_text(said)
-    expect(tab.locator("#reader-follow")).to_be_hidden()
     expect(tab.locator("#reader-formatted")).to_be_visible()
+    expect(tab.locator("#reader-formatted .reader-sentence")).to_have_count(0)
     session.shot("listen-outdated")
     finish_current(session, audios[1])
 
     # Page 3 is up to date: read along again, and no note.
     expect(tab.locator(".reader-header h1")).to_have_text("Chapter 3", timeout=WAIT_MS)
-    expect(tab.locator("#reader-now")).to_have_text("Page 3: Chapter 3, fake:alpha")
+    expect(tab.locator("#reader-now")).to_have_text(f"Page 3: Chapter 3, {ALPHA}")
     assert tab.evaluate(NOW_BADGE) == "none"
-    expect(tab.locator("#reader-follow")).to_be_visible()
+    expect(tab.locator("#reader-formatted .reader-sentence").first).to_be_visible()
     assert str(audios[1].pk) not in timings_of
     assert {str(audios[0].pk), str(audios[2].pk)} <= set(timings_of)
     events = tab.evaluate("() => window.playerEvents")
@@ -466,8 +469,9 @@ def test_a_stream_answered_by_a_redirect_is_played_from_where_it_points(
     sessions: Any,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The stream is fed to the player by the page's script; a made audio in object storage
-    answers it with a redirect, which the page may not follow itself: the player does."""
+    """The audio is fed to the player by the page's script; a made audio in object storage
+    answers for its file with a redirect, which the page may not follow itself: the player
+    does."""
     owner = UserFactory.create(email="stream-redirect@example.com")
     first, second = spoken_document(owner, pages=2, title="Stored elsewhere")
     stored = made_audio(second, owner)
@@ -479,6 +483,18 @@ def test_a_stream_answered_by_a_redirect_is_played_from_where_it_points(
         "**/api/v1/audios/*/stream/",
         lambda route: route.fulfill(status=302, headers={"Location": where}),
     )
+
+    def made_at_once(route: Any) -> None:
+        # The audio's manifest says it is made: the rest is read through its stream.
+        path = route.request.url.split("://", 1)[1].split("/", 1)[1].split("?", 1)[0]
+        route.fulfill(
+            json={
+                "status": "completed", "attempt": 1, "first": 0, "parts": [],
+                "rest_url": "/" + path.replace("/parts/", "/stream/"), "poll_ms": None,
+            }
+        )  # fmt: skip
+
+    tab.route("**/api/v1/audios/*/parts/?*", made_at_once)
     session.open(f"/pages/{first.pk}/")
     with synthesis_held(monkeypatch):
         tab.click("#reader-generate-button")

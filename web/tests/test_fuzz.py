@@ -19,6 +19,7 @@ import re
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from html.parser import HTMLParser
 from typing import Any
 
@@ -28,12 +29,13 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from document_processing.models import Document, Page
 from document_processing.tests.factories import document_with_pages
-from sharing.models import DocumentShare
+from sharing.models import DocumentShare, ShareInvitation
 from speech_processing.models import Audio
 from users.models import User
 from users.tests.factories import UserFactory
@@ -73,6 +75,7 @@ class World:
     page: Page
     audio: Audio
     share: DocumentShare
+    invitation: ShareInvitation
 
 
 @pytest.fixture
@@ -88,8 +91,13 @@ def world(alice: User, bob: User) -> World:
     share = DocumentShare.objects.create(
         document=document, shared_with=bob, permission="collaborator", shared_by=alice
     )
+    invitation = ShareInvitation.objects.create(
+        document=document, email="guest@example.com", permission="view_only", invited_by=alice,
+        expires_at=timezone.now() + timedelta(days=14),
+    )  # fmt: skip
     staff = UserFactory.create(email="staff@example.com", is_staff=True)
-    return World(alice=alice, staff=staff, document=document, page=page, audio=audio, share=share)
+    return World(alice=alice, staff=staff, document=document, page=page, audio=audio, share=share,
+                 invitation=invitation)  # fmt: skip
 
 
 # Social sign-in as a deployment that switched providers on has it. (OpenID Connect fetches its
@@ -139,7 +147,8 @@ def _routes(patterns: list[Any], prefix: str = "") -> Iterator[str]:
 
 def web_paths(world: World) -> list[str]:
     """Every URL of the site outside SKIPPED, with real ids of alice's objects in it."""
-    ids = {"documents": world.document.pk, "pages": world.page.pk, "shares": world.share.pk}
+    ids = {"documents": world.document.pk, "pages": world.page.pk, "shares": world.share.pk,
+           "invitations": world.invitation.pk}  # fmt: skip
     named = {"voice_id": "fake:alpha", "month": "2026-11"}
 
     def converter(match: re.Match[str]) -> str:

@@ -136,5 +136,21 @@ def test_the_form_shares_the_url_import_allowance(
     client = client_of(alice)
     client.post("/library/import/", {"url": "https://example.com/a"}, follow=True)
     response = client.post(add_url(document), {"url": "https://example.com/b"}, follow=True)
-    assert messages_of(response) == ["Too many requests. Please wait and try again."]
+    # How long to wait, in words.
+    assert messages_of(response) == ["Too many requests. Try again in about an hour."]
     assert not PageImport.objects.exists()
+
+
+def test_refused_addresses_do_not_spend_the_url_import_allowance(
+    alice: User, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Capture
+) -> None:
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "upload", "1/hour")
+    document = document_with_pages(owner=alice, pages=1)
+    client = client_of(alice)
+    for address in ("http://10.0.0.1/", "ftp://example.com/a", "http://localhost/"):
+        refused = client.post(add_url(document), {"url": address}, follow=True)
+        assert "Too many requests" not in " ".join(messages_of(refused))
+    with django_capture_on_commit_callbacks(execute=False):
+        accepted = client.post(add_url(document), {"url": "https://example.com/b"}, follow=True)
+    assert messages_of(accepted) == [FETCHING]
+    assert PageImport.objects.count() == 1

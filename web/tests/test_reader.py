@@ -273,14 +273,51 @@ def test_the_preferred_voice_comes_first_and_made_voices_say_so(alice: User) -> 
     values = re.findall(r'<option value="([^"]+)"', voices.group(1))
     assert values[0] == "fake:beta"
     assert "fake:alpha" in values
-    assert "beta (en-GB, fake): already made" in voices.group(1)
-    assert 'data-sample-url="/api/v1/voices/fake:beta/sample/"' in voices.group(1)
+    # Grouped by language, the preferred voice's group first; each option short, and a made
+    # voice marked with a short suffix that fits a phone's picker.
+    groups = re.findall(r'<optgroup label="([^"]+)">', voices.group(1))
+    assert groups[0] == "English (GB)"
+    assert "English (US)" in groups
+    assert len(groups) == len(set(groups))
+    options = {
+        value: (attrs, text)
+        for value, attrs, text in re.findall(
+            r'<option value="([^"]+)"([^>]*)>([^<]*)</option>', voices.group(1)
+        )
+    }
+    beta_attrs, beta_text = options["fake:beta"]
+    assert beta_text == "Beta · Test tones ✓ made"
+    assert 'data-label="Beta · Test tones"' in beta_attrs
+    assert 'data-name="Beta (English (GB), Test tones)"' in beta_attrs
+    assert 'data-sample-url="/api/v1/voices/fake:beta/sample/"' in beta_attrs
+    assert options["fake:alpha"][1] == "Alpha · Test tones"
+    # No option repeats another's name.
+    assert len({text for _attrs, text in options.values()}) == len(options)
 
 
 def test_without_a_preference_the_default_voice_comes_first(alice: User) -> None:
     page = pages_of(document_with_pages(owner=alice, pages=1))[0]
     html = logged_in(alice).get(reverse("reader", kwargs={"pk": page.pk})).content.decode()
-    assert re.search(r'<select id="reader-voice" name="voice">\s*<option value="fake:alpha"', html)
+    assert re.search(
+        r'<select id="reader-voice" name="voice">\s*<optgroup label="English \(US\)">\s*'
+        r'<option value="fake:alpha"',
+        html,
+    )
+
+
+def test_audio_and_now_playing_name_the_voice_by_its_display_name(alice: User) -> None:
+    page = pages_of(document_with_pages(owner=alice, pages=1))[0]
+    audio = AudioFactory.create(page=page, voice="fake:beta", created_by=alice, duration_seconds=3)
+    html = logged_in(alice).get(reverse("reader", kwargs={"pk": page.pk})).content.decode()
+    name = "Beta (English (GB), Test tones)"
+    assert f"Now playing: {name}</p>" in html
+    row = next(attrs for _, attrs in tags_of(html) if attrs.get("data-audio-id") == str(audio.pk))
+    assert (row["data-voice"], row["data-voice-name"]) == ("fake:beta", name)
+    assert f'<span class="reader-audio-voice">{name}</span>' in html
+    assert f"{name}</span></button>" in html  # "Play" and "Delete" say which voice
+    # The id is for scripts and forms only, never text a person reads.
+    assert ">fake:beta<" not in html
+    assert " fake:beta<" not in html
 
 
 def test_no_generate_button_when_the_quota_is_used_up(alice: User) -> None:
@@ -536,11 +573,28 @@ def test_the_page_gives_its_script_the_plain_text_that_timings_index(alice: User
     config = reader_config(html)
     assert config["pageText"] == "One. </script><b>Two</b>?"
     assert config["timingsUrl"] == "/api/v1/audios/0/timings/"
-    # The formatted page is shown; the read-along view waits, empty, for the script.
-    assert has_id(html, "reader-formatted")
-    follow = next(attrs for tag, attrs in tags_of(html) if attrs.get("id") == "reader-follow")
-    assert "hidden" in follow
+    # The script reads along in the formatted page itself: there is no second copy of the text.
+    formatted = next(attrs for _, attrs in tags_of(html) if attrs.get("id") == "reader-formatted")
+    assert "hidden" not in formatted
+    assert not has_id(html, "reader-follow")
     assert has_id(html, "reader-follow-toggle")
+    # What a focused sentence says about the keys, for the script's marks to refer to; not shown.
+    help_text = next(
+        attrs for _, attrs in tags_of(html) if attrs.get("id") == "reader-sentence-help"
+    )
+    assert "hidden" in help_text
+    assert "Press Enter to listen from this sentence." in html
+
+
+def test_the_formatted_page_keeps_its_headings_lists_emphasis_and_links(alice: User) -> None:
+    page = pages_of(document_with_pages(owner=alice, pages=1))[0]
+    markdown = "# Heading\n\n- One *item*.\n- Two [link](https://example.com/x).\n"
+    Page.objects.filter(pk=page.pk).update(markdown=markdown)
+    html = logged_in(alice).get(reverse("reader", kwargs={"pk": page.pk})).content.decode()
+    formatted = html.split('id="reader-formatted"', 1)[1].split("</div>", 1)[0]
+    for element in ("<h1>Heading</h1>", "<em>item</em>", '<a href="https://example.com/x"'):
+        assert element in formatted
+    assert formatted.count("<li>") == 2
 
 
 # --- Progress: resuming a document, and continuing from the library --------------------------
@@ -588,8 +642,65 @@ def test_the_library_offers_the_latest_documents_to_continue(alice: User, bob: U
     assert links[0] == f"/pages/{pages_of(latest)[1].pk}/"
     assert "Book 3" in section
     assert "Page 2 of 2" in section
+    assert "Alpha (English (US), Test tones)" in section  # the voice by its display name
+    assert "fake:alpha" not in section
     # Someone who has listened to nothing is offered nothing.
     assert "continue-listening" not in logged_in(bob).get(reverse("library")).content.decode()
+
+
+def test_continue_listening_shows_the_page_and_the_time_and_resumes_there(alice: User) -> None:
+    document = document_with_pages(owner=alice, pages=5, title="Long listen")
+    third = pages_of(document)[2]
+    audio = AudioFactory.create(page=third, voice="fake:alpha", duration_seconds=600)
+    # Heard while it was made: no position of the audio's own, only the place in the document.
+    ListeningProgress.objects.create(
+        user=alice, document=document, page=third, audio=audio, voice="fake:alpha",
+        position_seconds=135.4, device="d1",
+    )  # fmt: skip
+    html = logged_in(alice).get(reverse("library")).content.decode()
+    section = html.split('class="continue-listening"', 1)[1].split("</section>", 1)[0]
+    assert "Page 3 of 5 · " in section
+    assert '<span class="continue-time">2:15</span>' in section
+    item = next(attrs for tag, attrs in tags_of(section) if tag == "li")
+    assert item["data-progress-url"] == f"/api/v1/documents/{document.pk}/progress/"
+    link = next(attrs["href"] for tag, attrs in tags_of(section) if tag == "a")
+    assert link == f"/pages/{third.pk}/?audio={audio.pk}"
+
+    # The link opens the page with that audio, which starts from the place saved.
+    page_html = logged_in(alice).get(link).content.decode()
+    assert reader_config(page_html)["selectedAudioId"] == audio.pk
+    row = next(a for t, a in tags_of(page_html) if a.get("data-audio-id") == str(audio.pk))
+    assert row["data-position"] == "135.400"
+
+
+def test_the_audio_own_position_wins_when_it_was_saved_after_the_place(alice: User) -> None:
+    document = document_with_pages(owner=alice, pages=2)
+    first = pages_of(document)[0]
+    audio = AudioFactory.create(page=first, duration_seconds=600)
+    ListeningProgress.objects.create(
+        user=alice, document=document, page=first, audio=audio, position_seconds=50
+    )
+    PlaybackPosition.objects.create(user=alice, audio=audio, position_seconds=75)  # later
+    html = logged_in(alice).get(reverse("reader", kwargs={"pk": first.pk})).content.decode()
+    row = next(a for t, a in tags_of(html) if a.get("data-audio-id") == str(audio.pk))
+    assert row["data-position"] == "75.000"
+    # A place on another page leaves this page's positions as they are.
+    ListeningProgress.objects.filter(user=alice).update(
+        page=pages_of(document)[1], audio=None, position_seconds=3
+    )
+    html = logged_in(alice).get(reverse("reader", kwargs={"pk": first.pk})).content.decode()
+    row = next(a for t, a in tags_of(html) if a.get("data-audio-id") == str(audio.pk))
+    assert row["data-position"] == "75.000"
+
+
+def test_the_library_keeps_continue_listening_in_a_region_its_script_renders_anew(
+    alice: User,
+) -> None:
+    html = logged_in(alice).get(reverse("library")).content.decode()
+    assert has_id(html, "continue-places")  # there even before anything was heard
+    assert 'class="continue-listening"' not in html
+    scripts = [attrs for tag, attrs in tags_of(html) if tag == "script"]
+    assert {"type": "module", "src": "/static/js/continue.js"} in scripts
 
 
 # --- The player bar and continuous play --------------------------------------------------------
@@ -751,7 +862,7 @@ def test_regenerate_without_javascript_replaces_the_audio_and_takes_no_further_s
     assert (new.voice, new.replaces_id, new.created_by_id) == ("fake:alpha", old.pk, alice.pk)
     after = client.get(response["Location"]).content.decode()
     assert "0 of 4 audios left for this page." in after
-    assert "The audio in fake:alpha is being made." in after
+    assert "The audio in Alpha (English (US), Test tones) is being made." in after
     assert str(new.pk) in audio_rows(after)
     assert str(old.pk) not in audio_rows(after)
 
@@ -791,7 +902,7 @@ def text_containers(html: str) -> dict[str, dict[str, str | None]]:
     return {
         str(attrs["id"]): attrs
         for _, attrs in tags_of(html)
-        if attrs.get("id") in {"reader-formatted", "reader-follow"}
+        if attrs.get("id") == "reader-formatted"
     }
 
 
@@ -816,7 +927,7 @@ def test_an_arabic_page_is_shown_right_to_left_in_arabic(alice: User) -> None:
     Page.objects.filter(pk=english.pk).update(language="en")
     html = logged_in(alice).get(reverse("reader", kwargs={"pk": arabic.pk})).content.decode()
     containers = text_containers(html)
-    assert set(containers) == {"reader-formatted", "reader-follow"}
+    assert set(containers) == {"reader-formatted"}
     for attrs in containers.values():
         assert (attrs["lang"], attrs["dir"]) == ("ar", "rtl")
     # A page in a language of its own is shown in it.
@@ -860,3 +971,99 @@ def test_no_note_when_the_voice_speaks_the_page(alice: User) -> None:
     assert note is not None
     assert "hidden" in note
     assert re.findall(r'data-speaks="(\d)"', html) == ["1", "1"]
+
+
+# --- Without JavaScript --------------------------------------------------------------------------
+
+
+def noscript_blocks(html: str) -> list[str]:
+    return re.findall(r"<noscript>(.*?)</noscript>", html, re.S)
+
+
+def test_without_javascript_the_browsers_own_player_plays_the_chosen_audio(alice: User) -> None:
+    page = pages_of(document_with_pages(owner=alice, pages=1))[0]
+    older = AudioFactory.create(page=page, voice="fake:beta", duration_seconds=60)
+    chosen = AudioFactory.create(page=page, voice="fake:alpha", duration_seconds=60)
+    PlaybackPosition.objects.create(user=alice, audio=chosen, position_seconds=12.5)
+    html = logged_in(alice).get(reverse("reader", kwargs={"pk": page.pk})).content.decode()
+    player = html[html.index('id="reader-player"') :]
+    native = next(block for block in noscript_blocks(player) if "<audio" in block)
+    audio = next(attrs for tag, attrs in tags_of(native) if tag == "audio")
+    assert "controls" in audio
+    assert audio["preload"] == "none"
+    # The chosen audio's file, from where this person stopped.
+    download = reverse("audio-download", kwargs={"pk": chosen.pk})
+    assert audio["src"] == f"{download}#t=12.500"
+    assert audio["aria-labelledby"] == "reader-native-now"
+    assert "Now playing: Alpha (English (US), Test tones)" in native
+    # Another made audio is chosen by a link (the page again, with that audio in the player).
+    choose = [block for block in noscript_blocks(html) if "reader-audio-choose" in block]
+    assert len(choose) == 1
+    assert f'href="?audio={older.pk}#reader-player"' in choose[0]
+
+
+def test_without_javascript_an_audio_heard_to_its_end_starts_again(alice: User) -> None:
+    page = pages_of(document_with_pages(owner=alice, pages=1))[0]
+    audio = AudioFactory.create(page=page, duration_seconds=60)
+    PlaybackPosition.objects.create(user=alice, audio=audio, position_seconds=59.5)
+    html = logged_in(alice).get(reverse("reader", kwargs={"pk": page.pk})).content.decode()
+    download = reverse("audio-download", kwargs={"pk": audio.pk})
+    assert f'src="{download}"' in "".join(noscript_blocks(html))
+
+
+def test_without_javascript_a_page_without_audio_says_so(alice: User) -> None:
+    page = pages_of(document_with_pages(owner=alice, pages=1))[0]
+    html = logged_in(alice).get(reverse("reader", kwargs={"pk": page.pk})).content.decode()
+    native = "".join(noscript_blocks(html))
+    assert "No audio for this page yet." in native
+    assert "<audio" not in native
+
+
+def test_controls_that_need_the_script_are_marked_so(alice: User) -> None:
+    page = pages_of(document_with_pages(owner=alice, pages=1))[0]
+    AudioFactory.create(page=page, duration_seconds=60)
+    html = logged_in(alice).get(reverse("reader", kwargs={"pk": page.pk})).content.decode()
+    script_only = [
+        attrs.get("id") or attrs.get("class")
+        for _, attrs in tags_of(html)
+        if "js-only" in (attrs.get("class") or "").split()
+    ]
+    assert script_only == [
+        "reader-voice-preview",
+        "reader-audio-play js-only",
+        "reader-audio-delete js-only",
+        "reader-preview-button",
+        "reader-bar js-only",
+    ]
+    # The custom player's buttons are all in the bar that is hidden without the script.
+    bar = html[html.index('class="reader-bar js-only"') :]
+    for control in ("reader-toggle", "reader-back", "reader-forward", "reader-seekbar"):
+        assert f'id="{control}"' in bar
+    # What works without the script stays: downloading, the page picker, saving an edit.
+    assert classes(html, "reader-audio-download") == 2  # (and the list's template)
+    assert has_id(html, "reader-goto")
+
+
+def test_without_javascript_the_generate_form_is_posted_to_the_reader(alice: User) -> None:
+    page = pages_of(document_with_pages(owner=alice, pages=1))[0]
+    client = logged_in(alice, enforce_csrf=True)
+    html = client.get(reverse("reader", kwargs={"pk": page.pk})).content.decode()
+    form = re.search(r'<form id="reader-generate-form".*?</form>', html, re.S)
+    assert form
+    attrs = next(attrs for tag, attrs in tags_of(form.group(0)) if tag == "form")
+    assert (attrs["method"], attrs["action"]) == (
+        "post",
+        reverse("reader-generate", kwargs={"pk": page.pk}),
+    )
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.group(0))
+    assert token
+    response = client.post(
+        str(attrs["action"]),
+        {"csrfmiddlewaretoken": token.group(1), "voice": "fake:alpha"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    made = Audio.objects.get(page=page)
+    assert made.voice == "fake:alpha"
+    said = "The audio in Alpha (English (US), Test tones) is being made."
+    assert said in response.content.decode()

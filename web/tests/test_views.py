@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from datetime import timedelta
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -16,12 +17,15 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from rest_framework.throttling import SimpleRateThrottle
 
 from document_processing import services as document_services
 from document_processing.models import Document
 from document_processing.tests.factories import DocumentFactory, PageFactory, document_with_pages
-from sharing.models import AccessLog, DocumentShare
+from sharing.invitations import accept_invitations
+from sharing.models import AccessLog, DocumentShare, ShareInvitation
 from speech_processing.models import Audio, ListeningProgress
 from speech_processing.tests.factories import AudioFactory
 from users.models import User
@@ -75,6 +79,10 @@ def test_the_landing_page_explains_pagecast_and_offers_voices_to_hear() -> None:
     samples = re.findall(r'<audio controls preload="none" src="([^"]+)"', html)
     assert samples[0] == "/voices/fake:alpha/sample/"
     assert "/voices/fake:beta/sample/" in samples
+    # Each voice by its display name, the one name it has everywhere.
+    names = re.findall(r'<p class="voice-name" id="voice-\d+">([^<]+)</p>', html)
+    assert names[0] == "Alpha (English (US), Test tones)"
+    assert "Test tone voice alpha" not in html
 
 
 def test_people_who_are_logged_in_go_from_the_landing_page_to_their_library(alice: User) -> None:
@@ -384,9 +392,89 @@ def test_library_links_are_those_the_urls_name() -> None:
         assert links.address(links.listen, pk) == reverse("document-listen", args=[pk])
         assert links.address(links.cover, pk) == reverse("document-cover", args=[pk])
         assert links.address(links.delete, pk) == reverse("web-delete", args=[pk])
+        assert links.address(links.rename, pk) == reverse("web-rename", args=[pk])
         assert links.address(links.retry, pk) == reverse("web-retry", args=[pk])
         assert links.address(links.api, pk) == reverse("document-detail", args=[pk])
         assert links.address(links.api_retry, pk) == reverse("document-retry", args=[pk])
+
+
+def test_adding_a_document_is_one_button_that_opens_the_form(alice: User, settings: Any) -> None:
+    settings.UPLOAD_MAX_BYTES = 3 * 1024 * 1024
+    DocumentFactory.create(owner=alice, title="Notes")
+    html = html_of(alice, "/library/?tab=mine")
+    # A link that opens the dialog with JavaScript, and the same page with it open without.
+    button = re.search(r'<a class="button primary add-button" ([^>]*)>', html)
+    assert button is not None
+    assert 'href="?tab=mine&amp;dialog=add#add-dialog"' in button[1]
+    assert 'data-dialog="add-dialog"' in button[1]
+    closed = re.search(r'<dialog id="add-dialog"[^>]*>', html)
+    assert closed is not None
+    assert " open>" not in closed[0]
+    # The browser checks the size before sending, against the server's limit.
+    assert 'data-max-bytes="3145728"' in html
+    assert 'data-max-label="3 MB"' in html
+    # Upload, web page and pasted text are all in it; a file may be dropped anywhere.
+    dialog = html.split('<dialog id="add-dialog"')[1].split("</dialog>")[0]
+    for form_id in ('id="upload-form"', 'id="import-url"', 'id="paste-text"'):
+        assert form_id in dialog
+    assert 'id="drop-overlay"' in html
+    assert "Drop to add to your library" in html
+    opened = html_of(alice, "/library/?dialog=add")
+    assert re.search(r'<dialog id="add-dialog"[^>]*\bopen>', opened)
+
+
+def test_each_row_offers_listen_and_a_menu_of_what_this_person_may_do(
+    alice: User, bob: User
+) -> None:
+    mine = document_with_pages(owner=alice, pages=2, title="Mine")
+    pending = DocumentFactory.create(owner=alice, title="Later", status=Document.Status.PENDING)
+    lent = document_with_pages(owner=bob, pages=1, title="Lent to share")
+    share(lent, alice, "can_share")
+    read = document_with_pages(owner=bob, pages=1, title="Only to read")
+    share(read, alice, "view_only")
+    html = html_of(alice, "/library/")
+
+    def row(document: Document) -> str:
+        found = re.search(rf'id="document-{document.pk}".*?</div>\s*</li>', html, re.S)
+        assert found is not None
+        return found[0]
+
+    own = row(mine)
+    assert f'href="/documents/{mine.pk}/listen/?listen=1"' in own
+    assert '<details class="menu row-menu" data-menu>' in own
+    assert "More for Mine" in own
+    assert f'data-action="/documents/{mine.pk}/rename/"' in own
+    assert f'href="/documents/{mine.pk}/?dialog=share#share-dialog"' in own
+    assert f'data-action="/documents/{mine.pk}/delete/"' in own
+    # Nothing to listen to yet.
+    assert "/listen/" not in row(pending)
+    # Shared with the right to share: share, but neither rename nor delete.
+    shared = row(lent)
+    assert f'href="/documents/{lent.pk}/?dialog=share#share-dialog"' in shared
+    assert "data-rename-document" not in shared
+    assert "data-delete-document" not in shared
+    # To read only: listening, and no menu at all.
+    only = row(read)
+    assert f'href="/documents/{read.pk}/listen/?listen=1"' in only
+    assert "data-menu" not in only
+    # The library renames in a dialog, through the API.
+    assert '<dialog id="rename-dialog"' in html
+    assert 'data-api-method="PATCH"' in html
+
+
+def test_the_header_keeps_secondary_links_in_the_account_menu(alice: User) -> None:
+    html = html_of(alice, "/library/")
+    header = html.split('<header class="site-header">')[1].split("</header>")[0]
+    menu = header.split('<details class="menu account-menu" data-menu>')[1]
+    assert "Signed in as alice@example.com" in menu
+    assert 'action="/accounts/logout/"' in menu
+    assert 'href="/library/" aria-current="page"' in header
+    assert 'href="/settings/"' in header
+    assert "Dashboard" not in header
+    alice.is_staff = True
+    alice.save(update_fields=["is_staff"])
+    staff_menu = html_of(alice, "/library/").split('<details class="menu account-menu"')[1]
+    assert "Dashboard" in staff_menu.split("</details>")[0]
 
 
 # --- Forms that work without JavaScript ------------------------------------------------------
@@ -424,6 +512,40 @@ def test_pasting_text_and_the_shared_upload_allowance(
     second = client.post("/library/paste/", {"title": "Again", "text": "More."}, follow=True)
     assert Document.objects.count() == 1
     assert any("Too many requests" in message for message in messages_of(second))
+
+
+def test_refused_uploads_from_the_forms_do_not_spend_the_allowance(
+    alice: User, monkeypatch: pytest.MonkeyPatch, run_tasks: Capture, settings: Any
+) -> None:
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "upload", "1/hour")
+    settings.UPLOAD_MAX_BYTES = 4096
+    client = client_of(alice)
+    refusals: list[tuple[str, dict[str, Any]]] = [
+        ("/library/upload/", {"file": SimpleUploadedFile("tiny.png", b"\x89PNG\r\n\x1a\n" * 8)}),
+        ("/library/upload/", {"file": SimpleUploadedFile("empty.txt", b"")}),
+        ("/library/upload/", {"file": SimpleUploadedFile("big.txt", b"x" * 8192)}),
+        ("/library/paste/", {"title": "Blank", "text": "   "}),
+        ("/library/import/", {"url": "http://10.0.0.1/"}),
+    ]
+    for url, body in refusals * 2:  # ten refusals
+        for upload in body.values():
+            if isinstance(upload, SimpleUploadedFile):
+                upload.seek(0)
+        refused = client.post(url, body, follow=True)
+        said = " ".join(messages_of(refused))
+        assert said, url
+        assert "Too many requests" not in said, (url, said)
+    assert not Document.objects.exists()
+    with run_tasks(execute=True):
+        accepted = client.post(
+            "/library/upload/", {"file": SimpleUploadedFile("notes.md", b"# Notes\n\nWords.")},
+            follow=True,
+        )  # fmt: skip
+    assert "“notes” was uploaded." in messages_of(accepted)
+    # The one of the hour is spent: the next waits, and is told for how long in words.
+    again = client.post("/library/paste/", {"title": "More", "text": "More."}, follow=True)
+    assert messages_of(again) == ["Too many requests. Try again in about an hour."]
+    assert Document.objects.count() == 1
 
 
 def test_importing_from_a_private_address_is_refused(alice: User) -> None:
@@ -489,15 +611,29 @@ def test_sharing_from_the_dialog(alice: User, bob: User, charlie: User) -> None:
     owner = client_of(alice)
     response = owner.post(url, {"email": "BOB@example.com", "permission": "collaborator"})
     assert response["Location"] == f"/documents/{document.pk}/?dialog=share#share-dialog"
-    made = DocumentShare.objects.get(document=document)
-    assert (made.shared_with, made.permission, made.shared_by) == (bob, "collaborator", alice)
-    assert AccessLog.objects.filter(action="share", outcome="success").count() == 1
-    unknown = owner.post(
+    # An invitation, in the same words whoever the address belongs to; bob has access once he
+    # accepts.
+    assert messages_of(owner.get(response["Location"])) == [
+        "bob@example.com was invited. The invitation is listed below until it is accepted."
+    ]
+    invited = owner.post(
         url, {"email": "nobody@example.com", "permission": "view_only"}, follow=True
     )
-    assert "No account was found for that email address." in messages_of(unknown)
-    assert DocumentShare.objects.count() == 1
-    # A collaborator may not share; a stranger does not see the document at all.
+    assert messages_of(invited) == [
+        "nobody@example.com was invited. The invitation is listed below until it is accepted."
+    ]
+    assert ShareInvitation.objects.count() == 2
+    assert AccessLog.objects.filter(action="invite", outcome="success").count() == 2
+    assert not DocumentShare.objects.exists()
+    accept_invitations(user=bob)
+    made = DocumentShare.objects.get(document=document)
+    assert (made.shared_with, made.permission, made.shared_by) == (bob, "collaborator", alice)
+    # The address of someone who holds a share has that share changed.
+    again = owner.post(url, {"email": bob.email, "permission": "view_only"}, follow=True)
+    assert messages_of(again) == ["The share with bob@example.com was updated."]
+    made.refresh_from_db()
+    assert made.permission == "view_only"
+    # A view-only person may not share; a stranger does not see the document at all.
     assert (
         client_of(bob).post(url, {"email": charlie.email, "permission": "view_only"}).status_code
         == 403
@@ -506,17 +642,65 @@ def test_sharing_from_the_dialog(alice: User, bob: User, charlie: User) -> None:
         client_of(charlie).post(url, {"email": bob.email, "permission": "view_only"}).status_code
         == 404
     )
-    assert DocumentShare.objects.count() == 1
+    assert ShareInvitation.objects.count() == 1
 
-    change = owner.post(f"/shares/{made.pk}/", {"permission": "view_only"})
+    change = owner.post(f"/shares/{made.pk}/", {"permission": "collaborator"})
     assert change.status_code == 302
     made.refresh_from_db()
-    assert made.permission == "view_only"
+    assert made.permission == "collaborator"
     assert client_of(charlie).post(f"/shares/{made.pk}/remove/").status_code == 404
     owner.post(f"/shares/{made.pk}/remove/")
     assert not DocumentShare.objects.exists()
     actions = set(AccessLog.objects.values_list("action", flat=True))
-    assert {"share", "permission_change", "unshare"} <= actions
+    assert {"invite", "share", "permission_change", "unshare"} <= actions
+
+
+def test_the_share_dialog_lists_pending_invitations_and_withdraws_them(
+    alice: User, bob: User, charlie: User
+) -> None:
+    document = document_with_pages(owner=alice, pages=1)
+    share(document, bob, "can_share")
+    url = f"/documents/{document.pk}/shares/"
+    client_of(alice).post(url, {"email": "new@example.com", "permission": "collaborator"})
+    client_of(bob).post(url, {"email": "bobs.friend@example.com", "permission": "view_only"})
+    owner = client_of(alice)
+    expired = ShareInvitation.objects.create(
+        document=document, email="late@example.com", permission="view_only", invited_by=alice,
+        expires_at=timezone.now(),
+    )  # fmt: skip
+    mine = ShareInvitation.objects.get(email="new@example.com")
+    bobs = ShareInvitation.objects.get(email="bobs.friend@example.com")
+
+    dialog = share_dialog(alice, document)
+    invited = dialog.split('<ul class="share-list invitation-list">')[1].split("</ul>")[0]
+    assert "new@example.com" in invited
+    assert "Invited by you" in invited
+    assert "Collaborator" in invited
+    assert f"Expires on {date_format(mine.expires_at, 'DATE_FORMAT')}" in invited
+    assert "bobs.friend@example.com" in invited
+    assert "Invited by bob@example.com" in invited
+    assert "late@example.com" not in dialog  # expired: no longer honoured, so not listed
+    # The owner may withdraw both, with a form that works without JavaScript.
+    assert f'action="/invitations/{mine.pk}/withdraw/"' in invited
+    assert f'action="/invitations/{bobs.pk}/withdraw/"' in invited
+    assert 'name="csrfmiddlewaretoken"' in invited
+    # Bob may withdraw only his own; a view-only person sees no invitations at all.
+    as_bob = share_dialog(bob, document)
+    assert f'action="/invitations/{bobs.pk}/withdraw/"' in as_bob
+    assert f'action="/invitations/{mine.pk}/withdraw/"' not in as_bob
+    assert "new@example.com" in as_bob
+    share(document, charlie, "view_only")
+    assert "new@example.com" not in html_of(charlie, f"/documents/{document.pk}/")
+
+    assert client_of(bob).post(f"/invitations/{mine.pk}/withdraw/").status_code == 403
+    assert client_of(charlie).post(f"/invitations/{mine.pk}/withdraw/").status_code == 404
+    response = owner.post(f"/invitations/{mine.pk}/withdraw/", follow=True)
+    assert response.redirect_chain[0][0] == f"/documents/{document.pk}/?dialog=share#share-dialog"
+    assert messages_of(response) == ["The invitation to new@example.com was withdrawn."]
+    assert set(ShareInvitation.objects.values_list("pk", flat=True)) == {bobs.pk, expired.pk}
+    assert "new@example.com" not in share_dialog(alice, document)
+    assert AccessLog.objects.filter(action="invite_withdraw", outcome="success").count() == 1
+    assert owner.get(f"/invitations/{bobs.pk}/withdraw/").status_code == 405
 
 
 def share_dialog(user: User, document: Document) -> str:
@@ -539,6 +723,7 @@ def bob_shared_with_dave(alice: User, bob: User) -> tuple[Document, User, Docume
         f"/documents/{document.pk}/shares/", {"email": dave.email, "permission": "view_only"}
     )
     assert response.status_code == 302
+    assert len(accept_invitations(user=dave)) == 1
     return document, dave, bobs
 
 
@@ -616,6 +801,11 @@ def test_the_share_dialog_costs_the_same_queries_for_2_and_20_shares(
                 document=document, shared_with=UserFactory.create(), permission="view_only",
                 shared_by=(alice, bob, gone)[index % 3],
             )  # fmt: skip
+            ShareInvitation.objects.create(
+                document=document, email=UserFactory.build().email, permission="view_only",
+                invited_by=(alice, bob, None)[index % 3],
+                expires_at=timezone.now() + timedelta(days=1),
+            )  # fmt: skip
 
     def queries() -> int:
         client = client_of(alice)
@@ -636,7 +826,11 @@ def test_the_share_dialog_costs_the_same_queries_for_2_and_20_shares(
 def test_settings_save_a_voice_that_exists(alice: User) -> None:
     client = client_of(alice)
     html = client.get("/settings/").content.decode()
-    assert '<option value="fake:beta">' in html
+    # Voices grouped by language, each by its short name there; the site's default named.
+    british = re.search(r'<optgroup label="English \(GB\)">(.*?)</optgroup>', html, re.S)
+    assert british
+    assert '<option value="fake:beta">Beta · Test tones</option>' in british.group(1)
+    assert "The site's default is Alpha (English (US), Test tones)." in html
     assert 'href="/accounts/password/change/"' in html
     assert 'href="/accounts/email/"' in html
     client.post("/settings/", {"preferred_voice": "fake:beta"})
@@ -646,7 +840,9 @@ def test_settings_save_a_voice_that_exists(alice: User) -> None:
     assert refused.status_code == 200
     alice.refresh_from_db()
     assert alice.preferred_voice == "fake:beta"
-    assert "selected>beta" in client.get("/settings/").content.decode()
+    assert '<option value="fake:beta" selected>Beta · Test tones</option>' in (
+        client.get("/settings/").content.decode()
+    )
     client.post("/settings/", {"preferred_voice": ""})
     alice.refresh_from_db()
     assert alice.preferred_voice == ""
@@ -942,7 +1138,8 @@ def test_audio_for_every_page_is_made_from_one_form(
         messages_of(page)
     )
     html = page.content.decode()
-    assert '<option value="fake:beta" selected>' in html
+    assert '<option value="fake:beta" selected>Beta · Test tones</option>' in html
+    assert '<optgroup label="English (GB)">' in section(html, "make-audio-voice")
     assert "Every page has audio in this voice." in html
     assert 'value="3" data-progress-bar' in html
 
@@ -1034,6 +1231,8 @@ def test_a_finished_audiobook_is_offered_for_download_until_its_pages_audio_chan
 
     html = html_of(alice, f"/documents/{document.pk}/")
     assert f'href="/api/v1/audiobooks/{book.pk}/download/" download="Sea notes.m4b"' in html
+    listed = html[html.index(f'id="audiobook-{book.pk}"') :]
+    assert "Alpha (English (US), Test tones)" in listed[: listed.index("</li>")]
     assert "Up to date with the pages' audio." in html
     assert 'id="audiobook-voice"' in html
     assert '<option value="fake:alpha"' not in section(html, "audiobook-voice")

@@ -20,14 +20,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from core.exceptions import NotFound, PayloadTooLarge, PermissionDenied
+from core.exceptions import PayloadTooLarge, PermissionDenied
 from core.query_params import parse_digits
 from document_processing import services as document_services
 from document_processing.models import Document
+from sharing import invitations as sharing_invitations
 from sharing import selectors as sharing_selectors
 from sharing import services as sharing_services
 from sharing.audit import audited, client_info, record, record_removed_with
-from sharing.models import AccessLog, DocumentShare
+from sharing.models import AccessLog, DocumentShare, ShareInvitation
 from sharing.policy import Action, get_document, require
 from speech_processing import audiobooks, playlist, voices
 from web import making
@@ -45,12 +46,12 @@ from web.views.common import (
     GenerateThrottle,
     RetryThrottle,
     ShareThrottle,
-    UploadThrottle,
     check_rate,
     report_form_errors,
     reported,
     shown_as_page_errors,
     signed_in,
+    upload_allowance,
 )
 
 # Multipart bodies carry a little more than the file itself.
@@ -77,14 +78,16 @@ def upload(request: HttpRequest) -> HttpResponse:
                 _("The file is larger than the limit of %(mb)d MB.")
                 % {"mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024)}
             )
-        check_rate(request, UploadThrottle)
         form = UploadForm(request.POST, request.FILES)
         if not form.is_valid():
             report_form_errors(request, form)
             return redirect("library")
-        document = document_services.create_document_from_upload(
-            owner=user, uploaded_file=form.cleaned_data["file"], title=form.cleaned_data["title"]
-        )
+        with upload_allowance(request):
+            document = document_services.create_document_from_upload(
+                owner=user,
+                uploaded_file=form.cleaned_data["file"],
+                title=form.cleaned_data["title"],
+            )
         messages.success(request, _("“%(title)s” was uploaded.") % {"title": document.title})
     return redirect("library")
 
@@ -113,15 +116,15 @@ def _add_document(
     create: Callable[..., Document],
     done: str,
 ) -> HttpResponse:
-    """The upload limit, the form, one service call and a message: a URL or pasted text."""
+    """The form, the upload limit, one service call and a message: a URL or pasted text."""
     user = signed_in(request)
     with reported(request):
-        check_rate(request, UploadThrottle)
         form = form_class(request.POST)
         if not form.is_valid():
             report_form_errors(request, form)
             return redirect("library")
-        document = create(owner=user, **form.cleaned_data)
+        with upload_allowance(request):
+            document = create(owner=user, **form.cleaned_data)
         messages.success(request, done % {"title": document.title})
     return redirect("library")
 
@@ -247,24 +250,44 @@ def share(request: HttpRequest, pk: int) -> HttpResponse:
         if not form.is_valid():
             report_form_errors(request, form)
             return _document_page(pk, dialog="share")
-        try:
-            with audited(
-                request, user=user, action=AccessLog.Action.SHARE, document=document,
-                details={"permission": form.cleaned_data["permission"]},
-            ):  # fmt: skip
-                _share, created = sharing_services.share_document(
-                    user=user, document=document, **form.cleaned_data
-                )
-        except NotFound as exc:
-            # The document is visible (checked above): what is missing is the person's account.
-            messages.error(request, exc.message)
-            return _document_page(pk, dialog="share")
+        with audited(
+            request, user=user, action=AccessLog.Action.SHARE, document=document,
+            details={"permission": form.cleaned_data["permission"]},
+        ) as entry:  # fmt: skip
+            result = sharing_services.share_document(
+                user=user, document=document, **form.cleaned_data
+            )
+            if isinstance(result, ShareInvitation):
+                entry["action"] = AccessLog.Action.INVITE
         email = form.cleaned_data["email"]
-        if created:
-            messages.success(request, _("Shared with %(email)s.") % {"email": email})
+        if isinstance(result, ShareInvitation):
+            # The same words whether or not the address has an account (sharing/invitations.py).
+            messages.success(
+                request,
+                _("%(email)s was invited. The invitation is listed below until it is accepted.")
+                % {"email": result.email},
+            )
         else:
             messages.success(request, _("The share with %(email)s was updated.") % {"email": email})
     return _document_page(pk, dialog="share")
+
+
+@login_required
+@require_POST
+def withdraw_invitation(request: HttpRequest, pk: int) -> HttpResponse:
+    user = signed_in(request)
+    with shown_as_page_errors():
+        invitation = sharing_selectors.invitation_detail(user=user, invitation_id=pk)
+    with reported(request):
+        with audited(
+            request, user=user, action=AccessLog.Action.INVITE_WITHDRAW,
+            document=invitation.document, details={"invitation": invitation.pk},
+        ):  # fmt: skip
+            sharing_invitations.withdraw_invitation(user=user, invitation=invitation)
+        messages.success(
+            request, _("The invitation to %(email)s was withdrawn.") % {"email": invitation.email}
+        )
+    return _document_page(invitation.document_id, dialog="share")
 
 
 @login_required

@@ -14,7 +14,7 @@ from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 
 from core.exceptions import ApplicationError, NotFound, PermissionDenied, RateLimited
 from core.storage_errors import out_of_space
-from core.throttles import RetryThrottle
+from core.throttles import RetryThrottle, UploadThrottle, is_refusal
 from users.models import User
 
 
@@ -57,10 +57,6 @@ def report_form_errors(request: HttpRequest, form: forms.Form) -> None:
 
 
 # The same scopes as the API's throttles, so a person has one allowance whichever way they ask.
-class UploadThrottle(UserRateThrottle):
-    scope = "upload"
-
-
 class ShareThrottle(UserRateThrottle):
     scope = "share"
 
@@ -70,11 +66,29 @@ class GenerateThrottle(UserRateThrottle):
 
 
 def check_rate(request: HttpRequest, throttle_class: type[SimpleRateThrottle]) -> None:
-    throttle = throttle_class()
+    _count(request, throttle_class())
+
+
+def _count(request: HttpRequest, throttle: SimpleRateThrottle) -> None:
     view: Any = None
     if not throttle.allow_request(request, view):  # type: ignore[arg-type]
         wait = throttle.wait()
+        # Said in words ("about 45 minutes") on the next page.
         raise RateLimited(retry_after=int(wait) + 1 if wait is not None else None)
+
+
+@contextmanager
+def upload_allowance(request: HttpRequest) -> Iterator[None]:
+    """Count one new document (or fetched page) against the upload allowance, and give it back
+    when the service refuses what was sent: only what is accepted counts."""
+    throttle = UploadThrottle()
+    _count(request, throttle)
+    try:
+        yield
+    except ApplicationError as exc:
+        if is_refusal(exc.status_code):
+            throttle.refund()
+        raise
 
 
 __all__ = [
@@ -86,4 +100,5 @@ __all__ = [
     "reported",
     "shown_as_page_errors",
     "signed_in",
+    "upload_allowance",
 ]

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from document_processing.page_imports import start_page_import
 from sharing.policy import Action, get_document
 from web.forms import AddPageForm
-from web.views.common import UploadThrottle, check_rate, report_form_errors, reported, signed_in
+from web.views.common import report_form_errors, reported, signed_in, upload_allowance
 
 
 @login_required
@@ -26,10 +26,10 @@ def add_page(request: HttpRequest, pk: int) -> HttpResponse:
     user = signed_in(request)
     with reported(request):
         document = get_document(user, pk, Action.EDIT_PAGES)
-        check_rate(request, UploadThrottle)
         form = AddPageForm(request.POST)
         if form.is_valid():
-            start_page_import(user=user, document=document, url=form.cleaned_data["url"])
+            with upload_allowance(request):
+                start_page_import(user=user, document=document, url=form.cleaned_data["url"])
             messages.success(request, _("Fetching the page… It appears here when it is ready."))
         else:
             report_form_errors(request, form)

@@ -24,12 +24,13 @@ from document_processing.models import Document, Page
 from document_processing.selectors import document_detail as select_document
 from document_processing.selectors import document_list, recent_page_imports
 from sharing import selectors as sharing_selectors
-from sharing.models import DocumentShare
+from sharing.models import DocumentShare, ShareInvitation
 from sharing.policy import (
     Action,
     Permission,
     can,
     granter_has_access,
+    may_change_invitation,
     may_change_share,
     may_grant,
     permission_for,
@@ -49,7 +50,7 @@ from web.forms import (
     PreferencesForm,
     RenameForm,
     SharePermissionForm,
-    voice_label,
+    voice_choices,
 )
 from web.views.account import account_context
 from web.views.common import report_form_errors, shown_as_page_errors, signed_in
@@ -137,6 +138,7 @@ class DocumentLinks:
         self.listen = self._of("document-listen")
         self.cover = self._of("document-cover")
         self.delete = self._of("web-delete")
+        self.rename = self._of("web-rename")
         self.retry = self._of("web-retry")
         self.api = self._of("document-detail")
         self.api_retry = self._of("document-retry")
@@ -171,15 +173,23 @@ class DocumentRow:
     listen_url: str  # empty until it has pages to listen to
     cover_url: str  # empty without a cover
     delete_url: str
+    rename_url: str
     api_url: str
     retry_url: str
     api_retry_url: str
     can_delete: bool
+    can_rename: bool
+    can_share: bool
     can_retry: bool
 
     @property
     def anchor(self) -> str:
         return f"document-{self.pk}"
+
+    @property
+    def has_menu(self) -> bool:
+        """Whether the row's menu (rename, share, delete) offers this person anything."""
+        return self.can_rename or self.can_share or self.can_delete
 
     @property
     def in_progress(self) -> bool:
@@ -206,10 +216,13 @@ class DocumentRow:
             else "",
             cover_url=address(links.cover, pk) if document.cover_key else "",
             delete_url=address(links.delete, pk),
+            rename_url=address(links.rename, pk),
             api_url=address(links.api, pk),
             retry_url=address(links.retry, pk),
             api_retry_url=address(links.api_retry, pk),
             can_delete=can(user, Action.DELETE, document),
+            can_rename=can(user, Action.RENAME, document),
+            can_share=can(user, Action.MANAGE_SHARES, document),
             can_retry=status == Document.Status.FAILED
             and can(user, Action.RETRY_EXTRACTION, document),
         )
@@ -241,7 +254,11 @@ def library(request: HttpRequest) -> HttpResponse:
         "rows": [DocumentRow.of(user, document, links) for document in page],
         "continue_listening": continue_listening(user=user),
         "accepted_files": ACCEPTED_FILES,
+        # The browser checks a file's size against this before sending it.
+        "upload_max_bytes": settings.UPLOAD_MAX_BYTES,
         "upload_max_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024),
+        # "Add a document" without JavaScript: the page again, with its dialog open.
+        "open_dialog": "add" if request.GET.get("dialog") == "add" else "",
     }
     return render(request, "web/library.html", context)
 
@@ -308,6 +325,34 @@ def _granter_name(user: User, document: Document, share: DocumentShare) -> str:
     return _("Shared by %(email)s") % {"email": share.shared_by.email}
 
 
+@dataclass(frozen=True)
+class InvitationRow:
+    invitation: ShareInvitation
+    can_withdraw: bool
+    invited_by: str
+
+
+def _invitation_rows(user: User, document: Document, permission: Permission) -> list[InvitationRow]:
+    return [
+        InvitationRow(
+            invitation=invitation,
+            can_withdraw=may_change_invitation(user, invitation, permission),
+            invited_by=_inviter_name(user, document, invitation),
+        )
+        for invitation in sharing_selectors.invitations_of(user=user, document=document)
+    ]
+
+
+def _inviter_name(user: User, document: Document, invitation: ShareInvitation) -> str:
+    if invitation.invited_by is None:
+        return _("Invited by a deleted account")
+    if invitation.invited_by_id == user.pk:
+        return _("Invited by you")
+    if invitation.invited_by_id == document.owner_id:
+        return _("Invited by %(email)s (the owner)") % {"email": invitation.invited_by.email}
+    return _("Invited by %(email)s") % {"email": invitation.invited_by.email}
+
+
 @login_required
 @require_safe
 def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -331,9 +376,11 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
         for page in getattr(document, "page_summaries", [])
     ]
     shares: list[ShareRow] = []
+    invitations: list[InvitationRow] = []
     activity = []
     if may_share:
         shares = _share_rows(user, document, permission)
+        invitations = _invitation_rows(user, document, permission)
         activity = list(
             sharing_selectors.activity_of(user=user, document=document)[:ACTIVITY_SHOWN]
         )
@@ -353,6 +400,7 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_share": may_share,
         "pages": pages,
         "shares": shares,
+        "invitations": invitations,
         "grantable": [
             (value, label)
             for value, label in DocumentShare.Permission.choices
@@ -392,6 +440,7 @@ def _whole_document_audio(
         book.document = document  # the caller's access is checked: no query per book
     rows = _book_rows(document, books, may_generate=may_generate)
     busy = {row.book.voice for row in rows if row.in_progress or row.up_to_date}
+    audiobook_voices = [voice for voice in available if voice.id not in busy]
     return {
         "can_make_audio": may_generate,
         "can_make_audiobook": may_generate,
@@ -401,8 +450,9 @@ def _whole_document_audio(
         "making_strings": making.strings(),
         "audiobooks": rows,
         # "Make the audiobook" is offered in the voices without a book being made or up to date.
-        "audiobook_voices": [voice for voice in available if voice.id not in busy],
-        "voices": available,
+        "audiobook_voices": audiobook_voices,
+        "audiobook_voice_groups": voice_choices(audiobook_voices, first=default),
+        "voice_groups": voice_choices(available, first=chosen),
         "preferred_voice": default,
     }
 
@@ -445,7 +495,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     user = signed_in(request)
     available = voices.all_voices()
     if request.method == "POST":
-        form = PreferencesForm(request.POST, voices=available)
+        form = PreferencesForm(request.POST, voices=available, first=settings.SPEECH_DEFAULT_VOICE)
         if form.is_valid():
             user_services.update_preferences(
                 user=user, preferred_voice=form.cleaned_data["preferred_voice"]
@@ -454,12 +504,15 @@ def settings_page(request: HttpRequest) -> HttpResponse:
             return redirect("settings")
         report_form_errors(request, form)
     else:
-        form = PreferencesForm(initial={"preferred_voice": user.preferred_voice}, voices=available)
-    default = next((v for v in available if v.id == settings.SPEECH_DEFAULT_VOICE), None)
+        form = PreferencesForm(
+            initial={"preferred_voice": user.preferred_voice},
+            voices=available,
+            first=settings.SPEECH_DEFAULT_VOICE,
+        )
     context = {
         "form": form,
         "voices": available,
-        "default_voice": voice_label(default) if default else settings.SPEECH_DEFAULT_VOICE,
+        "default_voice": voices.display_name_of(settings.SPEECH_DEFAULT_VOICE),
         "default_voice_id": settings.SPEECH_DEFAULT_VOICE,
         **account_context(request, user),
     }
