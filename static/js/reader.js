@@ -843,6 +843,8 @@ import { readAlong } from "./readalong.js";
           following.delete(id);
           showProgress();
           endStreamingNote();
+          // (Audio asked for by continuous play took a slot too: the count says so now.)
+          if (shown) refreshQuota();
           const streamedHere = current && current.id === id && current.streaming;
           if (streamedHere && current.cutShort === undefined) {
             current.streaming = false; // the stream carries on to the end of the made file

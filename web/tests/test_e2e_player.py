@@ -344,6 +344,29 @@ def test_a_page_still_being_made_plays_from_its_stream(
         assert made.status == Audio.Status.GENERATING  # heard before it was made
 
 
+@needs_playlist
+def test_the_open_pages_quota_counts_the_audio_listening_made(
+    sessions: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from playwright.sync_api import expect
+
+    owner = UserFactory.create(email="listen-quota@example.com")
+    (first,) = spoken_document(owner, pages=1, title="Counted")
+    session = sessions(owner)
+    tab = session.tab
+    session.open(f"/pages/{first.pk}/")
+    expect(tab.locator("#reader-quota")).to_have_text("4 of 4 audios left for this page.")
+    with synthesis_held(monkeypatch):
+        tab.click("#reader-listen")  # the page has no audio: listening asks for it
+        session.wait_audio("!audio.paused && audio.currentTime > 0.3")
+    made = Audio.objects.get(page=first)
+    expect(tab.locator(f".reader-audio[data-audio-id='{made.pk}']")).to_be_visible()
+    expect(tab.locator("#reader-quota")).to_have_text(
+        "3 of 4 audios left for this page.", timeout=WAIT_MS
+    )
+
+
 NOW_BADGE = "() => getComputedStyle(document.getElementById('reader-now'), '::before').content"
 
 
