@@ -7,7 +7,7 @@ UV_VERSION := 0.13.8
 export DATA_DIR ?= $(CURDIR)/var
 export PORT ?= 8000
 
-.PHONY: run test lint typecheck pytest e2e bench venv migrate clean lock browser-tools
+.PHONY: run test lint typecheck pytest e2e bench bench-quick venv migrate clean lock browser-tools
 
 venv: $(VENV)/.synced
 
@@ -56,6 +56,10 @@ test: lint typecheck pytest
 
 bench: venv
 	$(VENV)/bin/python -m bench.run
+
+# Every figure once at small sizes (under 2 minutes), into bench/results-quick.json.
+bench-quick: venv
+	$(VENV)/bin/python -m bench.run --quick
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache node_modules

@@ -103,17 +103,16 @@ def run_raw_piper(texts: list[str], *, threads: int) -> Run:
     return Run(wall, samples / voice.config.sample_rate)
 
 
-def cli_convert() -> list[Figure]:
+def cli_convert(*, pages: int = PAGES, rounds: int = ROUNDS) -> list[Figure]:
     from document_processing import extraction
     from pagecast_cli.convert import usable_cores
 
-    rounds = ROUNDS
     cores = usable_cores()
     raw_one: list[Run] = []
     one: list[Run] = []
     two: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="pagecast-bench-cli-") as folder:
-        pdf = write_pdf(Path(folder) / "book.pdf", page_texts())
+        pdf = write_pdf(Path(folder) / "book.pdf", page_texts(pages))
         # The same text the command speaks: the pages as the extractor gives them.
         texts = [page.text for page in extraction.extract_file(pdf, kind="pdf").pages]
         for number in range(rounds):  # interleaved, so that a busy moment hits all three
@@ -128,7 +127,7 @@ def cli_convert() -> list[Figure]:
     return [
         Figure(
             "cli_convert_rtf", round(best_one.rtf, 4), "s/s", round(best_raw_one.rtf, 4),
-            note=f"`pagecast convert --jobs 1` of a {PAGES}-page PDF ({chars} characters, "
+            note=f"`pagecast convert --jobs 1` of a {pages}-page PDF ({chars} characters, "
             f"{best_one.audio_s:.0f} s of audio): wall time of the whole process per second of "
             f"audio, vs raw PiperVoice.synthesize on the same pages' text in this process, both "
             f"on one core (one onnxruntime thread); {runs}",

@@ -11,7 +11,7 @@ from bench.harness import Figure, interleaved_p50
 from operations.models import WorkerHeartbeat
 
 
-def health_p50() -> list[Figure]:
+def health_p50(*, runs: int = 100, rounds: int = 5) -> list[Figure]:
     client = Client()
     # A worker reports in, its default voice speaking, as a running one does (none runs in this
     # process).
@@ -34,7 +34,7 @@ def health_p50() -> list[Figure]:
         response = client.get("/bench/bare/")
         assert response.status_code == 200
 
-    value, baseline = interleaved_p50(health, bare, runs=100)
+    value, baseline = interleaved_p50(health, bare, runs=runs, rounds=rounds)
     return [
         Figure(
             name="health_ms_p50",

@@ -15,7 +15,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 
-from bench.harness import Figure, interleaved_p50, p50, percentile, sample_ms
+from bench.harness import REWARM, Figure, interleaved_p50, p50, percentile, sample_ms
 from document_processing import services
 from document_processing.models import Document, Page
 from sharing.models import DocumentShare
@@ -124,18 +124,20 @@ def bare_list_sql(owner: User) -> Callable[[], None]:
     return bare
 
 
-def document_list() -> list[Figure]:
+def document_list(
+    *, size: int = LIST_SIZE, runs: int = 60, rounds: int = ROUNDS, tail_runs: int = 200
+) -> list[Figure]:
     small_client, _ = client_for(email="bench-small@example.com", count=2)
-    client, owner = client_for(email="bench-large@example.com", count=LIST_SIZE)
+    client, owner = client_for(email="bench-large@example.com", count=size)
     small_queries, large_queries = _queries(small_client), _queries(client)
     through_the_stack, bare = list_request(client), bare_list_sql(owner)
 
-    value, baseline = interleaved_p50(through_the_stack, bare, runs=60, rounds=ROUNDS)
-    samples = sample_ms(through_the_stack, runs=200)
+    value, baseline = interleaved_p50(through_the_stack, bare, runs=runs, rounds=rounds)
+    samples = sample_ms(through_the_stack, runs=tail_runs, warmup=REWARM)  # (warm already)
     return [
         Figure(
             "doc_list_queries", large_queries, "queries", small_queries,
-            note=f"GET /api/v1/documents/ at {LIST_SIZE} documents ({PAGES_PER_DOCUMENT} pages, "
+            note=f"GET /api/v1/documents/ at {size} documents ({PAGES_PER_DOCUMENT} pages, "
             "an audio and a share each) vs at 2 documents; token authentication included",
             target="equal, ≤ 3",
         ),
@@ -143,13 +145,13 @@ def document_list() -> list[Figure]:
             "doc_list_ms_p50", round(value, 3), "ms", round(baseline, 3),
             note="one page of the document list through the full stack (test client, token "
             "auth, count, serialisation) vs the bare SQL fetching the same 20 rows: documents "
-            f"owned or shared with the caller, with the caller's permission; median of {ROUNDS} "
+            f"owned or shared with the caller, with the caller's permission; median of {rounds} "
             "rounds, each side measured in turn",
             target="ratio ≤ 12",
         ),
         Figure(
             "doc_list_ms_p95", round(percentile(samples, 0.95), 3), "ms", round(p50(samples), 3),
-            note="p95 vs p50 of the same request over 200 runs", target="ratio ≤ 2",
+            note=f"p95 vs p50 of the same request over {tail_runs} runs", target="ratio ≤ 2",
         ),
     ]  # fmt: skip
 
@@ -242,29 +244,29 @@ def extraction_seconds(owner: User, data: bytes) -> tuple[float, int]:
     return elapsed, pages
 
 
-def pdf_extraction() -> list[Figure]:
+def pdf_extraction(*, pages: int = 200, rounds: int = 5) -> list[Figure]:
     from document_processing.tests.extractors.pdf_samples import benchmark_pdf
 
-    data = benchmark_pdf(200)
+    data = benchmark_pdf(pages)
     owner = User.objects.create_user(email="bench-pdf@example.com", password="bench password 1")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bench.pdf"
         path.write_bytes(data)
         raw_rates, task_rates = [], []
         raw_pdfium_seconds(path)  # warm-up
-        for _ in range(5):
-            seconds, pages = raw_pdfium_seconds(path)
-            raw_rates.append(pages / seconds)
-            seconds, pages = extraction_seconds(owner, data)
-            task_rates.append(pages / seconds)
+        for _ in range(rounds):
+            seconds, done = raw_pdfium_seconds(path)
+            raw_rates.append(done / seconds)
+            seconds, done = extraction_seconds(owner, data)
+            task_rates.append(done / seconds)
     peak_child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return [
         Figure(
             "extract_pdf_pages_per_s", round(p50(task_rates), 1), "pages/s",
             round(p50(raw_rates), 1),
             note="the extraction service (claim, read from storage, parse in an isolated child "
-            "process with clean-up, write pages) on a 200-page text PDF vs a raw pypdfium2 "
-            "get_text_range loop on the same file",
+            f"process with clean-up, write pages) on a {pages}-page text PDF vs a raw pypdfium2 "
+            f"get_text_range loop on the same file; median of {rounds}",
             target="ratio ≥ 0.7",
         ),
         Figure(

@@ -2,9 +2,10 @@
 
 Both figures play documents through the real reader in headless Chromium (the browser tests'
 Chromium), against gunicorn and one Celery worker as the Procfile starts them (the worker making
-audio in the default voice), over the benchmark's scratch data.
+audio in the default voice), over the benchmark's scratch data (bench/stack.py: the ones the
+listening figures share, started once).
 
-`page_gap_ms` presses "Listen to the end" on the first page of a 5-page document that has no
+`page_gap_ms` presses "Listen to the end" on the first page of a 9-page document that has no
 audio at all, at 2x speed, and lets it play to its last page: the pages ahead are made while one
 plays, as a listener's would be. Each gap is the silence from the `ended` event of one page's
 audio to the first moment the next page's audio is heard (its `currentTime` advancing while it
@@ -37,17 +38,19 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
-from bench.figures_stream import _request, _warm_up, celery_worker
 from bench.harness import Figure, percentile
-from bench.server import HOST, Server, gunicorn
+from bench.server import HOST, Server
+from bench.stack import request_json, warm_server
 from bench.texts import text_of_length
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext
 
-GAP_DOCUMENTS = 2  # each played once with no audio, then once more with all of it made
-GAP_PAGES = 5
-FIRST_SOUND_ROUNDS = 5
+# Played once with no audio, then once more with all of it made: 8 page turns each time, in one
+# document (a second document would add its opening, and a first page with no turn before it).
+GAP_DOCUMENTS = 1
+GAP_PAGES = 9
+FIRST_SOUND_ROUNDS = 3
 FIRST_SOUND_PAGES = 1 + 2  # the page, and the pages ahead a listener asks for with it
 # About 15 s of speech a page: under 8 s at 2x, so a document plays in under a minute. A short
 # page leaves the least time to make the next one while it plays.
@@ -253,7 +256,9 @@ def _first_bytes(server: Server, page_ids: list[int], token: str, voice: str) ->
     ahead are asked for, as the reader asks for them once the page plays."""
     path = f"/api/v1/documents/{_document_of(page_ids[0])}/audios/"
     started = time.perf_counter()
-    status, body = _request(server, "POST", path, token, {"voice": voice, "pages": page_ids[:1]})
+    status, body = request_json(
+        server, "POST", path, token, {"voice": voice, "pages": page_ids[:1]}
+    )
     if status != 202:
         raise RuntimeError(f"asking for the audio answered {status}: {body}")
     first = body["results"][0]["audio"]
@@ -269,7 +274,9 @@ def _first_bytes(server: Server, page_ids: list[int], token: str, voice: str) ->
         elapsed = (time.perf_counter() - started) * 1000
     finally:
         connection.close()
-    status, body = _request(server, "POST", path, token, {"voice": voice, "pages": page_ids[1:]})
+    status, body = request_json(
+        server, "POST", path, token, {"voice": voice, "pages": page_ids[1:]}
+    )
     if status != 202:
         raise RuntimeError(f"asking for the pages ahead answered {status}: {body}")
     return elapsed
@@ -312,7 +319,11 @@ def _restore_env(name: str, value: str | None) -> None:
 
 
 def listen_in_browser(
-    *, documents: int = GAP_DOCUMENTS, rounds: int = FIRST_SOUND_ROUNDS
+    *,
+    documents: int = GAP_DOCUMENTS,
+    rounds: int = FIRST_SOUND_ROUNDS,
+    pages: int = GAP_PAGES,
+    page_chars: int = PAGE_CHARS,
 ) -> list[Figure]:
     from django.test import Client
     from rest_framework.authtoken.models import Token
@@ -327,8 +338,7 @@ def listen_in_browser(
     client = Client()
     client.force_login(owner)
     session_key = client.cookies["sessionid"].value
-    (warm_up,) = _documents(owner, count=1, pages=1, label="warm-up")
-    played = _documents(owner, count=documents, pages=GAP_PAGES, label="listening")
+    played = _documents(owner, count=documents, pages=pages, label="listening", chars=page_chars)
     # One more round of each first, not counted: the reader's and the API's first requests in
     # each server process, and the browser's first page, are slower than any later one.
     in_browser, over_http = (
@@ -336,18 +346,13 @@ def listen_in_browser(
                    chars=FIRST_SOUND_CHARS)
         for label in ("first sound", "first bytes")
     )  # fmt: skip
-    data_dir = Path(settings.DATA_DIR)
     cold: list[float] = []
     warm: list[float] = []
     stalls = 0
     firsts: list[float] = []
     bytes_first: list[float] = []
-    with (
-        gunicorn(data_dir=data_dir) as server,
-        celery_worker(data_dir=data_dir),
-        _browser(server, session_key) as context,
-    ):
-        _warm_up(server, warm_up[0], token, voice)
+    server = warm_server()
+    with _browser(server, session_key) as context:
         listener = Listener(context, server)
         for browser_pages, http_pages in zip(in_browser, over_http, strict=True):
             firsts.append(_first_sound(listener, browser_pages))
@@ -368,7 +373,8 @@ def listen_in_browser(
             "page_gap_ms", round(percentile(cold, 0.95), 1), "ms", round(percentile(warm, 0.95), 1),
             note=f"p95 of the silence between one page's end and the next page's first sound, "
             f"{len(cold)} page turns: 'Listen to the end' pressed on page 1 of {documents} "
-            f"documents of {GAP_PAGES} pages (~{PAGE_CHARS} characters each) with no audio made, "
+            f"document{'s' if documents != 1 else ''} of {pages} pages (~{page_chars} characters "
+            "each) with no audio made, "
             f"played to the end at {SPEED}x in headless Chromium through the reader, gunicorn and "
             f"one Celery worker ({voice}); the pages ahead made while one plays (worst gap "
             f"{max(cold):.0f} ms, {stalls} stalls within pages); baseline: the same documents "

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 
 from bench.harness import Figure
-from bench.texts import PAGE_TEXT
+from bench.texts import text_of_length
 from document_processing.models import Document, Page
 from speech_processing import services
 from speech_processing.engines.piper import PiperEngine
@@ -26,6 +27,7 @@ from users.models import User
 
 VOICE = "en_US-joe-medium"
 ROUNDS = 3
+CHARS = 3_000  # bench.texts.PAGE_TEXT
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -113,15 +115,16 @@ def measure_synthesis(text: str, *, rounds: int = ROUNDS, raw: bool = True) -> S
     return runs
 
 
-def synthesis() -> list[Figure]:
-    runs = measure_synthesis(PAGE_TEXT)
+def synthesis(*, chars: int = CHARS, rounds: int = ROUNDS) -> list[Figure]:
+    text = text_of_length(chars, at_most=settings.PAGE_MAX_CHARS)
+    runs = measure_synthesis(text, rounds=rounds)
     return [
         Figure(
             "synth_rtf", round(runs.task_rtf, 4), "s/s", round(runs.raw_rtf, 4),
             note=f"the synthesis task (claim, normalise, split, Piper per sentence, MP3 at "
-            f"{settings.AUDIO_MP3_BITRATE_KBPS} kbps, store, complete) on a {len(PAGE_TEXT)}-"
+            f"{settings.AUDIO_MP3_BITRATE_KBPS} kbps, store, complete) on a {len(text)}-"
             "character page vs raw PiperVoice.synthesize on the same text, same process, "
-            f"{settings.SPEECH_ENGINES['piper'].get('threads')} threads; median of {ROUNDS}",
+            f"{settings.SPEECH_ENGINES['piper'].get('threads')} threads; median of {rounds}",
             target="ratio ≤ 1.15, value ≤ 0.15",
         )
     ]  # fmt: skip
@@ -131,15 +134,16 @@ _WORKER_SCRIPT = """
 import json, os, sys
 import django
 django.setup()
+from django.conf import settings
 from django.core.management import call_command
 call_command("migrate", verbosity=0)
 from bench.figures_speech import _page, VOICE
-from bench.texts import PAGE_TEXT
+from bench.texts import text_of_length
 from speech_processing import services
 from speech_processing.models import Audio
 from users.models import User
 owner = User.objects.create_user(email="worker@example.com", password="bench pw 123")
-page = _page(owner, PAGE_TEXT)
+page = _page(owner, text_of_length(int(sys.argv[1]), at_most=settings.PAGE_MAX_CHARS))
 audio = Audio.objects.create(page=page, voice="piper:" + VOICE, engine="piper", created_by=owner)
 services.synthesize_audio(audio_id=audio.pk)
 # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over fork and exec, so a child of
@@ -150,7 +154,7 @@ print(json.dumps({"peak_mb": hwm_kb / 1024}))
 """
 
 
-def worker_memory() -> list[Figure]:
+def worker_memory(*, chars: int = CHARS) -> list[Figure]:
     # As the Procfile runs the worker: malloc arenas capped (glibc otherwise keeps one per thread).
     with tempfile.TemporaryDirectory(prefix="pagecast-bench-worker-") as data_dir:
         env = dict(
@@ -161,7 +165,7 @@ def worker_memory() -> list[Figure]:
             BENCH_DATA_DIR=data_dir,
         )
         result = subprocess.run(
-            [sys.executable, "-c", _WORKER_SCRIPT], env=env, cwd=ROOT,
+            [sys.executable, "-c", _WORKER_SCRIPT, str(chars)], env=env, cwd=ROOT,
             capture_output=True, text=True, timeout=300, check=True,
         )  # fmt: skip
     peak = json.loads(result.stdout.strip().splitlines()[-1])["peak_mb"]
@@ -169,11 +173,11 @@ def worker_memory() -> list[Figure]:
         Figure(
             "worker_peak_mb", round(peak, 1), "MB", None,
             note="peak RSS of a fresh process that loads the default Piper voice and runs the "
-            "synthesis task on a 3,000-character page, with MALLOC_ARENA_MAX=2 as the Procfile "
-            "starts workers",
+            f"synthesis task on a {chars:,}-character page, with MALLOC_ARENA_MAX=2 as the "
+            "Procfile starts workers",
             target="reported",
         )
     ]  # fmt: skip
 
 
-FIGURES = [synthesis, worker_memory]
+FIGURES: list[Callable[[], list[Figure]]] = [synthesis, worker_memory]

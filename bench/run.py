@@ -5,9 +5,13 @@ same process, so that a noisy shared machine affects both alike.
 
     python -m bench.run                  # every group (`make bench`)
     python -m bench.run growth load      # some groups, or single figures by function name
+    python -m bench.run --quick          # every group once, small (`make bench-quick`)
+    python -m bench.run --quick load     # ... or some of them
     python -m bench.run --list           # the groups and their figures
 
-A partial run replaces its own figures in results.json and keeps the others.
+A partial run replaces its own figures in results.json and keeps the others. A quick run measures
+each figure once at the small sizes of QUICK, for development: its figures' notes start with
+"quick: " and go to bench/results-quick.json (never results.json), and no chart is drawn.
 """
 
 from __future__ import annotations
@@ -21,12 +25,39 @@ import time
 import traceback
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
+from bench import stack
 from bench.harness import Figure
 
-Measure = Callable[[], list[Figure]]
+# A figure's function takes its sizes as keyword arguments, the full ones by default.
+Measure = Callable[..., list[Figure]]
 RESULTS = Path(os.environ.get("BENCH_RESULTS") or Path(__file__).resolve().parent / "results.json")
+QUICK_RESULTS_NAME = "results-quick.json"
+QUICK_NOTE = "quick: "
+
+# The sizes of a quick run, by figure function: one round each, the largest sizes dropped, short
+# texts, a few users for a few seconds. The figures keep their names and baselines.
+QUICK: dict[str, dict[str, object]] = {
+    "health_p50": {"runs": 20, "rounds": 1},
+    "web_rss_mb": {"requests": 40},
+    "document_list": {"size": 100, "runs": 10, "rounds": 1, "tail_runs": 40},
+    "library_page": {"size": 100, "runs": 10, "rounds": 1},
+    "pdf_extraction": {"pages": 20, "rounds": 1},
+    "synthesis": {"chars": 500, "rounds": 1},
+    "worker_memory": {"chars": 500},
+    "api_status_rps": {"clients": 4, "seconds": 0.5, "rounds": 1},
+    "growth_doc_list": {"sizes": (10, 100), "runs": 5, "rounds": 1},
+    "growth_extraction": {"sizes": (10, 100), "rounds": 1},
+    # The same text and rounds as the quick synthesis figure: measured once for both.
+    "growth_synthesis": {"sizes": (500,), "rounds": {500: 1}},
+    "load": {"users": 10, "seconds": 3.0},
+    "cli_convert": {"pages": 1, "rounds": 1},
+    "first_audio": {"chars": 500, "rounds": 1},
+    "live_listeners": {"listeners": 20, "chars": 500},
+    "listen_in_browser": {"documents": 1, "pages": 2, "page_chars": 80, "rounds": 1},
+}
 
 
 def machine() -> dict[str, object]:
@@ -67,6 +98,8 @@ def setup() -> Callable[[], None]:
     services = ExitStack()
     if settings.EMBEDDED_BROKER:
         services.enter_context(embedded_broker.running(data_dir))
+    # The web server and worker the listening figures share go before the broker.
+    services.callback(stack.close)
     if connection.vendor == "sqlite":
         call_command("migrate", verbosity=0, interactive=False)
         old_name = None
@@ -96,6 +129,7 @@ def groups() -> dict[str, list[Measure]]:
         figures_documents,
         figures_growth,
         figures_listen,
+        figures_live,
         figures_speech,
         figures_stream,
         figures_web,
@@ -111,7 +145,7 @@ def groups() -> dict[str, list[Measure]]:
         "growth": figures_growth.FIGURES,
         "load": load.FIGURES,
         "cli": figures_cli.FIGURES,
-        "stream": figures_stream.FIGURES,
+        "stream": [*figures_stream.FIGURES, *figures_live.FIGURES],
         "listen": figures_listen.FIGURES,
     }
 
@@ -132,8 +166,14 @@ def select(available: dict[str, list[Measure]], names: list[str]) -> list[Measur
     return chosen
 
 
+def results_path(*, quick: bool) -> Path:
+    return RESULTS.with_name(QUICK_RESULTS_NAME) if quick else RESULTS
+
+
 def main(argv: list[str] | None = None) -> int:
-    names = sys.argv[1:] if argv is None else argv
+    args = sys.argv[1:] if argv is None else argv
+    quick = "--quick" in args
+    names = [name for name in args if name != "--quick"]
     teardown = setup()
     try:
         available = groups()
@@ -148,7 +188,11 @@ def main(argv: list[str] | None = None) -> int:
         for measure in measures:
             started = time.perf_counter()
             try:
-                figures.extend(measure())
+                if quick:
+                    measured = measure(**QUICK.get(measure.__name__, {}))
+                    figures.extend(replace(f, note=QUICK_NOTE + f.note) for f in measured)
+                else:
+                    figures.extend(measure())
             except Exception:
                 # One broken figure must not throw away the minutes the others took.
                 traceback.print_exc()
@@ -159,23 +203,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  all took {time.perf_counter() - overall:.1f} s", file=sys.stderr)
     finally:
         teardown()
+    results = results_path(quick=quick)
     rows = [figure.as_json() for figure in figures]
-    if names and RESULTS.exists():
+    if names and results.exists():
         # A partial run replaces its own figures and keeps the others.
-        measured = {row["name"] for row in rows}
-        kept = json.loads(RESULTS.read_text())["figures"]
-        rows = [row for row in kept if row["name"] not in measured] + rows
-    RESULTS.write_text(json.dumps({"figures": rows, "machine": machine()}, indent=2) + "\n")
+        measured_names = {row["name"] for row in rows}
+        kept = json.loads(results.read_text())["figures"]
+        rows = [row for row in kept if row["name"] not in measured_names] + rows
+    results.write_text(json.dumps({"figures": rows, "machine": machine()}, indent=2) + "\n")
     print(f"{'figure':32} {'value':>12} {'baseline':>12} {'ratio':>8}  unit")
     for figure in figures:
         baseline = "-" if figure.baseline is None else f"{figure.baseline:.3f}"
         ratio = "-" if figure.ratio is None else f"{figure.ratio:.2f}"
         print(f"{figure.name:32} {figure.value:12.3f} {baseline:>12} {ratio:>8}  {figure.unit}")
-    print(f"wrote {RESULTS}")
+    print(f"wrote {results}")
     from bench.chart import draw_growth
 
-    chart = RESULTS.with_name("growth.png")
-    if any(str(row["name"]).startswith("growth_") for row in rows) and draw_growth(rows, chart):
+    chart = results.with_name("growth.png")
+    growth = any(str(row["name"]).startswith("growth_") for row in rows)
+    # A quick run's curves are too short to draw.
+    if not quick and growth and draw_growth(rows, chart):
         print(f"wrote {chart}")
     if failed:
         print(f"FAILED: {', '.join(failed)} (see the errors above)", file=sys.stderr)

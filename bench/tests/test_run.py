@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import socket
@@ -7,13 +8,14 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
-from bench.harness import Figure, interleaved_p50, percentile
+from bench.harness import REWARM, WARMUP, Figure, interleaved_p50, percentile
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,10 +42,11 @@ def test_interleaved_p50_measures_both_sides() -> None:
     def baseline() -> None:
         calls["baseline"] += 1
 
-    measured, base = interleaved_p50(value, baseline, runs=5, rounds=2)
+    measured, base = interleaved_p50(value, baseline, runs=5, rounds=3)
     assert measured >= 0
     assert base >= 0
-    assert calls["value"] == calls["baseline"] > 10
+    # A full warm-up before each side's first round, a short one before each later round.
+    assert calls["value"] == calls["baseline"] == WARMUP + 5 + 2 * (REWARM + 5)
 
 
 @pytest.mark.slow
@@ -99,6 +102,149 @@ def test_every_group_is_listed_and_names_are_unique() -> None:
     names = [measure.__name__ for group in available.values() for measure in group]
     assert len(names) == len(set(names))
     assert {"api_status_rps", "load", "growth_doc_list", "growth_synthesis"} <= set(names)
+
+
+# --- quick runs ----------------------------------------------------------------------------------
+
+
+def test_every_figure_has_quick_sizes_it_accepts() -> None:
+    from bench.run import QUICK, groups
+
+    measures = {measure.__name__: measure for group in groups().values() for measure in group}
+    assert set(QUICK) == set(measures)
+    for name, kwargs in QUICK.items():
+        # Each function takes its quick sizes as keyword arguments (TypeError otherwise).
+        inspect.signature(measures[name]).bind(**kwargs)
+
+
+def _recording(
+    name: str, calls: list[tuple[str, dict[str, object]]]
+) -> Callable[..., list[Figure]]:
+    def measure(**kwargs: object) -> list[Figure]:
+        calls.append((name, kwargs))
+        return [Figure(f"{name}_ms", 2.0, "ms", 1.0, note=f"{name} measured")]
+
+    measure.__name__ = name
+    return measure
+
+
+@pytest.fixture
+def fake_runner(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> tuple[list[tuple[str, dict[str, object]]], Path]:
+    """bench.run with three fake figures (no benchmark runs) writing into tmp_path."""
+    from bench import run
+
+    calls: list[tuple[str, dict[str, object]]] = []
+    available = {
+        "first": [_recording("a", calls), _recording("growth_b", calls)],
+        "second": [_recording("c", calls)],
+    }
+    monkeypatch.setattr(run, "setup", lambda: lambda: None)
+    monkeypatch.setattr(run, "groups", lambda: available)
+    monkeypatch.setattr(run, "QUICK", {"a": {"size": 3, "rounds": 1}, "c": {"users": 2}})
+    monkeypatch.setattr(run, "RESULTS", tmp_path / "results.json")
+    return calls, tmp_path
+
+
+def _names_and_notes(path: Path) -> dict[str, str]:
+    return {row["name"]: row["note"] for row in json.loads(path.read_text())["figures"]}
+
+
+def test_a_quick_run_passes_the_quick_sizes_and_writes_its_own_file(
+    fake_runner: tuple[list[tuple[str, dict[str, object]]], Path],
+) -> None:
+    from bench.run import main
+
+    calls, folder = fake_runner
+    full = folder / "results.json"
+    full.write_text('{"figures": [], "machine": {}}\n')
+    before = full.read_bytes()
+
+    assert main(["--quick"]) == 0
+
+    assert calls == [("a", {"size": 3, "rounds": 1}), ("growth_b", {}), ("c", {"users": 2})]
+    assert full.read_bytes() == before
+    assert _names_and_notes(folder / "results-quick.json") == {
+        "a_ms": "quick: a measured",
+        "growth_b_ms": "quick: growth_b measured",
+        "c_ms": "quick: c measured",
+    }
+    # No chart of a quick run's short curves, under either name.
+    assert sorted(path.name for path in folder.iterdir()) == ["results-quick.json", "results.json"]
+
+
+def test_a_partial_quick_run_keeps_the_other_quick_figures(
+    fake_runner: tuple[list[tuple[str, dict[str, object]]], Path],
+) -> None:
+    from bench.run import main
+
+    calls, folder = fake_runner
+    assert main(["--quick"]) == 0
+    calls.clear()
+
+    assert main(["second", "--quick"]) == 0
+
+    assert calls == [("c", {"users": 2})]
+    assert set(_names_and_notes(folder / "results-quick.json")) == {"a_ms", "growth_b_ms", "c_ms"}
+    assert not (folder / "results.json").exists()
+
+
+def test_a_full_run_uses_the_full_sizes_and_writes_the_results(
+    fake_runner: tuple[list[tuple[str, dict[str, object]]], Path],
+) -> None:
+    from bench.run import main
+
+    calls, folder = fake_runner
+    assert main(["a", "c"]) == 0
+
+    assert calls == [("a", {}), ("c", {})]
+    assert _names_and_notes(folder / "results.json") == {"a_ms": "a measured", "c_ms": "c measured"}
+    assert not (folder / "results-quick.json").exists()
+
+
+def test_a_quick_run_of_an_unknown_name_stops_before_measuring(
+    fake_runner: tuple[list[tuple[str, dict[str, object]]], Path],
+) -> None:
+    from bench.run import main
+
+    calls, folder = fake_runner
+    with pytest.raises(SystemExit, match="unknown group or figure: nope"):
+        main(["--quick", "a", "nope"])
+    assert calls == []
+    assert list(folder.iterdir()) == []
+
+
+def test_the_listening_figures_share_one_server_and_worker(
+    monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Path
+) -> None:
+    from bench import stack
+    from bench.server import Server
+
+    events: list[str] = []
+
+    @contextmanager
+    def process(name: str) -> Iterator[Server]:
+        events.append(f"start {name}")
+        yield Server("127.0.0.1", 1, 2, 4, tmp_path / "log")
+        events.append(f"stop {name}")
+
+    settings.DATA_DIR = tmp_path
+    monkeypatch.setattr(stack, "gunicorn", lambda **kwargs: process("gunicorn"))
+    monkeypatch.setattr(stack, "celery_worker", lambda **kwargs: process("worker"))
+    monkeypatch.setattr(stack, "_warm_up_page", lambda port: (1, "token"))
+    monkeypatch.setattr(stack, "warm_up", lambda *args: events.append("warm-up audio"))
+
+    first = stack.warm_server()
+    assert stack.warm_server() is first
+    assert events == ["start gunicorn", "start worker", "warm-up audio"]
+    stack.close()
+    assert events[3:] == ["stop worker", "stop gunicorn"]
+    stack.close()  # (nothing more to stop)
+    assert len(events) == 5
+    stack.warm_server()  # a later run starts them again
+    stack.close()
+    assert len(events) == 10
 
 
 # --- growth curves and the chart -----------------------------------------------------------------
