@@ -315,12 +315,17 @@ class AudioPartsView(APIView):
                 live.require_streamable(user=user, audio=audio)
         else:
             live.require_streamable(user=user, audio=audio)
-        answer = live.manifest(
+        return _manifest_response(
             live.LiveState.of(audio), after=after, token=live.follow_token(audio.pk)
         )
-        response = Response(PartsManifestSerializer(answer).data)
-        response["Cache-Control"] = "no-store"
-        return response
+
+
+def _manifest_response(state: live.LiveState, *, after: int, token: str) -> Response:
+    response = Response(
+        PartsManifestSerializer(live.manifest(state, after=after, token=token)).data
+    )
+    response["Cache-Control"] = "no-store"  # it changes as parts are written
+    return response
 
 
 class AudioPartsFollowView(APIView):
@@ -341,10 +346,7 @@ class AudioPartsFollowView(APIView):
         query = PartsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         state = live.followed_state(pk, token)
-        answer = live.manifest(state, after=query.validated_data["after"], token=token)
-        response = Response(PartsManifestSerializer(answer).data)
-        response["Cache-Control"] = "no-store"
-        return response
+        return _manifest_response(state, after=query.validated_data["after"], token=token)
 
 
 class AudioPartView(APIView):

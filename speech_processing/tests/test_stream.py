@@ -409,12 +409,15 @@ def test_a_slot_is_given_back_once_however_often_it_is_released() -> None:
 
 
 @pytest.mark.django_db
-def test_the_stream_refuses_what_cannot_be_heard(
+@pytest.mark.parametrize("listening", ["stream", "parts"])
+def test_listening_is_refused_for_what_cannot_be_heard(
     alice: User,
     alice_client: APIClient,
     charlie_client: APIClient,
     anon_client: APIClient,
+    listening: str,
 ) -> None:
+    """The one-response stream and the manifest alike."""
     page = page_of(alice)
     failed = AudioFactory.create(page=page, status=Audio.Status.FAILED)
     deleted = AudioFactory.create(
@@ -428,7 +431,7 @@ def test_the_stream_refuses_what_cannot_be_heard(
         (anon_client, pending, 401),
     ]
     for client, audio, status in cases:
-        response = client.get(f"/api/v1/audios/{audio.pk}/stream/")
+        response = client.get(f"/api/v1/audios/{audio.pk}/{listening}/")
         assert response.status_code == status
         assert response.json()["error"]["code"]
 
@@ -523,6 +526,10 @@ def test_the_manifest_lists_the_parts_stored_and_then_the_made_file(
     rest = alice_client.get(made["rest_url"], HTTP_RANGE="bytes=10-")
     assert rest.status_code == 206
     assert b"".join(rest.streaming_content) == b", and more"  # type: ignore[attr-defined]
+    # A count of parts received that cannot be is a 400.
+    bad = alice_client.get(f"/api/v1/audios/{audio.pk}/parts/", {"after": "-1"})
+    assert bad.status_code == 400
+    assert bad.json()["error"]["fields"]["after"]
 
 
 @pytest.mark.django_db
@@ -554,33 +561,6 @@ def test_a_parts_url_reads_only_its_own_audio_and_attempt(
     gone = anon_client.get(url)
     assert gone.status_code == 404
     assert "no longer stored" in gone.json()["error"]["message"]
-
-
-@pytest.mark.django_db
-def test_the_manifest_refuses_what_cannot_be_heard(
-    alice: User,
-    alice_client: APIClient,
-    charlie_client: APIClient,
-    anon_client: APIClient,
-) -> None:
-    page = page_of(alice)
-    failed = AudioFactory.create(page=page, status=Audio.Status.FAILED)
-    deleted = AudioFactory.create(
-        page=page, voice="fake:beta", lifetime_status=Audio.Lifetime.DELETED
-    )
-    pending = AudioFactory.create(page=page, voice="fake:beta", status=Audio.Status.PENDING)
-    cases = [
-        (alice_client, failed, 409),
-        (alice_client, deleted, 404),
-        (charlie_client, pending, 404),
-        (anon_client, pending, 401),
-    ]
-    for client, audio, status in cases:
-        response = client.get(f"/api/v1/audios/{audio.pk}/parts/")
-        assert response.status_code == status
-        assert response.json()["error"]["code"]
-    bad = alice_client.get(f"/api/v1/audios/{pending.pk}/parts/", {"after": "-1"})
-    assert bad.status_code == 400
 
 
 @pytest.mark.django_db
