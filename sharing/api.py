@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from core.pagination import PaginatedView, paginated_response
 from sharing import invitations, selectors, services
-from sharing.audit import audited, record_removed_with
+from sharing.audit import audited, record_removed_with, shared_and_logged
 from sharing.models import AccessLog, ShareInvitation
 from sharing.policy import Action, get_document
 from sharing.serializers import (
@@ -57,15 +57,9 @@ class DocumentSharesView(APIView):
         document = get_document(user, pk, Action.VIEW)
         serializer = ShareCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        with audited(
-            request._request, user=user, action=AccessLog.Action.SHARE, document=document,
-            details={"permission": serializer.validated_data["permission"]},
-        ) as entry:  # fmt: skip
-            result = services.share_document(
-                user=user, document=document, **serializer.validated_data
-            )
-            if isinstance(result, ShareInvitation):
-                entry["action"] = AccessLog.Action.INVITE
+        result = shared_and_logged(
+            request._request, user=user, document=document, **serializer.validated_data
+        )
         if isinstance(result, ShareInvitation):
             return Response(InvitationSerializer(result).data, status=status.HTTP_201_CREATED)
         return Response(ShareSerializer(result).data, status=status.HTTP_200_OK)

@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from core.exceptions import AlreadyExists, ApplicationError, NotFound, PermissionDenied
 from document_processing.models import Document
-from sharing.models import AccessLog, DocumentShare
+from sharing import services
+from sharing.models import AccessLog, DocumentShare, ShareInvitation
 from users.models import User
 
 logger = logging.getLogger(__name__)
@@ -150,3 +151,20 @@ def audited(
         write(AccessLog.Outcome.FAILED)
         raise
     write(AccessLog.Outcome.SUCCESS)
+
+
+def shared_and_logged(
+    request: HttpRequest, *, user: User, document: Document, email: str, permission: str
+) -> DocumentShare | ShareInvitation:
+    """`share_document` from a request (the API's or the share dialog's), in the document's
+    activity as what it turned out to be: a share changed, or an invitation sent."""
+    with audited(
+        request, user=user, action=AccessLog.Action.SHARE, document=document,
+        details={"permission": permission},
+    ) as entry:  # fmt: skip
+        result = services.share_document(
+            user=user, document=document, email=email, permission=permission
+        )
+        if isinstance(result, ShareInvitation):
+            entry["action"] = AccessLog.Action.INVITE
+    return result

@@ -27,7 +27,7 @@ from document_processing.models import Document
 from sharing import invitations as sharing_invitations
 from sharing import selectors as sharing_selectors
 from sharing import services as sharing_services
-from sharing.audit import audited, client_info, record, record_removed_with
+from sharing.audit import audited, client_info, record, record_removed_with, shared_and_logged
 from sharing.models import AccessLog, DocumentShare, ShareInvitation
 from sharing.policy import Action, get_document, require
 from speech_processing import audiobooks, playlist, voices
@@ -250,15 +250,7 @@ def share(request: HttpRequest, pk: int) -> HttpResponse:
         if not form.is_valid():
             report_form_errors(request, form)
             return _document_page(pk, dialog="share")
-        with audited(
-            request, user=user, action=AccessLog.Action.SHARE, document=document,
-            details={"permission": form.cleaned_data["permission"]},
-        ) as entry:  # fmt: skip
-            result = sharing_services.share_document(
-                user=user, document=document, **form.cleaned_data
-            )
-            if isinstance(result, ShareInvitation):
-                entry["action"] = AccessLog.Action.INVITE
+        result = shared_and_logged(request, user=user, document=document, **form.cleaned_data)
         email = form.cleaned_data["email"]
         if isinstance(result, ShareInvitation):
             # The same words whether or not the address has an account (sharing/invitations.py).
