@@ -31,6 +31,17 @@ class Server:
     pid: int = 0  # gunicorn's master process; its workers are its children
 
 
+def stop(process: subprocess.Popen[bytes], *, grace: float) -> None:
+    """Ask the process to stop (SIGTERM), and kill it if it is still there after `grace`
+    seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((HOST, 0))
@@ -90,9 +101,4 @@ def gunicorn(
             time.sleep(0.1)
         yield Server(HOST, port, workers, threads, log, process.pid)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process, grace=30)

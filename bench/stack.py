@@ -22,7 +22,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench.server import HOST, Server, gunicorn
+from bench.server import HOST, Server, gunicorn, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER_START_S = 300.0  # a cold worker loads the Piper voice on its first job
@@ -54,12 +54,7 @@ def celery_worker(*, data_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process, grace=60)
 
 
 def request_json(
