@@ -37,6 +37,7 @@ from document_processing.serializers import (
     PageImportSerializer,
     PageSerializer,
     PageSummarySerializer,
+    page_representation,
 )
 from sharing.audit import audited
 from sharing.models import AccessLog
@@ -251,6 +252,5 @@ class PageDetailView(APIView):
 
 
 def _page_response(*, page: Page, code: int = 200) -> Response:
-    previous, following = selectors.neighbour_ids(page=page)
-    data = PageSerializer(page, context={"previous": previous, "next": following}).data
-    return Response(data, status=code)
+    page.previous_page_id, page.next_page_id = selectors.neighbour_ids(page=page)  # type: ignore[attr-defined]
+    return Response(page_representation(page), status=code)

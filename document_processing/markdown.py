@@ -93,6 +93,9 @@ def _cleaner() -> nh3.Cleaner:
     )
 
 
+# Pages are shown far more often than they change: the API's page and the reader render the same
+# Markdown again and again (a long page takes milliseconds).
+@lru_cache(maxsize=64)
 def render_markdown(markdown: str) -> str:
     """Markdown (CommonMark + tables) to HTML that is safe to put in a page as it is."""
     html = _html_parser().render(markdown)

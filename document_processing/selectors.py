@@ -6,10 +6,11 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.compiled import CompiledQuery
 from core.exceptions import NotFound
 from document_processing.models import Document, Page, PageImport
 from sharing.policy import permitted, visible_documents
@@ -84,30 +85,50 @@ def page_list(*, document: Document) -> QuerySet[Page]:
     return Page.objects.filter(document=document).only(*PAGE_SUMMARY_FIELDS).order_by("number")
 
 
+# Read by every page view and every generate: compiled once (core.compiled).
+_PAGE_DETAIL = CompiledQuery(
+    lambda page_id: Page.objects.select_related("document__owner").filter(pk=page_id),
+    page_id=int,
+)
+
+
 def page_detail(*, user: User, page_id: int) -> Page:
     """A page of a document the user may see, with its neighbours' ids."""
-    page = Page.objects.select_related("document__owner").filter(pk=page_id).first()
+    page = _PAGE_DETAIL.first(page_id=page_id)
     # The caller's permission travels with the document for later permission checks.
     if page is None or permitted(user, page.document) is None:
         raise NotFound(_("Page not found."))
     return page
 
 
+def _neighbour(*, before: bool) -> Subquery:
+    """The id of the page just before (or after) the outer query's page in its document."""
+    siblings = Page.objects.filter(document_id=OuterRef("document_id"))
+    if before:
+        siblings = siblings.filter(number__lt=OuterRef("number")).order_by("-number")
+    else:
+        siblings = siblings.filter(number__gt=OuterRef("number")).order_by("number")
+    return Subquery(siblings.values("id")[:1])
+
+
+# Asked by every page shown (the API's page and the reader): both neighbours in one query,
+# compiled once (core.compiled).
+_NEIGHBOURS = CompiledQuery(
+    lambda page_id: (
+        Page.objects.filter(pk=page_id)
+        .only("id")
+        .annotate(previous_page_id=_neighbour(before=True), next_page_id=_neighbour(before=False))
+    ),
+    page_id=int,
+)
+
+
 def neighbour_ids(*, page: Page) -> tuple[int | None, int | None]:
-    siblings = Page.objects.filter(document_id=page.document_id)
-    previous = (
-        siblings.filter(number__lt=page.number)
-        .order_by("-number")
-        .values_list("id", flat=True)
-        .first()
-    )
-    following = (
-        siblings.filter(number__gt=page.number)
-        .order_by("number")
-        .values_list("id", flat=True)
-        .first()
-    )
-    return previous, following
+    """The ids of the pages before and after this one in its document."""
+    found = _NEIGHBOURS.first(page_id=page.pk)
+    if found is None:
+        return None, None
+    return found.previous_page_id, found.next_page_id
 
 
 def stored_files_in_use(keys: Iterable[str]) -> set[str]:

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.representation import Representation
 from core.serializer_fields import StrictCharField
 from document_processing.markdown import render_markdown
 from document_processing.models import Document, Page, PageImport
@@ -170,13 +171,18 @@ class PageSerializer(serializers.ModelSerializer[Page]):
     def get_html(self, page: Page) -> str:
         return render_markdown(page.markdown)
 
+    # The neighbours' ids travel on the page (`selectors.neighbour_ids`, set by the view), so that
+    # one serializer instance serves every page (core.representation).
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_previous(self, page: Page) -> int | None:
-        return self.context.get("previous")
+        return getattr(page, "previous_page_id", None)
 
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_next(self, page: Page) -> int | None:
-        return self.context.get("next")
+        return getattr(page, "next_page_id", None)
+
+
+page_representation = Representation(PageSerializer)
 
 
 class PageEditSerializer(serializers.Serializer[dict[str, Any]]):

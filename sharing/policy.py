@@ -24,6 +24,7 @@ from django.db.models import (
 )
 from django.utils.translation import gettext as _
 
+from core.compiled import CompiledQuery
 from core.exceptions import NotFound, PermissionDenied
 from document_processing.models import Document
 from sharing.models import DocumentShare, ShareInvitation
@@ -79,20 +80,32 @@ def visible_documents(user: User) -> QuerySet[Document]:
     )
 
 
+# The share that gives someone other than the owner access: one indexed lookup, compiled once.
+_SHARE = CompiledQuery(
+    lambda document_id, user_id: DocumentShare.objects.only("permission").filter(
+        document_id=document_id, shared_with_id=user_id
+    ),
+    document_id=int,
+    user_id=int,
+)
+
+
+def _granted(user: User, document: Document) -> str | None:
+    """The caller's permission on the document as stored: the owner's, a share's, or None."""
+    if document.owner_id == user.pk:
+        return Permission.OWNER.value
+    share = _SHARE.first(document_id=document.pk, user_id=user.pk)
+    return None if share is None else share.permission
+
+
 def permission_for(user: User, document: Document) -> Permission | None:
     annotated = getattr(document, "caller_permission", None)
     if annotated:
         return Permission(annotated)
     if not user.is_authenticated:
         return None
-    if document.owner_id == user.pk:
-        return Permission.OWNER
-    share = (
-        DocumentShare.objects.filter(document=document, shared_with=user)
-        .values_list("permission", flat=True)
-        .first()
-    )
-    return Permission(share) if share else None
+    granted = _granted(user, document)
+    return Permission(granted) if granted else None
 
 
 def can(user: User, action: Action, document: Document) -> bool:
@@ -120,25 +133,23 @@ def permitted(user: User, document: Document | None) -> Document | None:
     """
     if document is None or not user.is_authenticated:
         return None
-    if document.owner_id == user.pk:
-        permission: str | None = Permission.OWNER.value
-    else:
-        permission = (
-            DocumentShare.objects.filter(document_id=document.pk, shared_with_id=user.pk)
-            .values_list("permission", flat=True)
-            .first()
-        )
+    permission = _granted(user, document)
     if permission is None:
         return None
     document.caller_permission = permission  # type: ignore[attr-defined]
     return document
 
 
+# The document of every document-level request: compiled once (core.compiled).
+_DOCUMENT = CompiledQuery(
+    lambda document_id: Document.objects.select_related("owner").filter(pk=document_id),
+    document_id=int,
+)
+
+
 def visible_document(user: User, document_id: int) -> Document:
     """The document with the caller's permission on it and its owner, or NotFound."""
-    document = permitted(
-        user, Document.objects.select_related("owner").filter(pk=document_id).first()
-    )
+    document = permitted(user, _DOCUMENT.first(document_id=document_id))
     if document is None:
         raise NotFound(_("Document not found."))
     return document

@@ -60,6 +60,9 @@ from speech_processing.serializers import (
     ProgressUpdateSerializer,
     TimingSerializer,
     VoiceSerializer,
+    audio_representation,
+    playlist_representation,
+    progress_representation,
 )
 from speech_processing.streaming import attachment_disposition, ranged_file_response
 from users.auth import current_user
@@ -152,8 +155,8 @@ class PageAudiosView(APIView):
 class AudioDetailView(APIView):
     @extend_schema(responses={200: AudioSerializer}, tags=["audio"])
     def get(self, request: Request, pk: int) -> Response:
-        audio = selectors.audio_detail(user=current_user(request), audio_id=pk)
-        return Response(AudioSerializer(audio).data)
+        audio = selectors.audio_status(user=current_user(request), audio_id=pk)
+        return Response(audio_representation(audio))
 
     @extend_schema(responses={204: None}, tags=["audio"])
     def delete(self, request: Request, pk: int) -> Response:
@@ -468,7 +471,7 @@ class DocumentProgressView(APIView):
         user = current_user(request)
         document = get_document(user, pk)
         found = progress.progress_of(user=user, document=document)
-        return Response(ProgressSerializer(found or ListeningProgress(document=document)).data)
+        return Response(progress_representation(found or ListeningProgress(document=document)))
 
     @extend_schema(
         request=ProgressUpdateSerializer, responses={200: ProgressSerializer}, tags=["audio"]
@@ -611,7 +614,7 @@ class DocumentPlaylistView(APIView):
             from_page=query.validated_data.get("from_page"),
             include_contents=query.validated_data["include_contents"],
         )  # fmt: skip
-        return Response(PlaylistSerializer({"voice": voice, "pages": entries}).data)
+        return Response(playlist_representation({"voice": voice, "pages": entries}))
 
 
 class DocumentAudioProgressView(APIView):

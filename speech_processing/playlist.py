@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils.translation import gettext as _
 
+from core.compiled import CompiledQuery
 from core.exceptions import Conflict, PermissionDenied, QuotaExceeded, ValidationError
 from document_processing.contents import to_listen
 from document_processing.models import Document, Page
@@ -85,17 +86,25 @@ def playlist(
     permission). A fixed number of queries, whatever the number of pages.
     """
     voices.resolve_voice(voice)
-    pages = Page.objects.filter(document=document).order_by("number")
+    first = 0
     if from_page is not None:
-        start = Page.objects.filter(document=document, pk=from_page).values("number").first()
+        start = _START.first(document_id=document.pk, page_id=from_page)
         if start is None:
             message = _("This page is not part of the document.")
             raise ValidationError(message, fields={"from_page": [message]})
-        pages = pages.filter(number__gte=start["number"])
-    rows = list(pages.only("id", "number", "title", "text", "is_contents", "document_id"))
-    found = _playable(pages=rows, voice=voice)
+        first = start.number
+    rows = _PAGES.all(document_id=document.pk, first=first)
+    by_id = {page.pk: page for page in rows}
+    found: dict[int, Audio] = {}
+    for playable in _PLAYABLE.all(document_id=document.pk, first=first, voice=voice):
+        playable.page = by_id[playable.page_id]  # already loaded: no query per row
+        found[playable.page_id] = playable
     may_generate = can(user, Action.GENERATE_AUDIO, document)
-    used = _quota_used(pages=rows) if may_generate else {}
+    used: dict[int, int] = {}
+    if may_generate:
+        used = {
+            row["page_id"]: row["used"] for row in _USED.all(document_id=document.pk, first=first)
+        }
     limit = site_settings().max_audios_per_page
     entries = []
     for page in rows:
@@ -108,6 +117,53 @@ def playlist(
             reason = _reason(page, may_generate=may_generate, full=used.get(page.pk, 0) >= limit)
         entries.append(PlaylistEntry(page=page, audio=audio, reason=reason))
     return entries
+
+
+# A player asks for the playlist as it starts and again as it moves on: its queries are compiled
+# once (core.compiled), each for the pages from number `first` on (0: all of them).
+_START = CompiledQuery(
+    lambda document_id, page_id: Page.objects.filter(document_id=document_id, pk=page_id).only(
+        "number"
+    ),
+    document_id=int,
+    page_id=int,
+)
+_PAGES = CompiledQuery(
+    lambda document_id, first: (
+        Page.objects.filter(document_id=document_id, number__gte=first)
+        .order_by("number")
+        .only("id", "number", "title", "text", "is_contents", "document_id")
+    ),
+    document_id=int,
+    first=int,
+)
+_PLAYABLE = CompiledQuery(
+    lambda document_id, first, voice: (
+        Audio.objects.filter(
+            page__document_id=document_id,
+            page__number__gte=first,
+            voice=voice,
+            lifetime_status=Audio.Lifetime.ACTIVE,
+            status__in=Audio.LIVE_STATUSES,
+        )
+        .select_related("created_by")
+        .defer("timings")
+    ),
+    document_id=int,
+    first=int,
+    voice=str,
+)
+_USED = CompiledQuery(
+    lambda document_id, first: (
+        services.counted()
+        .filter(page__document_id=document_id, page__number__gte=first)
+        .order_by()
+        .values("page_id")
+        .annotate(used=Count("id"))
+    ),
+    document_id=int,
+    first=int,
+)
 
 
 def _reason(page: Page, *, may_generate: bool, full: bool) -> Reason:
@@ -153,17 +209,6 @@ def _playable(*, pages: list[Page], voice: str) -> dict[int, Audio]:
         audio.page = by_id[audio.page_id]  # already loaded: no query per row
         found[audio.page_id] = audio
     return found
-
-
-def _quota_used(*, pages: list[Page]) -> dict[int, int]:
-    rows = (
-        services.counted()
-        .filter(page_id__in=[page.pk for page in pages])
-        .order_by()
-        .values("page_id")
-        .annotate(used=Count("id"))
-    )
-    return {row["page_id"]: row["used"] for row in rows}
 
 
 def make_document_audio(

@@ -13,6 +13,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.compiled import CompiledQuery
 from core.exceptions import ValidationError
 from document_processing.models import Document, Page
 from sharing.policy import Action, require, visible_documents
@@ -30,11 +31,20 @@ CONTINUE_LISTENING_FIELDS = (
 def progress_of(*, user: User, document: Document) -> ListeningProgress | None:
     """The user's progress in a document they may see (None until they have listened)."""
     require(user, Action.VIEW, document)
-    return (
-        ListeningProgress.objects.filter(user=user, document=document)
+    return _PROGRESS.first(user_id=user.pk, document_id=document.pk)
+
+
+# Asked by every reader as it opens and by the player as it resumes: compiled once
+# (core.compiled), with only the page's number.
+_PROGRESS = CompiledQuery(
+    lambda user_id, document_id: (
+        ListeningProgress.objects.filter(user_id=user_id, document_id=document_id)
         .select_related("page")
-        .first()
-    )
+        .only(*(field.name for field in ListeningProgress._meta.concrete_fields), "page__number")
+    ),
+    user_id=int,
+    document_id=int,
+)
 
 
 def place_on_page(*, user: User, page: Page) -> ListeningProgress | None:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from django.db.models import Count, QuerySet
 from django.utils.translation import gettext as _
 
+from core.compiled import CompiledQuery
 from core.exceptions import NotFound
 from document_processing.models import Document, Page
 from sharing.policy import permitted
@@ -14,15 +15,45 @@ from speech_processing.models import Audio, Audiobook, PlaybackPosition
 from speech_processing.synthesis import text_digest
 from users.models import User
 
+# Read by every player's poll, every stream and download: compiled once (core.compiled).
+_AUDIO_DETAIL = CompiledQuery(
+    lambda audio_id: Audio.objects.select_related("created_by", "page__document__owner").filter(
+        pk=audio_id
+    ),
+    audio_id=int,
+)
+
 
 def audio_detail(*, user: User, audio_id: int) -> Audio:
     """An audio of a document the user may see (deleted and expired ones included)."""
-    audio = (
-        Audio.objects.select_related("created_by", "page__document__owner")
-        .filter(pk=audio_id)
-        .first()
-    )
+    audio = _AUDIO_DETAIL.first(audio_id=audio_id)
     # The document carries the caller's permission for later checks.
+    if audio is None or permitted(user, audio.page.document) is None:
+        raise NotFound(_("Audio not found."))
+    return audio
+
+
+# What the status answer (AudioSerializer) and the access check read: not the timings (a made
+# audio's can run to hundreds of kilobytes of JSON), nor the document's or creator's other columns.
+_STATUS_FIELDS = (
+    "page", "voice", "engine", "status", "lifetime_status", "error_message", "duration_seconds",
+    "size_bytes", "created_by__email", "created_at", "last_played_at", "expires_at",
+    "text_digest", "page__text", "page__document__owner",
+)  # fmt: skip
+_AUDIO_STATUS = CompiledQuery(
+    lambda audio_id: (
+        Audio.objects.select_related("created_by", "page__document")
+        .only(*_STATUS_FIELDS)
+        .filter(pk=audio_id)
+    ),
+    audio_id=int,
+)
+
+
+def audio_status(*, user: User, audio_id: int) -> Audio:
+    """What a player polls: an audio of a document the user may see, read lean, in one query
+    (and one share lookup for anyone but the owner)."""
+    audio = _AUDIO_STATUS.first(audio_id=audio_id)
     if audio is None or permitted(user, audio.page.document) is None:
         raise NotFound(_("Audio not found."))
     return audio

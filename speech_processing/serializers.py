@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.representation import Representation
 from core.serializer_fields import StrictCharField
 from document_processing.serializers import UserSummarySerializer
 from speech_processing.models import Audio, Audiobook, ListeningProgress
@@ -49,6 +50,10 @@ class AudioSerializer(serializers.ModelSerializer[Audio]):
         if audio.status != Audio.Status.COMPLETED or audio.lifetime_status != Audio.Lifetime.ACTIVE:
             return None
         return reverse("audio-download", kwargs={"pk": audio.pk})
+
+
+# The status every player polls: the serializer's fields built once (core.representation).
+audio_representation = Representation(AudioSerializer)
 
 
 class GeneratedAudioSerializer(AudioSerializer):
@@ -222,6 +227,10 @@ class ProgressSerializer(serializers.ModelSerializer[ListeningProgress]):
         return progress.page.number if progress.page_id else None
 
 
+# Read as every reader opens (core.representation).
+progress_representation = Representation(ProgressSerializer)
+
+
 class ProgressUpdateSerializer(serializers.Serializer[dict[str, Any]]):
     page = StrictIdField(help_text="The page of the document the listener is on.")
     audio = StrictIdField(
@@ -313,6 +322,10 @@ class PlaylistSerializer(serializers.Serializer[Any]):
 
     def get_voice_display_name(self, playlist: dict[str, Any]) -> str:
         return display_name_of(playlist["voice"])
+
+
+# Asked for as a player starts and as it moves on (core.representation).
+playlist_representation = Representation(PlaylistSerializer)
 
 
 class PlaylistQuerySerializer(serializers.Serializer[dict[str, Any]]):

@@ -6,11 +6,11 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.utils.translation import get_language_info
+from django.utils.translation import get_language, get_language_info
 from django.utils.translation import gettext as _
 
 from core.exceptions import ValidationError
@@ -141,6 +141,13 @@ def display_name(voice: Voice) -> str:
 def display_name_of(voice_id: str) -> str:
     """The display name of the voice with this id; for a voice no longer offered (old audio),
     what its id tells."""
+    return _display_name_in(voice_id, get_language(), tuple(settings.SPEECH_ENGINES))
+
+
+@lru_cache(maxsize=2048)
+def _display_name_in(voice_id: str, language: str | None, engines: tuple[str, ...]) -> str:
+    # Asked for every audio shown (each status poll, each row of a list); the name depends on the
+    # voice, the language it is shown in and the engines that offer voices.
     return display_name(_known_or_told(voice_id))
 
 
@@ -304,3 +311,4 @@ def reset_caches() -> None:
     """Forget built engines (tests that change SPEECH_ENGINES call this)."""
     get_engine.cache_clear()
     _voices_of.cache_clear()
+    _display_name_in.cache_clear()

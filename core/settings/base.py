@@ -131,9 +131,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": env_int("SQLITE_TIMEOUT_SECONDS", 20, min_value=1),
     }
-else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, min_value=0)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Each web thread keeps its connection between requests, on SQLite too: opening one registers
+# Django's SQL functions and runs the PRAGMAs, which cost more than a status request's queries.
+# Celery closes a task's connection before and after each task whatever this says.
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, min_value=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Users and authentication -------------------------------------------------------------------

@@ -137,3 +137,48 @@ def test_reads_of_one_object_check_access_without_building_the_visible_set(
         # "visible documents" subquery.
         assert "IN (SELECT" not in sql.upper(), path
         assert len(queries.captured_queries) <= 5, (path, sql)
+
+
+# What each read a listener's player makes costs with an API token: the token, the object (with
+# its document), one share lookup for anyone but the owner, and what the answer itself needs.
+HOT_READS = {
+    "audio status": ("/api/v1/audios/{audio}/", 2),
+    "audio timings": ("/api/v1/audios/{audio}/timings/", 2),
+    "page": ("/api/v1/pages/{page}/", 3),  # and its neighbours
+    "progress": ("/api/v1/documents/{document}/progress/", 3),  # and the caller's place
+    # and the pages, their audio and (for a caller who may generate) the quota used
+    "playlist": ("/api/v1/documents/{document}/playlist/", 5),
+}
+
+
+@pytest.mark.parametrize("read", list(HOT_READS))
+@pytest.mark.parametrize("caller", ["owner", "viewer"])
+def test_the_reads_a_player_makes_cost_a_fixed_small_number_of_queries(
+    alice: User, bob: User, read: str, caller: str
+) -> None:
+    from rest_framework.authtoken.models import Token
+
+    document = document_with_pages(owner=alice, pages=3)
+    DocumentShare.objects.create(
+        document=document, shared_with=bob, permission="view_only", shared_by=alice
+    )
+    page = document.pages.get(number=1)
+    audio = AudioFactory.create(page=page, created_by=alice, status="completed", timings=[])
+    user = alice if caller == "owner" else bob
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    template, owner_queries = HOT_READS[read]
+    path = template.format(audio=audio.pk, page=page.pk, document=document.pk)
+    # The viewer pays one share lookup; a view-only caller's playlist counts no quota.
+    expected = owner_queries + (1 if caller == "viewer" else 0)
+    if read == "playlist" and caller == "viewer":
+        expected -= 1
+
+    # The first request compiles the queries and reads the site settings into the cache.
+    assert client.get(path).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(path)
+    assert response.status_code == 200, response.content
+    sql = [query["sql"] for query in queries.captured_queries]
+    assert len(sql) == expected, sql
+    assert not any("IN (SELECT" in statement.upper() for statement in sql), sql
