@@ -16,9 +16,9 @@ Only exact lookups take arguments: a stand-in must reach the SQL parameters unch
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 from django.db import connections
 from django.db.models import QuerySet
@@ -44,6 +44,7 @@ class _Compiled:
     # Per SQL parameter: the argument it takes (its name) or the constant the query holds.
     params: tuple[tuple[str | None, Any], ...]
     make: Callable[[Sequence[Any], str], Any]
+    sliced: bool  # LIMIT and OFFSET are in the SQL already
 
 
 class CompiledQuery(Generic[R]):
@@ -58,7 +59,7 @@ class CompiledQuery(Generic[R]):
             raise TypeError(f"Arguments must be int or str: {unknown}")
         self._build = build
         self._arguments = arguments
-        self._compiled: dict[tuple[str, str], _Compiled] = {}
+        self._compiled: dict[tuple[str, str, bool], _Compiled] = {}
         self._lock = threading.Lock()
 
     def _stand_ins(self, which: int) -> dict[str, Any]:
@@ -69,11 +70,13 @@ class CompiledQuery(Generic[R]):
             for index, (name, kind) in enumerate(self._arguments.items())
         }
 
-    def _compile(self, alias: str) -> _Compiled:
+    def _compile(self, alias: str, *, counting: bool) -> _Compiled:
         compiled = []
         for which in (0, 1):
             stand_ins = self._stand_ins(which)
-            queryset = self._build(**stand_ins).using(alias)
+            queryset: QuerySet[Any, Any] = self._build(**stand_ins).using(alias)
+            if counting:
+                queryset = queryset.order_by().values("pk")
             compiler = queryset.query.get_compiler(using=alias)
             sql, params = compiler.as_sql()
             compiled.append((stand_ins, queryset, compiler, sql, params))
@@ -92,42 +95,115 @@ class CompiledQuery(Generic[R]):
         missing = set(stand_ins) - {name for name, _ in taken if name}
         if missing:
             raise ValueError(f"Arguments that do not reach the SQL unchanged: {sorted(missing)}")
-        if queryset._iterable_class is ValuesIterable:
+        make: Callable[[Sequence[Any], str], Any]
+        if counting:
+            # Django's own SQL for the query, its values still parameters.
+            sql = f"SELECT COUNT(*) FROM ({sql}) compiled_count"  # noqa: S608
+            make = _first_column
+        elif queryset._iterable_class is ValuesIterable:
             make = _dict_maker(compiler)
         elif queryset._iterable_class is ModelIterable:
             make = _row_maker(compiler)
         else:
             raise TypeError("Only model and .values() querysets can be compiled")
-        return _Compiled(sql, tuple(taken), make)
+        return _Compiled(sql, tuple(taken), make, sliced=queryset.query.is_sliced)
 
-    def _for(self, alias: str) -> _Compiled:
-        key = (alias, connections[alias].vendor)
+    def _for(self, alias: str, *, counting: bool = False) -> _Compiled:
+        key = (alias, connections[alias].vendor, counting)
         compiled = self._compiled.get(key)
         if compiled is None:
             with self._lock:
-                compiled = self._compiled.get(key) or self._compile(alias)
+                compiled = self._compiled.get(key) or self._compile(alias, counting=counting)
                 self._compiled[key] = compiled
         return compiled
 
     def first(self, *, using: str = "default", **arguments: Any) -> R | None:
         """The first row as the queryset would return it, or None."""
-        rows = self._run(using, arguments, one=True)
+        rows = self._run(self._for(using), using, arguments, one=True)
         return rows[0] if rows else None
 
     def all(self, *, using: str = "default", **arguments: Any) -> list[R]:
         """Every row as the queryset would return them (model instances, or dicts for a
         `.values()` queryset)."""
-        return self._run(using, arguments, one=False)
+        return self._run(self._for(using), using, arguments)
 
-    def _run(self, using: str, arguments: dict[str, Any], *, one: bool) -> list[Any]:
+    def slice(self, start: int, stop: int, *, using: str = "default", **arguments: Any) -> list[R]:
+        """Rows `start` to `stop` (not included), as `queryset[start:stop]` gives them."""
+        compiled = self._for(using)
+        if compiled.sliced:
+            raise TypeError("The query is sliced already")
+        limit = max(stop - start, 0)
+        return self._run(compiled, using, arguments, limit=(limit, start))
+
+    def count(self, *, using: str = "default", **arguments: Any) -> int:
+        """How many rows the query gives, as `queryset.count()` says."""
+        (counted,) = self._run(self._for(using, counting=True), using, arguments)
+        return int(counted)
+
+    def _run(
+        self,
+        compiled: _Compiled,
+        using: str,
+        arguments: dict[str, Any],
+        *,
+        one: bool = False,
+        limit: tuple[int, int] | None = None,
+    ) -> list[Any]:
         if arguments.keys() != self._arguments.keys():
             raise TypeError(f"Expected arguments {sorted(self._arguments)}")
-        compiled = self._for(using)
+        sql = compiled.sql
         params = [arguments[name] if name else value for name, value in compiled.params]
+        if limit is not None:
+            sql = f"{sql} LIMIT %s OFFSET %s"
+            params.extend(limit)
         with connections[using].cursor() as cursor:
-            cursor.execute(compiled.sql, params)
+            cursor.execute(sql, params)
             rows = cursor.fetchmany(1) if one else cursor.fetchall()
         return [compiled.make(row, using) for row in rows]
+
+
+class CompiledList(Generic[R]):
+    """A compiled query's rows for one set of arguments, as Django's `Paginator` (and DRF's
+    page-number pagination) takes a queryset: `count()` and a slice, one query each."""
+
+    ordered = True  # the query says its order; Paginator warns about querysets without one
+
+    def __init__(self, query: CompiledQuery[R], **arguments: Any) -> None:
+        self._query = query
+        self._arguments = arguments
+
+    def count(self) -> int:
+        return self._query.count(**self._arguments)
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __iter__(self) -> Iterator[R]:
+        return iter(self._query.all(**self._arguments))
+
+    @overload
+    def __getitem__(self, index: int) -> R: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[R]: ...
+
+    def __getitem__(self, index: int | slice) -> R | list[R]:
+        if isinstance(index, int):
+            if index < 0:
+                raise IndexError("Negative indexing is not supported")
+            found = self._query.slice(index, index + 1, **self._arguments)
+            if not found:
+                raise IndexError(index)
+            return found[0]
+        if index.step is not None:
+            raise TypeError("Only slices without a step")
+        start = index.start or 0
+        stop = self.count() if index.stop is None else index.stop
+        return self._query.slice(start, stop, **self._arguments)
+
+
+def _first_column(row: Sequence[Any], using: str) -> Any:
+    return row[0]
 
 
 def _converters(compiler: Any) -> list[tuple[int, tuple[list[Any], Any]]]:

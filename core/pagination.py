@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
+from core.compiled import CompiledList
 from core.query_params import parse_digits
 
 
@@ -38,10 +39,11 @@ class PaginatedView(APIView):
 def paginated_response(
     request: Request,
     view: APIView,
-    queryset: QuerySet[Any],
+    queryset: QuerySet[Any] | CompiledList[Any],
     serializer_class: type[BaseSerializer[Any]],
 ) -> Response:
     """One page of `queryset` as `{count, next, previous, results}`."""
     paginator = getattr(view, "pagination_class", PageNumberPagination)()
-    page = paginator.paginate_queryset(queryset, request, view=view)
+    # A CompiledList paginates as a queryset does (a count and a slice).
+    page = paginator.paginate_queryset(queryset, request, view=view)  # type: ignore[arg-type]
     return paginator.get_paginated_response(serializer_class(page, many=True).data)

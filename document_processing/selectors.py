@@ -10,7 +10,7 @@ from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.compiled import CompiledQuery
+from core.compiled import CompiledList, CompiledQuery
 from core.exceptions import NotFound
 from document_processing.models import Document, Page, PageImport
 from sharing.policy import permitted, visible_documents
@@ -31,11 +31,9 @@ DOCUMENT_LIST_FIELDS = (
 )  # fmt: skip
 
 
-def document_list(
+def _documents(
     *, user: User, search: str | None = None, status: str | None = None, scope: str = "all"
 ) -> QuerySet[Document]:
-    """The documents the user may see, newest first, each with its owner's email and the caller's
-    permission (DOCUMENT_LIST_FIELDS loaded)."""
     documents = visible_documents(user).select_related("owner").only(*DOCUMENT_LIST_FIELDS)
     if scope == "owned":
         documents = documents.filter(owner=user)
@@ -52,14 +50,44 @@ def document_list(
 # owner as model instances cost more than the query at 20 rows.
 DOCUMENT_ROW_FIELDS = (*DOCUMENT_LIST_FIELDS, "owner_id", "caller_permission")
 
+# The lists every library and client opens, by scope and whether a status is asked for, compiled
+# once (core.compiled); a search (a `LIKE` pattern) is built as a queryset each time.
+_LISTS: dict[tuple[str, bool, bool], CompiledQuery[Any]] = {}
+
+
+def _compiled_list(*, scope: str, status: bool, values: bool) -> CompiledQuery[Any]:
+    key = (scope, status, values)
+    if key not in _LISTS:
+
+        def build(user_id: int, status: str = "") -> QuerySet[Any]:
+            documents = _documents(user=User(pk=user_id), status=status, scope=scope)
+            return documents.values(*DOCUMENT_ROW_FIELDS) if values else documents
+
+        arguments: dict[str, type] = {"user_id": int, "status": str} if status else {"user_id": int}
+        _LISTS[key] = CompiledQuery(build, **arguments)
+    return _LISTS[key]
+
+
+def document_list(
+    *, user: User, search: str | None = None, status: str | None = None, scope: str = "all"
+) -> QuerySet[Document] | CompiledList[Document]:
+    """The documents the user may see, newest first, each with its owner's email and the caller's
+    permission (DOCUMENT_LIST_FIELDS loaded): what a paginator takes (a count and a slice)."""
+    if search:
+        return _documents(user=user, search=search, status=status, scope=scope)
+    query = _compiled_list(scope=scope, status=bool(status), values=False)
+    return CompiledList(query, user_id=user.pk, **({"status": status} if status else {}))
+
 
 def document_rows(
     *, user: User, search: str | None = None, status: str | None = None, scope: str = "all"
-) -> QuerySet[Document, dict[str, Any]]:
+) -> QuerySet[Document, dict[str, Any]] | CompiledList[dict[str, Any]]:
     """`document_list` as dictionaries of DOCUMENT_ROW_FIELDS, in the same order."""
-    return document_list(user=user, search=search, status=status, scope=scope).values(
-        *DOCUMENT_ROW_FIELDS
-    )
+    if search:
+        documents = _documents(user=user, search=search, status=status, scope=scope)
+        return documents.values(*DOCUMENT_ROW_FIELDS)
+    query = _compiled_list(scope=scope, status=bool(status), values=True)
+    return CompiledList(query, user_id=user.pk, **({"status": status} if status else {}))
 
 
 def document_detail(*, user: User, document_id: int) -> Document:

@@ -502,7 +502,13 @@ CACHES = {
     "default": {
         "BACKEND": "core.cache.RedisCache",
         "LOCATION": REDIS_CACHE_URL,
-    }
+    },
+    # Template fragments that are the same for everyone (per language), kept in each process.
+    "fragments": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "pagecast-fragments",
+        "OPTIONS": {"MAX_ENTRIES": 2000},
+    },
 }
 
 # --- Celery -----------------------------------------------------------------------------------

@@ -39,7 +39,10 @@ if not os.environ.get("DATABASE_URL"):
     }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "fragments": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "f"},
+}
 
 # A real broker only when CELERY_BROKER_URL is set (CI points it at Redis); tests that need one
 # are marked `broker` and skipped otherwise.

@@ -134,3 +134,36 @@ def test_hostile_arguments_stay_parameters() -> None:
 
     assert query.first(title="x' OR '1'='1") is None
     assert Document.objects.filter(title="kept").exists()
+
+
+def test_a_compiled_list_pages_as_a_queryset_does() -> None:
+    from django.core.paginator import Paginator
+
+    from core.compiled import CompiledList
+
+    document = DocumentFactory.create()
+    for number in range(1, 8):
+        PageFactory.create(document=document, number=number)
+    query = CompiledQuery(
+        lambda document_id: Page.objects.filter(document_id=document_id).order_by("number"),
+        document_id=int,
+    )
+    pages = CompiledList(query, document_id=document.pk)
+
+    assert pages.count() == len(pages) == 7
+    assert [page.number for page in pages] == list(range(1, 8))
+    assert [page.number for page in pages[2:5]] == [3, 4, 5]
+    assert pages[6].number == 7
+    with pytest.raises(IndexError):
+        pages[7]
+    paginator = Paginator(pages, 3)
+    third = paginator.get_page(3)
+    assert paginator.count == 7
+    assert paginator.num_pages == 3
+    assert [page.number for page in third] == [7]
+    assert third.has_previous()
+    assert not third.has_next()
+    with CaptureQueriesContext(connection) as queries:
+        assert [page.number for page in Paginator(pages, 3).get_page(2)] == [4, 5, 6]
+    assert len(queries.captured_queries) == 2  # the count and the page
+    assert CompiledList(query, document_id=document.pk + 1000).count() == 0

@@ -349,7 +349,8 @@ def test_log_in_lockout_keeps_counting_when_the_cache_server_is_full(
     settings: Any,
 ) -> None:
     settings.CACHES = {
-        "default": {"BACKEND": "core.cache.RedisCache", "LOCATION": fullable_valkey.cache_url()}
+        **settings.CACHES,
+        "default": {"BACKEND": "core.cache.RedisCache", "LOCATION": fullable_valkey.cache_url()},
     }
     fullable_valkey.fill_disk()
     browser = Client()

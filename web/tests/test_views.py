@@ -308,6 +308,45 @@ def test_only_the_owner_is_offered_delete_in_the_library(alice: User, bob: User)
     assert f'data-action="/documents/{document.pk}/delete/"' not in html
 
 
+def test_rows_kept_rendered_still_follow_each_person_and_each_change(
+    alice: User, bob: User
+) -> None:
+    """A library row is kept rendered by everything it shows: the owner's copy is never the
+    viewer's, a renamed or failed document is rendered anew, and a retry form carries the
+    token of the page it is on."""
+    document = DocumentFactory.create(owner=alice, title="Field notes")
+    share(document, bob, "view_only")
+    delete = f'data-action="/documents/{document.pk}/delete/"'
+    rename = f'data-action="/documents/{document.pk}/rename/"'
+
+    for _ in range(2):  # rendered, then kept
+        owners = html_of(alice, "/library/")
+        viewers = html_of(bob, "/library/")
+        assert delete in owners
+        assert rename in owners
+        assert "Field notes" in viewers
+        assert delete not in viewers
+        assert rename not in viewers
+        assert "Owner: " in viewers
+        assert "Owner: " not in owners
+
+    Document.objects.filter(pk=document.pk).update(title="Field notes, revised")
+    assert "Field notes, revised" in html_of(bob, "/library/")
+    Document.objects.filter(pk=document.pk).update(status=Document.Status.FAILED)
+    browser = Client()
+    browser.force_login(alice)
+    first, second = (browser.get("/library/").content.decode() for _ in range(2))
+    for html in (first, second):
+        assert f'action="/documents/{document.pk}/retry/"' in html
+    tokens = [
+        re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', html) for html in (first, second)
+    ]
+    # Each page's forms carry that page's (masked) token, not one kept from another page.
+    assert tokens[0]
+    assert tokens[1]
+    assert set(tokens[0]).isdisjoint(tokens[1])
+
+
 def test_the_library_searches_titles(alice: User) -> None:
     for title in ("Moby Dick", "Dick Tracy", "Emma"):
         DocumentFactory.create(owner=alice, title=title)

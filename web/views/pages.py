@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -182,9 +182,25 @@ class DocumentRow:
     can_share: bool
     can_retry: bool
 
+    def __getitem__(self, name: str) -> object:
+        # The template engine tries `row[name]` before `row.name`; answering it spares an
+        # exception per variable (about a fifth of rendering the rows).
+        return getattr(self, name)
+
     @property
     def anchor(self) -> str:
         return f"document-{self.pk}"
+
+    @property
+    def cache_key(self) -> str:
+        """Everything the row shows (with the language), which names its rendered HTML."""
+        return repr(tuple(getattr(self, field.name) for field in fields(self)))
+
+    @property
+    def menu_label(self) -> str:
+        """The row menu's name for screen readers (worked out here: a `blocktranslate` per row
+        cost more than the rest of the row)."""
+        return _("More for %(title)s") % {"title": self.title}
 
     @property
     def has_menu(self) -> bool:
