@@ -35,7 +35,8 @@ _CONTENTS_TITLES = frozenset(
 _HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.*?)[ \t#]*$")
 # An entry that ends in a page number, with or without leaders: "Chapter 1 ......... 5".
 _PAGE_ENTRY = re.compile(r"\S.*?(?:\s|\.|\u2026|_|\u00b7)\s*(?:\d{1,4}|[ivxlcdm]{1,7})\s*$", re.I)
-_LEADERS = re.compile(r"(?:\.\s*){4,}|\u2026{2,}|_{4,}|(?:\u00b7\s*){4,}")
+# The lookahead changes no match: it lets the search pass over other characters at once.
+_LEADERS = re.compile(r"(?=[.\u2026_\u00b7])(?:(?:\.\s*){4,}|\u2026{2,}|_{4,}|(?:\u00b7\s*){4,})")
 # A list item that is only a link: "- [Intro](intro.md)", "1. [Setup](#setup)".
 _LINK_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,4}[.)])\s+\[[^\]]+\]\([^)]*\)\s*$")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,4}[.)])\s+\S")

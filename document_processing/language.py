@@ -18,8 +18,15 @@ from typing import Any
 
 from django.conf.locale import LANG_INFO
 
-# Enough text to be sure of a language; the start of a long page says as much as all of it.
-SAMPLE_CHARS = 2000
+# Enough text to be sure of a language (about 150 words); the start of a long page says as much
+# as all of it. Detection takes time in proportion: on the test corpus, twice as much text
+# changed no page's language.
+SAMPLE_CHARS = 1000
+# Most pages are told by their first lines: these are read first, and the rest of the sample only
+# when they leave a doubt (an opening quotation in another language, a list of names or numbers).
+# On the test corpus, neither changed any page's language.
+FIRST_SAMPLE_CHARS = 400
+SURE = 0.95
 # Below this share of the (folded) probability the answer is a guess and is not kept.
 MIN_CONFIDENCE = 0.5
 # Fewer letters than this say too little to be detected at all; a Chinese or Japanese character
@@ -87,19 +94,37 @@ def _identifier() -> Any:
 
 def detect(text: str) -> Detection:
     """The language of `text`, or "" (confidence 0) when it is too short or too unsure."""
-    sample = text[:SAMPLE_CHARS]
-    letters = sum(
-        2 if ord(character) >= _WIDE_LETTERS else 1 for character in sample if character.isalpha()
-    )
-    if letters < MIN_LETTERS:
+    if len(text) > FIRST_SAMPLE_CHARS:
+        first = _detect_sample(text[:FIRST_SAMPLE_CHARS])
+        if first.language and first.confidence >= SURE:
+            return first
+    return _detect_sample(text[:SAMPLE_CHARS])
+
+
+def _detect_sample(sample: str) -> Detection:
+    if not _says_enough(sample):
         return Detection("", 0.0)
-    scores: Counter[str] = Counter()
-    for label, probability in _identifier().rank(sample):
-        scores[_FOLDED.get(label, label)] += probability
-    label, confidence = scores.most_common(1)[0]
+    scores: dict[str, float] = dict(_identifier().rank(sample))
+    for variety, language in _FOLDED.items():
+        if variety in scores:
+            scores[language] = scores.get(language, 0.0) + scores.pop(variety)
+    label = max(scores, key=scores.__getitem__)
+    confidence = scores[label]
     if label in _NONE or confidence < MIN_CONFIDENCE:
         return Detection("", float(confidence))
     return Detection(label, float(confidence))
+
+
+def _says_enough(sample: str) -> bool:
+    """Whether `sample` has MIN_LETTERS letters: counted until there are enough, as most pages
+    have in their first words."""
+    letters = 0
+    for character in sample:
+        if character.isalpha():
+            letters += 2 if ord(character) >= _WIDE_LETTERS else 1
+            if letters >= MIN_LETTERS:
+                return True
+    return False
 
 
 def document_languages(texts: Sequence[str], *, declared: str = "") -> tuple[str, list[str]]:

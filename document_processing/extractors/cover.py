@@ -30,7 +30,9 @@ import warnings
 
 # The decoders of `_FORMATS` (and the JPEG encoder) are imported here, in the parent, once.
 # Pillow otherwise imports its plugins on first use, and extraction runs in a forked child: each
-# document would pay for the imports again (about 150 ms, more than reading 50 PDF pages).
+# document would pay for the imports again (about 150 ms, more than reading 50 PDF pages). Its
+# `preinit` (called by every `Image.open` and `save`) is run here too, for the same reason: it
+# imports one more plugin (PPM) until it has run once.
 from PIL import (
     BmpImagePlugin,
     GifImagePlugin,
@@ -44,6 +46,7 @@ from PIL import (
 from document_processing.extractors.base import MIB, ExtractionLimits
 
 _PLUGINS = (BmpImagePlugin, GifImagePlugin, JpegImagePlugin, PngImagePlugin, WebPImagePlugin)
+Image.preinit()
 
 __all__ = [
     "MAX_COVER_BYTES",
@@ -103,11 +106,14 @@ def normalise_cover(data: bytes, *, limits: ExtractionLimits) -> bytes:
 
 
 def cover_from_image(image: Image.Image, *, limits: ExtractionLimits) -> bytes:
-    """A decoded image (a rendered PDF page, say) as a normalised cover, or b""."""
+    """A decoded image (a rendered PDF page, say) as a normalised cover, or b"". The image
+    itself may be changed (turned upright, shrunk): the caller has no further use for it."""
     try:
         ImageOps.exif_transpose(image, in_place=True)
         # Resampled before flattening, in a mode that resamples well ("P" and "1" would not).
-        image = image.convert("RGBA" if _has_alpha(image) else "RGB")
+        mode = "RGBA" if _has_alpha(image) else "RGB"
+        if image.mode != mode:  # (a drawn PDF page already is: no copy)
+            image = image.convert(mode)
         side = limits.cover_max_side
         image.thumbnail((side, side), Image.Resampling.LANCZOS)
         if image.mode == "RGBA":
@@ -140,9 +146,9 @@ def _has_alpha(image: Image.Image) -> bool:
 
 
 def _is_uniform(image: Image.Image) -> bool:
-    """True for an RGB image of one colour."""
-    bands = image.getextrema()  # a (low, high) pair per band
-    return all(isinstance(band, tuple) and band[0] == band[1] for band in bands)
+    """True for an RGB image of one colour: Pillow stops counting at the second one, so a page
+    with anything on it is told at its first mark."""
+    return image.getcolors(1) is not None
 
 
 # --- Between the isolated child and its parent ------------------------------------------------

@@ -26,7 +26,10 @@ The child:
 
 The parent waits for the answer until the deadline, kills the child when it is late and always
 reaps it, whatever happens (including an exception such as Celery's soft time limit arriving
-while it waits).
+while it waits). A child first says that it has started: forked from a parent with threads, it can
+hang before it runs any of this (in an at-fork handler, on a lock another thread held at the
+fork); one that has not said so within `_START_SECONDS` is killed and forked again, and the last of
+`_START_ATTEMPTS` is given until the deadline.
 
 An extractor that can share a file between processes (a `PartedExtractor`: the PDF extractor,
 page ranges) has large files read by several children at once, each forked as above, under the
@@ -52,6 +55,7 @@ import ctypes
 import dataclasses
 import enum
 import faulthandler
+import functools
 import gc
 import json
 import logging
@@ -110,6 +114,11 @@ _MEMORY_SIGNALS = frozenset(
 _MEMORY_GROWTH_SHARE = 0.25
 # Sent as is on MemoryError: built in advance because building it then might fail.
 _MEMORY_ANSWER = b'{"kind": "memory"}'
+# What a child writes first, right after the fork, before its answer (or its first message).
+_STARTED = b"S"
+# A child starts within milliseconds; one silent this long is stuck where the fork left it.
+_START_SECONDS = 5.0
+_START_ATTEMPTS = 3
 _MAX_LOG_RECORDS = 100
 _MAX_LOG_CHARS = 2_000
 _PR_SET_PDEATHSIG = 1
@@ -187,11 +196,40 @@ def run_isolated(
     code "too_complex" (memory), "timeout" or "unreadable" (crash or unexpected exception; the
     cause is logged here, never shown).
     """
+    _libc()  # loaded here, once, rather than in every child
+    parts = 1
     if isinstance(extractor, PartedExtractor):
         parts = _share_count(extractor, path, workers)
-        if parts > 1:
-            return _run_shared(extractor, path, limits=limits, parts=parts)
-    return _run_single(extractor, path, limits=limits)
+    for attempt in range(1, _START_ATTEMPTS):
+        try:
+            return _run(extractor, path, limits=limits, parts=parts, start_seconds=_START_SECONDS)
+        except _NotStarted:
+            logger.warning(
+                "A child extracting %s did not start within %.1f s (attempt %d); forking again",
+                path,
+                _START_SECONDS,
+                attempt,
+            )
+    return _run(extractor, path, limits=limits, parts=parts, start_seconds=math.inf)
+
+
+def _run(
+    extractor: Extractor,
+    path: Path,
+    *,
+    limits: ExtractionLimits,
+    parts: int,
+    start_seconds: float,
+) -> ExtractionResult:
+    """One attempt; raises _NotStarted when a child has not started within `start_seconds`
+    (every child killed and reaped)."""
+    if parts > 1 and isinstance(extractor, PartedExtractor):
+        return _run_shared(extractor, path, limits=limits, parts=parts, start_seconds=start_seconds)
+    return _run_single(extractor, path, limits=limits, start_seconds=start_seconds)
+
+
+class _NotStarted(Exception):
+    """A child did not say it had started in time (see the module's docstring)."""
 
 
 def _share_count(extractor: PartedExtractor, path: Path, workers: int | None) -> int:
@@ -204,8 +242,11 @@ def _share_count(extractor: PartedExtractor, path: Path, workers: int | None) ->
     return default_workers() if size >= extractor.parted_min_bytes else 1
 
 
-def _run_single(extractor: Extractor, path: Path, *, limits: ExtractionLimits) -> ExtractionResult:
+def _run_single(
+    extractor: Extractor, path: Path, *, limits: ExtractionLimits, start_seconds: float
+) -> ExtractionResult:
     deadline = time.monotonic() + limits.timeout_seconds
+    start_deadline = min(deadline, time.monotonic() + start_seconds)
     rss_before = _current_rss_bytes()
     read_fd, write_fd = os.pipe()
     parent_pid = os.getpid()
@@ -229,9 +270,12 @@ def _run_single(extractor: Extractor, path: Path, *, limits: ExtractionLimits) -
     child = _Child(pid)
     try:
         try:
-            answer = _read_answer(read_fd, deadline, _answer_limit(limits))
+            answer = _read_answer(read_fd, deadline, _answer_limit(limits), start_deadline)
         finally:
             os.close(read_fd)
+        if answer is _Stop.NOT_STARTED:
+            child.kill()
+            raise _NotStarted
         if answer is _Stop.DEADLINE:
             child.kill()
             logger.warning("Extraction of %s timed out after %.1f s", path, limits.timeout_seconds)
@@ -291,22 +335,28 @@ class _Stop(enum.Enum):
 
     DEADLINE = "deadline"
     OVERSIZED = "oversized"
+    NOT_STARTED = "not started"
 
 
-def _read_answer(fd: int, deadline: float, limit: int) -> bytes | _Stop:
-    """Everything the child writes, up to end of file, unless the deadline or `limit` comes
-    first."""
+def _read_answer(fd: int, deadline: float, limit: int, start_deadline: float) -> bytes | _Stop:
+    """Everything the child writes after its start mark, up to end of file, unless it has not
+    started by `start_deadline` (at most `deadline`), or the deadline or `limit` comes first."""
     chunks: list[bytes] = []
     size = 0
+    started = False
     with selectors.DefaultSelector() as selector:
         selector.register(fd, selectors.EVENT_READ)
         while True:
-            remaining = deadline - time.monotonic()
+            until = deadline if started else start_deadline
+            remaining = until - time.monotonic()
             if remaining <= 0 or not selector.select(remaining):
-                return _Stop.DEADLINE
+                return _Stop.NOT_STARTED if until < deadline else _Stop.DEADLINE
             chunk = os.read(fd, _READ_CHUNK)
             if not chunk:
                 return b"".join(chunks)
+            if not started:
+                started = True
+                chunk = chunk.removeprefix(_STARTED)
             size += len(chunk)
             if size > limit:
                 return _Stop.OVERSIZED
@@ -461,9 +511,14 @@ def _maxrss_bytes(usage: resource.struct_rusage) -> int:
 
 
 def _run_shared(
-    extractor: PartedExtractor, path: Path, *, limits: ExtractionLimits, parts: int
+    extractor: PartedExtractor,
+    path: Path,
+    *,
+    limits: ExtractionLimits,
+    parts: int,
+    start_seconds: float,
 ) -> ExtractionResult:
-    crew = _Crew(path, limits)
+    crew = _Crew(path, limits, start_seconds)
     try:
         for part in range(parts):
             crew.start(extractor, part, parts)
@@ -496,6 +551,7 @@ class _Member:
     up: int  # the parent's end of the pipe from the child
     down: int  # the parent's end of the pipe to the child; -1 once closed
     inbox: bytearray = field(default_factory=bytearray)
+    started: bool = False  # it has written its start mark (or anything)
 
     def close(self) -> None:
         for fd in (self.up, self.down):
@@ -508,10 +564,11 @@ class _Member:
 class _Crew:
     """The children of one shared extraction: started, questioned, answered, reaped."""
 
-    def __init__(self, path: Path, limits: ExtractionLimits) -> None:
+    def __init__(self, path: Path, limits: ExtractionLimits, start_seconds: float) -> None:
         self.path = path
         self.limits = limits
         self.deadline = time.monotonic() + limits.timeout_seconds
+        self.start_deadline = min(self.deadline, time.monotonic() + start_seconds)
         self.rss_before = _current_rss_bytes()
         self.budget = _answer_limit(limits)  # for every message of every child together
         self.members: list[_Member] = []
@@ -565,9 +622,14 @@ class _Crew:
             for index, member in enumerate(self.members):
                 selector.register(member.up, selectors.EVENT_READ, index)
             while selector.get_map():
-                remaining = self.deadline - time.monotonic()
+                waiting = not all(member.started for member in self.members)
+                until = self.start_deadline if waiting else self.deadline
+                remaining = until - time.monotonic()
                 events = selector.select(remaining) if remaining > 0 else []
                 if not events:
+                    if until < self.deadline:
+                        self.stop()
+                        raise _NotStarted
                     raise self._timed_out()
                 for key, _ in events:
                     index = key.data
@@ -583,6 +645,9 @@ class _Crew:
         if not chunk:  # ended, with part of a message at most: how it ended tells why
             status, max_rss = member.child.wait(self.deadline)
             raise _silent_failure(status, max_rss - self.rss_before, self.limits, self.path)
+        if not member.started:
+            member.started = True
+            chunk = chunk.removeprefix(_STARTED)
         self.budget -= len(chunk)
         if self.budget < 0:
             raise self._oversized()
@@ -709,6 +774,7 @@ def _child_main(
     then leave, whatever happens."""
     code = 0
     try:
+        _write_all(write_fd, _STARTED)
         logs = _CollectingHandler()
         try:
             _prepare_child(keep, limits, parent_pid, logs)
@@ -761,11 +827,24 @@ def _die_with_parent(parent_pid: int) -> None:
     """Linux: be killed when the thread that forked us dies, rather than run on as an orphan."""
     if not sys.platform.startswith("linux"):
         return
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    with contextlib.suppress(AttributeError):
+        libc = _libc()
+        if libc is not None:
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
         os._exit(1)
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """The C library (for prctl) on Linux, loaded once per process: the parent loads it before
+    forking, so that no child pays for it (or takes the loader's lock a thread may hold)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
 
 
 def _neutralise_inherited_descriptors(keep: Collection[int]) -> None:

@@ -12,6 +12,7 @@ import pytest
 from document_processing import extraction
 from document_processing.language import (
     DETECTOR_LANGUAGES,
+    FIRST_SAMPLE_CHARS,
     detect,
     document_languages,
     honour_declared,
@@ -88,6 +89,18 @@ def test_pages_too_short_alone_decide_together() -> None:
     language, pages = document_languages(["Где вокзал?", "Поезд отправляется в восемь."])
     assert language == "ru"
     assert pages == ["ru", "ru"]
+
+
+def test_a_page_whose_first_lines_leave_a_doubt_is_told_by_more_of_it() -> None:
+    figures = "Tableau 1. " + " ".join(f"{n}.{n % 7}" for n in range(100, 180))
+    french = (
+        "Longtemps, je me suis couché de bonne heure. Parfois, à peine ma bougie éteinte, mes "
+        "yeux se fermaient si vite que je n'avais pas le temps de me dire : « Je m'endors. » "
+    )
+    page = figures + " " + french * 4
+    assert len(figures) > FIRST_SAMPLE_CHARS
+
+    assert detect(page).language == "fr"
 
 
 def test_a_document_of_nothing_but_numbers_has_no_language() -> None:

@@ -361,6 +361,65 @@ def test_it_works_in_a_daemonic_process_like_a_celery_worker(pdf_path: Path) -> 
     assert worker.exitcode == 0
 
 
+# --- A child stuck before it starts ------------------------------------------------------------
+
+
+@pytest.fixture
+def stuck(monkeypatch: pytest.MonkeyPatch, children: list[int]) -> list[bool]:
+    """The children of the first forks (one entry each, True: stuck) hang right after the fork,
+    as in an at-fork handler waiting for a lock another thread held; the start wait is short."""
+    monkeypatch.setattr(isolation, "_START_SECONDS", 0.3)
+    plan: list[bool] = []
+    recording_fork = os.fork  # the `children` fixture's, which records each child
+
+    def fork() -> int:
+        hang = bool(plan) and plan.pop(0)
+        pid = recording_fork()
+        if pid == 0 and hang:
+            time.sleep(60)  # killed by the parent long before
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    return plan
+
+
+def test_a_child_stuck_before_it_starts_is_killed_and_forked_again(
+    pdf_path: Path, children: list[int], stuck: list[bool], caplog: pytest.LogCaptureFixture
+) -> None:
+    stuck.append(True)
+    expected = PdfExtractor().extract(pdf_path, limits=LIMITS)
+
+    result = run_isolated(PdfExtractor(), pdf_path, limits=LIMITS)
+
+    assert result == expected
+    assert len(children) == 2  # the stuck one and the one that answered, both reaped
+    assert "did not start within 0.3 s (attempt 1); forking again" in caplog.text
+
+
+def test_a_child_that_never_starts_times_out_at_the_deadline(
+    pdf_path: Path, children: list[int], stuck: list[bool]
+) -> None:
+    stuck.extend([True] * isolation._START_ATTEMPTS)
+    limits = ExtractionLimits(timeout_seconds=1.0)
+
+    error = _error(CallbackExtractor(lambda _: _pages("never")), pdf_path, limits)
+
+    # The earlier attempts gave up after the start wait, the last one at the deadline.
+    assert error.code == "timeout"
+    assert len(children) == isolation._START_ATTEMPTS
+
+
+def test_a_share_stuck_before_it_starts_has_every_share_forked_again(
+    pdf_path: Path, children: list[int], stuck: list[bool]
+) -> None:
+    stuck.extend([False, True])  # the second share of the first attempt
+
+    result = run_isolated(SharingExtractor(), pdf_path, limits=LIMITS, workers=2)
+
+    assert result == _pages("0:10", "1:10")
+    assert len(children) == 4  # two attempts of two shares, all reaped
+
+
 # --- Shared between children -------------------------------------------------------------------
 
 
