@@ -72,6 +72,13 @@ class SynthesisRuns:
     task_audio_s: list[float]
     raw_s: list[float]
     raw_audio_s: list[float]
+    # The 1-minute load average when the rounds started and when they ended: one round of a long
+    # text on a busy machine says little.
+    load: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def load_note(self) -> str:
+        return f"load average {self.load[0]:.1f} before, {self.load[1]:.1f} after"
 
     @property
     def task_rtf(self) -> float:
@@ -87,9 +94,7 @@ class SynthesisRuns:
 _measured: dict[tuple[str, int], SynthesisRuns] = {}
 
 
-def measure_synthesis(text: str, *, rounds: int = ROUNDS, raw: bool = True) -> SynthesisRuns:
-    """`raw=False` skips the raw-Piper baseline (a long text where only the task's time is
-    wanted, to keep `make bench` within its time)."""
+def measure_synthesis(text: str, *, rounds: int = ROUNDS) -> SynthesisRuns:
     if (text, rounds) in _measured:
         return _measured[(text, rounds)]
     email = "bench-speech@example.com"
@@ -100,18 +105,24 @@ def measure_synthesis(text: str, *, rounds: int = ROUNDS, raw: bool = True) -> S
     engine = get_engine("piper")
     assert isinstance(engine, PiperEngine)
     _raw_piper(engine, "Warm up.")
-    runs = SynthesisRuns(len(text), [], [], [], [])
+    load_before = os.getloadavg()[0]
+    task_s: list[float] = []
+    task_audio_s: list[float] = []
+    raw_s: list[float] = []
+    raw_audio_s: list[float] = []
     for _ in range(rounds):
-        if raw:
-            work, audio = _raw_piper(engine, text)
-            runs.raw_s.append(work)
-            runs.raw_audio_s.append(audio)
+        work, audio = _raw_piper(engine, text)
+        raw_s.append(work)
+        raw_audio_s.append(audio)
         work, audio = _task_path(page, owner)
-        runs.task_s.append(work)
-        runs.task_audio_s.append(audio)
+        task_s.append(work)
+        task_audio_s.append(audio)
     page.document.delete()
-    if raw:
-        _measured[(text, rounds)] = runs
+    runs = SynthesisRuns(
+        len(text), task_s, task_audio_s, raw_s, raw_audio_s,
+        load=(load_before, os.getloadavg()[0]),
+    )  # fmt: skip
+    _measured[(text, rounds)] = runs
     return runs
 
 

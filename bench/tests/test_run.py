@@ -340,17 +340,18 @@ def test_extraction_growth_measures_the_service_beside_raw_pdfium() -> None:
     assert not Document.objects.exists()  # each run's document is removed again
 
 
-def test_synthesis_growth_rounds_and_names(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_synthesis_growth_rounds_names_and_exponent(monkeypatch: pytest.MonkeyPatch) -> None:
     from bench import figures_growth, figures_speech
 
-    measured: list[tuple[int, int, bool]] = []
+    measured: list[tuple[int, int]] = []
+    # The task grows as n ** 1.1 (above its target), raw Piper linearly.
+    task_seconds = {3_038: 10.0, 19_941: 10.0 * (19_941 / 3_038) ** 1.1}
 
-    def fake_measure(
-        text: str, *, rounds: int = 3, raw: bool = True
-    ) -> figures_speech.SynthesisRuns:
-        measured.append((len(text), rounds, raw))
+    def fake_measure(text: str, *, rounds: int = 3) -> figures_speech.SynthesisRuns:
+        measured.append((len(text), rounds))
+        task = task_seconds.get(len(text), len(text) / 100)
         return figures_speech.SynthesisRuns(
-            len(text), [len(text) / 100] * rounds, [len(text) / 15] * rounds,
+            len(text), [task] * rounds, [len(text) / 15] * rounds,
             [len(text) / 110] * rounds, [len(text) / 15] * rounds,
         )  # fmt: skip
 
@@ -360,14 +361,36 @@ def test_synthesis_growth_rounds_and_names(monkeypatch: pytest.MonkeyPatch) -> N
         "growth_synth_s_n500",
         "growth_synth_s_n3000",
         "growth_synth_s_n20000",
+        "growth_synth_exponent",
     ]
-    assert [(rounds, raw) for _, rounds, raw in measured] == [(3, True), (3, True), (1, False)]
-    assert measured[1][0] == 3_038  # the synth_rtf page: measured once when both run
-    assert figures[2].value == pytest.approx(measured[2][0] / 100, abs=0.001)
-    assert "one round" in figures[2].note
-    assert figures[2].baseline is None  # the largest point has no raw-Piper baseline
-    assert figures[0].baseline is not None
+    assert [size for size, _ in measured] == [520, 3_038, 19_941]
+    assert [rounds for _, rounds in measured] == [3, 3, 1]  # 3,038: the synth_rtf page, reused
+    largest, exponent = figures[2], figures[3]
+    assert largest.value == pytest.approx(task_seconds[19_941], abs=0.001)
+    assert largest.baseline == pytest.approx(19_941 / 110, abs=0.001)  # raw Piper, same run
+    assert largest.target == "ratio ≤ 1.1"
+    assert "one round" in largest.note
+    assert "load average" in largest.note  # one round on a busy machine says little
+    assert all(figure.baseline is not None for figure in figures)
+    assert figures[0].target == "reported"
     assert "median of 3" in figures[0].note
+    assert exponent.value == pytest.approx(1.1, abs=0.001)
+    assert exponent.baseline == pytest.approx(1.0, abs=0.001)
+    assert exponent.target == "≤ 1.03"
+    assert "3,038 to 19,941 characters" in exponent.note
+
+
+def test_synthesis_growth_without_both_exponent_sizes_has_no_exponent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bench import figures_growth, figures_speech
+
+    def fake_measure(text: str, *, rounds: int = 3) -> figures_speech.SynthesisRuns:
+        return figures_speech.SynthesisRuns(len(text), [1.0], [30.0], [0.9], [30.0])
+
+    monkeypatch.setattr(figures_speech, "measure_synthesis", fake_measure)
+    figures = figures_growth.growth_synthesis(sizes=(500,), rounds={500: 1})  # as --quick runs
+    assert [figure.name for figure in figures] == ["growth_synth_s_n500"]
 
 
 # --- the load client -----------------------------------------------------------------------------

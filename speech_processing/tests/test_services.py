@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -11,11 +12,16 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from celery.exceptions import SoftTimeLimitExceeded
 from django.core.files.storage import default_storage
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from core.exceptions import Conflict, QuotaExceeded
 from document_processing.models import Page
 from document_processing.tests.factories import document_with_pages
 from speech_processing import services, voices
+from speech_processing.encoding import Mp3Encoder
+from speech_processing.engines.base import PCM_SAMPLE_WIDTH, AudioPiece
+from speech_processing.engines.fake import FakeEngine
 from speech_processing.models import Audio
 from speech_processing.tasks import generate_audio_task, retry_countdown
 from speech_processing.tests.conftest import run_task
@@ -65,6 +71,99 @@ def test_timings_cover_the_audio_and_index_the_text(page: Page, alice: User) -> 
     assert [text[t["char_start"] : t["char_end"]] for t in audio.timings] == spoken
     assert starts == sorted(starts)
     assert audio.timings[-1]["end"] == pytest.approx(audio.duration_seconds, abs=0.05)
+
+
+@dataclass
+class Work:
+    """What one synthesis did, counted: none of it may grow faster than the text."""
+
+    engine_chars: int = 0  # characters sent to the engine
+    encoded_bytes: int = 0  # PCM given to the MP3 encoder
+    stored_bytes: int = 0  # bytes written to storage (stream parts and the made file)
+    read_bytes: int = 0  # bytes read back from storage
+    sql_chars: int = 0  # SQL sent to the database, values included (a growing JSON field)
+    mp3_bytes: int = 0  # the made file
+    pcm_bytes: float = 0  # the made audio's length as PCM, pauses included (to the millisecond)
+
+
+def synthesis_work(page: Page, user: User, sentences: int) -> Work:
+    """Synthesise a page of `sentences` sentences as the worker does, counting its work."""
+    text = " ".join(f"Sentence number {n} is spoken here." for n in range(sentences))
+    Page.objects.filter(pk=page.pk).update(text=text, char_count=len(text))
+    work = Work()
+    rates: set[int] = set()
+    engine_synthesize = FakeEngine.synthesize
+    encode = Mp3Encoder.encode
+    save, open_file = default_storage.save, default_storage.open
+
+    def counted_synthesize(engine: FakeEngine, text: str, *, voice: str) -> AudioPiece:
+        work.engine_chars += len(text)
+        piece = engine_synthesize(engine, text, voice=voice)
+        rates.add(piece.sample_rate)
+        return piece
+
+    def counted_encode(encoder: Mp3Encoder, pcm: bytes) -> bytes:
+        work.encoded_bytes += len(pcm)
+        return encode(encoder, pcm)
+
+    def counted_save(name: str, content: Any, *args: Any, **kwargs: Any) -> str:
+        work.stored_bytes += content.size
+        return save(name, content, *args, **kwargs)
+
+    class CountedRead:
+        def __init__(self, handle: Any) -> None:
+            self.handle = handle
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.handle, name)
+
+        def __enter__(self) -> CountedRead:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.handle.close()
+
+        def read(self, *args: Any) -> bytes:
+            data: bytes = self.handle.read(*args)
+            work.read_bytes += len(data)
+            return data
+
+    audio = make(page, user)
+    with pytest.MonkeyPatch.context() as patch, CaptureQueriesContext(connection) as queries:
+        patch.setattr(FakeEngine, "synthesize", counted_synthesize)
+        patch.setattr(Mp3Encoder, "encode", counted_encode)
+        patch.setattr(default_storage, "save", counted_save)
+        patch.setattr(default_storage, "open", lambda *a, **k: CountedRead(open_file(*a, **k)))
+        services.synthesize_audio(audio_id=audio.pk)
+    audio.refresh_from_db()
+    assert audio.status == Audio.Status.COMPLETED
+    assert len(audio.timings) == sentences
+    (rate,) = rates
+    work.sql_chars = sum(len(query["sql"]) for query in queries.captured_queries)
+    work.mp3_bytes = audio.size_bytes or 0
+    work.pcm_bytes = (audio.duration_seconds or 0) * rate * PCM_SAMPLE_WIDTH
+    default_storage.delete(audio.file_key)
+    audio.delete()  # the next page's audio takes its place
+    return work
+
+
+def test_the_work_of_synthesis_grows_linearly_with_the_text(page: Page, alice: User) -> None:
+    """Counted, not timed: each sentence goes to the engine once, each sample through the
+    encoder once, each MP3 byte to a stream part at most once and to the made file once; nothing
+    is read back, and no growing field is written to the row over and over."""
+    small = synthesis_work(page, alice, 10)
+    large = synthesis_work(page, alice, 80)  # eight times the text
+    for work in (small, large):
+        assert work.encoded_bytes == pytest.approx(work.pcm_bytes, abs=work.pcm_bytes / 1000)
+        assert work.mp3_bytes <= work.stored_bytes <= 2 * work.mp3_bytes
+        assert work.read_bytes == 0
+    assert large.engine_chars == pytest.approx(8 * small.engine_chars, rel=0.1)
+    assert large.encoded_bytes == pytest.approx(8 * small.encoded_bytes, rel=0.1)
+    assert large.mp3_bytes == pytest.approx(8 * small.mp3_bytes, rel=0.1)
+    # The fixed statements (the claim, the completion) and the timings written once with the
+    # completion grow slower than the text; saving all the timings so far at every sentence
+    # would grow with its square (20 times as much SQL here).
+    assert large.sql_chars < 8 * small.sql_chars
 
 
 def test_transient_failures_retry_then_complete(page: Page, alice: User, settings: Any) -> None:
