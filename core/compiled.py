@@ -98,7 +98,7 @@ class CompiledQuery(Generic[R]):
         make: Callable[[Sequence[Any], str], Any]
         if counting:
             # Django's own SQL for the query, its values still parameters.
-            sql = f"SELECT COUNT(*) FROM ({sql}) compiled_count"  # noqa: S608
+            sql = f"SELECT COUNT(*) FROM ({sql}) compiled_count"  # noqa: S608  # nosec B608
             make = _first_column
         elif queryset._iterable_class is ValuesIterable:
             make = _dict_maker(compiler)
