@@ -10,12 +10,13 @@ in its own transaction, so that one page's refusal leaves the others made.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.utils.translation import gettext as _
 
 from core.compiled import CompiledQuery
@@ -94,11 +95,7 @@ def playlist(
             raise ValidationError(message, fields={"from_page": [message]})
         first = start.number
     rows = _PAGES.all(document_id=document.pk, first=first)
-    by_id = {page.pk: page for page in rows}
-    found: dict[int, Audio] = {}
-    for playable in _PLAYABLE.all(document_id=document.pk, first=first, voice=voice):
-        playable.page = by_id[playable.page_id]  # already loaded: no query per row
-        found[playable.page_id] = playable
+    found = _by_page(rows, _PLAYABLE.all(document_id=document.pk, first=first, voice=voice))
     may_generate = can(user, Action.GENERATE_AUDIO, document)
     used: dict[int, int] = {}
     if may_generate:
@@ -139,15 +136,7 @@ _PAGES = CompiledQuery(
 )
 _PLAYABLE = CompiledQuery(
     lambda document_id, first, voice: (
-        Audio.objects.filter(
-            page__document_id=document_id,
-            page__number__gte=first,
-            voice=voice,
-            lifetime_status=Audio.Lifetime.ACTIVE,
-            status__in=Audio.LIVE_STATUSES,
-        )
-        .select_related("created_by")
-        .defer("timings")
+        _live(voice).filter(page__document_id=document_id, page__number__gte=first).defer("timings")
     ),
     document_id=int,
     first=int,
@@ -195,20 +184,26 @@ def speakable(text: str) -> bool:
 _HEAD = 1000
 
 
-def _playable(*, pages: list[Page], voice: str) -> dict[int, Audio]:
-    """Each page's active audio of `voice` that is made or being made (one per page at most)."""
-    by_id = {page.pk: page for page in pages}
-    audios = Audio.objects.filter(
-        page_id__in=list(by_id),
-        voice=voice,
-        lifetime_status=Audio.Lifetime.ACTIVE,
-        status__in=Audio.LIVE_STATUSES,
+def _live(voice: str) -> QuerySet[Audio]:
+    """The active audio of `voice` that is made or being made (one per page at most)."""
+    return Audio.objects.filter(
+        voice=voice, lifetime_status=Audio.Lifetime.ACTIVE, status__in=Audio.LIVE_STATUSES
     ).select_related("created_by")
+
+
+def _by_page(pages: list[Page], audios: Iterable[Audio]) -> dict[int, Audio]:
+    """`audios` by their page's id, each given its page (already loaded: no query per row)."""
+    by_id = {page.pk: page for page in pages}
     found = {}
     for audio in audios:
-        audio.page = by_id[audio.page_id]  # already loaded: no query per row
+        audio.page = by_id[audio.page_id]
         found[audio.page_id] = audio
     return found
+
+
+def _playable(*, pages: list[Page], voice: str) -> dict[int, Audio]:
+    """Each of these pages' active audio of `voice` that is made or being made."""
+    return _by_page(pages, _live(voice).filter(page_id__in=[page.pk for page in pages]))
 
 
 def make_document_audio(

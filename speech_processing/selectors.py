@@ -26,11 +26,7 @@ _AUDIO_DETAIL = CompiledQuery(
 
 def audio_detail(*, user: User, audio_id: int) -> Audio:
     """An audio of a document the user may see (deleted and expired ones included)."""
-    audio = _AUDIO_DETAIL.first(audio_id=audio_id)
-    # The document carries the caller's permission for later checks.
-    if audio is None or permitted(user, audio.page.document) is None:
-        raise NotFound(_("Audio not found."))
-    return audio
+    return _visible(user, _AUDIO_DETAIL.first(audio_id=audio_id))
 
 
 # What the status answer (AudioSerializer) and the access check read: not the timings (a made
@@ -53,10 +49,7 @@ _AUDIO_STATUS = CompiledQuery(
 def audio_status(*, user: User, audio_id: int) -> Audio:
     """What a player polls: an audio of a document the user may see, read lean, in one query
     (and one share lookup for anyone but the owner)."""
-    audio = _AUDIO_STATUS.first(audio_id=audio_id)
-    if audio is None or permitted(user, audio.page.document) is None:
-        raise NotFound(_("Audio not found."))
-    return audio
+    return _visible(user, _AUDIO_STATUS.first(audio_id=audio_id))
 
 
 def audio_to_follow(*, user: User, audio_id: int) -> Audio:
@@ -71,6 +64,12 @@ def audio_to_follow(*, user: User, audio_id: int) -> Audio:
         .filter(pk=audio_id)
         .first()
     )  # fmt: skip
+    return _visible(user, audio)
+
+
+def _visible(user: User, audio: Audio | None) -> Audio:
+    """The audio, if the user may see its document (which then carries the caller's permission
+    for later checks), else NotFound."""
     if audio is None or permitted(user, audio.page.document) is None:
         raise NotFound(_("Audio not found."))
     return audio
