@@ -30,9 +30,11 @@ from bench.texts import PAGE_TEXT
 
 ROOT = Path(__file__).resolve().parent.parent
 VOICE = "piper:en_US-joe-medium"
-PAGES = 10
-# Each conversion is ten minutes of audio, and a one-core run takes a minute or more: one round
-# of each, interleaved, keeps `make bench` within its ten minutes.
+# Six pages: five minutes of audio, three pages for each of `--jobs 2`'s processes, so that the
+# command's start (about 3 s: Django, the voice, the PDF) stays a small part of either run.
+PAGES = 6
+# A one-core run takes over half a minute: one round of each, interleaved, keeps `make bench`
+# within its eight minutes.
 ROUNDS = 1
 PAGECAST = Path(sys.executable).with_name("pagecast")
 

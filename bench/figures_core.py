@@ -11,7 +11,7 @@ from bench.harness import Figure, interleaved_p50
 from operations.models import WorkerHeartbeat
 
 
-def health_p50(*, runs: int = 100, rounds: int = 5) -> list[Figure]:
+def health_p50(*, runs: int = 40, rounds: int = 5) -> list[Figure]:
     client = Client()
     # A worker reports in, its default voice speaking, as a running one does (none runs in this
     # process).

@@ -6,11 +6,12 @@ audio in the default voice), over the benchmark's scratch data (bench/stack.py: 
 listening figures share, started once).
 
 `page_gap_ms` presses "Listen to the end" on the first page of a 9-page document that has no
-audio at all, at 2x speed, and lets it play to its last page: the pages ahead are made while one
-plays, as a listener's would be. Each gap is the silence from the `ended` event of one page's
-audio to the first moment the next page's audio is heard (its `currentTime` advancing while it
-plays); the figure is the p95 of the gaps of every document played. Its baseline, in the same
-run, is the same documents played again once every page's audio exists.
+audio at all, at 3x speed (the reader's fastest), and lets it play to its last page: the pages
+ahead are made while one plays, as a listener's would be. Each gap is the silence from the
+`ended` event of one page's audio to the first moment the next page's audio is heard (its
+`currentTime` advancing while it plays); the figure is the p95 of the gaps of every document
+played. Its baseline, in the same run, is the same documents played again once every page's
+audio exists.
 
 `first_sound_ms` presses "Listen to the end" on the first page, with no audio, of a 3-page
 document and times the first sound in the browser (the reader asks for the page beside the
@@ -52,13 +53,13 @@ GAP_DOCUMENTS = 1
 GAP_PAGES = 9
 FIRST_SOUND_ROUNDS = 3
 FIRST_SOUND_PAGES = 1 + 2  # the page, and the pages ahead a listener asks for with it
-# About 15 s of speech a page: under 8 s at 2x, so a document plays in under a minute. A short
-# page leaves the least time to make the next one while it plays.
-PAGE_CHARS = 200
+# About 10 s of speech a page: under 4 s at 3x, so a document plays in half a minute. A short
+# page at the fastest speed leaves the least time to make the next one while it plays.
+PAGE_CHARS = 120
 # The first sound follows the first sentence whatever the page's length: short pages, so that
 # the worker is soon idle again for the next round.
 FIRST_SOUND_CHARS = 80
-SPEED = "2.0"
+SPEED = "3.0"
 CHROMIUM = "/usr/bin/chromium"
 PLAY_TIMEOUT_MS = 180_000
 SOUND_TIMEOUT_MS = 60_000
@@ -179,7 +180,7 @@ class Listener:
         self.events.append(event)
 
     def open(self, page_id: int) -> int:
-        """Opens the reader on a page at 2x; returns where its events start (its load's)."""
+        """Opens the reader on a page at SPEED; returns where its events start (its load's)."""
         start = len(self.events)
         self.tab.goto(f"{self.base}/pages/{page_id}/")
         self.tab.select_option("#reader-speed", SPEED)
