@@ -22,14 +22,20 @@ The child:
 * answers in JSON, not pickle: if a file ever took over the parser, unpickling its answer would
   hand it the parent too; the result's cover travels in it in base64, and the parent keeps it
   only if it could be a cover the child made (a JPEG of at most `cover.MAX_COVER_BYTES`);
-* leaves with `os._exit`, so no atexit handler or cleanup of the parent's state runs.
+* closes its end of the pipe once it has answered, then leaves with `os._exit`, so no atexit
+  handler or cleanup of the parent's state runs.
 
 The parent waits for the answer until the deadline, kills the child when it is late and always
 reaps it, whatever happens (including an exception such as Celery's soft time limit arriving
-while it waits). A child first says that it has started: forked from a parent with threads, it can
-hang before it runs any of this (in an at-fork handler, on a lock another thread held at the
-fork); one that has not said so within `_START_SECONDS` is killed and forked again, and the last of
-`_START_ATTEMPTS` is given until the deadline.
+while it waits). A child that has answered is only leaving, and its leaving (unmapping all it
+shares with a large parent) takes milliseconds: the parent goes on with the answer and a thread
+of its own reaps the child, killing it should it still be there at the deadline. A child that
+ends without an answer is waited for, since how it ended (signal, memory grown) tells why.
+
+A child first says that it has started: forked from a parent with threads, it can hang before it
+runs any of this (in an at-fork handler, on a lock another thread held at the fork); one that has
+not said so within `_START_SECONDS` is killed and forked again, and the last of `_START_ATTEMPTS`
+is given until the deadline.
 
 An extractor that can share a file between processes (a `PartedExtractor`: the PDF extractor,
 page ranges) has large files read by several children at once, each forked as above, under the
@@ -66,6 +72,7 @@ import selectors
 import signal
 import struct
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Collection
@@ -284,10 +291,13 @@ def _run_single(
             child.kill()
             logger.error("Extraction of %s answered with more than it may; stopped", path)
             raise ExtractionError(MSG_UNREADABLE, code="unreadable")
-        status, max_rss = child.wait(deadline)
+        if not answer:  # how it ended tells why
+            status, max_rss = child.wait(deadline)
+            raise _silent_failure(status, max_rss - rss_before, limits, path)
+        child.reap_later(deadline)
     finally:
         child.kill()  # does nothing once reaped: here for exceptions raised while waiting
-    return _outcome(answer, status, max_rss - rss_before, limits, path)
+    return _decode(answer, path, partial(_result_from_json, path=path))
 
 
 # --- Parent ------------------------------------------------------------------------------------
@@ -296,7 +306,7 @@ def _run_single(
 @dataclass(slots=True)
 class _Child:
     pid: int
-    reaped: bool = False
+    reaped: bool = False  # or left to a reaper thread: either way, no longer ours to kill
 
     def wait(self, deadline: float) -> tuple[int | None, int]:
         """(wait status or None if it was reaped elsewhere, peak RSS in bytes).
@@ -328,6 +338,74 @@ class _Child:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(self.pid, 0)
         self.reaped = True
+
+    def reap_later(self, deadline: float) -> None:
+        """Leave a child that has answered (and closed its pipe) to a thread that reaps it, or
+        kills and reaps it at the deadline; reaped here if no thread can be started."""
+        if self.reaped:
+            return
+        reaper = threading.Thread(
+            target=_reap, args=(_Child(self.pid), deadline), name=f"reap-{self.pid}", daemon=True
+        )
+        with _reapers_lock:
+            _reapers.add(reaper)
+        try:
+            reaper.start()
+        except RuntimeError:  # no thread to be had: the parent waits, as it must then
+            with _reapers_lock:
+                _reapers.discard(reaper)
+            self.wait(deadline)
+            return
+        self.reaped = True
+
+
+# The threads reaping children that have answered (see `_Child.reap_later`).
+_reapers: set[threading.Thread] = set()
+_reapers_lock = threading.Lock()
+
+
+def _forget_reapers() -> None:
+    # A forked process has none of its parent's threads, and the lock may have been held by one.
+    global _reapers_lock
+    _reapers_lock = threading.Lock()
+    _reapers.clear()
+
+
+os.register_at_fork(after_in_child=_forget_reapers)
+
+
+def _reap(child: _Child, deadline: float) -> None:
+    try:
+        _wait_for_exit(child.pid, deadline)
+        child.wait(deadline)
+    finally:
+        with _reapers_lock:
+            _reapers.discard(threading.current_thread())
+
+
+def _wait_for_exit(pid: int, deadline: float) -> None:
+    """Sleep until the child has exited or the deadline has come, waking once: a thread polling
+    instead would take the interpreter lock from the parent's work again and again."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # not Linux 5.3+, or already reaped: `wait` polls
+        return
+    try:
+        with selectors.DefaultSelector() as selector:
+            selector.register(pidfd, selectors.EVENT_READ)
+            selector.select(max(0.0, deadline - time.monotonic()))
+    finally:
+        os.close(pidfd)
+
+
+def _join_reapers() -> None:
+    """Wait until every child left to a reaper thread is reaped (for tests and shutdown)."""
+    while True:
+        with _reapers_lock:
+            pending = next(iter(_reapers), None)
+        if pending is None:
+            return
+        pending.join()
 
 
 class _Stop(enum.Enum):
@@ -366,14 +444,6 @@ def _read_answer(fd: int, deadline: float, limit: int, start_deadline: float) ->
 def _answer_limit(limits: ExtractionLimits) -> int:
     # A cover is on top: it never makes an answer that holds all the text allowed oversized.
     return limits.max_chars * _ANSWER_BYTES_PER_CHAR + _ANSWER_OVERHEAD_BYTES + MAX_COVER_JSON_CHARS
-
-
-def _outcome(
-    answer: bytes, status: int | None, growth: int, limits: ExtractionLimits, path: Path
-) -> ExtractionResult:
-    if answer:
-        return _decode(answer, path, partial(_result_from_json, path=path))
-    raise _silent_failure(status, growth, limits, path)
 
 
 def _silent_failure(
@@ -676,7 +746,7 @@ class _Crew:
 
     def reap(self) -> None:
         for member in self.members:
-            member.child.wait(self.deadline)  # all have answered, so all are exiting
+            member.child.reap_later(self.deadline)  # all have answered, so all are leaving
 
     def stop(self) -> None:
         for member in self.members:
@@ -797,6 +867,10 @@ def _child_main(
     except BaseException:
         code = 1
     finally:
+        # End of file for the parent now, not once this process has unmapped all it shares
+        # with the parent: an answer is complete, and the parent need not wait for the rest.
+        with contextlib.suppress(BaseException):
+            os.close(write_fd)
         os._exit(code)
 
 
@@ -842,9 +916,13 @@ def _libc() -> ctypes.CDLL | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
-        return ctypes.CDLL(None, use_errno=True)
+        libc = ctypes.CDLL(None, use_errno=True)
     except OSError:
         return None
+    # ctypes looks a function up on first use and keeps it: here, not in every child.
+    with contextlib.suppress(AttributeError):
+        libc.prctl  # noqa: B018
+    return libc
 
 
 def _neutralise_inherited_descriptors(keep: Collection[int]) -> None:

@@ -14,6 +14,7 @@ import os
 import resource
 import signal
 import socket
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -75,6 +76,7 @@ def children(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
 
     monkeypatch.setattr(os, "fork", fork)
     yield forked
+    isolation._join_reapers()  # children that answered are reaped by threads of their own
     for pid in forked:
         with pytest.raises(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)  # raises only when the child was already reaped
@@ -283,6 +285,96 @@ def test_a_child_that_dies_without_answering_gives_the_generic_message(
 
     assert (error.user_message, error.code) == (isolation.MSG_UNREADABLE, "unreadable")
     assert "Extraction of" in caplog.text
+
+
+# --- Reaping -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[int | None, int]]]:
+    """Every wait for a child: the name of the thread that waited, and what the wait returned."""
+    recorded: list[tuple[str, tuple[int | None, int]]] = []
+    real_wait = isolation._Child.wait
+
+    def wait(self: isolation._Child, deadline: float) -> tuple[int | None, int]:
+        outcome = real_wait(self, deadline)
+        recorded.append((threading.current_thread().name, outcome))
+        return outcome
+
+    monkeypatch.setattr(isolation._Child, "wait", wait)
+    return recorded
+
+
+def test_a_child_that_answered_is_reaped_by_a_thread_not_waited_for(
+    pdf_path: Path, children: list[int], waits: list[tuple[str, tuple[int | None, int]]]
+) -> None:
+    run_isolated(PdfExtractor(), pdf_path, limits=LIMITS)
+    isolation._join_reapers()
+
+    assert [name for name, _ in waits] == [f"reap-{children[0]}"]
+    status = waits[0][1][0]
+    assert status is not None
+    assert os.WIFEXITED(status)
+    assert os.WEXITSTATUS(status) == 0
+    assert not isolation._reapers  # and the fixture checks that no zombie is left
+
+
+def test_children_that_shared_a_file_are_reaped_by_threads(
+    pdf_path: Path, children: list[int], waits: list[tuple[str, tuple[int | None, int]]]
+) -> None:
+    run_isolated(SharingExtractor(), pdf_path, limits=LIMITS, workers=2)
+    isolation._join_reapers()
+
+    assert sorted(name for name, _ in waits) == sorted(f"reap-{pid}" for pid in children)
+    assert len(children) == 2
+
+
+def test_a_child_that_ends_without_answering_is_waited_for_to_tell_why(
+    pdf_path: Path, children: list[int], waits: list[tuple[str, tuple[int | None, int]]]
+) -> None:
+    def crash(_: Path) -> ExtractionResult:
+        os.kill(os.getpid(), signal.SIGKILL)
+        return _pages("never")
+
+    error = _error(CallbackExtractor(crash), pdf_path)
+
+    assert error.code == "unreadable"
+    assert [name for name, _ in waits] == [threading.current_thread().name]
+    status = waits[0][1][0]
+    assert status is not None
+    assert os.WTERMSIG(status) == signal.SIGKILL
+
+
+def test_a_child_still_there_at_the_deadline_after_answering_is_killed(
+    children: list[int], waits: list[tuple[str, tuple[int | None, int]]]
+) -> None:
+    pid = os.fork()
+    if pid == 0:  # answered, but does not leave
+        time.sleep(60)
+        os._exit(0)
+
+    isolation._Child(pid).reap_later(time.monotonic() + 0.2)
+    isolation._join_reapers()
+
+    assert waits == [(f"reap-{pid}", (None, 0))]  # killed at the deadline, then reaped
+
+
+def test_without_a_thread_to_reap_it_the_parent_waits_for_the_child(
+    pdf_path: Path,
+    children: list[int],
+    waits: list[tuple[str, tuple[int | None, int]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    expected = PdfExtractor().extract(pdf_path, limits=LIMITS)
+
+    def no_thread(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", no_thread)
+
+    assert run_isolated(PdfExtractor(), pdf_path, limits=LIMITS) == expected
+    assert [name for name, _ in waits] == [threading.current_thread().name]
+    assert not isolation._reapers
 
 
 def test_an_oversized_answer_is_not_read_whole(pdf_path: Path, children: list[int]) -> None:
