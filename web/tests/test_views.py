@@ -347,6 +347,108 @@ def test_rows_kept_rendered_still_follow_each_person_and_each_change(
     assert set(tokens[0]).isdisjoint(tokens[1])
 
 
+def header_of(html: str) -> str:
+    return html.split('<header class="site-header">')[1].split("</header>")[0]
+
+
+def test_the_header_kept_rendered_is_each_persons_own_and_follows_each_change(
+    alice: User, bob: User
+) -> None:
+    """The header is kept rendered by everything it shows: one person's never shows to another,
+    a new email, staff flag or page shows at once, and the log-out form carries the token of the
+    page it is on (from outside the kept part, tied to it by `form`)."""
+    for _ in range(2):  # rendered, then kept
+        alices, bobs = header_of(html_of(alice, "/library/")), header_of(html_of(bob, "/library/"))
+        assert "Signed in as alice@example.com" in alices
+        assert "bob@example.com" not in alices
+        assert "Signed in as bob@example.com" in bobs
+        assert "alice@example.com" not in bobs
+    anonymous = html_of(None, "/accounts/login/")
+    assert "Signed in as" not in anonymous
+    assert 'form="logout-form"' not in anonymous
+
+    User.objects.filter(pk=alice.pk).update(email="alice.new@example.com", is_staff=True)
+    header = header_of(html_of(alice, "/library/"))
+    assert "Signed in as alice.new@example.com" in header
+    assert "Dashboard" in header
+    assert "Dashboard" not in header_of(html_of(bob, "/library/"))
+    settings_header = header_of(html_of(alice, "/settings/"))
+    assert 'href="/settings/" aria-current="page"' in settings_header
+    assert 'href="/library/" aria-current="page"' not in settings_header
+
+    # The log-out form posts this page's token: a browser that checks CSRF is logged out.
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(bob)
+    html = browser.get("/library/").content.decode()
+    tied = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)" form="logout-form"', html)
+    assert tied is not None
+    assert '<form id="logout-form" method="post" action="/accounts/logout/">' in header_of(html)
+    logged_out = browser.post("/accounts/logout/", {"csrfmiddlewaretoken": tied[1]})
+    assert logged_out.status_code == 302
+    assert browser.get("/library/").status_code == 302  # to log in again
+
+
+def test_the_list_kept_rendered_whole_follows_each_change_and_each_person(
+    alice: User, bob: User
+) -> None:
+    """The rows are kept rendered as one by everything each shows: a share, a new document or
+    a new place to continue shows at once, and nobody is shown another person's list."""
+    mine = document_with_pages(owner=alice, pages=2, title="Alice's notes")
+    lent = document_with_pages(owner=bob, pages=1, title="Bob's lent")
+    share(lent, alice, "view_only")
+    for _ in range(2):  # rendered, then kept
+        assert titles_in(html_of(alice, "/library/")) == ["Bob's lent", "Alice's notes"]
+        assert titles_in(html_of(bob, "/library/")) == ["Bob's lent"]
+    assert f'href="/documents/{lent.pk}/?dialog=share#share-dialog"' not in html_of(
+        alice, "/library/"
+    )
+    DocumentShare.objects.filter(document=lent, shared_with=alice).update(permission="can_share")
+    assert f'href="/documents/{lent.pk}/?dialog=share#share-dialog"' in html_of(alice, "/library/")
+    DocumentShare.objects.filter(document=lent, shared_with=alice).delete()
+    assert titles_in(html_of(alice, "/library/")) == ["Alice's notes"]
+
+    # A second page of documents: the page links follow the count.
+    DocumentFactory.create_batch(20, owner=alice)
+    assert "Page 1 of 2" in html_of(alice, "/library/")
+
+    # Continue listening is each person's own, and follows where they are.
+    page = mine.pages.get(number=1)
+    audio = AudioFactory.create(page=page, duration_seconds=600.0)
+    place = ListeningProgress.objects.create(
+        user=alice, document=mine, page=page, audio=audio, position_seconds=65.0
+    )
+    for _ in range(2):
+        assert "Continue listening" in html_of(alice, "/library/")
+        assert "1:05" in html_of(alice, "/library/")
+        assert "Continue listening" not in html_of(bob, "/library/")
+    ListeningProgress.objects.filter(pk=place.pk).update(position_seconds=125.0)
+    html = html_of(alice, "/library/")
+    assert "2:05" in html
+    assert "1:05" not in html
+    Document.objects.filter(pk=mine.pk).update(title="Alice's notes, revised")
+    continuing = html_of(alice, "/library/").split('id="continue-places"')[1].split("</section>")[0]
+    assert "Alice's notes, revised" in unescape(continuing)
+
+
+def test_rows_are_kept_rendered_as_one_by_everything_they_show(alice: User, bob: User) -> None:
+    from web.views.pages import DocumentRow, RowWords
+
+    document = DocumentFactory.create(owner=alice, title="Notes", page_count=2)
+    links, words = DocumentLinks.current(), RowWords()
+    owners = [DocumentRow.of(alice, document, links, words)]
+    same = [DocumentRow.of(alice, document, links, RowWords())]
+    assert DocumentRow.list_key(owners) == DocumentRow.list_key(same)
+    share(document, bob, "view_only")
+    viewers = [DocumentRow.of(bob, Document.objects.get(pk=document.pk), links, RowWords())]
+    assert DocumentRow.list_key(viewers) != DocumentRow.list_key(owners)
+    document.title = "Notes 2"
+    renamed = [DocumentRow.of(alice, document, links, words)]
+    assert DocumentRow.list_key(renamed) != DocumentRow.list_key(owners)
+    # A row with a retry form holds the page's CSRF token: the list is not kept whole.
+    document.status = Document.Status.FAILED
+    assert DocumentRow.list_key([DocumentRow.of(alice, document, links, words)]) == ""
+
+
 def test_the_library_searches_titles(alice: User) -> None:
     for title in ("Moby Dick", "Dick Tracy", "Emma"):
         DocumentFactory.create(owner=alice, title=title)
@@ -1018,6 +1120,7 @@ def test_pages_are_accessible_in_their_structure(alice: User, bob: User) -> None
 
 OWN_TEMPLATES = [
     ROOT / "templates" / "base.html",
+    ROOT / "templates" / "includes" / "site_header.html",
     *sorted((ROOT / "templates" / "account").rglob("*.html")),
     *sorted((ROOT / "templates" / "allauth").rglob("*.html")),
     *sorted(

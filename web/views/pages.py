@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, fields
+from operator import attrgetter
+from typing import ClassVar
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -13,9 +16,10 @@ from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils.timezone import get_current_timezone_name
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_safe
 
 from core.exceptions import ServiceUnavailable, ValidationError
@@ -38,10 +42,11 @@ from sharing.policy import (
 from speech_processing import audiobooks, samples, voices
 from speech_processing.audio_progress import AudioProgress, audio_progress
 from speech_processing.engines.base import Voice
-from speech_processing.models import Audio, Audiobook
+from speech_processing.models import Audio, Audiobook, ListeningProgress
 from speech_processing.progress import continue_listening
 from speech_processing.selectors import audio_counts_by_page, recent_audiobooks
 from speech_processing.streaming import ranged_file_response
+from speech_processing.voices import display_name_of
 from users import services as user_services
 from users.models import User
 from web import making
@@ -60,6 +65,12 @@ ACTIVITY_SHOWN = 20
 LANDING_VOICES = 6
 # Library tabs and the document_list scope each shows.
 TABS = {"all": "all", "mine": "owned", "shared": "shared"}
+# Their labels, translated only when the tabs are rendered (not when they are kept rendered).
+TAB_LABELS = [
+    ("all", gettext_lazy("All")),
+    ("mine", gettext_lazy("Mine")),
+    ("shared", gettext_lazy("Shared with me")),
+]
 # File types the upload picker offers; the server decides by content anyway.
 ACCEPTED_FILES = ".pdf,.epub,.docx,.html,.htm,.md,.markdown,.txt,application/pdf,text/plain"
 IN_PROGRESS = (Document.Status.PENDING, Document.Status.PROCESSING)
@@ -132,6 +143,7 @@ class DocumentLinks:
 
     # Any id stands in for the row's: the id path converter writes an id as its digits.
     _STAND_IN = 9_876_543_210
+    _made: ClassVar[dict[tuple[str, object], DocumentLinks]] = {}
 
     def __init__(self) -> None:
         self.page = self._of("document-page")
@@ -142,6 +154,16 @@ class DocumentLinks:
         self.retry = self._of("web-retry")
         self.api = self._of("document-detail")
         self.api_retry = self._of("document-retry")
+
+    @classmethod
+    def current(cls) -> DocumentLinks:
+        """The links under the current script prefix and URLconf, worked out once per process
+        for each (eight reversals a request were a tenth of the library's view)."""
+        key = (get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
+        links = cls._made.get(key)
+        if links is None:
+            links = cls._made[key] = cls()
+        return links
 
     @classmethod
     def _of(cls, name: str) -> tuple[str, str]:
@@ -194,7 +216,16 @@ class DocumentRow:
     @property
     def cache_key(self) -> str:
         """Everything the row shows (with the language), which names its rendered HTML."""
-        return repr(tuple(getattr(self, field.name) for field in fields(self)))
+        return repr(_shown(self))
+
+    @staticmethod
+    def list_key(rows: list[DocumentRow]) -> str:
+        """What names the rows rendered as one: everything each row shows, hashed; empty when a
+        row has a form, whose CSRF token is the page's own."""
+        if any(row.can_retry for row in rows):
+            return ""
+        shown = repr([_shown(row) for row in rows])
+        return hashlib.sha256(shown.encode()).hexdigest()
 
     @property
     def menu_label(self) -> str:
@@ -212,16 +243,18 @@ class DocumentRow:
         return self.status in IN_PROGRESS
 
     @classmethod
-    def of(cls, user: User, document: Document, links: DocumentLinks) -> DocumentRow:
+    def of(
+        cls, user: User, document: Document, links: DocumentLinks, words: RowWords | None = None
+    ) -> DocumentRow:
         pk, status = document.pk, document.status
         address = links.address
+        words = words or RowWords()
         return cls(
             pk=pk,
             title=document.title,
             status=status,
-            status_label=str(STATUS_LABELS.get(status, status)),
-            pages_label=ngettext("%(pages)s page", "%(pages)s pages", document.page_count)
-            % {"pages": document.page_count},
+            status_label=words.status(status),
+            pages_label=words.pages(document.page_count),
             owner_label=""
             if document.owner_id == user.pk
             else _("Owner: %(owner)s") % {"owner": document.owner.email},
@@ -244,6 +277,32 @@ class DocumentRow:
         )
 
 
+# Every field of a row, as a tuple: what it shows.
+_shown = attrgetter(*(field.name for field in fields(DocumentRow)))
+
+
+class RowWords:
+    """The words rows share, translated once per page: twenty rows have a few statuses and page
+    counts between them, and each translation costs more than the rest of a row's words."""
+
+    def __init__(self) -> None:
+        self._statuses: dict[str, str] = {}
+        self._pages: dict[int, str] = {}
+
+    def status(self, status: str) -> str:
+        label = self._statuses.get(status)
+        if label is None:
+            label = self._statuses[status] = str(STATUS_LABELS.get(status, status))
+        return label
+
+    def pages(self, count: int) -> str:
+        label = self._pages.get(count)
+        if label is None:
+            label = ngettext("%(pages)s page", "%(pages)s pages", count) % {"pages": count}
+            self._pages[count] = label
+        return label
+
+
 @login_required
 @require_safe
 def library(request: HttpRequest) -> HttpResponse:
@@ -254,21 +313,21 @@ def library(request: HttpRequest) -> HttpResponse:
     query = search_term(request.GET.get("q"), max_length=200)
     documents = document_list(user=user, search=query or None, scope=TABS[tab])
     page = Paginator(documents, LIBRARY_PAGE_SIZE).get_page(request.GET.get("page"))
-    tabs = [
-        ("all", _("All")),
-        ("mine", _("Mine")),
-        ("shared", _("Shared with me")),
-    ]
-    links = DocumentLinks()
+    links = DocumentLinks.current()
+    words = RowWords()
+    rows = [DocumentRow.of(user, document, links, words) for document in page]
+    places = continue_listening(user=user)
     context = {
         "tab": tab,
-        "tabs": tabs,
+        "tabs": TAB_LABELS,
         "query": query,
         "page_obj": page,
         # Kept by the pagination links, which add `page=`.
         "query_string": urlencode({"tab": tab, "q": query} if query else {"tab": tab}) + "&",
-        "rows": [DocumentRow.of(user, document, links) for document in page],
-        "continue_listening": continue_listening(user=user),
+        "rows": rows,
+        "rows_key": DocumentRow.list_key(rows),
+        "continue_listening": places,
+        "continue_key": _places_key(places),
         "accepted_files": ACCEPTED_FILES,
         # The browser checks a file's size against this before sending it.
         "upload_max_bytes": settings.UPLOAD_MAX_BYTES,
@@ -277,6 +336,20 @@ def library(request: HttpRequest) -> HttpResponse:
         "open_dialog": "add" if request.GET.get("dialog") == "add" else "",
     }
     return render(request, "web/library.html", context)
+
+
+def _places_key(places: list[ListeningProgress]) -> str:
+    """Everything "Continue listening" shows of these places (with the language), which names
+    its rendered HTML: the same for anyone who listened to the same places so."""
+    shown = tuple(
+        (
+            place.document_id, place.page_id, place.audio_id, place.document.title,
+            place.page.number, place.document.page_count, place.position_seconds, place.voice,
+            display_name_of(place.voice) if place.voice else "", place.saved_at,
+        )
+        for place in places
+    )  # fmt: skip
+    return hashlib.sha256(repr((get_current_timezone_name(), shown)).encode()).hexdigest()
 
 
 # --- A document ---------------------------------------------------------------------------------
