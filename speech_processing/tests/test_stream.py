@@ -13,7 +13,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.signals import request_finished
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from rest_framework.test import APIClient
 
 from document_processing.models import Page
@@ -34,6 +34,22 @@ def _no_parts_left(settings: Any) -> Iterator[None]:
     # Row ids start again in every test, so parts left by one would meet the next.
     yield
     shutil.rmtree(Path(settings.MEDIA_ROOT) / "audio-stream", ignore_errors=True)
+
+
+def making_in_a_thread(audio_id: int) -> threading.Thread:
+    """The synthesis task in a thread of its own, started, as a worker runs it beside the test;
+    the thread closes its database connection when done (one left open keeps PostgreSQL from
+    dropping the test database)."""
+
+    def make() -> None:
+        try:
+            services.synthesize_audio(audio_id=audio_id)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=make)
+    worker.start()
+    return worker
 
 
 def page_of(owner: User, text: str = TEXT) -> Page:
@@ -300,8 +316,7 @@ def test_listening_starts_while_the_rest_is_still_being_made(alice: User, settin
     audio = Audio.objects.create(
         page=page_of(alice), voice="fake:alpha", engine="fake", created_by=alice
     )  # pending, as the task finds it
-    worker = threading.Thread(target=services.synthesize_audio, kwargs={"audio_id": audio.pk})
-    worker.start()
+    worker = making_in_a_thread(audio.pk)
     status_at_first_bytes = None
     received = []
     try:
@@ -598,8 +613,7 @@ def test_listeners_following_the_manifest_hear_the_made_file_byte_for_byte(
     audio = Audio.objects.create(
         page=page_of(alice), voice="fake:alpha", engine="fake", created_by=alice
     )  # pending, as the task finds it
-    worker = threading.Thread(target=services.synthesize_audio, kwargs={"audio_id": audio.pk})
-    worker.start()
+    worker = making_in_a_thread(audio.pk)
     try:
         heard, looks = follow(alice_client, anon_client, audio.pk)
     finally:
