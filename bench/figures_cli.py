@@ -22,14 +22,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from bench.harness import Figure
+from bench.harness import Figure, side_by_side
 from bench.texts import PAGE_TEXT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,31 +76,21 @@ def run_cli(
     voice: str = VOICE,
     jobs: int = 1,
     settings_module: str = "pagecast_cli.settings",
-    cores: set[int] | None = None,
 ) -> Run:
-    """`pagecast convert` in a new process, as a person runs it; audio from its page notes.
-    `cores`: the CPUs it may run on (all of this process's by default)."""
+    """`pagecast convert` in a new process, as a person runs it (on the CPUs the calling thread
+    may use); audio from its page notes."""
     from pagecast_cli.convert import read_page_note
 
     env = dict(os.environ, DJANGO_SETTINGS_MODULE=settings_module, PYTHONPATH=str(ROOT))
     command = [str(PAGECAST), "convert", str(pdf), "--voice", voice, "--jobs", str(jobs)]
-    pin = None if cores is None else _pinned(cores)
     started = time.perf_counter()
     subprocess.run(
-        [*command, "--out", str(out), "--quiet"], env=env, cwd=out.parent, check=True,
-        timeout=1800, preexec_fn=pin,  # (sets the CPU affinity only)
-    )  # fmt: skip
+        [*command, "--out", str(out), "--quiet"], env=env, cwd=out.parent, check=True, timeout=1800
+    )
     wall = time.perf_counter() - started
     notes = [read_page_note(vtt) for vtt in sorted(out.glob("*.vtt"))]
     audio = sum(float(note["duration"]) for note in notes if note is not None)
     return Run(wall, audio)
-
-
-def _pinned(cores: set[int]) -> Callable[[], None]:
-    def pin() -> None:
-        os.sched_setaffinity(0, cores)
-
-    return pin
 
 
 def run_raw_piper(texts: list[str], *, threads: int) -> Run:
@@ -134,7 +122,7 @@ def cli_convert(*, pages: int = PAGES, rounds: int = ROUNDS) -> list[Figure]:
         # The same text the command speaks: the pages as the extractor gives them.
         texts = [page.text for page in extraction.extract_file(pdf, kind="pdf").pages]
         for number in range(rounds):  # interleaved, so that a busy moment hits all three
-            raw, cli = _side_by_side(
+            raw, cli = side_by_side(
                 partial(run_raw_piper, texts, threads=1),
                 partial(run_cli, pdf, Path(folder) / f"one-{number}"),
             )
@@ -163,35 +151,6 @@ def cli_convert(*, pages: int = PAGES, rounds: int = ROUNDS) -> list[Figure]:
             target="ratio ≤ 0.65",
         ),
     ]  # fmt: skip
-
-
-def _side_by_side(raw: Callable[[], Run], cli: Callable[..., Run]) -> tuple[Run, Run]:
-    """Both runs at once, each pinned to a core of its own (`raw` in a new thread of this
-    process, `cli` given `cores=`), where this process may use two; otherwise one after the
-    other, unpinned."""
-    allowed = sorted(os.sched_getaffinity(0))
-    if len(allowed) < 2:
-        return raw(), cli()
-    raw_core, cli_core = {allowed[0]}, {allowed[1]}
-    result: dict[str, Run] = {}
-    failure: list[BaseException] = []
-
-    def run_raw() -> None:
-        try:
-            os.sched_setaffinity(0, raw_core)  # this thread only (Linux)
-            result["raw"] = raw()
-        except BaseException as error:  # re-raised in the caller
-            failure.append(error)
-
-    thread = threading.Thread(target=run_raw, name="bench-raw-piper")
-    thread.start()
-    try:
-        ran = cli(cores=cli_core)
-    finally:
-        thread.join()
-    if failure:
-        raise failure[0]
-    return result["raw"], ran
 
 
 FIGURES = [cli_convert]

@@ -15,7 +15,15 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 
-from bench.harness import REWARM, Figure, interleaved_p50, p50, percentile, sample_ms
+from bench.harness import (
+    REWARM,
+    Figure,
+    interleaved_p50,
+    p50,
+    paired_round,
+    percentile,
+    sample_ms,
+)
 from document_processing import services
 from document_processing.models import Document, Page
 from sharing.models import DocumentShare
@@ -263,20 +271,6 @@ def paired_extractions(
         assert done == pages, done
         task.append(seconds)
     return task, raw
-
-
-def paired_round(
-    values: list[float], baselines: list[float], *, by: Callable[[float, float], float]
-) -> tuple[float, float]:
-    """The value and baseline of one round: the median round when ordered by
-    `by(value, baseline)` (the lower middle one of an even count).
-
-    A round measures its value right after its baseline, so a burst of load on a shared machine
-    moves both; the figure's ratio (or difference) is then that of a real round, where medians
-    of each side taken apart could pair a quiet moment of one with a busy one of the other.
-    """
-    rounds = sorted(zip(values, baselines, strict=True), key=lambda pair: by(*pair))
-    return rounds[(len(rounds) - 1) // 2]
 
 
 def pdf_extraction(*, pages: int = 200, rounds: int = 5, small_pages: int = 10) -> list[Figure]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from bench.harness import Figure, interleaved_p50, p50
+from bench.harness import Figure, interleaved_p50, p50, paired_round
 from bench.texts import text_of_length
 from users.models import User
 
@@ -55,7 +55,7 @@ def growth_doc_list(
 
 
 def growth_extraction(sizes: Sequence[int] = EXTRACT_SIZES, *, rounds: int = 3) -> list[Figure]:
-    from bench.figures_documents import paired_extractions, paired_round
+    from bench.figures_documents import paired_extractions
     from document_processing.tests.extractors.pdf_samples import benchmark_pdf
 
     owner = User.objects.create_user(email="bench-growth-pdf@example.com", password="bench pw 1")

@@ -3,11 +3,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.links import id_address
 from core.representation import Representation
 from core.serializer_fields import StrictCharField
 from document_processing.serializers import UserSummarySerializer
@@ -49,7 +49,7 @@ class AudioSerializer(serializers.ModelSerializer[Audio]):
     def get_download_url(self, audio: Audio) -> str | None:
         if audio.status != Audio.Status.COMPLETED or audio.lifetime_status != Audio.Lifetime.ACTIVE:
             return None
-        return reverse("audio-download", kwargs={"pk": audio.pk})
+        return id_address("audio-download", audio.pk)
 
 
 # The status every player polls: the serializer's fields built once (core.representation).
@@ -155,7 +155,7 @@ class AudiobookSerializer(serializers.ModelSerializer[Audiobook]):
     def get_download_url(self, book: Audiobook) -> str | None:
         if book.status != Audiobook.Status.COMPLETED or not book.file_key:
             return None
-        return reverse("audiobook-download", kwargs={"pk": book.pk})
+        return id_address("audiobook-download", book.pk)
 
 
 class AudioProgressSerializer(serializers.Serializer[Any]):
@@ -292,7 +292,7 @@ class PlaylistAudioSerializer(AudioSerializer):
         """Where to listen while it is made (and after: the stream answers as the download)."""
         if audio.lifetime_status != Audio.Lifetime.ACTIVE or audio.status == Audio.Status.FAILED:
             return None
-        return reverse("audio-stream", kwargs={"pk": audio.pk})
+        return id_address("audio-stream", audio.pk)
 
 
 class PlaylistPageSerializer(serializers.Serializer[dict[str, Any]]):

@@ -16,13 +16,14 @@ from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.urls import get_script_prefix, get_urlconf, reverse
+from django.urls import get_script_prefix, get_urlconf
 from django.utils.timezone import get_current_timezone_name
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_safe
 
 from core.exceptions import ServiceUnavailable, ValidationError
+from core.links import id_link
 from core.query_params import search_term
 from document_processing.models import Document, Page
 from document_processing.selectors import document_detail as select_document
@@ -141,19 +142,17 @@ class DocumentLinks:
     reversal per kind of link: reversing every link of every row (`{% url %}` five times a row)
     was a third of rendering the library at 20 rows."""
 
-    # Any id stands in for the row's: the id path converter writes an id as its digits.
-    _STAND_IN = 9_876_543_210
     _made: ClassVar[dict[tuple[str, object], DocumentLinks]] = {}
 
     def __init__(self) -> None:
-        self.page = self._of("document-page")
-        self.listen = self._of("document-listen")
-        self.cover = self._of("document-cover")
-        self.delete = self._of("web-delete")
-        self.rename = self._of("web-rename")
-        self.retry = self._of("web-retry")
-        self.api = self._of("document-detail")
-        self.api_retry = self._of("document-retry")
+        self.page = id_link("document-page")
+        self.listen = id_link("document-listen")
+        self.cover = id_link("document-cover")
+        self.delete = id_link("web-delete")
+        self.rename = id_link("web-rename")
+        self.retry = id_link("web-retry")
+        self.api = id_link("document-detail")
+        self.api_retry = id_link("document-retry")
 
     @classmethod
     def current(cls) -> DocumentLinks:
@@ -164,14 +163,6 @@ class DocumentLinks:
         if links is None:
             links = cls._made[key] = cls()
         return links
-
-    @classmethod
-    def _of(cls, name: str) -> tuple[str, str]:
-        before, stand_in, after = reverse(name, kwargs={"pk": cls._STAND_IN}).partition(
-            str(cls._STAND_IN)
-        )
-        assert stand_in, name
-        return before, after
 
     @staticmethod
     def address(of: tuple[str, str], pk: int) -> str:
