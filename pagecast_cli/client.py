@@ -115,6 +115,14 @@ class Api:
         self.token = token
         self.http = urllib3.PoolManager(timeout=TIMEOUT, retries=urllib3.Retry(2, redirect=3))
 
+    def __enter__(self) -> Api:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # Its connections are closed when a command is done, not whenever the object is
+        # collected: the server keeps a thread (and its database connection) for each open one.
+        self.http.clear()
+
     def request(
         self,
         method: str,
@@ -192,15 +200,15 @@ def _error_message(status: int, body: bytes, headers: Mapping[str, str]) -> str:
 
 
 def login(url: str, *, email: str, password: str) -> tuple[Login, Path]:
-    api = Api(url)
-    answer = api.request(
-        "POST", f"{API}/auth/token/", json_body={"email": email, "password": password}
-    )
-    token = answer.get("token") if isinstance(answer, dict) else None
-    if not isinstance(token, str) or not token:
-        raise ClientError(f"{api.url} did not answer with a token.")
-    saved = Login(url=api.url, token=token, email=email)
-    return saved, save_login(saved)
+    with Api(url) as api:
+        answer = api.request(
+            "POST", f"{API}/auth/token/", json_body={"email": email, "password": password}
+        )
+        token = answer.get("token") if isinstance(answer, dict) else None
+        if not isinstance(token, str) or not token:
+            raise ClientError(f"{api.url} did not answer with a token.")
+        saved = Login(url=api.url, token=token, email=email)
+        return saved, save_login(saved)
 
 
 def upload(path: Path, *, title: str | None = None) -> dict[str, Any]:
@@ -216,9 +224,9 @@ def upload(path: Path, *, title: str | None = None) -> dict[str, Any]:
     fields: dict[str, Any] = {"file": (path.name, data, content_type)}
     if title:
         fields["title"] = title
-    api = Api(credentials.url, credentials.token)
-    document: dict[str, Any] = api.request("POST", f"{API}/documents/", fields=fields)
-    return document
+    with Api(credentials.url, credentials.token) as api:
+        document: dict[str, Any] = api.request("POST", f"{API}/documents/", fields=fields)
+        return document
 
 
 @dataclass
@@ -256,41 +264,47 @@ def listen(
     are asked for in one request, and their audio is waited for before downloading.
     """
     credentials = load_login()
-    api = Api(credentials.url, credentials.token)
-    document = api.request("GET", f"{API}/documents/{document_id}/")
-    status = document.get("status")
-    if status == "failed":
-        raise ClientError(f"Document {document_id} could not be read: {document['error_message']}")
-    if status != "completed":
-        raise ClientError(f"Document {document_id} is still being read ({status}); try later.")
-    folder = out if out is not None else Path.cwd() / document_stem(document.get("title") or "")
-    try:
-        check_folder(folder)
-    except OutputError as exc:
-        raise ClientError(str(exc)) from exc
-    playlist = _playlist(api, document_id, voice)
-    if make:
-        playlist = _make_missing(
-            api, document_id, playlist, wait_seconds=wait_seconds, on_making=on_making
+    with Api(credentials.url, credentials.token) as api:
+        document = api.request("GET", f"{API}/documents/{document_id}/")
+        status = document.get("status")
+        if status == "failed":
+            raise ClientError(
+                f"Document {document_id} could not be read: {document['error_message']}"
+            )
+        if status != "completed":
+            raise ClientError(f"Document {document_id} is still being read ({status}); try later.")
+        folder = out if out is not None else Path.cwd() / document_stem(document.get("title") or "")
+        try:
+            check_folder(folder)
+        except OutputError as exc:
+            raise ClientError(str(exc)) from exc
+        playlist = _playlist(api, document_id, voice)
+        if make:
+            playlist = _make_missing(
+                api, document_id, playlist, wait_seconds=wait_seconds, on_making=on_making
+            )
+        entries = playlist.get("pages") or []
+        page_count = len(document.get("pages") or entries)
+        if on_total is not None:
+            on_total(len(entries))
+        result = ListenResult(
+            folder=folder,
+            downloaded=[],
+            kept=[],
+            missing=[],
+            voice=str(playlist.get("voice") or ""),
         )
-    entries = playlist.get("pages") or []
-    page_count = len(document.get("pages") or entries)
-    if on_total is not None:
-        on_total(len(entries))
-    result = ListenResult(
-        folder=folder, downloaded=[], kept=[], missing=[], voice=str(playlist.get("voice") or "")
-    )
-    for entry in entries:
-        page, audio = entry["page"], entry.get("audio")
-        if audio and audio.get("download_url"):
-            _fetch_page(api, page, audio, page_count=page_count, result=result)
-        else:
-            result.missing.append(page["number"])
-            if entry.get("reason"):
-                result.reasons[page["number"]] = str(entry["reason"])
-        if on_page is not None:
-            on_page()
-    return result
+        for entry in entries:
+            page, audio = entry["page"], entry.get("audio")
+            if audio and audio.get("download_url"):
+                _fetch_page(api, page, audio, page_count=page_count, result=result)
+            else:
+                result.missing.append(page["number"])
+                if entry.get("reason"):
+                    result.reasons[page["number"]] = str(entry["reason"])
+            if on_page is not None:
+                on_page()
+        return result
 
 
 def _playlist(api: Api, document_id: int, voice: str | None) -> dict[str, Any]:

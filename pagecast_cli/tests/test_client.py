@@ -169,18 +169,49 @@ def test_a_refused_download_leaves_no_file(
     live_server: Any, alice: User, config_home: Path, tmp_path: Path
 ) -> None:
     _logged_in(live_server.url, alice)
-    api = client.Api(live_server.url, Token.objects.get(user=alice).key)
     out = tmp_path / "out"
     out.mkdir()
-    with pytest.raises(ClientError, match="not found"):
+    with (
+        client.Api(live_server.url, Token.objects.get(user=alice).key) as api,
+        pytest.raises(ClientError, match="not found"),
+    ):
         api.download("/api/v1/audios/999999/download/", out / "page.mp3")
     assert files_in(out) == []
 
 
 def test_a_server_that_is_not_pagecast(tmp_path: Path, live_server: Any) -> None:
-    api = client.Api(live_server.url)
-    with pytest.raises(ClientError, match="did not answer like a Pagecast server"):
+    with (
+        client.Api(live_server.url) as api,
+        pytest.raises(ClientError, match="did not answer like a Pagecast server"),
+    ):
         api.request("GET", "/static/pagecast.css")
+
+
+def test_a_finished_client_hangs_up() -> None:
+    """The server keeps a thread, and its database connection, for each open connection: a
+    client done with its command closes its own at once."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        after_answer: list[bytes] = []
+
+        def answer_then_listen() -> None:
+            connection, _ = server.accept()
+            with connection:
+                connection.recv(65536)
+                body = b'{"ok": true}'
+                connection.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+                )
+                connection.settimeout(10)
+                after_answer.append(connection.recv(65536))  # b"" once the client hangs up
+
+        thread = threading.Thread(target=answer_then_listen)
+        thread.start()
+        with client.Api(f"http://127.0.0.1:{port}", "token") as api:
+            assert api.request("GET", "/api/v1/auth/me/") == {"ok": True}
+        thread.join(15)
+    assert after_answer == [b""]
 
 
 def test_a_download_that_breaks_off_leaves_no_file(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import stat
+from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -591,17 +592,31 @@ def _config(tmp_path: Path) -> dict[str, str | None]:
     return {"XDG_CONFIG_HOME": str(tmp_path / "config")}
 
 
-def _generate(server: str, token: str, page_id: int) -> None:
-    response = urllib3.request(
+@pytest.fixture
+def server(live_server: Any) -> Iterator[urllib3.HTTPConnectionPool]:
+    """The running server, for requests of the test's own outside the command.
+
+    Its connections are closed when the test ends. The server's thread for an open connection
+    keeps its database connection between requests (CONN_MAX_AGE); left open in urllib3's shared
+    pool until the end of the run, it would stop the test database from being dropped.
+    """
+    with urllib3.connection_from_url(live_server.url) as pool:
+        yield pool
+
+
+def _generate(server: urllib3.HTTPConnectionPool, token: str, page_id: int) -> None:
+    response = server.request(
         "POST",
-        f"{server}/api/v1/pages/{page_id}/audios/",
+        f"/api/v1/pages/{page_id}/audios/",
         json={"voice": FAKE},
         headers={"Authorization": f"Token {token}"},
     )
     assert response.status == 202, response.data
 
 
-def test_login_upload_and_listen(live_server: Any, alice: User, book: Path, tmp_path: Path) -> None:
+def test_login_upload_and_listen(
+    live_server: Any, server: urllib3.HTTPConnectionPool, alice: User, book: Path, tmp_path: Path
+) -> None:
     env = _config(tmp_path)
     login = invoke("login", live_server.url, input=f"{alice.email}\n{DEFAULT_PASSWORD}\n", env=env)
     assert login.exit_code == 0, login.output
@@ -610,7 +625,7 @@ def test_login_upload_and_listen(live_server: Any, alice: User, book: Path, tmp_
     saved = json.loads(config.read_text())
     assert saved["url"] == live_server.url
     token = {"Authorization": f"Token {saved['token']}"}
-    me = urllib3.request("GET", f"{live_server.url}/api/v1/auth/me/", headers=token)
+    me = server.request("GET", "/api/v1/auth/me/", headers=token)
     assert me.json()["email"] == alice.email
 
     upload = invoke("upload", book, "-q", env=env)
@@ -621,7 +636,7 @@ def test_login_upload_and_listen(live_server: Any, alice: User, book: Path, tmp_
     pages = list(document.pages.order_by("number"))
     assert len(pages) == 3
     for page in pages[:2]:
-        _generate(live_server.url, saved["token"], page.pk)
+        _generate(server, saved["token"], page.pk)
 
     out = tmp_path / "audio"
     listen = invoke("listen", str(document.pk), "--out", out, env=env)
