@@ -113,8 +113,12 @@ def fetch_source(url: str) -> FetchedSource:
     return FetchedSource(kind=kind, body=body, title_hint=page.url)
 
 
-def extract_file(path: Path, *, kind: str) -> ExtractedDocument:
-    """Run the extractor for `kind` on `path` in an isolated child process."""
+def extract_file(path: Path, *, kind: str, fork_server: bool = False) -> ExtractedDocument:
+    """Run the extractor for `kind` on `path` in an isolated child process.
+
+    `fork_server`: for a process that extracts one document after another (a worker): the
+    child is forked, and warmed up, ahead by a small server process (`extractors.forkserver`)
+    rather than forked from this one when the document comes."""
     try:
         extractor = get_extractor(
             kind, registry={**DEFAULT_EXTRACTORS, **settings.DOCUMENT_EXTRACTORS}
@@ -123,7 +127,11 @@ def extract_file(path: Path, *, kind: str) -> ExtractedDocument:
         raise ExtractionError(_("This type of file is not supported.")) from exc
     limits = extraction_limits()
     result = run_isolated(
-        extractor, path, limits=limits, workers=settings.EXTRACTION_WORKERS or None
+        extractor,
+        path,
+        limits=limits,
+        workers=settings.EXTRACTION_WORKERS or None,
+        fork_server=fork_server,
     )
     return finish(result, limits=limits)
 

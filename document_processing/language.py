@@ -38,6 +38,7 @@ _WIDE_LETTERS = 0x2E80
 # dialects rarely written in books (Egyptian and Moroccan Arabic, Wu Chinese) and the model's
 # historical Hebrew, whose scores otherwise split the written language's share.
 _FOLDED = {"ary": "ar", "arz": "ar", "wuu": "zh", "hbo": "he"}
+_FOLDING = frozenset(_FOLDED) | frozenset(_FOLDED.values())
 # "No linguistic content" and "undetermined": no language.
 _NONE = frozenset({"zxx", "und"})
 
@@ -104,7 +105,13 @@ def detect(text: str) -> Detection:
 def _detect_sample(sample: str) -> Detection:
     if not _says_enough(sample):
         return Detection("", 0.0)
-    scores: dict[str, float] = dict(_identifier().rank(sample))
+    identifier = _identifier()
+    label, confidence = identifier.classify(sample)
+    if confidence > MIN_CONFIDENCE and label not in _FOLDING:
+        # More than half the probability, on a label no folding touches: no folded sum of the
+        # others can reach it, so ranking every label would give the same answer.
+        return Detection("" if label in _NONE else label, float(confidence))
+    scores: dict[str, float] = dict(identifier.rank(sample))
     for variety, language in _FOLDED.items():
         if variety in scores:
             scores[language] = scores.get(language, 0.0) + scores.pop(variety)

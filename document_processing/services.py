@@ -413,7 +413,8 @@ def _extract(document: Document) -> extraction.ExtractedDocument:
     if document.source_type == Document.SourceType.URL and not document.file_key:
         _store_fetched_page(document)
     with _downloaded(document.file_key) as path:
-        return extraction.extract_file(path, kind=document.detected_type)
+        # Workers extract one document after another: each is read by a child forked ahead.
+        return extraction.extract_file(path, kind=document.detected_type, fork_server=True)
 
 
 def _store_fetched_page(document: Document) -> None:

@@ -62,7 +62,12 @@ class ExtractionError(Exception):
 
 
 class Extractor(Protocol):
-    """One document format. Implementations must be picklable and hold no open resources."""
+    """One document format. Implementations must be picklable and hold no open resources.
+
+    One may also have `warm_up(self, *, limits) -> None`: work on a document of its own, which a
+    fork server's spare child does before it is given a file (`forkserver`), so that the file is
+    read as fast as a second one would be.
+    """
 
     name: ClassVar[str]
 

@@ -19,6 +19,8 @@ The child:
 * points every inherited descriptor except the pipe and stdio at /dev/null, so the parent's
   database connections and sockets can be neither used nor shut down from it, and freezes the
   inherited objects so that the garbage collector runs none of their finalisers;
+* sends every log record, whichever logger makes it, to the parent with its answer; none of the
+  parent's handlers runs in it;
 * answers in JSON, not pickle: if a file ever took over the parser, unpickling its answer would
   hand it the parent too; the result's cover travels in it in base64, and the parent keeps it
   only if it could be a cover the child made (a JPEG of at most `cover.MAX_COVER_BYTES`);
@@ -52,6 +54,11 @@ Each message is framed (its length, then the JSON), and all of a run's messages 
 held to the size one child's answer may have. The first failure of any child (its error, a
 crash, the memory or the deadline) ends the run: every child is killed and reaped, and the
 failure maps to the same errors as with a single child.
+
+A worker, which extracts one document after another, can have each file that one child reads
+read by a child of its fork server instead (`run_isolated(fork_server=True)`, `forkserver`):
+forked from a small process rather than from the worker, ahead of the file, and warmed up; once
+it has the file, it is and does all the above.
 """
 
 from __future__ import annotations
@@ -190,7 +197,12 @@ def default_workers() -> int:
 
 
 def run_isolated(
-    extractor: Extractor, path: Path, *, limits: ExtractionLimits, workers: int | None = None
+    extractor: Extractor,
+    path: Path,
+    *,
+    limits: ExtractionLimits,
+    workers: int | None = None,
+    fork_server: bool = False,
 ) -> ExtractionResult:
     """`extractor.extract(path, limits=limits)` in a child process under `limits`.
 
@@ -198,6 +210,12 @@ def run_isolated(
     children read it at once, each under `limits`; None: `default_workers()` for a file of at
     least the extractor's `parted_min_bytes`, one for a smaller one. Other extractors always
     run in one child.
+
+    `fork_server`: a file read by one child is read by a child of this process's fork server
+    (`forkserver`), forked and warmed up ahead, rather than by one forked here; the server is
+    started on first use, and until it is ready (or when it cannot take the extractor) a child
+    is forked here as without it. For a process that extracts one document after another (a
+    worker), not for one that extracts a single document and ends.
 
     Raises ExtractionError: the extractor's own, passed through with its message and code, or
     code "too_complex" (memory), "timeout" or "unreadable" (crash or unexpected exception; the
@@ -207,6 +225,15 @@ def run_isolated(
     parts = 1
     if isinstance(extractor, PartedExtractor):
         parts = _share_count(extractor, path, workers)
+    if fork_server:
+        from document_processing.extractors import forkserver  # it imports this module
+
+        if parts == 1:
+            served = forkserver.run_served(extractor, path, limits=limits)
+            if served is not None:
+                return served
+        else:  # started now all the same, to be ready for the smaller files to come
+            forkserver.start_server()
     for attempt in range(1, _START_ATTEMPTS):
         try:
             return _run(extractor, path, limits=limits, parts=parts, start_seconds=_START_SECONDS)
@@ -254,7 +281,7 @@ def _run_single(
 ) -> ExtractionResult:
     deadline = time.monotonic() + limits.timeout_seconds
     start_deadline = min(deadline, time.monotonic() + start_seconds)
-    rss_before = _current_rss_bytes()
+    rss_before, vm_size = _memory_use()
     read_fd, write_fd = os.pipe()
     parent_pid = os.getpid()
     try:
@@ -270,14 +297,60 @@ def _run_single(
             write_fd=write_fd,
             keep=(write_fd,),
             limits=limits,
+            vm_size=vm_size,
             parent_pid=parent_pid,
             framed=False,
         )
     os.close(write_fd)
-    child = _Child(pid)
+    return _await_single(
+        _Child(pid),
+        read_fd,
+        path=path,
+        limits=limits,
+        deadline=deadline,
+        start_deadline=start_deadline,
+        rss_before=rss_before,
+    )
+
+
+class _Process(Protocol):
+    """A child reading a file, as the parent handles it: one forked here (`_Child`), or one its
+    fork server forked (`forkserver.ServedChild`)."""
+
+    def kill(self) -> None:
+        """Kill it (if it has not been reaped) and make sure it is reaped."""
+        ...
+
+    def wait(self, deadline: float) -> tuple[int | None, int]:
+        """(wait status or None if that cannot be told, peak RSS in bytes) once it has ended;
+        killed at the deadline."""
+        ...
+
+    def reap_later(self, deadline: float) -> None:
+        """Leave it to be reaped without waiting, killed should it still be there at the
+        deadline."""
+        ...
+
+
+def _await_single(
+    child: _Process,
+    read_fd: int,
+    *,
+    path: Path,
+    limits: ExtractionLimits,
+    deadline: float,
+    start_deadline: float,
+    rss_before: int,
+    started: bool = False,
+) -> ExtractionResult:
+    """The result `child` answers on `read_fd` (closed here), or the error for how it failed;
+    the child is reaped or left to a reaper thread, whatever happens. `started`: its start
+    mark has been read already."""
     try:
         try:
-            answer = _read_answer(read_fd, deadline, _answer_limit(limits), start_deadline)
+            answer = _read_answer(
+                read_fd, deadline, _answer_limit(limits), start_deadline, started=started
+            )
         finally:
             os.close(read_fd)
         if answer is _Stop.NOT_STARTED:
@@ -416,12 +489,14 @@ class _Stop(enum.Enum):
     NOT_STARTED = "not started"
 
 
-def _read_answer(fd: int, deadline: float, limit: int, start_deadline: float) -> bytes | _Stop:
+def _read_answer(
+    fd: int, deadline: float, limit: int, start_deadline: float, *, started: bool = False
+) -> bytes | _Stop:
     """Everything the child writes after its start mark, up to end of file, unless it has not
-    started by `start_deadline` (at most `deadline`), or the deadline or `limit` comes first."""
+    started by `start_deadline` (at most `deadline`), or the deadline or `limit` comes first.
+    `started`: the start mark has been read already."""
     chunks: list[bytes] = []
     size = 0
-    started = False
     with selectors.DefaultSelector() as selector:
         selector.register(fd, selectors.EVENT_READ)
         while True:
@@ -556,20 +631,23 @@ def _relay_logs(records: Any) -> None:
                 logger.log(level, "[child %s] %s", name[:200], text[:_MAX_LOG_CHARS])
 
 
-def _current_rss_bytes() -> int:
-    return _status_field("VmRSS")
+def _memory_use() -> tuple[int, int]:
+    """(resident size, address space size) of this process in bytes, from one reading of
+    /proc/self/status; 0 for what cannot be read (no /proc: not Linux).
 
-
-def _status_field(name: str) -> int:
-    """A size from /proc/self/status in bytes; 0 where there is no /proc (not Linux)."""
+    Read by the parent just before it forks: the resident size is what a child's growth is
+    measured from, and the address space is what the child's allowance is added to (a child
+    starts with the parent's, so it need not read /proc itself)."""
+    sizes = {b"VmRSS:": 0, b"VmSize:": 0}
     try:
         with open("/proc/self/status", "rb") as status:
             for line in status:
-                if line.startswith(name.encode() + b":"):
-                    return int(line.split()[1]) * 1024
+                name = line[: line.find(b":") + 1]
+                if name in sizes:
+                    sizes[name] = int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
-    return 0
+    return sizes[b"VmRSS:"], sizes[b"VmSize:"]
 
 
 def _maxrss_bytes(usage: resource.struct_rusage) -> int:
@@ -639,7 +717,7 @@ class _Crew:
         self.limits = limits
         self.deadline = time.monotonic() + limits.timeout_seconds
         self.start_deadline = min(self.deadline, time.monotonic() + start_seconds)
-        self.rss_before = _current_rss_bytes()
+        self.rss_before, self.vm_size = _memory_use()
         self.budget = _answer_limit(limits)  # for every message of every child together
         self.members: list[_Member] = []
 
@@ -677,6 +755,7 @@ class _Crew:
                 write_fd=up_write,
                 keep=(up_write, down_read),
                 limits=self.limits,
+                vm_size=self.vm_size,
                 parent_pid=parent_pid,
                 framed=True,
             )
@@ -837,6 +916,7 @@ def _child_main(
     write_fd: int,
     keep: Collection[int],
     limits: ExtractionLimits,
+    vm_size: int,
     parent_pid: int,
     framed: bool,
 ) -> NoReturn:
@@ -846,21 +926,13 @@ def _child_main(
     try:
         _write_all(write_fd, _STARTED)
         logs = _CollectingHandler()
-        try:
-            _prepare_child(keep, limits, parent_pid, logs)
-            answer = work(logs)
-        except ExtractionError as exc:
-            answer = _encode({"kind": "error", "message": exc.user_message, "code": exc.code}, logs)
-        except MemoryError:
-            answer = _MEMORY_ANSWER
-        except BaseException as exc:  # the parent logs it; nothing may escape a forked child
-            crash = {
-                "kind": "crash",
-                "type": type(exc).__name__,
-                "traceback": "".join(traceback.format_exception(exc))[-20_000:],
-            }
-            answer = _encode(crash, logs)
-        _write_message(write_fd, answer, framed)
+
+        def prepared_work(logs: _CollectingHandler) -> bytes:
+            _prepare_child(keep, parent_pid, logs)
+            _set_limits(limits, vm_size)
+            return work(logs)
+
+        _write_message(write_fd, _answer(prepared_work, logs), framed)
     except MemoryError:
         with contextlib.suppress(BaseException):
             _write_all(write_fd, _MEMORY_FRAME if framed else _MEMORY_ANSWER)
@@ -874,15 +946,31 @@ def _child_main(
         os._exit(code)
 
 
+def _answer(work: Callable[[_CollectingHandler], bytes], logs: _CollectingHandler) -> bytes:
+    """What `work` answers, or the answer for the error it raised."""
+    try:
+        return work(logs)
+    except ExtractionError as exc:
+        return _encode({"kind": "error", "message": exc.user_message, "code": exc.code}, logs)
+    except MemoryError:
+        return _MEMORY_ANSWER
+    except BaseException as exc:  # the parent logs it; nothing may escape a forked child
+        crash = {
+            "kind": "crash",
+            "type": type(exc).__name__,
+            "traceback": "".join(traceback.format_exception(exc))[-20_000:],
+        }
+        return _encode(crash, logs)
+
+
 def _write_message(fd: int, message: bytes, framed: bool) -> None:
     if framed:
         _write_all(fd, _FRAME_HEADER.pack(len(message)))
     _write_all(fd, message)
 
 
-def _prepare_child(
-    keep: Collection[int], limits: ExtractionLimits, parent_pid: int, logs: _CollectingHandler
-) -> None:
+def _prepare_child(keep: Collection[int], parent_pid: int, logs: _CollectingHandler) -> None:
+    """Leave the parent's state behind (all but the limits, which come with the file)."""
     # Objects inherited from the parent are never collected here, so no finaliser of theirs
     # (closing a database connection, say) runs in the child; new objects are collected as usual.
     gc.freeze()
@@ -894,7 +982,6 @@ def _prepare_child(
     if faulthandler.is_enabled():  # its stream may have been one of them: stderr instead
         faulthandler.enable(file=sys.__stderr__ or 2)
     _capture_logs(logs)
-    _set_limits(limits)
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -951,8 +1038,9 @@ def _open_descriptors() -> list[int]:
     return list(range(3, 4096 if limit == resource.RLIM_INFINITY else min(limit, 65536)))
 
 
-def _set_limits(limits: ExtractionLimits) -> None:
-    vm_size = _status_field("VmSize")
+def _set_limits(limits: ExtractionLimits, vm_size: int) -> None:
+    """`vm_size`: the address space the allowance is added to, as the parent read it just
+    before the fork (or a fork server's spare once warmed up); 0: unknown, no cap."""
     if vm_size:
         _lower_limit(resource.RLIMIT_AS, vm_size + limits.memory_limit_bytes)
     # The parent kills the child at the deadline; this also stops a spinning child whose parent
@@ -985,13 +1073,18 @@ class _CollectingHandler(logging.Handler):
 
 
 def _capture_logs(handler: _CollectingHandler) -> None:
-    # The parent's handlers may write to descriptors just closed: they all give way to one that
-    # collects records for the parent to log.
-    for candidate in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
-        if isinstance(candidate, logging.Logger):
-            for old in list(candidate.handlers):
-                candidate.removeHandler(old)
-    logging.getLogger().addHandler(handler)
+    """Send every record, whichever logger makes it, to `handler` alone.
+
+    The parent's handlers may write to descriptors just pointed at /dev/null, so none of them
+    runs here; a logger that does not propagate is collected too. Done once on the class, not
+    on each of the inherited loggers: changing every one would copy the memory each lies in
+    from the parent (a few hundred pages, a millisecond or two).
+    """
+
+    def call_handlers(logger: logging.Logger, record: logging.LogRecord) -> None:
+        handler.handle(record)
+
+    logging.Logger.callHandlers = call_handlers  # type: ignore[method-assign, assignment]
 
 
 def _result_to_json(result: ExtractionResult) -> dict[str, Any]:

@@ -6,13 +6,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 from document_processing import extraction
+from document_processing import language as detection
 from document_processing.language import (
     DETECTOR_LANGUAGES,
     FIRST_SAMPLE_CHARS,
+    Detection,
     detect,
     document_languages,
     honour_declared,
@@ -105,6 +108,48 @@ def test_a_page_whose_first_lines_leave_a_doubt_is_told_by_more_of_it() -> None:
 
 def test_a_document_of_nothing_but_numbers_has_no_language() -> None:
     assert document_languages(["1", "2", "3"]) == ("", ["", "", ""])
+
+
+def _by_ranking(sample: str) -> Detection:
+    """The language of `sample` as ranking every label of the model (varieties folded) tells
+    it: what detection gives, however it gets there."""
+    if not detection._says_enough(sample):
+        return Detection("", 0.0)
+    scores = dict(detection._identifier().rank(sample))
+    for variety, folded in detection._FOLDED.items():
+        if variety in scores:
+            scores[folded] = scores.get(folded, 0.0) + scores.pop(variety)
+    label = max(scores, key=scores.__getitem__)
+    if label in detection._NONE or scores[label] < detection.MIN_CONFIDENCE:
+        return Detection("", float(scores[label]))
+    return Detection(label, float(scores[label]))
+
+
+MIXED = [
+    ENGLISH[:60] + " " + ARABIC[:60],
+    "Tableau 1. " + " ".join(f"{n}.{n % 7}" for n in range(100, 140)),
+    "Where is the station? Где вокзал? Où est la gare?",
+    "Mañana, Paris, Berlin, Roma, London, Praha, Wien.",
+    "中文 English 日本語 한국어 العربية",
+]
+
+
+@pytest.mark.parametrize("text", [text for _, text in SENTENCES] + [ARABIC, ENGLISH, *MIXED])
+def test_detection_gives_the_answer_of_ranking_every_language(text: str) -> None:
+    for sample in (text, text[: len(text) // 2], text[:24]):
+        assert detection._detect_sample(sample) == _by_ranking(sample)
+
+
+def test_a_sure_answer_needs_no_ranking_of_every_language(monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = _by_ranking(ENGLISH)
+    assert expected.language == "en"
+
+    def no_ranking(*args: object) -> NoReturn:
+        raise AssertionError("ranked every language")
+
+    monkeypatch.setattr(type(detection._identifier()), "rank", no_ranking)
+
+    assert detect(ENGLISH) == expected
 
 
 @pytest.mark.parametrize(

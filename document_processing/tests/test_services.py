@@ -15,13 +15,20 @@ from PIL import Image
 
 from core.exceptions import NotFound
 from document_processing import extraction, services
+from document_processing.extractors import forkserver
 from document_processing.extractors.base import ExtractionError
 from document_processing.models import Document, Page
 from document_processing.tests.extractors import pdf_samples, samples
+from document_processing.tests.extractors.served import server_children
 from document_processing.tests.factories import DocumentFactory
 from users.models import User
 
 pytestmark = pytest.mark.django_db
+
+# What `extract_document` asks of the database, whatever the number of pages: the claim, the
+# row, then in one transaction (its start and end are two more) the row locked, the pages it had
+# (none), all the new pages in one insert and the row completed.
+EXTRACTION_QUERIES = 8
 
 
 def stored_document(owner: User, data: bytes, kind: str = "markdown") -> Document:
@@ -438,3 +445,57 @@ def test_pages_made_before_pages_had_names_are_named(alice: User) -> None:
 
     titles = [Page.objects.get(pk=page.pk).title for page in (headed, plain, coded, named)]
     assert titles == ["Part *2*", "Some words.", "# not a heading Words.", "Kept"]
+
+
+# --- Extraction's cost ------------------------------------------------------------------------
+
+
+def _chapters(count: int) -> bytes:
+    return "\n\n".join(
+        f"# Chapter {n}\n\nThe text of chapter {n}, read aloud." for n in range(1, count + 1)
+    ).encode()
+
+
+@pytest.mark.parametrize("pages", [2, 40])
+def test_extraction_stores_any_number_of_pages_in_the_same_queries(
+    alice: User, pages: int, django_assert_num_queries: Any
+) -> None:
+    document = stored_document(alice, _chapters(pages))
+
+    with django_assert_num_queries(EXTRACTION_QUERIES):
+        services.extract_document(document_id=document.pk)
+
+    assert Page.objects.filter(document=document).count() == pages
+
+
+def test_a_worker_has_its_documents_read_by_children_of_its_fork_server(
+    alice: User, fork_server: forkserver._Client
+) -> None:
+    documents = [stored_document(alice, _chapters(pages)) for pages in (2, 3)]
+
+    for document in documents:
+        before = server_children(fork_server)
+        services.extract_document(document_id=document.pk)
+        assert server_children(fork_server) - before  # the spare took it; another is forked
+
+    for document, pages in zip(documents, (2, 3), strict=True):
+        document.refresh_from_db()
+        assert (document.status, document.page_count) == (Document.Status.COMPLETED, pages)
+
+
+def test_only_a_worker_uses_a_fork_server(
+    alice: User, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served: list[Path] = []
+
+    def record(extractor: object, path: Path, *, limits: object) -> None:
+        served.append(path)  # and forked here after all
+
+    monkeypatch.setattr(forkserver, "run_served", record)
+    path = tmp_path / "book.md"
+    path.write_bytes(_chapters(2))
+
+    extraction.extract_file(path, kind="markdown")  # as `pagecast convert` does
+    assert served == []
+    services.extract_document(document_id=stored_document(alice, _chapters(2)).pk)
+    assert len(served) == 1

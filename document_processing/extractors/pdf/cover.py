@@ -48,7 +48,11 @@ def _cover(pdf: pdfium.PdfDocument, limits: ExtractionLimits) -> bytes:
         scale = min(_COVER_SIDE, limits.cover_max_side) / max(width, height)
         if min(width, height) * scale < 1 or not _cover_images_allowed(page, limits):
             return b""
-        bitmap = page.render(scale=scale, may_draw_forms=False)
+        # RGBx (four bytes a pixel, red first): Pillow takes it as it is, where pdfium's default
+        # BGR would be copied into an image of its own, and the JPEG encoder reads it directly.
+        bitmap = page.render(
+            scale=scale, may_draw_forms=False, rev_byteorder=True, prefer_bgrx=True
+        )
         try:
             # A blank first page gives none: cover_from_image refuses single-colour images.
             # The image shares the bitmap's memory, so it is used before the bitmap is closed.

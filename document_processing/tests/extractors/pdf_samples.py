@@ -22,6 +22,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
+from document_processing.extractors.pdf.warm_up import pdf_of
+
 FONT = "Vera"
 BOLD = "VeraBd"
 _FONT_DIR = Path(reportlab.__file__).parent / "fonts"
@@ -228,20 +230,7 @@ def blank_pdf(pages: int = 1) -> bytes:
 def handmade_pdf(objects: Sequence[bytes]) -> bytes:
     """A PDF from raw object bodies (numbered from 1; object 1 is the catalog), with a valid
     cross-reference table."""
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
+    return pdf_of(objects)
 
 
 def claimed_pages_pdf(claimed: int) -> bytes:

@@ -173,6 +173,27 @@ def test_no_metadata_of_the_source_is_kept() -> None:
         assert leftover not in cover
 
 
+def test_an_image_of_four_bytes_a_pixel_becomes_the_same_rgb_jpeg() -> None:
+    """RGBX, as a PDF page is drawn: written as it is, the same cover as from its RGB."""
+    rgb = picture((300, 420))
+
+    cover = cover_from_image(rgb.convert("RGBX"), limits=LIMITS)
+
+    image = _open(cover)
+    assert (image.format, image.mode, image.size) == ("JPEG", "RGB", (300, 420))
+    assert cover == cover_from_image(rgb, limits=LIMITS)
+
+
+def test_a_single_colour_image_of_four_bytes_a_pixel_is_no_cover() -> None:
+    assert cover_from_image(Image.new("RGBX", (300, 420), "white"), limits=LIMITS) == b""
+
+
+def test_a_large_image_of_four_bytes_a_pixel_is_scaled_down() -> None:
+    cover = cover_from_image(picture((3000, 2000)).convert("RGBX"), limits=LIMITS)
+
+    assert (_open(cover).mode, _open(cover).size) == ("RGB", (1400, 933))
+
+
 def test_a_single_colour_image_is_no_cover() -> None:
     buffer = io.BytesIO()
     Image.new("RGB", (395, 512), "white").save(buffer, format="JPEG")

@@ -14,6 +14,7 @@ import os
 import resource
 import signal
 import socket
+import sys
 import threading
 import time
 import zlib
@@ -159,6 +160,72 @@ def test_log_records_of_the_child_reach_the_parent(
         run_isolated(CallbackExtractor(chatty), pdf_path, limits=LIMITS)
 
     assert "[child some.parser] odd object 7 skipped" in caplog.text
+
+
+def test_log_records_of_a_logger_that_does_not_propagate_reach_the_parent(
+    pdf_path: Path, children: list[int], caplog: pytest.LogCaptureFixture
+) -> None:
+    quiet = logging.getLogger("some.parser.quiet")
+    quiet.propagate = False
+    try:
+
+        def chatty(_: Path) -> ExtractionResult:
+            quiet.warning("kept to itself")
+            return _pages("ok")
+
+        with caplog.at_level(logging.INFO):
+            run_isolated(CallbackExtractor(chatty), pdf_path, limits=LIMITS)
+    finally:
+        quiet.propagate = True
+
+    assert "[child some.parser.quiet] kept to itself" in caplog.text
+
+
+class _FileByNameHandler(logging.Handler):
+    """Writes each record to a file it opens by name, as a handler that opens its own file
+    would: a descriptor pointed at /dev/null cannot hide it."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self.path.open("a") as handle:
+            handle.write(f"{os.getpid()} {record.getMessage()}\n")
+
+
+def test_no_handler_of_the_parent_runs_in_the_child(
+    tmp_path: Path, pdf_path: Path, children: list[int]
+) -> None:
+    written = tmp_path / "parent.log"
+    handler = _FileByNameHandler(written)
+    parser_logger = logging.getLogger("some.parser")
+    parser_logger.addHandler(handler)
+    try:
+
+        def chatty(_: Path) -> ExtractionResult:
+            parser_logger.warning("from the child")
+            return _pages("ok")
+
+        run_isolated(CallbackExtractor(chatty), pdf_path, limits=LIMITS)
+        parser_logger.warning("from the parent")  # relayed records aside, the handler works
+    finally:
+        parser_logger.removeHandler(handler)
+
+    assert written.read_text() == f"{os.getpid()} from the parent\n"
+
+
+def test_reading_a_pdf_imports_nothing_in_the_child(pdf_path: Path, children: list[int]) -> None:
+    """What a child imports it imports for every document: the parent imports it once."""
+
+    def read(path: Path) -> ExtractionResult:
+        before = set(sys.modules)
+        PdfExtractor().extract(path, limits=LIMITS)
+        return _pages(*sorted(set(sys.modules) - before))
+
+    result = run_isolated(CallbackExtractor(read), pdf_path, limits=LIMITS)
+
+    assert result == _pages()
 
 
 # --- Memory ------------------------------------------------------------------------------------
