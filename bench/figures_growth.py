@@ -21,8 +21,11 @@ from users.models import User
 DOC_LIST_SIZES = (10, 100, 1_000, 10_000)
 EXTRACT_SIZES = (10, 100, 1_000)
 SYNTH_SIZES = (500, 3_000, 20_000)
-# A 20,000-character page takes Piper about a minute each way: one round there.
-SYNTH_ROUNDS = {500: 3, 3_000: 3, 20_000: 1}
+# Each round runs the task and raw Piper side by side, each on a core of its own: one round of a
+# long page, one after the other, met two different moments of the shared machine (a run gave
+# the task 1.31 of raw at 20,000 characters, the run before it 0.98). A 20,000-character page
+# then takes Piper over two minutes on one core: one round there, and at 3,000.
+SYNTH_ROUNDS = {500: 3, 3_000: 1, 20_000: 1}
 # Synthesis grows linearly: at the largest page the task stays within a tenth of raw Piper, and
 # its growth exponent between these two sizes is within 1.03 (the 500-character point is mostly
 # the task's fixed costs).
@@ -88,7 +91,7 @@ def growth_synthesis(
 ) -> list[Figure]:
     """The synthesis task's seconds at each size beside raw Piper's, and the growth exponent
     between SYNTH_EXPONENT_SIZES (1 is linear) beside raw Piper's."""
-    from bench.figures_speech import ROUNDS, measure_synthesis
+    from bench.figures_speech import PAIRED_THREADS, ROUNDS, measure_synthesis
 
     rounds = rounds or SYNTH_ROUNDS
     figures = []
@@ -97,16 +100,18 @@ def growth_synthesis(
     for size in sizes:
         text = text_of_length(size, at_most=settings.PAGE_MAX_CHARS)
         count = rounds.get(size, ROUNDS)
-        # The same text and rounds as `synthesis` at 3,000 characters: measured once for both.
-        runs = measure_synthesis(text, rounds=count)
-        task, raw, audio = p50(runs.task_s), p50(runs.raw_s), p50(runs.task_audio_s)
+        runs = measure_synthesis(text, rounds=count, paired=True)
+        task, raw = paired_round(runs.task_s, runs.raw_s, by=lambda task, raw: task / raw)
+        audio = p50(runs.task_audio_s)
         measured[size] = (len(text), task, raw, runs.load_note)
         figures.append(
             Figure(
                 f"growth_synth_s_n{size}", round(task, 3), "s", round(raw, 3),
                 note=f"seconds of the synthesis task on a {len(text):,}-character page "
-                f"({audio:.0f} s of audio) vs raw PiperVoice.synthesize on the same text; "
-                + (f"median of {count}" if count > 1 else "one round each")
+                f"({audio:.0f} s of audio) vs raw PiperVoice.synthesize on the same text, the "
+                f"two side by side, each on a core of its own with {PAIRED_THREADS} onnxruntime "
+                "thread; "
+                + (f"the round with the median ratio of {count}" if count > 1 else "one round")
                 + f"; {runs.load_note}",
                 target=SYNTH_TARGETS.get(size, "reported"),
             )

@@ -11,12 +11,14 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.test import override_settings
 
-from bench.harness import Figure
+from bench.harness import Figure, side_by_side
 from bench.texts import text_of_length
 from document_processing.models import Document, Page
 from speech_processing import services
@@ -31,6 +33,9 @@ CHARS = 3_000  # bench.texts.PAGE_TEXT
 # The worker's peak is its voice and one sentence's buffers, not the page: 443 MB at 1,500
 # characters against 453 MB at 3,000 on one machine, in 13 s instead of 21.
 WORKER_CHARS = 1_500
+# Paired rounds (`measure_synthesis(paired=True)`): one onnxruntime thread on each side, each
+# pinned to a core of its own (two threads on one core would only take turns).
+PAIRED_THREADS = 1
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -92,40 +97,46 @@ class SynthesisRuns:
         return statistics.median(w / a for w, a in zip(self.raw_s, self.raw_audio_s, strict=True))
 
 
-# Runs already measured in this process, by text and rounds: the 3,000-character growth point is
-# the synth_rtf page, and a minute of Piper need not be spent twice on it.
-_measured: dict[tuple[str, int], SynthesisRuns] = {}
+# Runs already measured in this process, by text, rounds and pairing: a minute of Piper need not
+# be spent twice on the same measurement.
+_measured: dict[tuple[str, int, bool], SynthesisRuns] = {}
 
 
-def measure_synthesis(text: str, *, rounds: int = ROUNDS) -> SynthesisRuns:
-    if (text, rounds) in _measured:
-        return _measured[(text, rounds)]
+def measure_synthesis(text: str, *, rounds: int = ROUNDS, paired: bool = False) -> SynthesisRuns:
+    """`rounds` rounds of the synthesis task and raw Piper on `text`, one after the other with
+    the engine's threads, or with `paired` side by side, each on a core of its own with one
+    onnxruntime thread (`bench.harness.side_by_side`): both then meet the same moment of the
+    shared machine, which a single round of a long text otherwise does not."""
+    if (text, rounds, paired) in _measured:
+        return _measured[(text, rounds, paired)]
     email = "bench-speech@example.com"
     owner = User.objects.filter(email=email).first() or User.objects.create_user(
         email=email, password="bench pw 123"
     )
     page = _page(owner, text)
-    engine = get_engine("piper")
-    assert isinstance(engine, PiperEngine)
-    _raw_piper(engine, "Warm up.")
-    load_before = os.getloadavg()[0]
-    task_s: list[float] = []
-    task_audio_s: list[float] = []
-    raw_s: list[float] = []
-    raw_audio_s: list[float] = []
-    for _ in range(rounds):
-        work, audio = _raw_piper(engine, text)
-        raw_s.append(work)
-        raw_audio_s.append(audio)
-        work, audio = _task_path(page, owner)
-        task_s.append(work)
-        task_audio_s.append(audio)
+    engines = settings.SPEECH_ENGINES
+    if paired:
+        engines = {**engines, "piper": {**engines["piper"], "threads": PAIRED_THREADS}}
+    with override_settings(SPEECH_ENGINES=engines):
+        engine = get_engine("piper")
+        assert isinstance(engine, PiperEngine)
+        _raw_piper(engine, "Warm up.")
+        load_before = os.getloadavg()[0]
+        raw_runs: list[tuple[float, float]] = []
+        task_runs: list[tuple[float, float]] = []
+        for _ in range(rounds):
+            raw, task = partial(_raw_piper, engine, text), partial(_task_path, page, owner)
+            # The task in this thread either way (its database connection is this thread's).
+            raw_run, task_run = side_by_side(raw, task) if paired else (raw(), task())
+            raw_runs.append(raw_run)
+            task_runs.append(task_run)
     page.document.delete()
     runs = SynthesisRuns(
-        len(text), task_s, task_audio_s, raw_s, raw_audio_s,
+        len(text), [work for work, _ in task_runs], [audio for _, audio in task_runs],
+        [work for work, _ in raw_runs], [audio for _, audio in raw_runs],
         load=(load_before, os.getloadavg()[0]),
     )  # fmt: skip
-    _measured[(text, rounds)] = runs
+    _measured[(text, rounds, paired)] = runs
     return runs
 
 

@@ -50,7 +50,6 @@ QUICK: dict[str, dict[str, object]] = {
     "api_status_rps": {"clients": 4, "seconds": 0.5, "rounds": 1},
     "growth_doc_list": {"sizes": (10, 100), "runs": 5, "rounds": 1},
     "growth_extraction": {"sizes": (10, 100), "rounds": 1},
-    # The same text and rounds as the quick synthesis figure: measured once for both.
     "growth_synthesis": {"sizes": (500,), "rounds": {500: 1}},
     "load": {"users": 10, "seconds": 3.0},
     "cli_convert": {"pages": 1, "rounds": 1},

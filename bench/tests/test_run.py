@@ -347,7 +347,10 @@ def test_synthesis_growth_rounds_names_and_exponent(monkeypatch: pytest.MonkeyPa
     # The task grows as n ** 1.1 (above its target), raw Piper linearly.
     task_seconds = {3_038: 10.0, 19_941: 10.0 * (19_941 / 3_038) ** 1.1}
 
-    def fake_measure(text: str, *, rounds: int = 3) -> figures_speech.SynthesisRuns:
+    def fake_measure(
+        text: str, *, rounds: int = 3, paired: bool = False
+    ) -> figures_speech.SynthesisRuns:
+        assert paired  # the task and raw Piper side by side, at the same moment
         measured.append((len(text), rounds))
         task = task_seconds.get(len(text), len(text) / 100)
         return figures_speech.SynthesisRuns(
@@ -364,7 +367,7 @@ def test_synthesis_growth_rounds_names_and_exponent(monkeypatch: pytest.MonkeyPa
         "growth_synth_exponent",
     ]
     assert [size for size, _ in measured] == [520, 3_038, 19_941]
-    assert [rounds for _, rounds in measured] == [3, 3, 1]  # 3,038: the synth_rtf page, reused
+    assert [rounds for _, rounds in measured] == [3, 1, 1]
     largest, exponent = figures[2], figures[3]
     assert largest.value == pytest.approx(task_seconds[19_941], abs=0.001)
     assert largest.baseline == pytest.approx(19_941 / 110, abs=0.001)  # raw Piper, same run
@@ -373,7 +376,8 @@ def test_synthesis_growth_rounds_names_and_exponent(monkeypatch: pytest.MonkeyPa
     assert "load average" in largest.note  # one round on a busy machine says little
     assert all(figure.baseline is not None for figure in figures)
     assert figures[0].target == "reported"
-    assert "median of 3" in figures[0].note
+    assert "the round with the median ratio of 3" in figures[0].note
+    assert "side by side" in figures[0].note
     assert exponent.value == pytest.approx(1.1, abs=0.001)
     assert exponent.baseline == pytest.approx(1.0, abs=0.001)
     assert exponent.target == "≤ 1.03"
@@ -385,7 +389,9 @@ def test_synthesis_growth_without_both_exponent_sizes_has_no_exponent(
 ) -> None:
     from bench import figures_growth, figures_speech
 
-    def fake_measure(text: str, *, rounds: int = 3) -> figures_speech.SynthesisRuns:
+    def fake_measure(
+        text: str, *, rounds: int = 3, paired: bool = False
+    ) -> figures_speech.SynthesisRuns:
         return figures_speech.SynthesisRuns(len(text), [1.0], [30.0], [0.9], [30.0])
 
     monkeypatch.setattr(figures_speech, "measure_synthesis", fake_measure)
