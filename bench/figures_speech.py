@@ -97,18 +97,11 @@ class SynthesisRuns:
         return statistics.median(w / a for w, a in zip(self.raw_s, self.raw_audio_s, strict=True))
 
 
-# Runs already measured in this process, by text, rounds and pairing: a minute of Piper need not
-# be spent twice on the same measurement.
-_measured: dict[tuple[str, int, bool], SynthesisRuns] = {}
-
-
 def measure_synthesis(text: str, *, rounds: int = ROUNDS, paired: bool = False) -> SynthesisRuns:
     """`rounds` rounds of the synthesis task and raw Piper on `text`, one after the other with
     the engine's threads, or with `paired` side by side, each on a core of its own with one
     onnxruntime thread (`bench.harness.side_by_side`): both then meet the same moment of the
     shared machine, which a single round of a long text otherwise does not."""
-    if (text, rounds, paired) in _measured:
-        return _measured[(text, rounds, paired)]
     email = "bench-speech@example.com"
     owner = User.objects.filter(email=email).first() or User.objects.create_user(
         email=email, password="bench pw 123"
@@ -131,13 +124,11 @@ def measure_synthesis(text: str, *, rounds: int = ROUNDS, paired: bool = False) 
             raw_runs.append(raw_run)
             task_runs.append(task_run)
     page.document.delete()
-    runs = SynthesisRuns(
+    return SynthesisRuns(
         len(text), [work for work, _ in task_runs], [audio for _, audio in task_runs],
         [work for work, _ in raw_runs], [audio for _, audio in raw_runs],
         load=(load_before, os.getloadavg()[0]),
     )  # fmt: skip
-    _measured[(text, rounds, paired)] = runs
-    return runs
 
 
 def synthesis(*, chars: int = CHARS, rounds: int = ROUNDS) -> list[Figure]:

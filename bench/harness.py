@@ -84,8 +84,8 @@ def paired_round(
     """The value and baseline of one round: the median round when ordered by
     `by(value, baseline)` (the lower middle one of an even count).
 
-    A round measures its value right after its baseline, so a burst of load on a shared machine
-    moves both; the figure's ratio (or difference) is then that of a real round, where medians
+    A round measures its value and its baseline one right after the other (or at once), so a
+    burst of load on a shared machine moves both; the figure's ratio (or difference) is then that of a real round, where medians
     of each side taken apart could pair a quiet moment of one with a busy one of the other.
     """
     rounds = sorted(zip(values, baselines, strict=True), key=lambda pair: by(*pair))
