@@ -85,8 +85,9 @@ def paired_round(
     `by(value, baseline)` (the lower middle one of an even count).
 
     A round measures its value and its baseline one right after the other (or at once), so a
-    burst of load on a shared machine moves both; the figure's ratio (or difference) is then that of a real round, where medians
-    of each side taken apart could pair a quiet moment of one with a busy one of the other.
+    burst of load on a shared machine moves both; the figure's ratio (or difference) is then
+    that of a real round, where medians of each side taken apart could pair a quiet moment of
+    one with a busy one of the other.
     """
     rounds = sorted(zip(values, baselines, strict=True), key=lambda pair: by(*pair))
     return rounds[(len(rounds) - 1) // 2]
