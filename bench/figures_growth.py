@@ -24,8 +24,10 @@ SYNTH_SIZES = (500, 3_000, 20_000)
 # Each round runs the task and raw Piper side by side, each on a core of its own: one round of a
 # long page, one after the other, met two different moments of the shared machine (a run gave
 # the task 1.31 of raw at 20,000 characters, the run before it 0.98). A 20,000-character page
-# then takes Piper over two minutes on one core: one round there, and at 3,000.
-SYNTH_ROUNDS = {500: 3, 3_000: 1, 20_000: 1}
+# then takes Piper over two minutes on one core: one round there. At 3,000 characters one round
+# is five percent either way (about 30 sentences, each timed), which moves the exponent by 0.03:
+# three rounds, the very ones `synth_rtf` measures (bench.figures_speech.synthesis).
+SYNTH_ROUNDS = {500: 3, 3_000: 3, 20_000: 1}
 # Synthesis grows linearly: at the largest page the task stays within a tenth of raw Piper, and
 # its growth exponent between these two sizes is within 1.03 (the 500-character point is mostly
 # the task's fixed costs).
@@ -95,7 +97,7 @@ def growth_synthesis(
 
     rounds = rounds or SYNTH_ROUNDS
     figures = []
-    # size → (characters, task seconds, raw seconds, the load averages)
+    # size → (characters, the task's median seconds, raw Piper's, the load averages)
     measured: dict[int, tuple[int, float, float, str]] = {}
     for size in sizes:
         text = text_of_length(size, at_most=settings.PAGE_MAX_CHARS)
@@ -103,7 +105,7 @@ def growth_synthesis(
         runs = measure_synthesis(text, rounds=count, paired=True)
         task, raw = paired_round(runs.task_s, runs.raw_s, by=lambda task, raw: task / raw)
         audio = p50(runs.task_audio_s)
-        measured[size] = (len(text), task, raw, runs.load_note)
+        measured[size] = (len(text), p50(runs.task_s), p50(runs.raw_s), runs.load_note)
         figures.append(
             Figure(
                 f"growth_synth_s_n{size}", round(task, 3), "s", round(raw, 3),
@@ -127,8 +129,9 @@ def growth_synthesis(
                 "growth_synth_exponent", round(math.log(task_1 / task_0) / size_ratio, 3),
                 "exponent", round(math.log(raw_1 / raw_0) / size_ratio, 3),
                 note=f"growth exponent of the synthesis task's seconds from {chars_0:,} to "
-                f"{chars_1:,} characters, log(t1/t0)/log(n1/n0) (1 is linear) vs raw Piper's "
-                f"from the same runs; at {chars_0:,}: {load_0}; at {chars_1:,}: {load_1}",
+                f"{chars_1:,} characters, log(t1/t0)/log(n1/n0) (1 is linear; t the median of a "
+                f"size's rounds) vs raw Piper's from the same runs; at {chars_0:,}: {load_0}; "
+                f"at {chars_1:,}: {load_1}",
                 target=SYNTH_EXPONENT_TARGET,
             )
         )  # fmt: skip

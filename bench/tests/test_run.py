@@ -367,7 +367,7 @@ def test_synthesis_growth_rounds_names_and_exponent(monkeypatch: pytest.MonkeyPa
         "growth_synth_exponent",
     ]
     assert [size for size, _ in measured] == [520, 3_038, 19_941]
-    assert [rounds for _, rounds in measured] == [3, 1, 1]
+    assert [rounds for _, rounds in measured] == [3, 3, 1]
     largest, exponent = figures[2], figures[3]
     assert largest.value == pytest.approx(task_seconds[19_941], abs=0.001)
     assert largest.baseline == pytest.approx(19_941 / 110, abs=0.001)  # raw Piper, same run
@@ -397,6 +397,61 @@ def test_synthesis_growth_without_both_exponent_sizes_has_no_exponent(
     monkeypatch.setattr(figures_speech, "measure_synthesis", fake_measure)
     figures = figures_growth.growth_synthesis(sizes=(500,), rounds={500: 1})  # as --quick runs
     assert [figure.name for figure in figures] == ["growth_synth_s_n500"]
+
+
+def test_the_synthesis_exponent_is_taken_from_each_sizes_median_round(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bench import figures_growth, figures_speech
+
+    # One slow and one fast round at 3,000 characters around the median one; the task grows
+    # linearly from that median to 20,000.
+    task = {3_038: [14.0, 10.0, 9.0], 19_941: [10.0 * 19_941 / 3_038]}
+    raw = {3_038: [13.0, 10.0, 9.5], 19_941: [10.0 * 19_941 / 3_038]}
+
+    def fake_measure(
+        text: str, *, rounds: int = 3, paired: bool = False
+    ) -> figures_speech.SynthesisRuns:
+        audio = [len(text) / 15] * rounds
+        return figures_speech.SynthesisRuns(
+            len(text), task[len(text)], audio, raw[len(text)], audio
+        )
+
+    monkeypatch.setattr(figures_speech, "measure_synthesis", fake_measure)
+    figures = figures_growth.growth_synthesis(sizes=(3_000, 20_000))
+    exponent = figures[-1]
+    assert exponent.name == "growth_synth_exponent"
+    assert exponent.value == pytest.approx(1.0, abs=0.001)
+    assert exponent.baseline == pytest.approx(1.0, abs=0.001)
+    assert "the median of a size's rounds" in exponent.note
+
+
+@pytest.mark.django_db
+def test_a_synthesis_measurement_is_made_once_per_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bench import figures_speech
+    from speech_processing.models import Audio
+
+    monkeypatch.setattr(figures_speech, "_measured", {})
+    made: list[int] = []
+    task_path = figures_speech._task_path
+
+    def counted_task(*args: Any) -> tuple[float, float]:
+        made.append(1)
+        return task_path(*args)
+
+    monkeypatch.setattr(figures_speech, "_task_path", counted_task)
+    text = "The first part of a page. And the second part of it."
+    first = figures_speech.measure_synthesis(text, rounds=1)
+    again = figures_speech.measure_synthesis(text, rounds=1)
+    assert again is first  # synth_rtf and the growth curve share their 3,000-character runs
+    assert len(made) == 1
+    assert first.task_s[0] > 0
+    assert first.raw_audio_s[0] > 0
+    figures_speech.measure_synthesis(text, rounds=2)  # another measurement is made
+    assert len(made) == 3
+    assert not Audio.objects.exists()
 
 
 # --- the load client -----------------------------------------------------------------------------
