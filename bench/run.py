@@ -140,8 +140,9 @@ def groups() -> dict[str, list[Measure]]:
         "web": figures_web.FIGURES,
         "documents": figures_documents.FIGURES,
         "speech": figures_speech.FIGURES,
-        "api": figures_api.FIGURES,
+        # Right after speech: the synthesis growth curve goes on from synth_rtf's rounds.
         "growth": figures_growth.FIGURES,
+        "api": figures_api.FIGURES,
         "load": load.FIGURES,
         "cli": figures_cli.FIGURES,
         "stream": [*figures_stream.FIGURES, *figures_live.FIGURES],

@@ -104,6 +104,15 @@ def test_every_group_is_listed_and_names_are_unique() -> None:
     assert {"api_status_rps", "load", "growth_doc_list", "growth_synthesis"} <= set(names)
 
 
+def test_the_synthesis_growth_points_follow_the_rounds_they_share() -> None:
+    from bench.run import groups
+
+    # synth_rtf's 3,000-character rounds are the growth curve's: its exponent compares them
+    # with the 20,000-character round, so nothing else is measured between the two figures.
+    order = [measure.__name__ for group in groups().values() for measure in group]
+    assert order[order.index("synthesis") + 1] == "growth_synthesis"
+
+
 # --- quick runs ----------------------------------------------------------------------------------
 
 
