@@ -130,7 +130,8 @@ def _fetch_and_convert(url: str) -> extraction.ExtractedDocument:
     with tempfile.TemporaryDirectory(prefix="pagecast-page-") as folder:
         path = Path(folder) / "page"
         path.write_bytes(source.body)
-        return extraction.extract_file(path, kind=source.kind)
+        # A worker's task, as `services.extract_document`: read by its fork server's spare child.
+        return extraction.extract_file(path, kind=source.kind, fork_server=True)
 
 
 def _append(page_import: PageImport, result: extraction.ExtractedDocument) -> None:

@@ -13,7 +13,9 @@ from rest_framework.test import APIClient
 
 from document_processing import page_imports, services, tasks
 from document_processing.api import UploadThrottle
+from document_processing.extractors import forkserver
 from document_processing.models import Document, Page, PageImport
+from document_processing.tests.extractors.served import server_children
 from document_processing.tests.factories import DocumentFactory, document_with_pages
 from document_processing.tests.web_site import Site, running_site
 from sharing.models import DocumentShare
@@ -80,6 +82,22 @@ def test_the_request_answers_202_and_a_worker_fetches_the_page(
     document.refresh_from_db()
     assert document.page_count == 2
     assert document.char_count == sum(document.pages.values_list("char_count", flat=True))
+
+
+def test_a_worker_has_the_fetched_page_read_by_its_fork_server(
+    site: Site, alice: User, fork_server: forkserver._Client
+) -> None:
+    document = document_with_pages(owner=alice, pages=1)
+    page_import = page_imports.start_page_import(
+        user=alice, document=document, url=f"{site.url}/article"
+    )
+    before = server_children(fork_server)
+    page_imports.import_page(page_import_id=page_import.pk)
+
+    assert server_children(fork_server) - before  # the spare read it; another is forked
+    page_import.refresh_from_db()
+    assert page_import.status == PageImport.Status.COMPLETED, page_import.error_message
+    assert "Great Pyramid" in document.pages.get(number=2).markdown
 
 
 def test_markdown_is_still_appended_at_once(alice: User, alice_client: APIClient) -> None:
