@@ -6,13 +6,14 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, Playwright
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -31,14 +32,31 @@ CHROMIUM_ARGS = [
 ]
 
 
+@contextmanager
+def sync_playwright_closing_connections() -> Iterator[Playwright]:
+    """Playwright's sync API, which closes the database connections made while it ran.
+
+    While its event loop runs in this thread, Django keeps the thread's connections per context
+    (asgiref's Local) apart from the thread's own: a test's teardown that comes after the loop
+    has stopped (a browser fixture of the test's own) closes the thread's own and misses those.
+    One left open makes dropping the test database fail at the end of the run ("being accessed
+    by other users")."""
+    from django.db import connections
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        try:
+            yield playwright
+        finally:
+            connections.close_all()
+
+
 @pytest.fixture(scope="module")
 def browser(django_db_setup: None) -> Iterator[Browser]:
     """One headless Chromium for a test module (import this fixture into the module)."""
-    from playwright.sync_api import sync_playwright
-
     # Playwright's sync API runs an event loop in this thread while the browser is open; the ORM
     # calls of the tests are sync, and the test database exists before the loop starts.
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+    with pytest.MonkeyPatch.context() as patch, sync_playwright_closing_connections() as playwright:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:

@@ -16,7 +16,13 @@ from urllib.parse import urlsplit
 import pytest
 from django.db import transaction
 
-from core.tests.browser import CHROMIUM, CHROMIUM_ARGS, E2E_MARKS, axe_violations
+from core.tests.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    E2E_MARKS,
+    axe_violations,
+    sync_playwright_closing_connections,
+)
 from document_processing import services as document_services
 from document_processing.models import Document
 from document_processing.tests.extractors.pdf_samples import report_pdf
@@ -53,9 +59,7 @@ def held_extractions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
+    with sync_playwright_closing_connections() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             yield chromium
