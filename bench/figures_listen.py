@@ -291,15 +291,13 @@ def _document_of(page_id: int) -> int:
 
 @contextmanager
 def _browser(server: Server, session_key: str) -> Iterator[BrowserContext]:
-    from playwright.sync_api import sync_playwright
-
-    from core.tests.browser import CHROMIUM_ARGS
+    from core.tests.browser import CHROMIUM_ARGS, sync_playwright_closing_connections
 
     # Playwright's sync API runs an event loop in this thread while the browser is open; the ORM
     # calls between the browser's steps are sync (as in the browser tests).
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with ExitStack() as restore, sync_playwright() as playwright:
+    with ExitStack() as restore, sync_playwright_closing_connections() as playwright:
         restore.callback(_restore_env, "DJANGO_ALLOW_ASYNC_UNSAFE", previous)
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
