@@ -111,6 +111,11 @@ def test_the_synthesis_growth_points_follow_the_rounds_they_share() -> None:
     # with the 20,000-character round, so nothing else is measured between the two figures.
     order = [measure.__name__ for group in groups().values() for measure in group]
     assert order[order.index("synthesis") + 1] == "growth_synthesis"
+    # ... and they are the same measurement: the same page, the same number of rounds.
+    from bench import figures_growth, figures_speech
+
+    assert figures_speech.CHARS in figures_growth.SYNTH_SIZES
+    assert figures_growth.SYNTH_ROUNDS[figures_speech.CHARS] == figures_speech.ROUNDS
 
 
 # --- quick runs ----------------------------------------------------------------------------------
