@@ -3,6 +3,7 @@ stranger) and API clients logged in as each."""
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 
@@ -18,6 +19,16 @@ from users.tests.factories import UserFactory
 
 # A local S3 server and a bucket per test (`s3`, `built`, `bucket`), for any app's S3 tests.
 pytest_plugins = ["core.tests.s3_server", "core.tests.full_disk", "core.tests.browser"]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None) -> Iterator[None]:
+    """pytest-django's test databases, and before they are dropped, the connections of threads
+    that ended without closing theirs: such a connection lives on in a reference cycle until the
+    collector frees it, and one still open makes dropping a PostgreSQL test database fail
+    ("being accessed by other users")."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.conf import settings
 from django.core.signals import request_finished, request_started
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import Client
 
 from core.tests.browser import E2E_MARKS, axe_violations
@@ -478,11 +478,15 @@ def synthesis_held(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]
 
     workers: list[threading.Thread] = []
 
+    def synthesize(audio_id: int) -> None:
+        try:
+            services.synthesize_audio(audio_id=audio_id)
+        finally:
+            connection.close()  # this thread's own, which nothing else closes
+
     def enqueue(audio_id: int) -> None:
         def start() -> None:
-            worker = threading.Thread(
-                target=services.synthesize_audio, kwargs={"audio_id": audio_id}, daemon=True
-            )
+            worker = threading.Thread(target=synthesize, args=(audio_id,), daemon=True)
             workers.append(worker)
             worker.start()
 
