@@ -530,7 +530,9 @@ def _url_domain(url: str) -> str:
     host = re.split(r"[/?#]", rest, maxsplit=1)[0]
     host = host.rpartition("@")[2]  # never read out user:password@
     host = re.sub(r":\d*$", "", host)
-    host = re.sub(r"^www\.", "", host, flags=re.IGNORECASE).strip(".")
+    # Lower case, as host names are: "x.org.Next" read as it is written ends a sentence inside
+    # the link, for the sentence splitter, and the voice would pause in the middle of it.
+    host = re.sub(r"^www\.", "", host, flags=re.IGNORECASE).strip(".").lower()
     return host if re.fullmatch(r"[\w.\-]{1,100}", host) and has_speakable_text(host) else ""
 
 

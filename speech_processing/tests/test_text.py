@@ -100,6 +100,16 @@ def test_urls_become_a_spoken_domain() -> None:
     assert "secret" not in normalize_for_speech("See https://bob:secret@host.example/x")
 
 
+def test_a_link_is_read_in_lower_case_and_within_one_sentence() -> None:
+    # Host names are case-blind; read as written, "x.org.Word…" ended a sentence in the link.
+    spoken = normalize_for_speech("www.x.org.Wordwww.x.org./")
+    assert spoken == "a link to x.org.wordwww.x.org"
+    assert [sentence.text for sentence in split_sentences(spoken)] == [spoken]
+    assert normalize_for_speech("See HTTPS://Docs.Example.COM/Guide.") == (
+        "See a link to docs.example.com."
+    )
+
+
 def test_urls_in_other_languages_are_just_the_domain() -> None:
     assert normalize_for_speech("Siehe https://beispiel.de/x.", language="de") == (
         "Siehe beispiel.de."
