@@ -145,6 +145,16 @@ def server_children(client: forkserver._Client) -> set[int]:
     return {int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
 
 
+def forked_since(client: forkserver._Client, before: set[int], seconds: float = 10) -> set[int]:
+    """The server's children that were not among `before`, once there is one (none after
+    `seconds`). A spare that took a file has the server fork the next one while it reads, but
+    on a busy machine the worker may have its answer before that fork is done."""
+    deadline = time.monotonic() + seconds
+    while not (new := server_children(client) - before) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return new
+
+
 def start_server(
     monkeypatch: pytest.MonkeyPatch,
     *,

@@ -34,6 +34,7 @@ from document_processing.tests.extractors.served import (
     LooksAtDescriptor,
     Sleeps,
     WhoReads,
+    forked_since,
     had_warmed_up,
     pages,
     reader,
@@ -133,7 +134,7 @@ def test_the_server_warms_its_spares_up_with_the_pdf_extractor_by_default(
         assert _run(PdfExtractor(), pdf_path) == expected
         assert forkserver._warm_ups == tuple(forkserver.DEFAULT_EXTRACTORS.values())
         # It read the file: a new spare is forked for the next one, and it is reaped.
-        assert server_children(client) - {spare}
+        assert forked_since(client, {spare})
         _wait_until(lambda: spare not in server_children(client))
     finally:
         forkserver._stop_server()
