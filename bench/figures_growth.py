@@ -102,7 +102,7 @@ def growth_synthesis(
     for size in sizes:
         text = text_of_length(size, at_most=settings.PAGE_MAX_CHARS)
         count = rounds.get(size, ROUNDS)
-        runs = measure_synthesis(text, rounds=count, paired=True)
+        runs = measure_synthesis(text, rounds=count)
         task, raw = paired_round(runs.task_s, runs.raw_s, by=lambda task, raw: task / raw)
         audio = p50(runs.task_audio_s)
         measured[size] = (len(text), p50(runs.task_s), p50(runs.raw_s), runs.load_note)

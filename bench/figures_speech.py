@@ -33,8 +33,8 @@ CHARS = 3_000  # bench.texts.PAGE_TEXT
 # The worker's peak is its voice and one sentence's buffers, not the page: 443 MB at 1,500
 # characters against 453 MB at 3,000 on one machine, in 13 s instead of 21.
 WORKER_CHARS = 1_500
-# Paired rounds (`measure_synthesis(paired=True)`): one onnxruntime thread on each side, each
-# pinned to a core of its own (two threads on one core would only take turns).
+# Each round of `measure_synthesis`: one onnxruntime thread on each side, each pinned to a core
+# of its own (two threads on one core would only take turns).
 PAIRED_THREADS = 1
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,28 +97,25 @@ class SynthesisRuns:
         return statistics.median(w / a for w, a in zip(self.raw_s, self.raw_audio_s, strict=True))
 
 
-# Runs already measured in this process, by text, rounds and pairing: `synth_rtf` and the
-# synthesis growth curve's 3,000-character point are the same measurement, a minute of Piper.
-_measured: dict[tuple[str, int, bool], SynthesisRuns] = {}
+# Runs already measured in this process, by text and rounds: `synth_rtf` and the synthesis
+# growth curve's 3,000-character point are the same measurement, a minute of Piper.
+_measured: dict[tuple[str, int], SynthesisRuns] = {}
 
 
-def measure_synthesis(text: str, *, rounds: int = ROUNDS, paired: bool = False) -> SynthesisRuns:
-    """`rounds` rounds of the synthesis task and raw Piper on `text`, one after the other with
-    the engine's threads, or with `paired` side by side, each on a core of its own with one
-    onnxruntime thread (`bench.harness.side_by_side`): both then meet the same moment of the
-    shared machine, which a single round of a long text otherwise does not. Measured once per
-    process (`_measured`)."""
-    if (text, rounds, paired) in _measured:
-        return _measured[(text, rounds, paired)]
+def measure_synthesis(text: str, *, rounds: int = ROUNDS) -> SynthesisRuns:
+    """`rounds` rounds of the synthesis task and raw Piper on `text`, side by side, each on a
+    core of its own with one onnxruntime thread (`bench.harness.side_by_side`): both then meet
+    the same moment of the shared machine, which a single round of a long text otherwise does
+    not. Measured once per process (`_measured`)."""
+    if (text, rounds) in _measured:
+        return _measured[(text, rounds)]
     email = "bench-speech@example.com"
     owner = User.objects.filter(email=email).first() or User.objects.create_user(
         email=email, password="bench pw 123"
     )
     page = _page(owner, text)
-    engines = settings.SPEECH_ENGINES
-    if paired:
-        engines = {**engines, "piper": {**engines["piper"], "threads": PAIRED_THREADS}}
-    with override_settings(SPEECH_ENGINES=engines):
+    piper = {**settings.SPEECH_ENGINES["piper"], "threads": PAIRED_THREADS}
+    with override_settings(SPEECH_ENGINES={**settings.SPEECH_ENGINES, "piper": piper}):
         engine = get_engine("piper")
         assert isinstance(engine, PiperEngine)
         _raw_piper(engine, "Warm up.")
@@ -127,8 +124,8 @@ def measure_synthesis(text: str, *, rounds: int = ROUNDS, paired: bool = False) 
         task_runs: list[tuple[float, float]] = []
         for _ in range(rounds):
             raw, task = partial(_raw_piper, engine, text), partial(_task_path, page, owner)
-            # The task in this thread either way (its database connection is this thread's).
-            raw_run, task_run = side_by_side(raw, task) if paired else (raw(), task())
+            # The task in this thread (its database connection is this thread's).
+            raw_run, task_run = side_by_side(raw, task)
             raw_runs.append(raw_run)
             task_runs.append(task_run)
     page.document.delete()
@@ -137,14 +134,14 @@ def measure_synthesis(text: str, *, rounds: int = ROUNDS, paired: bool = False) 
         [work for work, _ in raw_runs], [audio for _, audio in raw_runs],
         load=(load_before, os.getloadavg()[0]),
     )  # fmt: skip
-    _measured[(text, rounds, paired)] = runs
+    _measured[(text, rounds)] = runs
     return runs
 
 
 def synthesis(*, chars: int = CHARS, rounds: int = ROUNDS) -> list[Figure]:
     text = text_of_length(chars, at_most=settings.PAGE_MAX_CHARS)
-    # Side by side, as the growth curve's points (its 3,000-character point is this measurement).
-    runs = measure_synthesis(text, rounds=rounds, paired=True)
+    # The growth curve's 3,000-character point is this measurement.
+    runs = measure_synthesis(text, rounds=rounds)
     return [
         Figure(
             "synth_rtf", round(runs.task_rtf, 4), "s/s", round(runs.raw_rtf, 4),

@@ -361,10 +361,7 @@ def test_synthesis_growth_rounds_names_and_exponent(monkeypatch: pytest.MonkeyPa
     # The task grows as n ** 1.1 (above its target), raw Piper linearly.
     task_seconds = {3_038: 10.0, 19_941: 10.0 * (19_941 / 3_038) ** 1.1}
 
-    def fake_measure(
-        text: str, *, rounds: int = 3, paired: bool = False
-    ) -> figures_speech.SynthesisRuns:
-        assert paired  # the task and raw Piper side by side, at the same moment
+    def fake_measure(text: str, *, rounds: int = 3) -> figures_speech.SynthesisRuns:
         measured.append((len(text), rounds))
         task = task_seconds.get(len(text), len(text) / 100)
         return figures_speech.SynthesisRuns(
@@ -403,9 +400,7 @@ def test_synthesis_growth_without_both_exponent_sizes_has_no_exponent(
 ) -> None:
     from bench import figures_growth, figures_speech
 
-    def fake_measure(
-        text: str, *, rounds: int = 3, paired: bool = False
-    ) -> figures_speech.SynthesisRuns:
+    def fake_measure(text: str, *, rounds: int = 3) -> figures_speech.SynthesisRuns:
         return figures_speech.SynthesisRuns(len(text), [1.0], [30.0], [0.9], [30.0])
 
     monkeypatch.setattr(figures_speech, "measure_synthesis", fake_measure)
@@ -423,9 +418,7 @@ def test_the_synthesis_exponent_is_taken_from_each_sizes_median_round(
     task = {3_038: [14.0, 10.0, 9.0], 19_941: [10.0 * 19_941 / 3_038]}
     raw = {3_038: [13.0, 10.0, 9.5], 19_941: [10.0 * 19_941 / 3_038]}
 
-    def fake_measure(
-        text: str, *, rounds: int = 3, paired: bool = False
-    ) -> figures_speech.SynthesisRuns:
+    def fake_measure(text: str, *, rounds: int = 3) -> figures_speech.SynthesisRuns:
         audio = [len(text) / 15] * rounds
         return figures_speech.SynthesisRuns(
             len(text), task[len(text)], audio, raw[len(text)], audio
