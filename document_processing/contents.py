@@ -37,6 +37,9 @@ _HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.*?)[ \t#]*$")
 _PAGE_ENTRY = re.compile(r"\S.*?(?:\s|\.|\u2026|_|\u00b7)\s*(?:\d{1,4}|[ivxlcdm]{1,7})\s*$", re.I)
 # The lookahead changes no match: it lets the search pass over other characters at once.
 _LEADERS = re.compile(r"(?=[.\u2026_\u00b7])(?:(?:\.\s*){4,}|\u2026{2,}|_{4,}|(?:\u00b7\s*){4,})")
+# Two dots with nothing but space between: the start of any run of dots _LEADERS finds. Most
+# prose has none, and a search for it skips from dot to dot, ten times faster than _LEADERS.
+_TWO_DOTS = re.compile(r"\.\s*\.")
 # A list item that is only a link: "- [Intro](intro.md)", "1. [Setup](#setup)".
 _LINK_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,4}[.)])\s+\[[^\]]+\]\([^)]*\)\s*$")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,4}[.)])\s+\S")
@@ -60,7 +63,7 @@ def looks_like_contents(markdown: str, *, title: str = "") -> bool:
     body = lines[1:] if heading else lines
     text = "\n".join(body)
     # Leaders count where a PDF's lines were joined into one paragraph: one run every line.
-    leaders = len(_LEADERS.findall(text))
+    leaders = len(_LEADERS.findall(text)) if _may_have_leaders(text) else 0
     if named:
         entries = sum(1 for line in body if _LIST_ITEM.match(line) or _PAGE_ENTRY.match(line))
         return (len(body) >= 2 and entries >= _LIST_SHARE * len(body)) or leaders >= 3
@@ -73,6 +76,16 @@ def looks_like_contents(markdown: str, *, title: str = "") -> bool:
 def _is_contents_title(text: str) -> bool:
     plain = " ".join(_ESCAPE.sub(r"\1", text).replace("*", "").split()).strip(" :.").lower()
     return plain in _CONTENTS_TITLES
+
+
+def _may_have_leaders(text: str) -> bool:
+    """False when _LEADERS cannot find a thing in `text` (checked more cheaply)."""
+    return (
+        "\u2026\u2026" in text
+        or "____" in text
+        or "\u00b7" in text
+        or _TWO_DOTS.search(text) is not None
+    )
 
 
 def _is_page_entry(line: str) -> bool:

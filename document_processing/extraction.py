@@ -10,6 +10,7 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -26,10 +27,13 @@ from document_processing.extractors.charsets import decode_bytes
 from document_processing.extractors.isolation import run_isolated
 from document_processing.extractors.registry import DEFAULT_EXTRACTORS, get_extractor
 from document_processing.extractors.splitting import parse_blocks
-from document_processing.language import document_languages
+from document_processing.language import detect, document_languages, is_known, load_model
 from document_processing.markdown import first_words, markdown_to_text
 
 logger = logging.getLogger(__name__)
+
+# The longest title a page, or a document, keeps.
+_MAX_TITLE = 300
 
 # Media types a fetched web page may have, and the extractor for each.
 URL_MEDIA_TYPES = {
@@ -132,13 +136,30 @@ def extract_file(path: Path, *, kind: str, fork_server: bool = False) -> Extract
         limits=limits,
         workers=settings.EXTRACTION_WORKERS or None,
         fork_server=fork_server,
+        describer=SpokenPages(),
     )
     return finish(result, limits=limits)
 
 
+class SpokenPages:
+    """What `finish` derives of each page (its title, spoken text, contents mark and detected
+    language), worked out by the children that share a long document (an
+    `isolation.PageDescriber`): each for its own pages, at the same time as the others, rather
+    than by this process once they have all answered. `finish` checks what they send."""
+
+    def prepare(self) -> None:
+        load_model()
+
+    def describe(self, page: ExtractedPage) -> list[Any]:
+        data = _page_data(0, page)
+        # A page of prose is read as it is written: its text is not sent twice.
+        text = None if data.text == data.markdown else data.text
+        return [data.title, text, data.contents, detect(data.text).language]
+
+
 def finish(result: ExtractionResult, *, limits: ExtractionLimits) -> ExtractedDocument:
     """Derive speech text, drop empty trailing noise, and hold the document to its limits."""
-    pages = [_page_data(number, page) for number, page in enumerate(result.pages, start=1)]
+    pages, detected = _pages(result)
     if len(pages) > limits.max_pages:
         raise ExtractionError(
             _("This document has %(count)d pages; the limit is %(limit)d.")
@@ -147,8 +168,8 @@ def finish(result: ExtractionResult, *, limits: ExtractionLimits) -> ExtractedDo
         )
     document = ExtractedDocument(
         pages=pages,
-        title=result.title.replace("\x00", "").strip()[:300],
-        author=result.author.replace("\x00", "").strip()[:300],
+        title=result.title.replace("\x00", "").strip()[:_MAX_TITLE],
+        author=result.author.replace("\x00", "").strip()[:_MAX_TITLE],
         notes=list(result.notes),
         cover=result.cover,
     )  # fmt: skip
@@ -162,14 +183,17 @@ def finish(result: ExtractionResult, *, limits: ExtractionLimits) -> ExtractedDo
         raise ExtractionError(
             _("No readable text was found in this document."), code="empty_document"
         )
-    return with_languages(document, declared=result.language)
+    return with_languages(document, declared=result.language, detected=detected)
 
 
-def with_languages(document: ExtractedDocument, *, declared: str = "") -> ExtractedDocument:
+def with_languages(
+    document: ExtractedDocument, *, declared: str = "", detected: list[str] | None = None
+) -> ExtractedDocument:
     """The document with its language and each page's detected from their spoken text (the one
-    its source declares is kept unless the text says otherwise)."""
+    its source declares is kept unless the text says otherwise). `detected`: each page's
+    detected language, when it is known already."""
     language, page_languages = document_languages(
-        [page.text for page in document.pages], declared=declared
+        [page.text for page in document.pages], declared=declared, detected=detected
     )
     pages = [
         dataclasses.replace(page, language=page_language)
@@ -178,11 +202,54 @@ def with_languages(document: ExtractedDocument, *, declared: str = "") -> Extrac
     return dataclasses.replace(document, pages=pages, language=language)
 
 
-def _page_data(number: int, page: ExtractedPage) -> PageData:
+def _pages(result: ExtractionResult) -> tuple[list[PageData], list[str] | None]:
+    """The result's pages, with each one's detected language when its children described them
+    (`SpokenPages`); a description that is not one `SpokenPages` could have made is not used,
+    and that page is derived here."""
+    numbered = enumerate(result.pages, start=1)
+    if result.descriptions is None:
+        return [_page_data(number, page) for number, page in numbered], None
+    pages: list[PageData] = []
+    detected: list[str] = []
+    refused = 0
+    for (number, page), description in zip(numbered, result.descriptions, strict=True):
+        described = _described_page(number, page, description)
+        if described is None:
+            refused += 1
+            data = _page_data(number, page)
+            described = data, detect(data.text).language
+        pages.append(described[0])
+        detected.append(described[1])
+    if refused:
+        logger.warning("%d pages were described wrongly by the extraction; derived again", refused)
+    return pages, detected
+
+
+def _described_page(
+    number: int, page: ExtractedPage, description: Any
+) -> tuple[PageData, str] | None:
+    match description:
+        case [str(title), (str() | None) as text, bool(contents), str(language)]:
+            markdown = _clean(page.markdown)
+            text = markdown if text is None else text
+            if len(title) > _MAX_TITLE or "\x00" in title or "\x00" in text:
+                return None
+            if language and not is_known(language):
+                return None
+            data = PageData(number, title=title, markdown=markdown, text=text, contents=contents)
+            return data, language
+    return None
+
+
+def _clean(markdown: str) -> str:
     # PostgreSQL text columns cannot hold NUL; no reader needs it.
-    markdown = page.markdown.replace("\x00", "").strip()
+    return markdown.replace("\x00", "").strip()
+
+
+def _page_data(number: int, page: ExtractedPage) -> PageData:
+    markdown = _clean(page.markdown)
     text = markdown_to_text(markdown)
-    title = page.title.replace("\x00", "").strip()[:300] or page_title(markdown, text=text)
+    title = page.title.replace("\x00", "").strip()[:_MAX_TITLE] or page_title(markdown, text=text)
     return PageData(
         number=number,
         title=title,
@@ -210,4 +277,4 @@ def heading_title(markdown: str) -> str:
     if "#" not in markdown and "\n=" not in markdown and "\n-" not in markdown:
         return ""  # no ATX or setext heading can be there: skip the parser
     heading = next((block for block in parse_blocks(markdown) if block.heading_level), None)
-    return heading.heading_title[:300] if heading is not None else ""
+    return heading.heading_title[:_MAX_TITLE] if heading is not None else ""

@@ -93,6 +93,12 @@ def _identifier() -> Any:
         return _model
 
 
+def load_model() -> None:
+    """Load the model now, if it is not loaded: in a process about to fork children that
+    detect languages, so that they share it."""
+    _identifier()
+
+
 def detect(text: str) -> Detection:
     """The language of `text`, or "" (confidence 0) when it is too short or too unsure."""
     if len(text) > FIRST_SAMPLE_CHARS:
@@ -134,15 +140,20 @@ def _says_enough(sample: str) -> bool:
     return False
 
 
-def document_languages(texts: Sequence[str], *, declared: str = "") -> tuple[str, list[str]]:
+def document_languages(
+    texts: Sequence[str], *, declared: str = "", detected: Sequence[str] | None = None
+) -> tuple[str, list[str]]:
     """The document's language and each page's, for the pages' spoken `texts`.
 
     A page that says too little takes the document's language. The document's is the language
     of most confidently detected characters; when no page is sure, the first pages together
     decide; a language the source declares is kept when detection does not contradict it
     (with its region: "pt-BR" rather than "pt").
+
+    `detected`: each page's `detect(text).language`, when it is known already.
     """
-    detected = [detect(text).language for text in texts]
+    if detected is None:
+        detected = [detect(text).language for text in texts]
     weights: Counter[str] = Counter()
     for text, language in zip(texts, detected, strict=True):
         if language:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 MIB = 1024 * 1024
 
@@ -50,6 +50,10 @@ class ExtractionResult:
     # The language the source says it is in (HTML lang, EPUB dc:language), as written there;
     # detection from the text has the last word (`language.honour_declared`).
     language: str = ""
+    # What the children of a shared extraction said of each page, in order, when they were
+    # asked to (`isolation.run_isolated(describer=...)`); None when they were not. From other
+    # processes: the describer's caller checks each before it uses it.
+    descriptions: list[Any] | None = None
 
 
 class ExtractionError(Exception):

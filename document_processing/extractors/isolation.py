@@ -50,8 +50,15 @@ PDF's running headers, its body text size) is settled between two messages of ea
 3. each child finishes its share with it and answers in JSON; the parent joins the answers
    (`combine`).
 
+A describer (`run_isolated(describer=...)`, a `PageDescriber`) has the children of a shared
+extraction also do what the parent would otherwise do page by page once every answer is in
+(the spoken text of each page, its language): each describes its own pages after step 3, at
+the same time as the others, and the parent gets the descriptions in the result. The parent
+prepares the describer before it forks (a model loaded once, then shared by every child).
+
 Each message is framed (its length, then the JSON), and all of a run's messages together are
-held to the size one child's answer may have. The first failure of any child (its error, a
+held to the size one child's answer may have (twice that with a describer: a page's
+description may repeat its text). The first failure of any child (its error, a
 crash, the memory or the deadline) ends the run: every child is killed and reaped, and the
 failure maps to the same errors as with a single child.
 
@@ -169,7 +176,8 @@ class PartedExtractor(Protocol):
     `shares = [read_share(path, part=i, parts=n) for i in range(n)]` and
     `d = decide([s.survey() for s in shares])`, for any n, after a trip through JSON.
     `decide` and `combine` run in the parent on what children sent: they must check its shape
-    (raising ValueError, TypeError, KeyError...) and do only light work.
+    (raising ValueError, TypeError, KeyError...) and do only light work. The pages `combine`
+    gives are the shares' pages in order: those of `combine([finished])` for each share's.
     """
 
     name: ClassVar[str]
@@ -185,6 +193,19 @@ class PartedExtractor(Protocol):
     def decide(self, surveys: list[Any], *, limits: ExtractionLimits) -> Any: ...
 
     def combine(self, finished: list[Any], *, limits: ExtractionLimits) -> ExtractionResult: ...
+
+
+class PageDescriber(Protocol):
+    """Work on each page that the children of a shared extraction do beside their reading."""
+
+    def prepare(self) -> None:
+        """Load what `describe` needs, in the parent before it forks, so that the children
+        share it rather than load it each."""
+        ...
+
+    def describe(self, page: ExtractedPage) -> Any:
+        """What the parent needs to know of `page`, JSON-compatible; run in a child."""
+        ...
 
 
 def default_workers() -> int:
@@ -203,6 +224,7 @@ def run_isolated(
     limits: ExtractionLimits,
     workers: int | None = None,
     fork_server: bool = False,
+    describer: PageDescriber | None = None,
 ) -> ExtractionResult:
     """`extractor.extract(path, limits=limits)` in a child process under `limits`.
 
@@ -216,6 +238,9 @@ def run_isolated(
     started on first use, and until it is ready (or when it cannot take the extractor) a child
     is forked here as without it. For a process that extracts one document after another (a
     worker), not for one that extracts a single document and ends.
+
+    `describer`: when children share the file, each describes its pages, and the result holds
+    the descriptions (`ExtractionResult.descriptions`); otherwise they are None.
 
     Raises ExtractionError: the extractor's own, passed through with its message and code, or
     code "too_complex" (memory), "timeout" or "unreadable" (crash or unexpected exception; the
@@ -234,9 +259,14 @@ def run_isolated(
                 return served
         else:  # started now all the same, to be ready for the smaller files to come
             forkserver.start_server()
+    if parts == 1:
+        describer = None
+    elif describer is not None:
+        describer.prepare()
+    run = partial(_run, extractor, path, limits=limits, parts=parts, describer=describer)
     for attempt in range(1, _START_ATTEMPTS):
         try:
-            return _run(extractor, path, limits=limits, parts=parts, start_seconds=_START_SECONDS)
+            return run(start_seconds=_START_SECONDS)
         except _NotStarted:
             logger.warning(
                 "A child extracting %s did not start within %.1f s (attempt %d); forking again",
@@ -244,7 +274,7 @@ def run_isolated(
                 _START_SECONDS,
                 attempt,
             )
-    return _run(extractor, path, limits=limits, parts=parts, start_seconds=math.inf)
+    return run(start_seconds=math.inf)
 
 
 def _run(
@@ -253,12 +283,14 @@ def _run(
     *,
     limits: ExtractionLimits,
     parts: int,
+    describer: PageDescriber | None,
     start_seconds: float,
 ) -> ExtractionResult:
     """One attempt; raises _NotStarted when a child has not started within `start_seconds`
     (every child killed and reaped)."""
     if parts > 1 and isinstance(extractor, PartedExtractor):
-        return _run_shared(extractor, path, limits=limits, parts=parts, start_seconds=start_seconds)
+        crew = _Crew(path, limits, start_seconds, describer)
+        return _run_shared(extractor, crew, parts=parts)
     return _run_single(extractor, path, limits=limits, start_seconds=start_seconds)
 
 
@@ -658,27 +690,42 @@ def _maxrss_bytes(usage: resource.struct_rusage) -> int:
 # --- Parent of a shared extraction -------------------------------------------------------------
 
 
-def _run_shared(
-    extractor: PartedExtractor,
-    path: Path,
-    *,
-    limits: ExtractionLimits,
-    parts: int,
-    start_seconds: float,
-) -> ExtractionResult:
-    crew = _Crew(path, limits, start_seconds)
+def _run_shared(extractor: PartedExtractor, crew: _Crew, *, parts: int) -> ExtractionResult:
+    path, limits = crew.path, crew.limits
     try:
         for part in range(parts):
             crew.start(extractor, part, parts)
         surveys = crew.gather()
         decision = _in_parent(path, lambda: extractor.decide(surveys, limits=limits))
         crew.deliver(json.dumps(decision).encode("ascii"))
-        finished = crew.gather()
+        answers = crew.gather()
         crew.reap()
     finally:
         crew.stop()  # does nothing once all are reaped: here for failures and exceptions
-    result = _in_parent(path, lambda: extractor.combine(finished, limits=limits))
-    return _with_checked_cover(result, path)
+    if crew.describer is None:
+        result = _in_parent(path, lambda: extractor.combine(answers, limits=limits))
+        return _with_checked_cover(result, path)
+    finished = _in_parent(path, lambda: [answer["finished"] for answer in answers])
+    result = _with_checked_cover(
+        _in_parent(path, lambda: extractor.combine(finished, limits=limits)), path
+    )
+    return dataclasses.replace(result, descriptions=_descriptions(answers, result, path))
+
+
+def _descriptions(answers: list[Any], result: ExtractionResult, path: Path) -> list[Any] | None:
+    """Every share's page descriptions in order, or None (logged) unless there is one for each
+    page of the result."""
+    descriptions: list[Any] = []
+    for answer in answers:
+        described = answer.get("described")
+        if not isinstance(described, list):
+            break
+        descriptions.extend(described)
+    else:
+        if len(descriptions) == len(result.pages):
+            return descriptions
+    logger.warning("Extraction of %s described its pages wrongly; they are not used", path)
+    return None
 
 
 def _in_parent(path: Path, step: Callable[[], _T]) -> _T:
@@ -712,13 +759,21 @@ class _Member:
 class _Crew:
     """The children of one shared extraction: started, questioned, answered, reaped."""
 
-    def __init__(self, path: Path, limits: ExtractionLimits, start_seconds: float) -> None:
+    def __init__(
+        self,
+        path: Path,
+        limits: ExtractionLimits,
+        start_seconds: float,
+        describer: PageDescriber | None = None,
+    ) -> None:
         self.path = path
         self.limits = limits
+        self.describer = describer
         self.deadline = time.monotonic() + limits.timeout_seconds
         self.start_deadline = min(self.deadline, time.monotonic() + start_seconds)
         self.rss_before, self.vm_size = _memory_use()
-        self.budget = _answer_limit(limits)  # for every message of every child together
+        # For every message of every child together.
+        self.budget = _answer_limit(limits) * (1 if describer is None else 2)
         self.members: list[_Member] = []
 
     def start(self, extractor: PartedExtractor, part: int, parts: int) -> None:
@@ -749,6 +804,7 @@ class _Crew:
                 parts=parts,
                 up_fd=up_write,
                 down_fd=down_read,
+                describer=self.describer,
             )
             _child_main(
                 work,
@@ -890,6 +946,7 @@ def _share_work(
     parts: int,
     up_fd: int,
     down_fd: int,
+    describer: PageDescriber | None = None,
 ) -> Callable[[_CollectingHandler], bytes]:
     def work(logs: _CollectingHandler) -> bytes:
         share = extractor.read_share(path, limits=limits, part=part, parts=parts)
@@ -898,7 +955,14 @@ def _share_work(
         decision = _read_to_end(down_fd)
         if not decision:  # the parent gave up on this run
             os._exit(0)
-        return _encode({"kind": "ok", "result": share.finish(json.loads(decision))}, logs)
+        finished = share.finish(json.loads(decision))
+        if describer is None:
+            return _encode({"kind": "ok", "result": finished}, logs)
+        pages = extractor.combine([finished], limits=limits).pages
+        described = [describer.describe(page) for page in pages]
+        return _encode(
+            {"kind": "ok", "result": {"finished": finished, "described": described}}, logs
+        )
 
     return work
 

@@ -3,8 +3,10 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from document_processing.contents import looks_like_contents, to_listen
+from document_processing.contents import _LEADERS, _may_have_leaders, looks_like_contents, to_listen
 
 
 @pytest.mark.parametrize(
@@ -51,3 +53,19 @@ def test_listening_to_the_whole_passes_over_contents_unless_there_is_nothing_els
     assert [page.n for page in to_listen(only)] == [1, 2]
     assert to_listen([(7, False), (8, True)], is_contents=lambda row: row[1]) == [(7, False)]
     assert to_listen([]) == []
+
+
+@settings(database=None)
+@given(st.text(alphabet=". \n\t\u2026_\u00b7a1", max_size=30))
+@example(". . . .")
+@example(".\n.\t.  .")
+@example("\u2026\u2026")
+@example("____")
+@example("\u00b7 \u00b7 \u00b7 \u00b7")
+def test_the_quick_check_for_leaders_misses_none(text: str) -> None:
+    assert _may_have_leaders(text) or not _LEADERS.findall(text)
+
+
+def test_prose_has_no_leaders_to_look_for() -> None:
+    assert not _may_have_leaders("It ended. Then it began again, 3.5 miles on. And again.")
+    assert _may_have_leaders("It ended. Then... it began again.")  # looked for, not found

@@ -1,10 +1,24 @@
 from __future__ import annotations
 
-from document_processing.extraction import finish, page_from_markdown
+import dataclasses
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from document_processing import extraction
+from document_processing.extraction import SpokenPages, finish, page_from_markdown
 from document_processing.extractors.base import ExtractedPage, ExtractionLimits, ExtractionResult
+from document_processing.extractors.isolation import run_isolated
+from document_processing.extractors.pdf import PdfExtractor
+from document_processing.tests.extractors import pdf_samples
 from speech_processing.text import normalize_for_speech_with_sources, split_sentences
 
 LIMITS = ExtractionLimits()
+# Public projects' files (corpus/README.md), English, French, Japanese and Chinese among them.
+CORPUS = Path(__file__).resolve().parent / "corpus"
 
 
 def _finished(*pages: ExtractedPage) -> list[tuple[str, bool]]:
@@ -90,3 +104,111 @@ def test_read_along_skips_what_is_not_spoken_and_keeps_the_rest_in_place() -> No
         "See the docs",
         "The source.",
     ]
+
+
+# --- Pages described by the children that read them --------------------------------------------
+
+
+def _described(*descriptions: Any) -> ExtractionResult:
+    pages = [ExtractedPage(markdown="# Rivers\n\nThe river runs to the sea.")] * len(descriptions)
+    return ExtractionResult(pages=pages, descriptions=list(descriptions))
+
+
+def test_pages_the_children_described_are_taken_as_they_described_them() -> None:
+    document = finish(
+        _described(["Told by a child", None, True, "de"], ["Second", "Spoken.", False, ""]),
+        limits=LIMITS,
+    )
+
+    first, second = document.pages
+    assert (first.number, first.title, first.contents) == (1, "Told by a child", True)
+    assert first.markdown == first.text == "# Rivers\n\nThe river runs to the sea."
+    assert first.language == "de"
+    assert (second.number, second.title, second.text, second.contents) == (
+        2,
+        "Second",
+        "Spoken.",
+        False,
+    )
+    assert second.language == document.language == "de"  # too short to tell: the document's
+
+
+@pytest.mark.parametrize(
+    "description",
+    [
+        "not a list",
+        ["Title", None, False],
+        [1, None, False, "en"],
+        ["Title", 2, False, "en"],
+        ["Title", None, "yes", "en"],
+        ["Title", None, False, None],
+        ["x" * 301, None, False, "en"],
+        ["Ti\x00tle", None, False, "en"],
+        ["Title", "Spo\x00ken", False, "en"],
+        ["Title", None, False, "not a language"],
+        ["Title", None, False, "tlh"],
+    ],
+)
+def test_a_description_no_child_would_make_is_not_used(
+    description: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    told = _described(["Told", None, True, "de"], description)
+
+    described = finish(told, limits=LIMITS)
+
+    undescribed = finish(dataclasses.replace(told, descriptions=None), limits=LIMITS)
+    assert described.pages[0].title == "Told"
+    assert described.pages[1] == undescribed.pages[1]
+    assert undescribed.pages[1].title == "Rivers"
+    assert "1 pages were described wrongly" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param(CORPUS / case["path"], id=case["path"])
+        for case in json.loads((CORPUS / "cases.json").read_text(encoding="utf-8"))
+        if case["kind"] == "pdf"
+    ],
+)
+def test_children_describe_the_pages_of_a_real_pdf_as_the_worker_would(path: Path) -> None:
+    limits = ExtractionLimits(ocr_enabled=False)
+    result = run_isolated(PdfExtractor(), path, limits=limits, workers=2, describer=SpokenPages())
+
+    assert result.descriptions is not None
+    assert finish(result, limits=limits) == finish(
+        dataclasses.replace(result, descriptions=None), limits=limits
+    )
+
+
+def test_children_describe_the_pages_of_a_long_pdf_as_the_worker_would(tmp_path: Path) -> None:
+    path = pdf_samples.write(tmp_path, pdf_samples.benchmark_pdf(40))
+    result = run_isolated(PdfExtractor(), path, limits=LIMITS, workers=2, describer=SpokenPages())
+
+    assert result.descriptions is not None
+    assert [page[1] for page in result.descriptions] == [None] * 40  # prose: sent once
+    assert finish(result, limits=LIMITS) == finish(
+        dataclasses.replace(result, descriptions=None), limits=LIMITS
+    )
+
+
+def test_a_long_pdf_is_described_by_the_children_that_read_it_not_by_the_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    settings.EXTRACTION_WORKERS = 2
+    path = pdf_samples.write(tmp_path, pdf_samples.benchmark_pdf(40))
+    derived_here: list[int] = []  # the children's own copies hold what they derive
+    real_page_data = extraction._page_data
+
+    def page_data(number: int, page: ExtractedPage) -> extraction.PageData:
+        derived_here.append(number)
+        return real_page_data(number, page)
+
+    monkeypatch.setattr(extraction, "_page_data", page_data)
+
+    document = extraction.extract_file(path, kind="pdf")
+
+    assert len(document.pages) == 40
+    assert document.language == "en"
+    assert derived_here == []

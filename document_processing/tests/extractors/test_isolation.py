@@ -682,6 +682,68 @@ def test_each_share_gets_the_decision_taken_on_all_surveys(
     assert len(children) == 3
 
 
+@dataclass
+class _Describer:
+    """Describes a page as [the pid describing it, its Markdown, the pids that prepared it]."""
+
+    prepared: list[int] = dataclasses.field(default_factory=list)
+
+    def prepare(self) -> None:
+        self.prepared.append(os.getpid())
+
+    def describe(self, page: ExtractedPage) -> Any:
+        return [os.getpid(), page.markdown, self.prepared]
+
+
+def test_a_describer_has_each_share_describe_its_pages_in_its_own_child(
+    pdf_path: Path, children: list[int]
+) -> None:
+    describer = _Describer()
+
+    result = run_isolated(
+        SharingExtractor(), pdf_path, limits=LIMITS, workers=2, describer=describer
+    )
+
+    assert result.pages == _pages("0:10", "1:10").pages
+    assert describer.prepared == [os.getpid()]  # once, here, before the children forked
+    assert result.descriptions == [
+        [children[0], "0:10", [os.getpid()]],
+        [children[1], "1:10", [os.getpid()]],
+    ]
+
+
+def test_a_file_one_child_reads_is_not_described(pdf_path: Path, children: list[int]) -> None:
+    describer = _Describer()
+
+    result = run_isolated(
+        SharingExtractor(), pdf_path, limits=LIMITS, workers=1, describer=describer
+    )
+
+    assert result == _pages("whole")
+    assert result.descriptions is None
+    assert describer.prepared == []
+
+
+@dataclass(frozen=True)
+class _JoiningExtractor(SharingExtractor):
+    """Joins every share's part into one page: not the pages of its shares, in order."""
+
+    def combine(self, finished: list[Any], *, limits: ExtractionLimits) -> ExtractionResult:
+        return _pages(" ".join(finished))
+
+
+def test_descriptions_that_are_not_one_a_page_are_not_used(
+    pdf_path: Path, children: list[int], caplog: pytest.LogCaptureFixture
+) -> None:
+    result = run_isolated(
+        _JoiningExtractor(), pdf_path, limits=LIMITS, workers=2, describer=_Describer()
+    )
+
+    assert result == _pages("0:10 1:10")
+    assert result.descriptions is None
+    assert "described its pages wrongly" in caplog.text
+
+
 def test_a_large_pdf_read_by_two_children_gives_the_same_result(
     tmp_path: Path, children: list[int]
 ) -> None:
