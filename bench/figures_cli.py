@@ -32,10 +32,11 @@ from bench.texts import PAGE_TEXT
 
 ROOT = Path(__file__).resolve().parent.parent
 VOICE = "piper:en_US-joe-medium"
-# Six pages: five minutes of audio, three pages for each of `--jobs 2`'s processes, so that the
-# command's start (about 3 s on one core: Django, the voice, the PDF) stays a small part of
-# either run (at four pages it was 1.17 of raw Piper, against a target of 1.2).
-PAGES = 6
+# Four pages: over three minutes of audio, two pages for each of `--jobs 2`'s processes, so that
+# the command's start (Django, the voice, the PDF; about 1 s on a quiet core, 3 s on a busy
+# one) stays a small part of either run. At four pages it was 1.17 of raw Piper, against a
+# target of 1.2, while the command still loaded the language detector (half a second).
+PAGES = 4
 # A one-core run takes over half a minute: one round of each, interleaved, keeps `make bench`
 # within its eight minutes.
 ROUNDS = 1

@@ -5,7 +5,7 @@ Chromium), against gunicorn and one Celery worker as the Procfile starts them (t
 audio in the default voice), over the benchmark's scratch data (bench/stack.py: the ones the
 listening figures share, started once).
 
-`page_gap_ms` presses "Listen to the end" on the first page of a 9-page document that has no
+`page_gap_ms` presses "Listen to the end" on the first page of a 7-page document that has no
 audio at all, at 3x speed (the reader's fastest), and lets it play to its last page: the pages
 ahead are made while one plays, as a listener's would be. Each gap is the silence from the
 `ended` event of one page's audio to the first moment the next page's audio is heard (its
@@ -17,9 +17,9 @@ audio exists.
 document and times the first sound in the browser (the reader asks for the page beside the
 playlist, plays its stream, then asks for the pages ahead); p50 of its rounds. Its baseline, in
 the same run and interleaved with it, is the same path over HTTP alone: the page asked for
-(POST /api/v1/documents/{id}/audios/), its stream opened at once, its first MP3 bytes (then the
-pages ahead asked for, untimed). Every round waits until the worker has made the audio the round
-asked for, so that each starts on an idle worker.
+(POST /api/v1/documents/{id}/audios/), its stream opened at once, its first MP3 bytes. Every
+round waits until the worker has made the audio the round asked for, so that each starts on an
+idle worker.
 
 Times are taken in the page (`performance.now()`), so the browser's messages to this process
 add nothing to them.
@@ -42,23 +42,22 @@ from django.conf import settings
 from bench.harness import Figure, percentile
 from bench.server import HOST, Server
 from bench.stack import request_json, warm_server
-from bench.texts import text_of_length
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext
 
-# Played once with no audio, then once more with all of it made: 8 page turns each time, in one
+# Played once with no audio, then once more with all of it made: 6 page turns each time, in one
 # document (a second document would add its opening, and a first page with no turn before it).
 GAP_DOCUMENTS = 1
-GAP_PAGES = 9
+GAP_PAGES = 7
 FIRST_SOUND_ROUNDS = 3
 FIRST_SOUND_PAGES = 1 + 2  # the page, and the pages ahead a listener asks for with it
-# About 10 s of speech a page: under 4 s at 3x, so a document plays in half a minute. A short
-# page at the fastest speed leaves the least time to make the next one while it plays.
-PAGE_CHARS = 120
-# The first sound follows the first sentence whatever the page's length: short pages, so that
-# the worker is soon idle again for the next round.
-FIRST_SOUND_CHARS = 80
+# Each page is its heading, a sentence naming it and this one: about 80 characters, 6 s of
+# speech, 2 s at 3x, so a document plays in a quarter of a minute. A short page at the fastest
+# speed leaves the least time to make the next one while it plays. The first sound follows the
+# first sentence whatever the page's length, and short pages have the worker soon idle again for
+# the next round.
+PAGE_WORDS = "Cheaper books meant more readers."
 SPEED = "3.0"
 CHROMIUM = "/usr/bin/chromium"
 PLAY_TIMEOUT_MS = 180_000
@@ -113,15 +112,12 @@ PLAYED_TO_THE_END = """() => {
 }"""
 
 
-def _documents(
-    owner: Any, *, count: int, pages: int, label: str, chars: int = PAGE_CHARS
-) -> list[list[int]]:
+def _documents(owner: Any, *, count: int, pages: int, label: str) -> list[list[int]]:
     """`count` documents of `pages` pages each; every page's first words differ (an identical
     page would reuse another's audio instead of being made)."""
     from document_processing.extraction import page_from_markdown
     from document_processing.models import Document, Page
 
-    body = text_of_length(chars)
     made = []
     for index in range(count):
         document = Document.objects.create(
@@ -131,7 +127,8 @@ def _documents(
         ids = []
         for number in range(1, pages + 1):
             markdown = (
-                f"# Part {number}\n\nThe {label} test, document {index + 1}, part {number}. {body}"
+                f"# Part {number}\n\nThe {label} test, document {index + 1}, part {number}. "
+                + PAGE_WORDS
             )
             data = page_from_markdown(markdown, number=number)
             page = Page.objects.create(
@@ -163,7 +160,17 @@ def _drain(page_ids: list[int]) -> None:
     while Audio.objects.filter(page_id__in=page_ids, status__in=busy).exists():
         if time.monotonic() > deadline:
             raise RuntimeError("the worker did not make the audio asked for in time")
-        time.sleep(0.2)
+        time.sleep(0.05)
+
+
+def _mean_chars(page_ids: list[int]) -> int:
+    """The pages' mean length in spoken characters."""
+    from django.db.models import Avg
+
+    from document_processing.models import Page
+
+    mean = Page.objects.filter(pk__in=page_ids).aggregate(mean=Avg("char_count"))["mean"]
+    return round(mean or 0)
 
 
 class Listener:
@@ -253,8 +260,9 @@ def _first_sound(listener: Listener, page_ids: list[int]) -> float:
 
 
 def _first_bytes(server: Server, page_ids: list[int], token: str, voice: str) -> float:
-    """ms from asking for a page's audio to the first MP3 bytes of its stream; then the pages
-    ahead are asked for, as the reader asks for them once the page plays."""
+    """ms from asking for a page's audio to the first MP3 bytes of its stream. The pages ahead
+    are not asked for: it would be after the time is taken, and only keep the worker busy
+    longer before the next round."""
     path = f"/api/v1/documents/{_document_of(page_ids[0])}/audios/"
     started = time.perf_counter()
     status, body = request_json(
@@ -275,11 +283,6 @@ def _first_bytes(server: Server, page_ids: list[int], token: str, voice: str) ->
         elapsed = (time.perf_counter() - started) * 1000
     finally:
         connection.close()
-    status, body = request_json(
-        server, "POST", path, token, {"voice": voice, "pages": page_ids[1:]}
-    )
-    if status != 202:
-        raise RuntimeError(f"asking for the pages ahead answered {status}: {body}")
     return elapsed
 
 
@@ -322,7 +325,6 @@ def listen_in_browser(
     documents: int = GAP_DOCUMENTS,
     rounds: int = FIRST_SOUND_ROUNDS,
     pages: int = GAP_PAGES,
-    page_chars: int = PAGE_CHARS,
 ) -> list[Figure]:
     from django.test import Client
     from rest_framework.authtoken.models import Token
@@ -337,14 +339,14 @@ def listen_in_browser(
     client = Client()
     client.force_login(owner)
     session_key = client.cookies["sessionid"].value
-    played = _documents(owner, count=documents, pages=pages, label="listening", chars=page_chars)
+    played = _documents(owner, count=documents, pages=pages, label="listening")
+    page_chars = _mean_chars([page_id for page_ids in played for page_id in page_ids])
     # One more round of each first, not counted: the reader's and the API's first requests in
     # each server process, and the browser's first page, are slower than any later one.
     in_browser, over_http = (
-        _documents(owner, count=rounds + 1, pages=FIRST_SOUND_PAGES, label=label,
-                   chars=FIRST_SOUND_CHARS)
+        _documents(owner, count=rounds + 1, pages=FIRST_SOUND_PAGES, label=label)
         for label in ("first sound", "first bytes")
-    )  # fmt: skip
+    )
     cold: list[float] = []
     warm: list[float] = []
     stalls = 0

@@ -3,7 +3,7 @@
 The web server (gunicorn, with the default web processes and threads) and one Celery worker run
 as the Procfile starts them, over the benchmark's scratch data (bench/stack.py: the ones the
 listening figures share, the worker's voice loaded). A document's owner asks for the
-audio of a fresh 1,500-character page in the default Piper voice; at that moment LISTENERS
+audio of a fresh 1,000-character page in the default Piper voice; at that moment LISTENERS
 people the document is shared with start listening, as the reader does: each follows the audio's
 manifest (GET /api/v1/audios/{id}/parts/), reads every part it lists by its URL, and once the
 audio is made, reads the rest of the made file from the byte it reached. After the first look,
@@ -35,7 +35,7 @@ from bench.stack import request_json, warm_server
 from bench.texts import text_of_length
 
 LISTENERS = 200
-CHARS = 1_500  # a minute and a half of speech, made in a few seconds
+CHARS = 1_000  # a minute of speech, made in a few seconds
 LISTEN_TIMEOUT_S = 300.0
 
 

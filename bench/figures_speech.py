@@ -7,7 +7,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -160,14 +159,12 @@ import json, os, sys
 import django
 django.setup()
 from django.conf import settings
-from django.core.management import call_command
-call_command("migrate", verbosity=0)
 from bench.figures_speech import _page, VOICE
 from bench.texts import text_of_length
 from speech_processing import services
 from speech_processing.models import Audio
 from users.models import User
-owner = User.objects.create_user(email="worker@example.com", password="bench pw 123")
+owner = User.objects.create_user(email="bench-worker@example.com", password="bench pw 123")
 page = _page(owner, text_of_length(int(sys.argv[1]), at_most=settings.PAGE_MAX_CHARS))
 audio = Audio.objects.create(page=page, voice="piper:" + VOICE, engine="piper", created_by=owner)
 services.synthesize_audio(audio_id=audio.pk)
@@ -181,18 +178,18 @@ print(json.dumps({"peak_mb": hwm_kb / 1024}))
 
 def worker_memory(*, chars: int = WORKER_CHARS) -> list[Figure]:
     # As the Procfile runs the worker: malloc arenas capped (glibc otherwise keeps one per thread).
-    with tempfile.TemporaryDirectory(prefix="pagecast-bench-worker-") as data_dir:
-        env = dict(
-            os.environ,
-            DJANGO_SETTINGS_MODULE="bench.settings",
-            PYTHONPATH=str(ROOT),
-            MALLOC_ARENA_MAX=os.environ.get("MALLOC_ARENA_MAX", "2"),
-            BENCH_DATA_DIR=data_dir,
-        )
-        result = subprocess.run(
-            [sys.executable, "-c", _WORKER_SCRIPT, str(chars)], env=env, cwd=ROOT,
-            capture_output=True, text=True, timeout=300, check=True,
-        )  # fmt: skip
+    # Over this run's scratch data, whose database is migrated already, as a worker's is.
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        PYTHONPATH=str(ROOT),
+        MALLOC_ARENA_MAX=os.environ.get("MALLOC_ARENA_MAX", "2"),
+        BENCH_DATA_DIR=str(settings.DATA_DIR),
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", _WORKER_SCRIPT, str(chars)], env=env, cwd=ROOT,
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
     peak = json.loads(result.stdout.strip().splitlines()[-1])["peak_mb"]
     return [
         Figure(

@@ -2,7 +2,7 @@
 
 `first_audio_s` goes through the web server (gunicorn) and a Celery worker as the Procfile starts
 them, over the benchmark's scratch data (bench/stack.py: started once for the listening figures,
-the worker's voice loaded). Each round asks for audio of a fresh 1,000-character page in
+the worker's voice loaded). Each round asks for audio of a fresh 500-character page in
 the default Piper voice (POST /api/v1/pages/{id}/audios/), then at once opens the audio's stream
 (GET /api/v1/audios/{id}/stream/) as the reader does, and times the first MP3 bytes. Its
 baseline, in the same rounds, is the time until the stream has delivered the whole page's audio:
@@ -31,7 +31,7 @@ from bench.texts import text_of_length
 ROUNDS = 3
 # The first bytes follow the first sentence whatever the page's length; a short page keeps the
 # baseline (the whole page's audio) to a few seconds a round.
-CHARS = 1_000
+CHARS = 500
 ROUND_TIMEOUT_S = 300.0
 
 

@@ -55,7 +55,7 @@ QUICK: dict[str, dict[str, object]] = {
     "cli_convert": {"pages": 1, "rounds": 1},
     "first_audio": {"chars": 500, "rounds": 1},
     "live_listeners": {"listeners": 20, "chars": 500},
-    "listen_in_browser": {"documents": 1, "pages": 2, "page_chars": 80, "rounds": 1},
+    "listen_in_browser": {"documents": 1, "pages": 2, "rounds": 1},
 }
 
 

@@ -117,12 +117,18 @@ def fetch_source(url: str) -> FetchedSource:
     return FetchedSource(kind=kind, body=body, title_hint=page.url)
 
 
-def extract_file(path: Path, *, kind: str, fork_server: bool = False) -> ExtractedDocument:
+def extract_file(
+    path: Path, *, kind: str, fork_server: bool = False, languages: bool = True
+) -> ExtractedDocument:
     """Run the extractor for `kind` on `path` in an isolated child process.
 
     `fork_server`: for a process that extracts one document after another (a worker): the
     child is forked, and warmed up, ahead by a small server process (`extractors.forkserver`)
-    rather than forked from this one when the document comes."""
+    rather than forked from this one when the document comes.
+
+    `languages`: detect the document's language and each page's (else they are ""), for a
+    caller that speaks every page in a voice it was given (`pagecast convert`) and need not
+    load the detector."""
     try:
         extractor = get_extractor(
             kind, registry={**DEFAULT_EXTRACTORS, **settings.DOCUMENT_EXTRACTORS}
@@ -136,30 +142,39 @@ def extract_file(path: Path, *, kind: str, fork_server: bool = False) -> Extract
         limits=limits,
         workers=settings.EXTRACTION_WORKERS or None,
         fork_server=fork_server,
-        describer=SpokenPages(),
+        describer=SpokenPages(languages=languages),
     )
-    return finish(result, limits=limits)
+    return finish(result, limits=limits, languages=languages)
 
 
 class SpokenPages:
     """What `finish` derives of each page (its title, spoken text, contents mark and detected
     language), worked out by the children that share a long document (an
     `isolation.PageDescriber`): each for its own pages, at the same time as the others, rather
-    than by this process once they have all answered. `finish` checks what they send."""
+    than by this process once they have all answered. `finish` checks what they send.
+    `languages`: detect each page's language (else "")."""
+
+    def __init__(self, *, languages: bool = True) -> None:
+        self.languages = languages
 
     def prepare(self) -> None:
-        load_model()
+        if self.languages:
+            load_model()
 
     def describe(self, page: ExtractedPage) -> list[Any]:
         data = _page_data(0, page)
         # A page of prose is read as it is written: its text is not sent twice.
         text = None if data.text == data.markdown else data.text
-        return [data.title, text, data.contents, detect(data.text).language]
+        language = detect(data.text).language if self.languages else ""
+        return [data.title, text, data.contents, language]
 
 
-def finish(result: ExtractionResult, *, limits: ExtractionLimits) -> ExtractedDocument:
-    """Derive speech text, drop empty trailing noise, and hold the document to its limits."""
-    pages, detected = _pages(result)
+def finish(
+    result: ExtractionResult, *, limits: ExtractionLimits, languages: bool = True
+) -> ExtractedDocument:
+    """Derive speech text, drop empty trailing noise, and hold the document to its limits;
+    `languages`: and detect the languages (see `extract_file`)."""
+    pages, detected = _pages(result, languages=languages)
     if len(pages) > limits.max_pages:
         raise ExtractionError(
             _("This document has %(count)d pages; the limit is %(limit)d.")
@@ -183,6 +198,8 @@ def finish(result: ExtractionResult, *, limits: ExtractionLimits) -> ExtractedDo
         raise ExtractionError(
             _("No readable text was found in this document."), code="empty_document"
         )
+    if not languages:
+        return document
     return with_languages(document, declared=result.language, detected=detected)
 
 
@@ -202,7 +219,7 @@ def with_languages(
     return dataclasses.replace(document, pages=pages, language=language)
 
 
-def _pages(result: ExtractionResult) -> tuple[list[PageData], list[str] | None]:
+def _pages(result: ExtractionResult, *, languages: bool) -> tuple[list[PageData], list[str] | None]:
     """The result's pages, with each one's detected language when its children described them
     (`SpokenPages`); a description that is not one `SpokenPages` could have made is not used,
     and that page is derived here."""
@@ -217,7 +234,7 @@ def _pages(result: ExtractionResult) -> tuple[list[PageData], list[str] | None]:
         if described is None:
             refused += 1
             data = _page_data(number, page)
-            described = data, detect(data.text).language
+            described = data, detect(data.text).language if languages else ""
         pages.append(described[0])
         detected.append(described[1])
     if refused:

@@ -157,7 +157,8 @@ def is_url(source: str) -> bool:
 
 
 def read_document(source: str) -> SourceDocument:
-    """Fetch or open `source` and extract its pages as the service does."""
+    """Fetch or open `source` and extract its pages as the service does, but for their
+    languages: every page is spoken in the voice given."""
     from document_processing import extraction
     from document_processing.detection import detect_file_type
     from document_processing.extractors.base import ExtractionError
@@ -168,7 +169,7 @@ def read_document(source: str) -> SourceDocument:
             with tempfile.TemporaryDirectory(prefix="pagecast-cli-") as folder:
                 path = Path(folder) / "page"
                 path.write_bytes(fetched.body)
-                document = extraction.extract_file(path, kind=fetched.kind)
+                document = extraction.extract_file(path, kind=fetched.kind, languages=False)
         except ExtractionError as exc:
             raise ConvertError(f"Cannot read {source}: {exc.user_message}") from exc
         parts = urlsplit(source)
@@ -187,7 +188,7 @@ def read_document(source: str) -> SourceDocument:
     if kind is None:
         raise ConvertError(f"{source} is not a document Pagecast reads ({SUPPORTED_KINDS}).")
     try:
-        document = extraction.extract_file(path.resolve(), kind=kind)
+        document = extraction.extract_file(path.resolve(), kind=kind, languages=False)
     except ExtractionError as exc:
         raise ConvertError(f"Cannot read {source}: {exc.user_message}") from exc
     return SourceDocument(document, path.stem)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from document_processing import extraction
+from document_processing import extraction, language
 from document_processing.extraction import SpokenPages, finish, page_from_markdown
 from document_processing.extractors.base import ExtractedPage, ExtractionLimits, ExtractionResult
 from document_processing.extractors.isolation import run_isolated
@@ -212,3 +212,21 @@ def test_a_long_pdf_is_described_by_the_children_that_read_it_not_by_the_worker(
     assert len(document.pages) == 40
     assert document.language == "en"
     assert derived_here == []
+
+
+def test_without_languages_no_page_nor_child_detects_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    settings.EXTRACTION_WORKERS = 2
+    path = pdf_samples.write(tmp_path, pdf_samples.benchmark_pdf(40))
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("the language detector was used")
+
+    # The children inherit the refusal: one that detected would fail the extraction.
+    monkeypatch.setattr(language, "_identifier", refuse)
+
+    document = extraction.extract_file(path, kind="pdf", languages=False)
+
+    assert len(document.pages) == 40
+    assert {page.language for page in document.pages} == {document.language} == {""}

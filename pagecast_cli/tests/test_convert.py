@@ -273,3 +273,24 @@ def test_a_file_that_cannot_be_opened(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(detection, "detect_file_type", refuse)
     with pytest.raises(ConvertError, match=r"^Cannot read .*locked\.pdf: permission denied\.$"):
         conversion.read_document(str(source))
+
+
+def test_a_document_is_read_without_detecting_its_languages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every page is spoken in the voice given: the command never loads the detector."""
+    from document_processing import extraction, language
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("the language detector was used")
+
+    monkeypatch.setattr(language, "_identifier", refuse)
+    source = tmp_path / "notes.md"
+    source.write_text("# Rivers\n\nLa rivière coule vers la mer, lentement, chaque jour.\n")
+
+    read = conversion.read_document(str(source))
+
+    assert [page.title for page in read.document.pages] == ["Rivers"]
+    assert read.document.language == read.document.pages[0].language == ""
+    monkeypatch.undo()
+    assert extraction.extract_file(source, kind="markdown").language == "fr"  # as the service
