@@ -14,12 +14,12 @@ played. Its baseline, in the same run, is the same documents played again once e
 audio exists.
 
 `first_sound_ms` presses "Listen to the end" on the first page, with no audio, of a 3-page
-document and times the first sound in the browser (the reader asks for the page beside the
-playlist, plays its stream, then asks for the pages ahead); p50 of its rounds. Its baseline, in
-the same run and interleaved with it, is the same path over HTTP alone: the page asked for
-(POST /api/v1/documents/{id}/audios/), its stream opened at once, its first MP3 bytes. Every
-round waits until the worker has made the audio the round asked for, so that each starts on an
-idle worker.
+document and times the first sound in the browser (the reader asks for the page's audio and,
+in the same request, the pages ahead, then plays the page's stream); p50 of its rounds. Its
+baseline, in the same run and interleaved with it, is that path over HTTP alone for the page
+alone: its audio asked for (POST /api/v1/documents/{id}/audios/), its stream opened at once,
+its first MP3 bytes. Every round waits until the worker has made the audio the round asked
+for, so that each starts on an idle worker.
 
 Times are taken in the page (`performance.now()`), so the browser's messages to this process
 add nothing to them.
